@@ -1,0 +1,35 @@
+"""Backends: the array module and host transfers for one device.
+
+Ops are written once against ``backend.xp`` (numpy or CuPy). A backend can register a
+faster implementation of an op (``Op.register``); the GPU kernels use that hook.
+The backend is always taken from the array's device, never from a global switch.
+
+Interface (see CpuBackend, GpuBackend): ``kind`` (CPU or GPU: the index into an op's
+implementation table), ``xp``, ``device``, ``rng``, ``asarray(obj, dtype)``,
+``to_host(data)``, ``synchronize()``, ``seed(seed)``.
+"""
+from .cpu import CPU, CpuBackend
+
+GPU = 1
+
+__all__ = ["CPU", "GPU", "CpuBackend", "backend_for", "set_default_seed"]
+
+
+_default_seed = None  # None: generators start from OS entropy; set by mx.np.random.seed
+
+
+def set_default_seed(seed):
+    """The seed every backend created from now on starts from."""
+    global _default_seed
+    _default_seed = seed
+
+
+def backend_for(device):
+    if device.device_type == "cpu":
+        be = CpuBackend(device)
+    else:
+        from .gpu import GpuBackend
+        be = GpuBackend(device)
+    if _default_seed is not None:
+        be.seed(_default_seed)
+    return be

@@ -1,0 +1,16 @@
+"""Exceptions and dtype defaults shared by every layer."""
+import numpy as _np
+
+__all__ = ["MXNetError", "DeviceMismatchError", "default_float", "float32"]
+
+
+class MXNetError(RuntimeError):
+    """Raised where MXNet raises ``MXNetError``; messages say what to do."""
+
+
+class DeviceMismatchError(ValueError):
+    """Arrays on different devices were used in one operation."""
+
+
+float32 = _np.dtype(_np.float32)
+default_float = float32

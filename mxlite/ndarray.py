@@ -1,0 +1,208 @@
+"""``mx.np.ndarray``: a device array plus its place in the autograd tape.
+
+This module holds the data side only. The layers above complete the class in one
+place each: ``mxlite.autograd`` adds the gradient methods (``attach_grad``,
+``backward``, ``grad``, ``detach``) and ``mxlite.numpy._methods`` adds the operators
+and numpy-style methods, since those are ops.
+"""
+import numpy as _np
+
+from .base import MXNetError, default_float
+from .device import Device, current_device
+
+__all__ = ["ndarray", "wrap", "as_raw"]
+
+
+class ndarray:
+    """An n-dimensional array on one device (numpy on CPU, CuPy on GPU)."""
+
+    __slots__ = ("_data", "_device", "_node", "_oidx", "__weakref__")
+    __array_ufunc__ = None  # numpy defers its binary operators to ours
+
+    def __init__(self, shape=(), dtype=None, device=None, ctx=None):
+        """Uninitialized array of ``shape``, as ``numpy.ndarray(shape)``."""
+        dev = Device(device or ctx or current_device())
+        self._data = dev.backend.xp.empty(shape, dtype=dtype or default_float)
+        self._device = dev
+        self._node = None
+        self._oidx = 0
+
+    # -- data properties -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._data.shape
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def size(self):
+        return self._data.size
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    @property
+    def strides(self):
+        return self._data.strides
+
+    @property
+    def device(self):
+        return self._device
+
+    ctx = device
+    context = device
+
+    # -- host transfers ----------------------------------------------------------------
+    def asnumpy(self):
+        """A numpy copy of the data (a copy even on CPU, so the caller owns it)."""
+        return _np.array(self._device.backend.to_host(self._data), copy=True)
+
+    def item(self, *args):
+        return self._device.backend.to_host(self._data).item(*args)
+
+    def tolist(self):
+        return self._device.backend.to_host(self._data).tolist()
+
+    def wait_to_read(self):
+        self._device.backend.synchronize()
+
+    def wait_to_write(self):
+        self._device.backend.synchronize()
+
+    def __array__(self, dtype=None, copy=None):
+        host = self._device.backend.to_host(self._data)
+        if dtype is not None and host.dtype != dtype:
+            return host.astype(dtype)
+        return host.copy() if copy else host
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    # -- Python protocol ---------------------------------------------------------------
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def _scalar(self, what):
+        if self._data.size != 1:
+            raise ValueError(
+                f"{what} needs an array with one element, got shape {self._data.shape}; "
+                "use .any() or .all() for a truth value of a whole array")
+        return self._device.backend.to_host(self._data).reshape(()).item()
+
+    def __bool__(self):
+        return bool(self._scalar("bool()"))
+
+    def __float__(self):
+        return float(self._scalar("float()"))
+
+    def __int__(self):
+        return int(self._scalar("int()"))
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        return int(self._scalar("__index__"))
+
+    def __complex__(self):
+        return complex(self._scalar("complex()"))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        host = self._device.backend.to_host(self._data)
+        body = _np.array2string(host, separator=", ", prefix="array(")
+        extra = ""
+        if host.dtype != default_float:
+            extra += f", dtype={host.dtype}"
+        if self._device is not _CPU0:
+            extra += f", device={self._device}"
+        return f"array({body}{extra})"
+
+    def __str__(self):
+        return str(self._device.backend.to_host(self._data))
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    def __reduce__(self):
+        return (_unpickle, (self.asnumpy(), str(self._device.device_type),
+                            self._device.device_id))
+
+    def __setitem__(self, key, value):
+        """In-place write; refused on arrays that are part of a recorded graph."""
+        if self._node is not None:
+            from .autograd import is_recording
+            if is_recording():
+                raise MXNetError(
+                    "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording "
+                    "with autograd: this array is part of the recorded graph. Compute a new "
+                    "array instead (e.g. np.where) or do the write under autograd.pause().")
+        self._data[as_raw_key(key, self._device)] = as_raw(value, self._device)
+
+
+_CPU0 = Device("cpu", 0)
+
+
+def _unpickle(host, device_type, device_id):
+    dev = Device(device_type, device_id)
+    return wrap(dev.backend.asarray(host), dev)
+
+
+def wrap(data, device):
+    """A new ndarray around backend data ``data`` that lives on ``device`` (no copy)."""
+    out = object.__new__(ndarray)
+    out._data = data
+    out._device = device
+    out._node = None
+    out._oidx = 0
+    return out
+
+
+def as_raw(value, device):
+    """Backend data for ``value`` (an ndarray on ``device``, or host data / a scalar)."""
+    if isinstance(value, ndarray):
+        if value._device is not device:
+            from .base import DeviceMismatchError
+            raise DeviceMismatchError(
+                f"array on {value._device} used with an array on {device}; move one with "
+                f".to_device({device})")
+        return value._data
+    if isinstance(value, (int, float, bool, complex)):
+        return value
+    return device.backend.asarray(value)
+
+
+def as_raw_key(key, device):
+    """An index expression with every ndarray in it replaced by its backend data."""
+    if isinstance(key, ndarray):
+        return as_raw(key, device)
+    if isinstance(key, tuple):
+        return tuple(as_raw(k, device) if isinstance(k, ndarray)
+                     else (device.backend.asarray(k) if isinstance(k, list) else k)
+                     for k in key)
+    if isinstance(key, list):
+        return device.backend.asarray(key)
+    return key

@@ -1,0 +1,18 @@
+"""``mx.np``: numpy's API over mxlite arrays, differentiable where numpy's math is."""
+import numpy as _onp
+
+from ..ndarray import ndarray  # noqa: F401  (mx.np.ndarray)
+from ..ops.elemwise import *  # noqa: F401,F403
+from ..ops.reduce import *  # noqa: F401,F403
+from ..ops.shape import *  # noqa: F401,F403
+from ..ops.linalg import *  # noqa: F401,F403
+from .creation import *  # noqa: F401,F403
+from . import _methods  # noqa: F401  (installs ndarray's operators)
+from . import random  # noqa: F401
+
+float16, float32, float64 = _onp.float16, _onp.float32, _onp.float64
+int8, int16, int32, int64 = _onp.int8, _onp.int16, _onp.int32, _onp.int64
+uint8, bool_ = _onp.uint8, _onp.bool_
+dtype = _onp.dtype
+pi, e, inf, nan, newaxis = _onp.pi, _onp.e, _onp.inf, _onp.nan, None
+

@@ -1,0 +1,118 @@
+"""The operators and numpy-style methods of ``ndarray``, all routed through the ops."""
+import warnings
+
+from ..autograd import is_recording
+from ..base import MXNetError
+from ..device import Device
+from ..ndarray import ndarray, as_raw
+from ..ops import elemwise as E, linalg as L, reduce as R, shape as S
+
+
+def _reflected(f):
+    def method(self, other):
+        return f(other, self)
+    return method
+
+
+def _compare(f):
+    def method(self, other):
+        if other is None:
+            return False
+        return f(self, other)
+    return method
+
+
+def _check_inplace(self):
+    if self._node is not None and is_recording():
+        raise MXNetError(
+            "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with "
+            "autograd: this array is part of the recorded graph. Write y = x + 1 instead, or "
+            "do the update under autograd.pause().")
+
+
+def _inplace(name):
+    def method(self, other):
+        _check_inplace(self)
+        getattr(self._data, name)(as_raw(other, self._device))
+        return self
+    method.__name__ = name
+    return method
+
+
+def _shape_args(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return shape[0] if len(shape) == 1 else tuple(shape)
+
+
+def _reshape(self, *shape, order="C", **kwargs):
+    if "shape" in kwargs:
+        shape = (kwargs.pop("shape"),)
+    return S.reshape(self, _shape_args(shape), order=order, **kwargs)
+
+
+def _transpose(self, *axes):
+    if not axes or axes == (None,):
+        return S.transpose(self)
+    return S.transpose(self, _shape_args(axes) if len(axes) > 1 or
+                       isinstance(axes[0], (tuple, list)) else (axes[0],))
+
+
+def _copyto(self, other):
+    """Copy into ``other`` (an ndarray of the same shape, or a Device) and return it."""
+    if isinstance(other, ndarray):
+        if other is self:
+            warnings.warn("copyto: copying an array to itself does nothing", stacklevel=2)
+            return False
+        if other.shape != self.shape:
+            raise ValueError(f"copyto: shape {self.shape} does not match target {other.shape}")
+        data = self._data
+        if other._device.backend.kind != self._device.backend.kind:
+            data = other._device.backend.asarray(self._device.backend.to_host(data))
+        other._device.backend.xp.copyto(other._data, data, casting="unsafe")
+        return other
+    return S.to_device(S.copy(self), Device(other)) if Device(other) is not self._device \
+        else S.copy(self)
+
+
+def _deprecated_to_device(self, ctx):
+    return S.to_device(self, ctx)
+
+
+_METHODS = {
+    "__add__": E.add, "__radd__": _reflected(E.add),
+    "__sub__": E.subtract, "__rsub__": _reflected(E.subtract),
+    "__mul__": E.multiply, "__rmul__": _reflected(E.multiply),
+    "__truediv__": E.divide, "__rtruediv__": _reflected(E.divide),
+    "__floordiv__": E.floor_divide, "__rfloordiv__": _reflected(E.floor_divide),
+    "__mod__": E.mod, "__rmod__": _reflected(E.mod),
+    "__pow__": E.power, "__rpow__": _reflected(E.power),
+    "__matmul__": L.matmul, "__rmatmul__": _reflected(L.matmul),
+    "__neg__": E.negative, "__pos__": E.positive, "__abs__": E.abs,
+    "__lt__": E.less, "__le__": E.less_equal, "__gt__": E.greater, "__ge__": E.greater_equal,
+    "__eq__": _compare(E.equal), "__ne__": _compare(E.not_equal),
+    "__and__": E.logical_and, "__rand__": _reflected(E.logical_and),
+    "__or__": E.logical_or, "__ror__": _reflected(E.logical_or),
+    "__xor__": E.logical_xor, "__rxor__": _reflected(E.logical_xor),
+    "__invert__": E.logical_not,
+    "__iadd__": _inplace("__iadd__"), "__isub__": _inplace("__isub__"),
+    "__imul__": _inplace("__imul__"), "__itruediv__": _inplace("__itruediv__"),
+    "__ifloordiv__": _inplace("__ifloordiv__"), "__imod__": _inplace("__imod__"),
+    "__ipow__": _inplace("__ipow__"),
+    "__getitem__": S.getitem,
+    "reshape": _reshape, "transpose": _transpose,
+    "T": property(lambda self: S.transpose(self)),
+    "flatten": lambda self, order="C": S.reshape(S.copy(self), (-1,), order=order),
+    "ravel": S.ravel,
+    "squeeze": S.squeeze, "expand_dims": S.expand_dims, "swapaxes": S.swapaxes,
+    "broadcast_to": S.broadcast_to,
+    "sum": R.sum, "mean": R.mean, "max": R.max, "min": R.min,
+    "argmax": R.argmax, "argmin": R.argmin,
+    "clip": E.clip, "dot": L.dot,
+    "astype": S.astype, "copy": S.copy,
+    "to_device": S.to_device, "as_in_ctx": _deprecated_to_device,
+    "as_in_context": _deprecated_to_device, "copyto": _copyto,
+}
+
+for _name, _fn in _METHODS.items():
+    setattr(ndarray, _name, _fn)

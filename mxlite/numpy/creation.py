@@ -1,0 +1,136 @@
+"""Array creation. Python lists and float64 host data become float32 (MXNet 2.x);
+integer and bool numpy arrays keep their dtype."""
+import numpy as _np
+
+from ..base import default_float
+from ..device import Device, current_device
+from ..ndarray import ndarray, wrap
+
+__all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
+           "full_like", "empty_like", "arange", "linspace", "eye", "identity", "from_dlpack"]
+
+
+def _device(device, ctx):
+    return Device(device or ctx or current_device())
+
+
+def _default_dtype(obj, host):
+    """The dtype MXNet 2.x gives ``obj`` when none is asked for."""
+    if isinstance(obj, _np.ndarray) or hasattr(obj, "__array_interface__") \
+            or hasattr(obj, "__cuda_array_interface__"):
+        return default_float if host.dtype == _np.float64 else host.dtype
+    if host.dtype.kind == "b":
+        return host.dtype
+    return default_float if host.dtype.kind in "iuf" else host.dtype
+
+
+def array(object, dtype=None, device=None, ctx=None, copy=True):
+    """A new array on ``device`` holding ``object`` (copied)."""
+    dev = _device(device, ctx)
+    if isinstance(object, ndarray):
+        data = object._data
+        if object._device is not dev:
+            data = dev.backend.asarray(object._device.backend.to_host(data)
+                                       if dev.backend.kind == 0 else data)
+        elif copy:
+            data = data.copy()
+        if dtype is not None:
+            data = data.astype(dtype, copy=False)
+        return wrap(data, dev)
+    host = _np.asarray(object.get() if hasattr(object, "get") and
+                       hasattr(object, "__cuda_array_interface__") else object)
+    if dtype is None:
+        dtype = _default_dtype(object, host)
+    data = dev.backend.asarray(host, dtype=dtype)
+    if copy and data is host:
+        data = data.copy()
+    return wrap(data, dev)
+
+
+def asarray(a, dtype=None, device=None, ctx=None):
+    if isinstance(a, ndarray) and dtype in (None, a.dtype) and \
+            (device or ctx) in (None, a._device):
+        return a
+    return array(a, dtype=dtype, device=device, ctx=ctx, copy=False)
+
+
+def _filled(fn, shape, dtype, device, ctx, *args):
+    dev = _device(device, ctx)
+    return wrap(getattr(dev.backend.xp, fn)(shape, *args, dtype=dtype or default_float), dev)
+
+
+def zeros(shape, dtype=None, order="C", device=None, ctx=None):
+    return _filled("zeros", shape, dtype, device, ctx)
+
+
+def ones(shape, dtype=None, order="C", device=None, ctx=None):
+    return _filled("ones", shape, dtype, device, ctx)
+
+
+def empty(shape, dtype=None, order="C", device=None, ctx=None):
+    return _filled("empty", shape, dtype, device, ctx)
+
+
+def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
+    if isinstance(fill_value, ndarray):
+        fill_value = fill_value.item()
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = _np.bool_
+    dev = _device(device, ctx)
+    return wrap(dev.backend.xp.full(shape, fill_value, dtype=dtype or default_float), dev)
+
+
+def _like(fn, a, dtype, device, ctx, *args):
+    dev = Device(device or ctx or a._device)
+    return wrap(getattr(dev.backend.xp, fn)(a.shape, *args, dtype=dtype or a.dtype), dev)
+
+
+def zeros_like(a, dtype=None, order="C", device=None, ctx=None):
+    return _like("zeros", a, dtype, device, ctx)
+
+
+def ones_like(a, dtype=None, order="C", device=None, ctx=None):
+    return _like("ones", a, dtype, device, ctx)
+
+
+def empty_like(a, dtype=None, order="C", device=None, ctx=None):
+    return _like("empty", a, dtype, device, ctx)
+
+
+def full_like(a, fill_value, dtype=None, order="C", device=None, ctx=None):
+    return _like("full", a, dtype, device, ctx, fill_value)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
+    """Evenly spaced values; float32 unless ``dtype`` is given (MXNet)."""
+    dev = _device(device, ctx)
+    host = _np.arange(start, stop, step, dtype=dtype or default_float) if stop is not None \
+        else _np.arange(start, step=step, dtype=dtype or default_float)
+    return wrap(dev.backend.asarray(host), dev)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
+             device=None, ctx=None):
+    dev = _device(device, ctx)
+    res = _np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep, axis=axis)
+    host, step = res if retstep else (res, None)
+    out = wrap(dev.backend.asarray(host.astype(dtype or default_float)), dev)
+    return (out, step) if retstep else out
+
+
+def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
+    dev = _device(device, ctx)
+    return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float), dev)
+
+
+def identity(n, dtype=None, device=None, ctx=None):
+    return eye(n, dtype=dtype, device=device, ctx=ctx)
+
+
+def from_dlpack(x):
+    """Zero-copy import from any DLPack producer (numpy, CuPy, PyTorch)."""
+    kind, dev_id = x.__dlpack_device__()
+    if int(kind) == 1:  # kDLCPU
+        return wrap(_np.from_dlpack(x), Device("cpu", 0))
+    dev = Device("gpu", dev_id)
+    return wrap(dev.backend.xp.from_dlpack(x), dev)

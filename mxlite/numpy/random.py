@@ -1,0 +1,74 @@
+"""``mx.np.random``: draws come from the target device's own generator.
+
+``seed(s)`` reseeds every device's generator (and those created later), so results
+are reproducible per device; without a seed, generators start from OS entropy.
+"""
+from ..base import default_float
+from ..device import Device, current_device
+from ..ndarray import ndarray, wrap
+
+__all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle"]
+
+
+def seed(seed, device="all", ctx=None):
+    """Reseed the generator of ``device`` (default: every device)."""
+    device = ctx or device
+    if device == "all":
+        _seed_all(int(seed))
+    else:
+        Device(device).backend.seed(int(seed))
+
+
+def _seed_all(value):
+    from ..backend import set_default_seed
+    set_default_seed(value)
+    for dev in list(Device._interned.values()):
+        if dev._backend is not None:
+            dev._backend.seed(value)
+
+
+def _dev(device, ctx):
+    return Device(device or ctx or current_device())
+
+
+def _size(size):
+    return () if size is None else ((size,) if isinstance(size, int) else tuple(size))
+
+
+def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
+    dev = _dev(device, ctx)
+    low = low.item() if isinstance(low, ndarray) else low
+    high = high.item() if isinstance(high, ndarray) else high
+    data = dev.backend.rng.uniform(low, high, _size(size)).astype(dtype or default_float)
+    return wrap(data, dev)
+
+
+def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
+    dev = _dev(device, ctx)
+    loc = loc.item() if isinstance(loc, ndarray) else loc
+    scale = scale.item() if isinstance(scale, ndarray) else scale
+    data = dev.backend.rng.normal(loc, scale, _size(size)).astype(dtype or default_float)
+    return wrap(data, dev)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, ctx=None):
+    dev = _dev(device, ctx)
+    if high is None:
+        low, high = 0, low
+    data = dev.backend.rng.integers(low, high, _size(size)).astype(dtype or "int64")
+    return wrap(data, dev)
+
+
+def rand(*size, **kwargs):
+    return uniform(size=size, **kwargs)
+
+
+def randn(*size, **kwargs):
+    return normal(size=size, **kwargs)
+
+
+def shuffle(x):
+    """Shuffle ``x`` in place along its first axis."""
+    x._device.backend.rng.shuffle(x._data)
+
+

@@ -1,0 +1,68 @@
+"""Ops: each differentiable operation with its backward beside its forward.
+
+Every op module defines ``@op`` classes (see ``mxlite.autograd.Op``) and the public
+function that users call; ``mxlite.numpy`` and ``mxlite.numpy_extension`` only
+re-export them. Adding an op is one edit in one of these files.
+"""
+import numbers
+
+from ..autograd import Op, apply, is_recording, op
+from ..base import MXNetError, default_float
+from ..device import current_device
+from ..ndarray import ndarray, wrap
+
+__all__ = ["Op", "op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "as_axes",
+           "keep_shape"]
+
+
+def to_nd(x, like=None):
+    """``x`` as an ndarray: lists and host arrays go to ``like``'s device (or the default)."""
+    if isinstance(x, ndarray):
+        return x
+    dev = like._device if isinstance(like, ndarray) else current_device()
+    data = dev.backend.asarray(x)
+    if data.dtype.kind == "f" and data.dtype.itemsize == 8 and not hasattr(x, "dtype"):
+        data = data.astype(default_float)
+    return wrap(data, dev)
+
+
+def is_scalar(x):
+    return isinstance(x, numbers.Number) and not isinstance(x, ndarray)
+
+
+def finish_out(res, out):
+    """Implement numpy's ``out=``: copy ``res`` into ``out`` (not differentiable)."""
+    if out is None:
+        return res
+    if not isinstance(out, ndarray):
+        raise TypeError(f"out must be an mxlite ndarray, got {type(out).__name__}")
+    if out.shape != res.shape:
+        raise ValueError(f"out has shape {out.shape} but the result has shape {res.shape}")
+    if out._device is not res._device:
+        raise ValueError(f"out is on {out._device} but the result is on {res._device}")
+    if out._node is not None and is_recording():
+        raise MXNetError("out= writes in place, which is not supported for arrays in a "
+                         "recorded graph; drop out= inside autograd.record()")
+    out._device.backend.xp.copyto(out._data, res._data, casting="unsafe")
+    return out
+
+
+def as_axes(axis, ndim):
+    """Normalize ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(a + ndim if a < 0 else a for a in axis)
+    else:
+        axes = (axis + ndim if axis < 0 else axis,)
+    for a in axes:
+        if not 0 <= a < max(ndim, 1):
+            raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+    return tuple(sorted(axes))
+
+
+def keep_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with ``keepdims=True``."""
+    axes = as_axes(axis, len(shape))
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+

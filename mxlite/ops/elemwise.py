@@ -1,0 +1,367 @@
+"""Elementwise ops: unary math, broadcasting binary arithmetic, comparisons, where, clip.
+
+Gradient conventions (MXNet's): relu'(0) = abs'(0) = 0; maximum/minimum give a tie to
+the first operand; clip passes the gradient at its (inclusive) bounds; rounding ops
+and sign have zero gradient.
+"""
+from ..autograd import Op, apply
+from ..base import default_float
+from ..ndarray import ndarray, wrap
+from . import to_nd
+
+__all__ = ["negative", "positive", "abs", "absolute", "exp", "log", "sqrt", "square", "tanh",
+           "sin", "cos", "add", "subtract", "multiply", "divide", "true_divide",
+           "floor_divide", "mod", "remainder", "power", "maximum", "minimum", "equal",
+           "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
+           "logical_or", "logical_xor", "logical_not", "where", "clip"]
+
+
+def _finish(res, out):
+    if out is None:
+        return res
+    from . import finish_out
+    return finish_out(res, out)
+
+
+def unary(save_out=False):
+    """Class decorator: an ``Op`` from ``forward``/``backward`` and its public ``f(x, out=None)``."""
+    def make(cls):
+        o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
+
+        def f(x, out=None):
+            if not isinstance(x, ndarray):
+                x = to_nd(x)
+            res = apply(o, (x,))
+            return res if out is None else _finish(res, out)
+        f.__name__ = f.__qualname__ = cls.__name__
+        f.__doc__ = cls.__doc__
+        f.op = o
+        return f
+    return make
+
+
+def _operands(x1, x2):
+    """Bring operands to ndarrays or Python scalars, with MXNet's float32 scalar default."""
+    if not isinstance(x1, ndarray):
+        if isinstance(x2, ndarray):
+            x1 = _scalar_or_nd(x1, x2)
+        else:
+            x1 = to_nd(x1)
+            x2 = _scalar_or_nd(x2, x1)
+            return x1, x2
+    if not isinstance(x2, ndarray):
+        x2 = _scalar_or_nd(x2, x1)
+    return x1, x2
+
+
+def _scalar_or_nd(x, like):
+    if isinstance(x, (int, float, bool)):
+        return x
+    return to_nd(x, like)
+
+
+def _promote_int_with_float(x1, x2):
+    """int array with a Python float gives float32 (MXNet), not numpy's float64."""
+    if isinstance(x2, float) and isinstance(x1, ndarray) and x1._data.dtype.kind in "iub":
+        x1 = wrap(x1._data.astype(default_float), x1._device)
+    elif isinstance(x1, float) and isinstance(x2, ndarray) and x2._data.dtype.kind in "iub":
+        x2 = wrap(x2._data.astype(default_float), x2._device)
+    return x1, x2
+
+
+def binary(save_out=False):
+    """Class decorator: a broadcasting binary ``Op`` and its public ``f(x1, x2, out=None)``."""
+    def make(cls):
+        o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
+
+        def f(x1, x2, out=None):
+            if x1.__class__ is not ndarray or x2.__class__ is not ndarray:
+                x1, x2 = _operands(x1, x2)
+                x1, x2 = _promote_int_with_float(x1, x2)
+            res = apply(o, (x1, x2))
+            return res if out is None else _finish(res, out)
+        f.__name__ = f.__qualname__ = cls.__name__
+        f.__doc__ = cls.__doc__
+        f.op = o
+        return f
+    return make
+
+
+# -- unary ------------------------------------------------------------------------------
+@unary()
+class negative:
+    def forward(xp, x):
+        return xp.negative(x)
+
+    def backward(ctx, g):
+        return (-g,)
+
+
+@unary()
+class positive:
+    def forward(xp, x):
+        return xp.positive(x)
+
+    def backward(ctx, g):
+        return (g,)
+
+
+@unary()
+class abs:  # noqa: A001 - numpy's name
+    def forward(xp, x):
+        return xp.abs(x)
+
+    def backward(ctx, g):
+        return (g * ctx.xp.sign(ctx.inputs[0]),)
+
+
+absolute = abs
+
+
+@unary(save_out=True)
+class exp:
+    def forward(xp, x):
+        return xp.exp(x)
+
+    def backward(ctx, g):
+        return (g * ctx.out,)
+
+
+@unary()
+class log:
+    def forward(xp, x):
+        return xp.log(x)
+
+    def backward(ctx, g):
+        return (g / ctx.inputs[0],)
+
+
+@unary(save_out=True)
+class sqrt:
+    def forward(xp, x):
+        return xp.sqrt(x)
+
+    def backward(ctx, g):
+        return (g / (2 * ctx.out),)
+
+
+@unary()
+class square:
+    def forward(xp, x):
+        return xp.square(x)
+
+    def backward(ctx, g):
+        return (g * 2 * ctx.inputs[0],)
+
+
+@unary(save_out=True)
+class tanh:
+    def forward(xp, x):
+        return xp.tanh(x)
+
+    def backward(ctx, g):
+        y = ctx.out
+        return (g * (1 - y * y),)
+
+
+@unary()
+class sin:
+    def forward(xp, x):
+        return xp.sin(x)
+
+    def backward(ctx, g):
+        return (g * ctx.xp.cos(ctx.inputs[0]),)
+
+
+@unary()
+class cos:
+    def forward(xp, x):
+        return xp.cos(x)
+
+    def backward(ctx, g):
+        return (-g * ctx.xp.sin(ctx.inputs[0]),)
+
+
+@unary()
+class logical_not:
+    def forward(xp, x):
+        return xp.logical_not(x)
+
+
+# -- binary -----------------------------------------------------------------------------
+@binary()
+class add:
+    def forward(xp, a, b):
+        return xp.add(a, b)
+
+    def backward(ctx, g):
+        return g, g
+
+
+@binary()
+class subtract:
+    def forward(xp, a, b):
+        return xp.subtract(a, b)
+
+    def backward(ctx, g):
+        return g, (-g if ctx.need[1] else None)
+
+
+@binary()
+class multiply:
+    def forward(xp, a, b):
+        return xp.multiply(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        need = ctx.need
+        return (g * b if need[0] else None), (g * a if need[1] else None)
+
+
+@binary()
+class divide:
+    def forward(xp, a, b):
+        return xp.true_divide(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        need = ctx.need
+        ga = g / b if need[0] else None
+        gb = -g * a / (b * b) if need[1] else None
+        return ga, gb
+
+
+true_divide = divide
+
+
+@binary()
+class floor_divide:
+    """Zero gradient: the result is piecewise constant."""
+    def forward(xp, a, b):
+        return xp.floor_divide(a, b)
+
+    def backward(ctx, g):
+        return None, None
+
+
+@binary()
+class mod:
+    def forward(xp, a, b):
+        return xp.mod(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return g, (-g * ctx.xp.floor_divide(a, b) if ctx.need[1] else None)
+
+
+remainder = mod
+
+
+@binary(save_out=True)
+class power:
+    def forward(xp, a, b):
+        return xp.power(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        ga = g * b * xp.power(a, b - 1) if ctx.need[0] else None
+        gb = None
+        if ctx.need[1]:
+            positive_a = a > 0
+            gb = g * ctx.out * xp.log(xp.where(positive_a, a, 1)) * positive_a
+        return ga, gb
+
+
+@binary()
+class maximum:
+    def forward(xp, a, b):
+        return xp.maximum(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        first = ctx.xp.greater_equal(a, b)
+        return ctx.xp.where(first, g, 0), ctx.xp.where(first, 0, g)
+
+
+@binary()
+class minimum:
+    def forward(xp, a, b):
+        return xp.minimum(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        first = ctx.xp.less_equal(a, b)
+        return ctx.xp.where(first, g, 0), ctx.xp.where(first, 0, g)
+
+
+def _comparison(name):
+    def forward(xp, a, b):
+        return getattr(xp, name)(a, b)
+    return binary()(type(name, (), {"forward": staticmethod(forward)}))
+
+
+equal = _comparison("equal")
+not_equal = _comparison("not_equal")
+less = _comparison("less")
+less_equal = _comparison("less_equal")
+greater = _comparison("greater")
+greater_equal = _comparison("greater_equal")
+logical_and = _comparison("logical_and")
+logical_or = _comparison("logical_or")
+logical_xor = _comparison("logical_xor")
+
+
+# -- selection -----------------------------------------------------------------------------
+class _Where:
+    def forward(xp, cond, x, y):
+        return xp.where(cond, x, y)
+
+    def backward(ctx, g):
+        cond = ctx.inputs[0]
+        xp = ctx.xp
+        return (None, xp.where(cond, g, 0) if ctx.need[1] else None,
+                xp.where(cond, 0, g) if ctx.need[2] else None)
+
+
+_where = Op("where", _Where.forward, _Where.backward)
+
+
+def where(condition, x=None, y=None):
+    """``where(c, x, y)`` picks elementwise; ``where(c)`` is ``nonzero(c)``."""
+    if x is None and y is None:
+        c = to_nd(condition)
+        return tuple(wrap(i, c._device) for i in c._device.backend.xp.nonzero(c._data))
+    like = next((a for a in (condition, x, y) if isinstance(a, ndarray)), None)
+    condition = to_nd(condition, like)
+    x = x if isinstance(x, (ndarray, int, float)) else to_nd(x, like)
+    y = y if isinstance(y, (ndarray, int, float)) else to_nd(y, like)
+    return apply(_where, (condition, x, y))
+
+
+class _Clip:
+    def forward(xp, x, a_min, a_max):
+        return xp.clip(x, a_min, a_max)
+
+    def backward(ctx, g):
+        x, lo, hi = ctx.inputs
+        xp = ctx.xp
+        inside = True
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = xp.logical_and(inside, x <= hi) if lo is not None else x <= hi
+        return (g if inside is True else xp.where(inside, g, 0)), None, None
+
+
+_clip = Op("clip", _Clip.forward, _Clip.backward)
+
+
+def clip(a, a_min=None, a_max=None, out=None):
+    """Clip to ``[a_min, a_max]``; the gradient passes where ``a_min <= a <= a_max``."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip needs at least one of a_min and a_max")
+    a = to_nd(a)
+    res = apply(_clip, (a, a_min, a_max))
+    return res if out is None else _finish(res, out)
+
