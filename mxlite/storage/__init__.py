@@ -1,0 +1,110 @@
+"""Pooled device memory: one pool per device, with statistics and control.
+
+Other layers allocate through :func:`empty` / :func:`zeros`, which return a backend
+array (numpy on ``cpu(i)``, CuPy on ``gpu(i)``). On GPUs the pool is also CuPy's
+allocator (:func:`install_cupy_allocator`), so every CuPy array mxlite makes is pooled.
+The strategy and limits come from ``MXLITE_<DEV>_MEM_*`` environment variables
+(:mod:`mxlite.storage.config`), read when a device's pool is first used.
+"""
+import threading
+
+import numpy
+
+from ..device import Device, current_device
+from .config import (DEFAULT_POOL_TYPE, POOL_TYPES, PoolConfig, PoolConfigError,
+                     config_from_env)
+from .host import POOL_MIN_BYTES, pooled_empty
+from .pool import MemoryPool, OutOfMemoryError, make_pool
+from .raw import FakeRawAllocator, HostRawAllocator, RawOutOfMemory
+
+__all__ = ["empty", "zeros", "stats", "reset_peak", "empty_cache", "memory_summary",
+           "pool_for", "install_cupy_allocator", "OutOfMemoryError", "PoolConfig",
+           "PoolConfigError", "POOL_TYPES", "DEFAULT_POOL_TYPE", "POOL_MIN_BYTES",
+           "MemoryPool", "make_pool", "FakeRawAllocator", "RawOutOfMemory",
+           "config_from_env"]
+
+_pools = {}
+_pools_lock = threading.Lock()
+
+
+def _device(device):
+    return current_device() if device is None else Device(device)
+
+
+def pool_for(device=None):
+    """``device``'s pool, made on first use from the environment's settings."""
+    dev = _device(device)
+    pool = _pools.get(dev)
+    if pool is not None:
+        return pool
+    with _pools_lock:
+        pool = _pools.get(dev)
+        if pool is None:
+            config = config_from_env(dev.device_type)
+            if dev.device_type == "gpu":
+                dev.backend  # raises GPUUnavailableError, with the reason, when unusable
+                from .raw import CupyRawAllocator
+                raw = CupyRawAllocator(dev.device_id)
+            else:
+                raw = HostRawAllocator()
+            pool = _pools[dev] = make_pool(raw, config, name=str(dev))
+    return pool
+
+
+def install_cupy_allocator(device=None):
+    """Route CuPy's allocations through mxlite's GPU pools; call once per process
+    (repeat calls are no-ops). The GPU backend calls it when it is created."""
+    if device is not None:
+        pool_for(device)
+    from .gpu import install_cupy_allocator as install
+    install(lambda device_id: pool_for(Device("gpu", device_id)))
+
+
+def _normalize(shape, dtype):
+    if type(shape) is not tuple:
+        shape = (shape,) if numpy.ndim(shape) == 0 else tuple(shape)
+    return tuple(map(int, shape)), numpy.dtype(numpy.float32 if dtype is None else dtype)
+
+
+def empty(device, shape, dtype=None):
+    """An uninitialised backend array on ``device`` from its pool (float32 default)."""
+    dev = _device(device)
+    shape, dtype = _normalize(shape, dtype)
+    if dev.device_type == "cpu":
+        return pooled_empty(pool_for(dev), shape, dtype)
+    backend = dev.backend
+    install_cupy_allocator(dev)
+    with backend.cuda_device:
+        return backend.xp.empty(shape, dtype)
+
+
+def zeros(device, shape, dtype=None):
+    """A zero-filled backend array on ``device`` from its pool (float32 default)."""
+    array = empty(device, shape, dtype)
+    array.fill(0)
+    return array
+
+
+def stats(device=None):
+    """Allocation statistics of ``device``'s pool (see ``MemoryPool.stats``)."""
+    return pool_for(device).stats()
+
+
+def reset_peak(device=None):
+    """Restart the peak counters of ``device``'s pool from the current values."""
+    pool_for(device).reset_peak()
+
+
+def empty_cache(device=None):
+    """Release ``device``'s cached blocks back to the driver (or the host allocator).
+
+    A device whose pool was never used has nothing cached; this does not create one.
+    """
+    pool = _pools.get(_device(device))
+    if pool is not None:
+        pool.empty_cache()
+
+
+def memory_summary(device=None):
+    """A readable table of ``device``'s pool: blocks per bucket, totals, fragmentation."""
+    return pool_for(device).summary()

@@ -1,0 +1,51 @@
+"""Routes every CuPy allocation through mxlite's per-GPU pools.
+
+CuPy's allocator hook is process-wide and is called with the array's device current,
+so one function serves all GPUs: it looks up that device's pool. CuPy's temporaries
+inside mxlite ops are pooled too. Blocks are reused on the default stream only; that
+is the stream mxlite runs on, so a block freed while kernels still read it is reused
+by kernels queued after them.
+"""
+import threading
+
+__all__ = ["install_cupy_allocator"]
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+class DeviceBlockOwner:
+    """Held by CuPy's ``UnownedMemory``; returns the block when CuPy drops it."""
+
+    __slots__ = ("_pool", "_block")
+
+    def __init__(self, pool, block):
+        self._pool = pool
+        self._block = block
+
+    def __del__(self):
+        self._pool.free(self._block)
+
+
+def install_cupy_allocator(pool_for):
+    """Make ``pool_for(device_id)``'s pools CuPy's allocator (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        import cupy
+
+        get_device = cupy.cuda.runtime.getDevice
+        UnownedMemory = cupy.cuda.UnownedMemory
+        MemoryPointer = cupy.cuda.MemoryPointer
+
+        def malloc(nbytes):
+            device_id = get_device()
+            pool = pool_for(device_id)
+            block = pool.malloc(nbytes)
+            memory = UnownedMemory(block.address, block.size,
+                                   DeviceBlockOwner(pool, block), device_id)
+            return MemoryPointer(memory, 0)
+
+        cupy.cuda.set_allocator(malloc)
+        _installed = True
