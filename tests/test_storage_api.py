@@ -58,29 +58,29 @@ def test_small_and_object_arrays_use_numpy_directly(dev):
 
 
 def test_training_loop_makes_no_raw_allocations_after_the_first_step(dev):
-    batch, hidden = 512, 512  # 1 MiB float32 arrays: pooled (POOL_MIN_BYTES)
-    weights = storage.zeros(dev, (hidden, hidden))
-    grad = storage.zeros(dev, (hidden, hidden))  # as _attach_grad would
-    momentum = storage.zeros(dev, (hidden, hidden))  # optimizer state
+    batch = hidden = 512  # 1 MiB float32 arrays: pooled (POOL_MIN_BYTES)
+    weights = storage.zeros(dev, (batch, hidden))
+    grad = storage.zeros(dev, (batch, hidden))  # as _attach_grad would
+    momentum = storage.zeros(dev, (batch, hidden))  # optimizer state
     raw_allocs_after_first_step = None
     for step in range(50):
         x = storage.empty(dev, (batch, hidden))
         x.fill(0.01)
         hidden_act = storage.empty(dev, (batch, hidden))
-        numpy.matmul(x, weights, out=hidden_act)
+        numpy.multiply(x, weights, out=hidden_act)
         grad_hidden = storage.empty(dev, (batch, hidden))
-        grad_hidden.fill(1.0)
-        numpy.matmul(x.T, grad_hidden, out=grad)
+        numpy.tanh(hidden_act, out=grad_hidden)
+        numpy.multiply(x, grad_hidden, out=grad)
         momentum *= 0.9
         momentum += grad
-        weights -= 0.001 * momentum
+        weights -= momentum
         del x, hidden_act, grad_hidden
         if step == 0:
             raw_allocs_after_first_step = storage.stats(dev)["raw_allocs"]
     st = storage.stats(dev)
     assert st["raw_allocs"] == raw_allocs_after_first_step
     assert st["hits"] >= 49 * 3
-    assert st["allocated_bytes"] == 3 * hidden * hidden * 4
+    assert st["allocated_bytes"] == 3 * batch * hidden * 4
 
 
 def test_stats_summary_reset_and_empty_cache(dev):
