@@ -1,0 +1,193 @@
+"""What a device is and how much memory it has: NVML first, CuPy as the fallback.
+
+NVML answers without creating a CUDA context (which would take hundreds of MiB of
+device memory), so it is preferred. Every failure (no nvidia-ml-py, no driver, no
+GPU, a driver that does not answer) becomes a :class:`GPUUnavailableError` that says
+why; nothing here crashes or waits forever.
+"""
+import os
+import platform
+import threading
+
+from .device import Device, GPUUnavailableError
+from .storage.raw import host_memory_info
+
+__all__ = ["gpu_memory_info", "device_info", "driver_versions"]
+
+NVML_TIMEOUT_S = 10.0
+
+
+def _with_timeout(fn, what):
+    """``fn()``, or GPUUnavailableError if it does not return within the timeout."""
+    result = {}
+
+    def call():
+        try:
+            result["value"] = fn()
+        except BaseException as err:  # re-raised in the caller's thread
+            result["error"] = err
+
+    worker = threading.Thread(target=call, name="mxlite-nvml", daemon=True)
+    worker.start()
+    worker.join(NVML_TIMEOUT_S)
+    if worker.is_alive():
+        raise GPUUnavailableError(f"{what}: NVML did not answer within "
+                                  f"{NVML_TIMEOUT_S:g} s; the driver may be hung")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _nvml_query(query, what):
+    """Run ``query(pynvml)`` between nvmlInit and nvmlShutdown."""
+    try:
+        import pynvml
+    except ImportError:
+        raise GPUUnavailableError(f"{what}: nvidia-ml-py is not installed "
+                                  f"(pip install nvidia-ml-py)") from None
+
+    def run():
+        pynvml.nvmlInit()
+        try:
+            return query(pynvml)
+        finally:
+            pynvml.nvmlShutdown()
+
+    try:
+        return _with_timeout(run, what)
+    except pynvml.NVMLError as err:
+        raise GPUUnavailableError(f"{what}: NVML failed ({type(err).__name__}: {err})") \
+            from None
+
+
+def _nvml_handle(nvml, device_id):
+    count = nvml.nvmlDeviceGetCount()
+    if device_id >= count:
+        raise GPUUnavailableError(f"gpu({device_id}) requested but only {count} "
+                                  f"GPU(s) are visible")
+    return nvml.nvmlDeviceGetHandleByIndex(device_id)
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _cupy_runtime():
+    try:
+        import cupy
+    except ImportError:
+        raise GPUUnavailableError("CuPy is not installed") from None
+    if not cupy.cuda.is_available():
+        raise GPUUnavailableError("CuPy finds no usable CUDA driver or GPU")
+    return cupy
+
+
+def gpu_memory_info(device_id=0):
+    """(free, total) bytes of ``gpu(device_id)``, as ``mx.device.gpu_memory_info``."""
+    device_id = int(device_id)
+    what = f"memory of gpu({device_id})"
+
+    def query(nvml):
+        info = nvml.nvmlDeviceGetMemoryInfo(_nvml_handle(nvml, device_id))
+        return int(info.free), int(info.total)
+
+    try:
+        return _nvml_query(query, what)
+    except GPUUnavailableError as nvml_err:
+        try:
+            cupy = _cupy_runtime()
+            with cupy.cuda.Device(device_id):
+                free, total = cupy.cuda.runtime.memGetInfo()
+            return int(free), int(total)
+        except Exception as cupy_err:  # CUDARuntimeError too: bad id, driver gone
+            raise GPUUnavailableError(f"{nvml_err}; CuPy fallback: {cupy_err}") from None
+
+
+def driver_versions():
+    """{'driver': '580.65', 'cuda_driver': '13.0'} from NVML; raises if unavailable."""
+    def query(nvml):
+        cuda = nvml.nvmlSystemGetCudaDriverVersion()
+        return {"driver": _text(nvml.nvmlSystemGetDriverVersion()),
+                "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}"}
+
+    return _nvml_query(query, "driver version")
+
+
+def device_info(device=None):
+    """A dict describing ``device`` (a Device, 'gpu'/'cpu', or None for the current one).
+
+    GPU keys: name, compute_capability, total_memory, free_memory, used_memory,
+    utilization_gpu / utilization_memory (percent, None where not supported),
+    driver_version, cuda_driver_version, source ('nvml' or 'cupy').
+    CPU keys: name, cores, total_memory, free_memory.
+    """
+    from .device import current_device
+    dev = current_device() if device is None else Device(device)
+    if dev.device_type == "cpu":
+        return _cpu_info(dev)
+    what = f"information about {dev}"
+    try:
+        return _nvml_query(lambda nvml: _nvml_gpu_info(nvml, dev), what)
+    except GPUUnavailableError as nvml_err:
+        try:
+            return _cupy_gpu_info(dev)
+        except Exception as cupy_err:  # CUDARuntimeError too: bad id, driver gone
+            raise GPUUnavailableError(f"{nvml_err}; CuPy fallback: {cupy_err}") from None
+
+
+def _nvml_gpu_info(nvml, dev):
+    handle = _nvml_handle(nvml, dev.device_id)
+    memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+    major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+    try:
+        rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+        utilization = (int(rates.gpu), int(rates.memory))
+    except nvml.NVMLError:  # not supported on some boards and in some containers
+        utilization = (None, None)
+    cuda = nvml.nvmlSystemGetCudaDriverVersion()
+    return {
+        "device": str(dev), "type": "gpu", "name": _text(nvml.nvmlDeviceGetName(handle)),
+        "compute_capability": f"{major}.{minor}",
+        "total_memory": int(memory.total), "free_memory": int(memory.free),
+        "used_memory": int(memory.used),
+        "utilization_gpu": utilization[0], "utilization_memory": utilization[1],
+        "driver_version": _text(nvml.nvmlSystemGetDriverVersion()),
+        "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}",
+        "source": "nvml",
+    }
+
+
+def _cupy_gpu_info(dev):
+    cupy = _cupy_runtime()
+    runtime = cupy.cuda.runtime
+    props = runtime.getDeviceProperties(dev.device_id)
+    with cupy.cuda.Device(dev.device_id):
+        free, total = runtime.memGetInfo()
+    cuda = runtime.driverGetVersion()
+    return {
+        "device": str(dev), "type": "gpu", "name": _text(props["name"]),
+        "compute_capability": f"{props['major']}.{props['minor']}",
+        "total_memory": int(total), "free_memory": int(free),
+        "used_memory": int(total - free),
+        "utilization_gpu": None, "utilization_memory": None,
+        "driver_version": None,
+        "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}",
+        "source": "cupy",
+    }
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _cpu_info(dev):
+    free, total = host_memory_info()
+    return {"device": str(dev), "type": "cpu", "name": _cpu_name(),
+            "cores": os.cpu_count(), "total_memory": total, "free_memory": free}
