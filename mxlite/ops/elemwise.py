@@ -2,18 +2,29 @@
 
 Gradient conventions (MXNet's): relu'(0) = abs'(0) = 0; maximum/minimum give a tie to
 the first operand; clip passes the gradient at its (inclusive) bounds; rounding ops
-and sign have zero gradient.
+and sign have zero gradient; sqrt'(0) = inf. fmax/fmin send the gradient to the operand
+they return (the non-NaN one).
 """
-from ..autograd import Op, apply
+import math
+
+import numpy as _np
+
+from ..autograd import Op, apply, apply1, apply2
 from ..base import default_float
 from ..ndarray import ndarray, wrap
 from . import to_nd
 
-__all__ = ["negative", "positive", "abs", "absolute", "exp", "log", "sqrt", "square", "tanh",
-           "sin", "cos", "add", "subtract", "multiply", "divide", "true_divide",
-           "floor_divide", "mod", "remainder", "power", "maximum", "minimum", "equal",
-           "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
-           "logical_or", "logical_xor", "logical_not", "where", "clip"]
+__all__ = ["negative", "positive", "abs", "absolute", "sign", "exp", "exp2", "expm1", "log",
+           "log1p", "log2", "log10", "sqrt", "cbrt", "square", "reciprocal", "sin", "cos",
+           "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+           "arctanh", "degrees", "radians", "deg2rad", "rad2deg", "floor", "ceil", "round",
+           "around", "round_", "rint", "trunc", "fix", "clip", "nan_to_num", "isnan", "isinf",
+           "isfinite", "isposinf", "isneginf", "signbit",
+           "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod",
+           "remainder", "fmod", "power", "float_power", "maximum", "minimum", "fmax", "fmin",
+           "hypot", "arctan2", "copysign", "ldexp", "logaddexp", "equal", "not_equal", "less",
+           "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
+           "logical_xor", "logical_not", "where"]
 
 
 def _finish(res, out):
@@ -29,9 +40,9 @@ def unary(save_out=False):
         o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
 
         def f(x, out=None):
-            if not isinstance(x, ndarray):
+            if x.__class__ is not ndarray:
                 x = to_nd(x)
-            res = apply(o, (x,))
+            res = apply1(o, x)
             return res if out is None else _finish(res, out)
         f.__name__ = f.__qualname__ = cls.__name__
         f.__doc__ = cls.__doc__
@@ -75,10 +86,15 @@ def binary(save_out=False):
         o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
 
         def f(x1, x2, out=None):
-            if x1.__class__ is not ndarray or x2.__class__ is not ndarray:
+            c2 = x2.__class__
+            if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
+                    c2 is not float or x1._data.dtype.kind != "f")):
                 x1, x2 = _operands(x1, x2)
                 x1, x2 = _promote_int_with_float(x1, x2)
-            res = apply(o, (x1, x2))
+                if x1.__class__ is not ndarray:
+                    res = apply(o, (x1, x2))
+                    return res if out is None else _finish(res, out)
+            res = apply2(o, x1, x2)
             return res if out is None else _finish(res, out)
         f.__name__ = f.__qualname__ = cls.__name__
         f.__doc__ = cls.__doc__
@@ -182,6 +198,287 @@ class cos:
         return (-g * ctx.xp.sin(ctx.inputs[0]),)
 
 
+def _no_grad(ctx, g):
+    """Piecewise-constant ops: a zero gradient (MXNet), written so ``write`` overwrites."""
+    return (ctx.xp.zeros_like(g),)
+
+
+@unary()
+class sign:
+    def forward(xp, x):
+        return xp.sign(x)
+
+    backward = _no_grad
+
+
+@unary(save_out=True)
+class exp2:
+    def forward(xp, x):
+        return xp.exp2(x)
+
+    def backward(ctx, g):
+        return (g * ctx.out * math.log(2.0),)
+
+
+@unary()
+class expm1:
+    def forward(xp, x):
+        return xp.expm1(x)
+
+    def backward(ctx, g):
+        return (g * ctx.xp.exp(ctx.inputs[0]),)
+
+
+@unary()
+class log1p:
+    def forward(xp, x):
+        return xp.log1p(x)
+
+    def backward(ctx, g):
+        return (g / (ctx.inputs[0] + 1),)
+
+
+@unary()
+class log2:
+    def forward(xp, x):
+        return xp.log2(x)
+
+    def backward(ctx, g):
+        return (g / (ctx.inputs[0] * math.log(2.0)),)
+
+
+@unary()
+class log10:
+    def forward(xp, x):
+        return xp.log10(x)
+
+    def backward(ctx, g):
+        return (g / (ctx.inputs[0] * math.log(10.0)),)
+
+
+@unary(save_out=True)
+class cbrt:
+    def forward(xp, x):
+        return xp.cbrt(x)
+
+    def backward(ctx, g):
+        y = ctx.out
+        return (g / (3 * y * y),)
+
+
+@unary(save_out=True)
+class reciprocal:
+    def forward(xp, x):
+        return xp.reciprocal(x)
+
+    def backward(ctx, g):
+        y = ctx.out
+        return (-g * y * y,)
+
+
+@unary(save_out=True)
+class tan:
+    def forward(xp, x):
+        return xp.tan(x)
+
+    def backward(ctx, g):
+        y = ctx.out
+        return (g * (1 + y * y),)
+
+
+@unary()
+class arcsin:
+    def forward(xp, x):
+        return xp.arcsin(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (g / ctx.xp.sqrt(1 - x * x),)
+
+
+@unary()
+class arccos:
+    def forward(xp, x):
+        return xp.arccos(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (-g / ctx.xp.sqrt(1 - x * x),)
+
+
+@unary()
+class arctan:
+    def forward(xp, x):
+        return xp.arctan(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (g / (1 + x * x),)
+
+
+@unary()
+class sinh:
+    def forward(xp, x):
+        return xp.sinh(x)
+
+    def backward(ctx, g):
+        return (g * ctx.xp.cosh(ctx.inputs[0]),)
+
+
+@unary()
+class cosh:
+    def forward(xp, x):
+        return xp.cosh(x)
+
+    def backward(ctx, g):
+        return (g * ctx.xp.sinh(ctx.inputs[0]),)
+
+
+@unary()
+class arcsinh:
+    def forward(xp, x):
+        return xp.arcsinh(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (g / ctx.xp.sqrt(x * x + 1),)
+
+
+@unary()
+class arccosh:
+    def forward(xp, x):
+        return xp.arccosh(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (g / ctx.xp.sqrt(x * x - 1),)
+
+
+@unary()
+class arctanh:
+    def forward(xp, x):
+        return xp.arctanh(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (g / (1 - x * x),)
+
+
+@unary()
+class degrees:
+    def forward(xp, x):
+        return xp.degrees(x)
+
+    def backward(ctx, g):
+        return (g * (180.0 / math.pi),)
+
+
+@unary()
+class radians:
+    def forward(xp, x):
+        return xp.radians(x)
+
+    def backward(ctx, g):
+        return (g * (math.pi / 180.0),)
+
+
+rad2deg = degrees
+deg2rad = radians
+
+
+@unary()
+class floor:
+    def forward(xp, x):
+        return xp.floor(x)
+
+    backward = _no_grad
+
+
+@unary()
+class ceil:
+    def forward(xp, x):
+        return xp.ceil(x)
+
+    backward = _no_grad
+
+
+@unary()
+class rint:
+    """Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."""
+    def forward(xp, x):
+        return xp.rint(x)
+
+    backward = _no_grad
+
+
+@unary()
+class trunc:
+    def forward(xp, x):
+        return xp.trunc(x)
+
+    backward = _no_grad
+
+
+@unary()
+class fix:
+    def forward(xp, x):
+        return xp.fix(x)
+
+    backward = _no_grad
+
+
+def _round_forward(xp, x, decimals=0):
+    return xp.round(x, decimals)
+
+
+_round = Op("round", _round_forward, _no_grad)
+
+
+def round(x, decimals=0, out=None):  # noqa: A001 - numpy's name
+    """Round half to even (numpy and MXNet agree); zero gradient."""
+    x = to_nd(x)
+    res = apply(_round, (x,), {"decimals": int(decimals)})
+    return res if out is None else _finish(res, out)
+
+
+around = round_ = round
+
+
+class _NanToNum:
+    """Replacements are constants: the gradient passes only where ``x`` was finite."""
+    def forward(xp, x, nan, posinf, neginf):
+        return xp.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(ctx, g):
+        return (ctx.xp.where(ctx.xp.isfinite(ctx.inputs[0]), g, 0),)
+
+
+_nan_to_num = Op("nan_to_num", _NanToNum.forward, _NanToNum.backward)
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """numpy's nan_to_num (always a new array: in-place edits would bypass the tape)."""
+    x = to_nd(x)
+    if x.dtype.kind not in "fc":
+        return x.copy() if copy else x
+    return apply(_nan_to_num, (x,), {"nan": nan, "posinf": posinf, "neginf": neginf})
+
+
+def _predicate(name):
+    def forward(xp, x):
+        return getattr(xp, name)(x)
+    return unary()(type(name, (), {"forward": staticmethod(forward), "__doc__":
+                                   f"numpy's {name}: a bool array, not differentiable."}))
+
+
+isnan = _predicate("isnan")
+isinf = _predicate("isinf")
+isfinite = _predicate("isfinite")
+isposinf = _predicate("isposinf")
+isneginf = _predicate("isneginf")
+signbit = _predicate("signbit")
+
+
 @unary()
 class logical_not:
     def forward(xp, x):
@@ -241,7 +538,8 @@ class floor_divide:
         return xp.floor_divide(a, b)
 
     def backward(ctx, g):
-        return None, None
+        zero = ctx.xp.zeros_like(g)
+        return zero, zero
 
 
 @binary()
@@ -293,6 +591,118 @@ class minimum:
         a, b = ctx.inputs
         first = ctx.xp.less_equal(a, b)
         return ctx.xp.where(first, g, 0), ctx.xp.where(first, 0, g)
+
+
+@binary()
+class fmod:
+    """C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."""
+    def forward(xp, a, b):
+        return xp.fmod(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return g, (-g * ctx.xp.trunc(a / b) if ctx.need[1] else None)
+
+
+@binary(save_out=True)
+class float_power:
+    """numpy's float_power: computed and returned in float64, as numpy does."""
+    def forward(xp, a, b):
+        return xp.float_power(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        ga = g * b * xp.float_power(a, b - 1) if ctx.need[0] else None
+        gb = None
+        if ctx.need[1]:
+            positive_a = a > 0
+            gb = g * ctx.out * xp.log(xp.where(positive_a, a, 1)) * positive_a
+        return ga, gb
+
+
+@binary()
+class fmax:
+    def forward(xp, a, b):
+        return xp.fmax(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        first = xp.logical_or(xp.greater_equal(a, b), xp.isnan(b))
+        return xp.where(first, g, 0), xp.where(first, 0, g)
+
+
+@binary()
+class fmin:
+    def forward(xp, a, b):
+        return xp.fmin(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        first = xp.logical_or(xp.less_equal(a, b), xp.isnan(b))
+        return xp.where(first, g, 0), xp.where(first, 0, g)
+
+
+@binary(save_out=True)
+class hypot:
+    def forward(xp, a, b):
+        return xp.hypot(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        scale = g / xp.where(ctx.out == 0, 1, ctx.out)  # subgradient 0 at the origin
+        return (scale * a if ctx.need[0] else None), (scale * b if ctx.need[1] else None)
+
+
+@binary()
+class arctan2:
+    def forward(xp, a, b):
+        return xp.arctan2(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        scale = g / (a * a + b * b)
+        return (scale * b if ctx.need[0] else None), (-scale * a if ctx.need[1] else None)
+
+
+@binary()
+class copysign:
+    """d/dx1 is +-1 (whether the sign flipped); d/dx2 is 0."""
+    def forward(xp, a, b):
+        return xp.copysign(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        flipped = xp.not_equal(xp.signbit(a), xp.signbit(b))
+        return (xp.where(flipped, -g, g) if ctx.need[0] else None), \
+            (xp.zeros_like(g) if ctx.need[1] else None)
+
+
+@binary(save_out=True)
+class ldexp:
+    """``x1 * 2**x2`` with integer exponents; differentiable in ``x1`` only."""
+    def forward(xp, a, b):
+        return xp.ldexp(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return g * ctx.xp.exp2(b).astype(g.dtype), None
+
+
+@binary(save_out=True)
+class logaddexp:
+    def forward(xp, a, b):
+        return xp.logaddexp(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        xp = ctx.xp
+        return (g * xp.exp(a - ctx.out) if ctx.need[0] else None), \
+            (g * xp.exp(b - ctx.out) if ctx.need[1] else None)
 
 
 def _comparison(name):
