@@ -16,7 +16,7 @@ from .ndarray import ndarray, wrap
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "backward", "grad", "mark_variables",
-           "Function", "Op", "apply"]
+           "Function", "Op", "apply", "apply1", "apply2"]
 
 
 # -- recording state ---------------------------------------------------------------------
@@ -214,9 +214,55 @@ def apply(op, args, params=_NO_PARAMS):
     return out
 
 
+def apply1(op, x, params=_NO_PARAMS):
+    """``apply`` for the common case of one ndarray input and one output (hot path)."""
+    dev = x._device
+    be = dev._backend or dev.backend
+    res = op.forward_impls[be.kind](be.xp, x._data, **params)
+    if res.__class__ is not be.array_type:
+        res = be.xp.asarray(res)
+    out = _new(ndarray)
+    out._data = res
+    out._device = dev
+    out._oidx = 0
+    if x._node is not None and _state.recording and op.differentiable:
+        out._node = Node(op, (x,), params, res if op.save_out else None, None, be)
+    else:
+        out._node = None
+    return out
+
+
+def apply2(op, a, b):
+    """``apply`` for an ndarray ``a`` and an ndarray or scalar ``b``, one output (hot path)."""
+    dev = a._device
+    be = dev._backend or dev.backend
+    if b.__class__ is ndarray:
+        if b._device is not dev:
+            _device_of((a, b))
+        res = op.forward_impls[be.kind](be.xp, a._data, b._data)
+        in_graph = a._node is not None or b._node is not None
+    else:
+        res = op.forward_impls[be.kind](be.xp, a._data, b)
+        in_graph = a._node is not None
+    if res.__class__ is not be.array_type:
+        res = be.xp.asarray(res)
+    out = _new(ndarray)
+    out._data = res
+    out._device = dev
+    out._oidx = 0
+    if in_graph and _state.recording and op.differentiable:
+        out._node = Node(op, (a, b), _NO_PARAMS, res if op.save_out else None, None, be)
+    else:
+        out._node = None
+    return out
+
+
+_new = object.__new__
+
+
 def _as_array(be, res):
     """numpy turns 0-d results into scalars; keep them arrays."""
-    if isinstance(res, be.xp.ndarray):
+    if res.__class__ is be.array_type:
         return res
     return be.xp.asarray(res)
 
@@ -230,7 +276,7 @@ class _RawCtx:
         be = node.backend
         self.xp = be.xp
         self._kind = be.kind
-        self.inputs = tuple(a._data if isinstance(a, ndarray) else a for a in node.inputs)
+        self.inputs = [a._data if isinstance(a, ndarray) else a for a in node.inputs]
         self.out = node.out
         self.aux = node.aux
         self.params = node.params
@@ -300,9 +346,9 @@ def _collect(heads):
     stack = [h._node for h in heads]
     while stack:
         node = stack.pop()
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
+        seen.add(node)
         if node.released:
             raise MXNetError(_NOT_IN_GRAPH)
         order.append(node)
@@ -310,8 +356,26 @@ def _collect(heads):
             for a in node.inputs:
                 if isinstance(a, ndarray) and a._node is not None:
                     stack.append(a._node)
-    order.sort(key=lambda n: n.seq, reverse=True)
+    order.sort(key=_by_seq, reverse=True)
     return order
+
+
+def _by_seq(node):
+    return node.seq
+
+
+def _head_gradient(h, hg):
+    be = h._device.backend
+    if hg is None:
+        return be.xp.ones(h.shape, dtype=h.dtype)
+    if not isinstance(hg, ndarray):
+        raise TypeError(f"head gradient must be an ndarray, got {type(hg).__name__}")
+    if hg.shape != h.shape:
+        raise ValueError(f"head gradient of shape {hg.shape} given for a head of shape "
+                         f"{h.shape}; they must match")
+    if hg._device is not h._device:
+        raise DeviceMismatchError(f"head gradient on {hg._device} for a head on {h._device}")
+    return hg._data
 
 
 def _run(heads, head_grads, retain_graph, create_graph, variables):
@@ -344,8 +408,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
         raise MXNetError("There are no inputs in computation graph that require gradients: "
                          "attach_grad() on an input (or set a Parameter's grad_req) first.")
     # which nodes lead to a wanted gradient (parents come before children in seq order)
-    needs = {}
     wanted_nodes = {n for n, _ in wanted}
+    needs = {}
     for node in reversed(order):
         need = node in wanted_nodes
         if not need and node.inputs is not None:
@@ -357,22 +421,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
 
     grads = {}
     for h, hg in zip(heads, head_grads):
-        be = h._device.backend
-        if hg is None:
-            g = be.xp.ones(h.shape, dtype=h.dtype)
-        else:
-            if not isinstance(hg, ndarray):
-                raise TypeError(f"head gradient must be an ndarray, got {type(hg).__name__}")
-            if hg.shape != h.shape:
-                raise ValueError(f"head gradient of shape {hg.shape} given for a head of shape "
-                                 f"{h.shape}; they must match")
-            if hg._device is not h._device:
-                raise DeviceMismatchError(f"head gradient on {hg._device} for a head on "
-                                          f"{h._device}")
-            g = hg._data
-        if create_graph:
-            g = wrap(g, h._device)
-        _accumulate(grads, h._node, h._oidx, g)
+        g = _head_gradient(h, hg)
+        _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g)
 
     results = {}
     ctx_type = _GraphCtx if create_graph else _RawCtx
@@ -385,27 +435,30 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
             gs = grads.pop(node, None)
             if gs is None:
                 continue
-            for i, g in enumerate(gs):
-                if g is not None and (node, i) in wanted:
-                    results[(node, i)] = g
-            if node.op is None:
+            if node in wanted_nodes:
+                for i, g in enumerate(gs):
+                    if g is not None and (node, i) in wanted:
+                        results[(node, i)] = g
+            op = node.op
+            if op is None:
                 continue
             inputs = node.inputs
-            need = tuple(isinstance(a, ndarray) and bool(needs.get(a._node)) for a in inputs)
-            if any(need):
+            need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
+            if True in need:
+                be = node.backend
                 ctx = ctx_type(node, need)
-                g_in = gs[0] if node.op.nout == 1 else tuple(gs)
-                in_grads = node.op.backward_impls[node.backend.kind](ctx, g_in)
-                xp = ctx.xp
+                in_grads = op.backward_impls[be.kind](ctx, gs[0] if op.nout == 1 else tuple(gs))
                 for a, gi, nd in zip(inputs, in_grads, need):
                     if not nd or gi is None:
                         continue
+                    data = a._data
                     if not create_graph:
-                        if not isinstance(gi, node.backend.xp.ndarray):
-                            gi = node.backend.xp.asarray(gi)
-                        if gi.dtype != a.dtype:
-                            gi = gi.astype(a.dtype)
-                    gi = _sum_to(xp, gi, a.shape)
+                        if gi.__class__ is not be.array_type:
+                            gi = be.xp.asarray(gi)
+                        if gi.dtype is not data.dtype and gi.dtype != data.dtype:
+                            gi = gi.astype(data.dtype)
+                    if gi.shape != data.shape:
+                        gi = _sum_to(ctx.xp, gi, data.shape)
                     _accumulate(grads, a._node, a._oidx, gi)
             if not retain_graph:
                 node.inputs = None
@@ -419,7 +472,10 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
 def _accumulate(grads, node, oidx, g):
     slot = grads.get(node)
     if slot is None:
-        slot = grads[node] = [None] * (node.op.nout if node.op is not None else 1)
+        if node.op is None or node.op.nout == 1:
+            grads[node] = [g]
+            return
+        slot = grads[node] = [None] * node.op.nout
     prev = slot[oidx]
     slot[oidx] = g if prev is None else prev + g
 

@@ -7,6 +7,7 @@ CPU = 0  # backend kind; see mxlite.backend
 class CpuBackend:
     kind = CPU
     xp = numpy
+    array_type = numpy.ndarray
     name = "numpy"
 
     def __init__(self, device):

@@ -39,6 +39,7 @@ class GpuBackend:
             raise GPUUnavailableError(f"cannot use {device}: {reason}")
         import cupy
         self.xp = cupy
+        self.array_type = cupy.ndarray
         self.device = device
         self.cuda_device = cupy.cuda.Device(device.device_id)
         with self.cuda_device:

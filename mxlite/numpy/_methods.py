@@ -14,6 +14,13 @@ def _reflected(f):
     return method
 
 
+def _commuted(f):
+    """Reflected form of a commutative op: same result with the ndarray first (faster)."""
+    def method(self, other):
+        return f(self, other)
+    return method
+
+
 def _compare(f):
     def method(self, other):
         if other is None:
@@ -80,9 +87,9 @@ def _deprecated_to_device(self, ctx):
 
 
 _METHODS = {
-    "__add__": E.add, "__radd__": _reflected(E.add),
+    "__add__": E.add, "__radd__": _commuted(E.add),
     "__sub__": E.subtract, "__rsub__": _reflected(E.subtract),
-    "__mul__": E.multiply, "__rmul__": _reflected(E.multiply),
+    "__mul__": E.multiply, "__rmul__": _commuted(E.multiply),
     "__truediv__": E.divide, "__rtruediv__": _reflected(E.divide),
     "__floordiv__": E.floor_divide, "__rfloordiv__": _reflected(E.floor_divide),
     "__mod__": E.mod, "__rmod__": _reflected(E.mod),
