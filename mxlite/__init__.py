@@ -1,6 +1,8 @@
 """mxlite: MXNet 2.x numpy-style code on numpy (CPU) or CuPy (GPU), with a tape autograd."""
-from . import base, device
+from . import base, device, storage
 from .base import MXNetError
+from .storage import OutOfMemoryError
+from .storage import OutOfMemoryError as MemoryError  # noqa: A001 - MXNet-style name
 from .device import Device, Context, cpu, gpu, cpu_pinned, current_device, num_gpus
 from .ndarray import ndarray
 from . import autograd
@@ -9,4 +11,5 @@ from . import numpy_extension as npx
 
 __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
-           "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device"]
+           "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device", "storage",
+           "OutOfMemoryError", "MemoryError"]

@@ -10,6 +10,7 @@ same backward formulas run against ``mxlite.numpy`` instead, so they are recorde
 import itertools
 import threading
 
+from . import storage
 from .base import MXNetError, DeviceMismatchError
 from .device import current_device
 from .ndarray import ndarray, wrap
@@ -568,7 +569,7 @@ def _attach_grad(self, grad_req="write", stype=None):
     """
     if stype not in (None, "default"):
         raise ValueError(f"only dense gradients are supported, got stype={stype!r}")
-    buf = wrap(self._device.backend.xp.zeros(self.shape, dtype=self.dtype), self._device)
+    buf = wrap(storage.zeros(self._device, self.shape, self.dtype), self._device)
     _mark(self, buf, grad_req)
 
 

@@ -5,7 +5,8 @@ multi-device code runs and is tested on machines without GPUs.
 """
 import contextvars
 
-__all__ = ["Device", "Context", "cpu", "gpu", "current_device", "num_gpus",
+__all__ = ["Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
+           "current_context", "num_gpus", "empty_cache", "gpu_memory_info", "device_info",
            "GPUUnavailableError"]
 
 
@@ -134,3 +135,15 @@ def num_gpus():
 def empty_cache(device):
     """Release ``device``'s cached memory blocks back to the driver."""
     Device(device).empty_cache()
+
+
+def gpu_memory_info(device_id=0):
+    """``(free, total)`` bytes of ``gpu(device_id)`` (NVML, else CuPy)."""
+    from .device_info import gpu_memory_info as query
+    return query(device_id)
+
+
+def device_info(device=None):
+    """Name, compute capability, memory, utilization and driver of ``device``."""
+    from .device_info import device_info as query
+    return query(device)

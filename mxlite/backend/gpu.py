@@ -42,6 +42,8 @@ class GpuBackend:
         self.array_type = cupy.ndarray
         self.device = device
         self.cuda_device = cupy.cuda.Device(device.device_id)
+        from ..storage import install_cupy_allocator
+        install_cupy_allocator()  # CuPy's allocations, temporaries included, use our pools
         with self.cuda_device:
             self.rng = cupy.random.default_rng()
 
