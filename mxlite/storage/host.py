@@ -11,7 +11,7 @@ __all__ = ["POOL_MIN_BYTES", "pooled_empty"]
 # Below this size numpy's own allocator wins (bench/POOL.md, "CPU pool"): small
 # requests come from malloc's free lists in well under a microsecond, while a pooled
 # array pays the Python-level pool call and the __array_interface__ wrap.
-POOL_MIN_BYTES = 1 << 20
+POOL_MIN_BYTES = 2 << 20
 
 
 class HostBlockOwner:
