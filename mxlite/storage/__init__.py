@@ -24,7 +24,7 @@ __all__ = ["empty", "zeros", "stats", "reset_peak", "empty_cache", "memory_summa
            "config_from_env"]
 
 _pools = {}
-_pools_lock = threading.Lock()
+_pools_lock = threading.RLock()
 
 
 def _device(device):
@@ -37,12 +37,15 @@ def pool_for(device=None):
     pool = _pools.get(dev)
     if pool is not None:
         return pool
+    if dev.device_type == "gpu":
+        # Raises GPUUnavailableError, with the reason, when unusable. Outside the lock:
+        # making the backend allocates through CuPy, which calls back into pool_for.
+        dev.backend
     with _pools_lock:
         pool = _pools.get(dev)
         if pool is None:
             config = config_from_env(dev.device_type)
             if dev.device_type == "gpu":
-                dev.backend  # raises GPUUnavailableError, with the reason, when unusable
                 from .raw import CupyRawAllocator
                 raw = CupyRawAllocator(dev.device_id)
             else:
