@@ -2,8 +2,8 @@
 //
 // Layout: x is viewed as (outer, channels, inner); the bias has `channels` entries and is
 // broadcast along the channel axis: Dense (N, C) is inner = 1, Conv (N, C, H*W) is inner = H*W.
-// Forward writes y = act(x + bias) and, when `preact` is not null, the pre-activation
-// z = x + bias. Backward always takes z (which is x itself when no bias was fused) and recomputes
+// Forward writes y = act(x + bias) (bias only when has_bias) and, when store_preact, the
+// pre-activation z = x + bias to `preact` (unused pointers may alias x or y). Backward always takes z (which is x itself when no bias was fused) and recomputes
 // act'(z): sigmoid/tanh/gelu are cheaper to recompute than to store a second tensor.
 // Math is done in float for every storage type.
 //
@@ -76,18 +76,12 @@ __device__ __forceinline__ float activate_grad(float z, int act, float slope) {
     }
 }
 
-template <typename T>
-__device__ __forceinline__ float biased(const T* x, const T* bias, long long i, int channels, int inner) {
-    float z = to_float(x[i]);
-    if (bias != nullptr) z += to_float(bias[(i / inner) % channels]);
-    return z;
-}
 
 template <typename T>
 __global__ void activation_forward(const T* __restrict__ x, const T* __restrict__ bias,
-                                   T* __restrict__ y, T* __restrict__ preact,
+                                   T* y, T* preact,
                                    long long n, long long n_packs, int channels, int inner,
-                                   int act, float slope) {
+                                   int has_bias, int store_preact, int act, float slope) {
     constexpr int P = Pack16<T>::size;
     const long long stride = (long long)blockDim.x * gridDim.x;
     const long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -96,17 +90,18 @@ __global__ void activation_forward(const T* __restrict__ x, const T* __restrict_
         Pack16<T> zout, yout;
         for (int j = 0; j < P; ++j) {
             float z = to_float(xin.v[j]);
-            if (bias != nullptr) z += to_float(bias[((p * P + j) / inner) % channels]);
+            if (has_bias) z += to_float(bias[((p * P + j) / inner) % channels]);
             zout.v[j] = from_float<T>(z);
             yout.v[j] = from_float<T>(activate(z, act, slope));
         }
         reinterpret_cast<Pack16<T>*>(y)[p] = yout;
-        if (preact != nullptr) reinterpret_cast<Pack16<T>*>(preact)[p] = zout;
+        if (store_preact) reinterpret_cast<Pack16<T>*>(preact)[p] = zout;
     }
     for (long long i = n_packs * P + start; i < n; i += stride) {
-        float z = biased(x, bias, i, channels, inner);
+        float z = to_float(x[i]);
+        if (has_bias) z += to_float(bias[(i / inner) % channels]);
         y[i] = from_float<T>(activate(z, act, slope));
-        if (preact != nullptr) preact[i] = from_float<T>(z);
+        if (store_preact) preact[i] = from_float<T>(z);
     }
 }
 

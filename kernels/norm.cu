@@ -168,8 +168,8 @@ __global__ void layer_norm_backward_params(const T* __restrict__ dy, const T* __
 
 // ---- batch norm, NCHW viewed as (N, C, inner = H*W), float32 ----
 
-// One block per channel: mean, inv_std and (when running_mean is not null) the running stats
-// update running = running * momentum + batch * (1 - momentum), with the biased variance.
+// One block per channel: mean, inv_std and the running stats update
+// running = running * momentum + batch * (1 - momentum), with the biased variance.
 extern "C" __global__ void batch_norm_stats(const float* __restrict__ x, float* __restrict__ mean,
                                             float* __restrict__ inv_std, float* __restrict__ running_mean,
                                             float* __restrict__ running_var, int batch, int channels,
@@ -186,14 +186,12 @@ extern "C" __global__ void batch_norm_stats(const float* __restrict__ x, float* 
         float var = acc.m2 / (float)count;
         mean[c] = acc.mean;
         inv_std[c] = rsqrtf(var + eps);
-        if (running_mean != nullptr) {
-            running_mean[c] = running_mean[c] * momentum + acc.mean * (1.0f - momentum);
-            running_var[c] = running_var[c] * momentum + var * (1.0f - momentum);
-        }
+        running_mean[c] = running_mean[c] * momentum + acc.mean * (1.0f - momentum);
+        running_var[c] = running_var[c] * momentum + var * (1.0f - momentum);
     }
 }
 
-// y = (x - mean[c]) * inv_std[c] * gamma[c] + beta[c]; a null gamma is 1, a null beta is 0.
+// y = (x - mean[c]) * inv_std[c] * gamma[c] + beta[c].
 extern "C" __global__ void batch_norm_apply(const float* __restrict__ x, const float* __restrict__ mean,
                                             const float* __restrict__ inv_std, const float* __restrict__ gamma,
                                             const float* __restrict__ beta, float* __restrict__ y,
@@ -201,8 +199,7 @@ extern "C" __global__ void batch_norm_apply(const float* __restrict__ x, const f
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
         int c = (int)((i / inner) % channels);
-        float scale = inv_std[c] * (gamma != nullptr ? gamma[c] : 1.0f);
-        y[i] = (x[i] - mean[c]) * scale + (beta != nullptr ? beta[c] : 0.0f);
+        y[i] = (x[i] - mean[c]) * inv_std[c] * gamma[c] + beta[c];
     }
 }
 
@@ -241,7 +238,7 @@ extern "C" __global__ void batch_norm_backward_apply(const float* __restrict__ d
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
         int c = (int)((i / inner) % channels);
-        float scale = inv_std[c] * (gamma != nullptr ? gamma[c] : 1.0f);
+        float scale = inv_std[c] * gamma[c];
         if (use_global_stats) {
             dx[i] = scale * dy[i];
         } else {

@@ -8,14 +8,15 @@
 // Gradient preprocessing, as MXNet: g = rescale_grad * grad, then clipped to
 // [-clip_gradient, clip_gradient] when clip_gradient >= 0.
 //   SGD (MXNet 2.x state convention): g += wd * w; mom = momentum * mom + lr * g; w -= mom.
-//       With no momentum state (null pointers): w -= lr * g.
+//       Without momentum (has_momentum = 0): w -= lr * g.
 //   Adam:  g += wd * w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; w -= lr_t * m / (sqrt(v) + eps)
 //   AdamW: g has no wd term; same m, v; w -= lr_t * m / (sqrt(v) + eps) + lr * wd * w (old w)
 // with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) computed on the host per tensor (step_sizes).
 //
-// Weights and gradients are float (T = float) or half (T = __half). For half weights,
-// `masters` holds float32 master copies: the update runs on the master and the half weight is
-// rewritten from it. Optimizer states are always float32.
+// Weights and gradients are float (T = float) or half (T = __half). For half weights, `masters`
+// holds float32 master copies: the update runs on the master and the half weight is rewritten
+// from it; for float weights `masters` is not read. SGD reads `moms` only when has_momentum.
+// An unused pointer table may alias another one. Optimizer states are always float32.
 //
 // mxlite-name-expressions: sgd_multi_update<float>, sgd_multi_update<__half>, adam_multi_update<float>, adam_multi_update<__half>
 #include <cuda_fp16.h>
@@ -25,6 +26,8 @@ __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 template <typename T> __device__ __forceinline__ T from_float(float v);
 template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
+template <typename T> struct HasMaster { static constexpr bool value = true; };
+template <> struct HasMaster<float> { static constexpr bool value = false; };
 
 __device__ __forceinline__ float preprocess(float grad, float rescale_grad, float clip_gradient) {
     float g = rescale_grad * grad;
@@ -34,31 +37,31 @@ __device__ __forceinline__ float preprocess(float grad, float rescale_grad, floa
 template <typename T>
 __global__ void sgd_multi_update(const unsigned long long* __restrict__ weights,
                                  const unsigned long long* __restrict__ grads,
-                                 const unsigned long long* __restrict__ moms,
-                                 const unsigned long long* __restrict__ masters,
+                                 const unsigned long long* moms,
+                                 const unsigned long long* masters,
                                  const long long* __restrict__ sizes, const float* __restrict__ lrs,
                                  const float* __restrict__ wds, const int* __restrict__ block_tensor,
                                  const int* __restrict__ block_chunk, long long chunk_size,
-                                 float momentum, float rescale_grad, float clip_gradient) {
+                                 int has_momentum, float momentum, float rescale_grad, float clip_gradient) {
     const int t = block_tensor[blockIdx.x];
     T* w = reinterpret_cast<T*>(weights[t]);
     const T* grad = reinterpret_cast<const T*>(grads[t]);
-    float* mom = moms != nullptr ? reinterpret_cast<float*>(moms[t]) : nullptr;
-    float* master = masters != nullptr ? reinterpret_cast<float*>(masters[t]) : nullptr;
+    float* mom = reinterpret_cast<float*>(moms[t]);
+    float* master = reinterpret_cast<float*>(masters[t]);
     const float lr = lrs[t], wd = wds[t];
     const long long begin = block_chunk[blockIdx.x] * chunk_size;
     const long long end = min(begin + chunk_size, sizes[t]);
     for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
-        float weight = master != nullptr ? master[i] : to_float(w[i]);
+        float weight = HasMaster<T>::value ? master[i] : to_float(w[i]);
         float g = preprocess(to_float(grad[i]), rescale_grad, clip_gradient) + wd * weight;
-        if (mom != nullptr) {
+        if (has_momentum) {
             float state = momentum * mom[i] + lr * g;
             mom[i] = state;
             weight -= state;
         } else {
             weight -= lr * g;
         }
-        if (master != nullptr) master[i] = weight;
+        if (HasMaster<T>::value) master[i] = weight;
         w[i] = from_float<T>(weight);
     }
 }
@@ -69,7 +72,7 @@ __global__ void adam_multi_update(const unsigned long long* __restrict__ weights
                                   const unsigned long long* __restrict__ grads,
                                   const unsigned long long* __restrict__ means,
                                   const unsigned long long* __restrict__ variances,
-                                  const unsigned long long* __restrict__ masters,
+                                  const unsigned long long* masters,
                                   const long long* __restrict__ sizes, const float* __restrict__ lrs,
                                   const float* __restrict__ wds, const float* __restrict__ step_sizes,
                                   const int* __restrict__ block_tensor, const int* __restrict__ block_chunk,
@@ -80,12 +83,12 @@ __global__ void adam_multi_update(const unsigned long long* __restrict__ weights
     const T* grad = reinterpret_cast<const T*>(grads[t]);
     float* m = reinterpret_cast<float*>(means[t]);
     float* v = reinterpret_cast<float*>(variances[t]);
-    float* master = masters != nullptr ? reinterpret_cast<float*>(masters[t]) : nullptr;
+    float* master = reinterpret_cast<float*>(masters[t]);
     const float lr = lrs[t], wd = wds[t], step = step_sizes[t];
     const long long begin = block_chunk[blockIdx.x] * chunk_size;
     const long long end = min(begin + chunk_size, sizes[t]);
     for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
-        float weight = master != nullptr ? master[i] : to_float(w[i]);
+        float weight = HasMaster<T>::value ? master[i] : to_float(w[i]);
         float g = preprocess(to_float(grad[i]), rescale_grad, clip_gradient);
         if (!decoupled) g += wd * weight;
         float mean = beta1 * m[i] + (1.0f - beta1) * g;
@@ -95,7 +98,7 @@ __global__ void adam_multi_update(const unsigned long long* __restrict__ weights
         float update = step * mean / (sqrtf(var) + epsilon);
         if (decoupled) update += lr * wd * weight;
         weight -= update;
-        if (master != nullptr) master[i] = weight;
+        if (HasMaster<T>::value) master[i] = weight;
         w[i] = from_float<T>(weight);
     }
 }

@@ -1,0 +1,72 @@
+"""Finds the hand-written kernels (kernels/*.cu) and compiles each file once per GPU.
+
+The sources live in the repository's top-level ``kernels/`` directory. An installed package
+carries them as ``mxlite/_kernels`` (setuptools package-dir mapping); a source checkout reads
+``kernels/`` next to the package. CuPy is imported only when a module is compiled.
+
+Templated kernels are listed in their file on one line,
+``// mxlite-name-expressions: name<float>, name<__half>, ...``; those names are passed to
+NVRTC so the instantiations exist, and ``module.get_function("name<float>")`` finds them.
+"""
+import importlib.resources
+import re
+import threading
+from pathlib import Path
+
+KERNEL_FILES = ("activation", "softmax", "norm", "dropout", "optimizer", "conv", "indexing")
+COMPILE_OPTIONS = ("--std=c++17",)
+_NAME_EXPRESSIONS = re.compile(r"^\s*//\s*mxlite-name-expressions:(.*)$", re.MULTILINE)
+
+_modules = {}
+_lock = threading.Lock()
+
+
+def kernel_dir():
+    """The directory holding the .cu files, installed copy first."""
+    try:
+        installed = importlib.resources.files("mxlite._kernels")
+    except ModuleNotFoundError:
+        installed = None
+    if installed is not None and installed.joinpath("activation.cu").is_file():
+        return Path(str(installed))
+    source_tree = Path(__file__).resolve().parents[2] / "kernels"
+    if source_tree.joinpath("activation.cu").is_file():
+        return source_tree
+    raise FileNotFoundError(
+        "mxlite's CUDA kernel sources were not found: expected the package data mxlite/_kernels "
+        f"or the source directory {source_tree}; reinstall mxlite (pip install .)"
+    )
+
+
+def kernel_path(stem):
+    """Path of kernels/<stem>.cu."""
+    if stem not in KERNEL_FILES:
+        raise ValueError(f"unknown kernel file {stem!r}; expected one of {', '.join(KERNEL_FILES)}")
+    return kernel_dir() / f"{stem}.cu"
+
+
+def name_expressions(source):
+    """The template instantiations a kernel source lists on its name-expressions line."""
+    names = []
+    for match in _NAME_EXPRESSIONS.finditer(source):
+        names.extend(name.strip() for name in match.group(1).split(",") if name.strip())
+    return tuple(names)
+
+
+def load_module(stem, device_id=None):
+    """The cupy.RawModule for kernels/<stem>.cu on a GPU (the current one by default), compiled once."""
+    import cupy
+
+    if device_id is None:
+        device_id = cupy.cuda.runtime.getDevice()
+    key = (stem, device_id)
+    with _lock:
+        module = _modules.get(key)
+        if module is None:
+            source = kernel_path(stem).read_text()
+            with cupy.cuda.Device(device_id):
+                module = cupy.RawModule(code=source, options=COMPILE_OPTIONS,
+                                        name_expressions=name_expressions(source))
+                module.compile()
+            _modules[key] = module
+    return module
