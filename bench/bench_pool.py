@@ -194,7 +194,8 @@ def release(replay):
 
 def bench_cpu(repeats):
     from mxlite import device, storage
-    print("\n### CPU: numpy's allocator vs the pool (us per allocate + page writes + free)\n")
+    print("\n### CPU: numpy's allocator vs the pool "
+          "(us per allocate + page writes + free, best of 5 rounds)\n")
     print("| size | numpy.empty | pool empty | numpy.zeros | pool zeros |")
     print("|---|---|---|---|---|")
     dev = device.cpu(99)
@@ -211,19 +212,22 @@ def bench_cpu(repeats):
         return array
 
     dtype = numpy.dtype(numpy.uint8)
-    for nbytes in (4 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 2 * MiB, 4 * MiB, 16 * MiB,
+    for nbytes in (4 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB, 24 * MiB, 32 * MiB,
                    64 * MiB):
         shape = (nbytes,)
         n = max(10, min(repeats, repeats * MiB // nbytes))
         row = []
         for make in (numpy.empty, pooled, numpy.zeros, pooled_zeros):
             make(shape, dtype)  # warm: first raw allocation, first page faults
-            start = time.perf_counter()
-            for _ in range(n):
-                array = make(shape, dtype)
-                array[::4096] = 1
-                del array
-            row.append((time.perf_counter() - start) / n * 1e6)
+            rounds = []
+            for _ in range(5):  # the best round: other processes only ever add time
+                start = time.perf_counter()
+                for _ in range(n):
+                    array = make(shape, dtype)
+                    array[::4096] = 1
+                    del array
+                rounds.append((time.perf_counter() - start) / n * 1e6)
+            row.append(min(rounds))
         print(f"| {format_bytes(nbytes)} | " + " | ".join(f"{t:.1f}" for t in row) + " |")
     dev.empty_cache()
 
@@ -247,7 +251,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     args = parser.parse_args()
-    steps, n_ops, repeats = (5, 4000, 20) if args.quick else (50, 40000, 200)
+    steps, n_ops, repeats = (5, 4000, 10) if args.quick else (50, 40000, 100)
     print("## simulated device (FakeRawAllocator, 80 GiB, reserve 0)")
     bench_training(simulated_pool, steps)
     bench_shifting(simulated_pool, n_ops)

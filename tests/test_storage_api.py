@@ -10,14 +10,17 @@ import pytest
 
 import mxlite as mx
 from mxlite import storage
-from mxlite.storage import OutOfMemoryError, PoolConfigError
+from mxlite.storage import OutOfMemoryError, PoolConfigError, host
 
 MiB = 1 << 20
 _device_ids = itertools.count(100)
 
 
 @pytest.fixture
-def dev():
+def dev(monkeypatch):
+    """A fresh CPU device whose arrays from 1 MiB on are pooled (32 MiB by default),
+    so the tests exercise the pool with small, fast arrays."""
+    monkeypatch.setattr(host, "POOL_MIN_BYTES", MiB)
     return mx.cpu(next(_device_ids))
 
 
@@ -58,7 +61,7 @@ def test_small_and_object_arrays_use_numpy_directly(dev):
 
 
 def test_training_loop_makes_no_raw_allocations_after_the_first_step(dev):
-    batch, hidden = 1024, 512  # 2 MiB float32 arrays: pooled (POOL_MIN_BYTES)
+    batch, hidden = 1024, 512  # 2 MiB float32 arrays
     weights = storage.zeros(dev, (batch, hidden))
     grad = storage.zeros(dev, (batch, hidden))  # as _attach_grad would
     momentum = storage.zeros(dev, (batch, hidden))  # optimizer state
@@ -102,7 +105,7 @@ def test_stats_summary_reset_and_empty_cache(dev):
 
 def test_current_device_is_the_default(dev):
     with dev:
-        storage.empty(None, (storage.POOL_MIN_BYTES,), numpy.uint8)
+        storage.empty(None, (2 * MiB,), numpy.uint8)
         assert storage.stats()["device"] == str(dev)
 
 

@@ -8,10 +8,12 @@ import numpy
 
 __all__ = ["POOL_MIN_BYTES", "pooled_empty"]
 
-# Below this size numpy's own allocator wins (bench/POOL.md, "CPU pool"): small
-# requests come from malloc's free lists in well under a microsecond, while a pooled
-# array pays the Python-level pool call and the __array_interface__ wrap.
-POOL_MIN_BYTES = 2 << 20
+# Below this size numpy's own allocator wins (bench/POOL.md, "CPU pool"): glibc
+# recycles freed heap chunks without page faults, while a pooled array pays the
+# Python-level pool call and the __array_interface__ wrap. From 32 MiB (glibc's
+# largest mmap threshold) every numpy allocation is a fresh mmap whose pages fault on
+# first write, and the pool is two orders of magnitude faster.
+POOL_MIN_BYTES = 32 << 20
 
 
 class HostBlockOwner:
