@@ -1,0 +1,4 @@
+"""``mx.gluon``: Blocks, Parameters, layers, losses, the Trainer, data and metrics."""
+from .parameter import Parameter, Constant, DeferredInitializationError  # noqa: F401
+from .block import Block, HybridBlock  # noqa: F401
+from . import nn, loss  # noqa: F401

@@ -1,0 +1,365 @@
+"""``Block`` and ``HybridBlock`` (MXNet 2.x: users implement ``forward(x, *args)``).
+
+Attributes that are Blocks or Parameters register themselves, and parameters are named
+by structure: ``'0.weight'``, ``'0.0.weight'``. Parameters whose shape is unknown at
+``initialize()`` are created on the block's first call, after ``infer_shape``.
+"""
+import itertools
+import re
+import warnings
+import weakref
+from collections import OrderedDict
+
+import numpy as _np
+
+from .. import autograd, initializer
+from ..device import current_device
+from ..ndarray import ndarray
+from .parameter import Parameter, shape_is_known
+
+__all__ = ["Block", "HybridBlock", "HookHandle"]
+
+
+class HookHandle:
+    """Returned by ``register_forward_hook``; ``detach()`` removes the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks, hook):
+        self._id = next(self._ids)
+        hooks[self._id] = hook
+        self._hooks = weakref.ref(hooks)
+
+    def detach(self):
+        hooks = self._hooks()
+        if hooks is not None:
+            hooks.pop(self._id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+
+
+def _flatten_arrays(args):
+    for a in args:
+        if isinstance(a, ndarray):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from _flatten_arrays(a)
+
+
+class MissingParameterError(AssertionError):
+    """``load_parameters`` found no value for a parameter (MXNet raises AssertionError)."""
+
+
+class Block:
+    """Base class of layers and models: holds child blocks and parameters."""
+
+    def __init__(self):
+        object.__setattr__(self, "_children", OrderedDict())
+        object.__setattr__(self, "_reg_params", OrderedDict())
+        self._forward_hooks = OrderedDict()
+        self._forward_pre_hooks = OrderedDict()
+        self._active = False
+
+    # -- registration ------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        existing = self.__dict__.get(name)
+        if isinstance(existing, (Parameter, Block)) and not isinstance(value, type(existing)):
+            raise TypeError(f"Changing attribute type for {name} from {type(existing)} to "
+                            f"{type(value)} is not allowed.")
+        if isinstance(value, Block):
+            self.register_child(value, name)
+        elif isinstance(value, Parameter):
+            self._reg_params[name] = value
+        elif name in self.__dict__.get("_reg_params", ()) and value is None:
+            del self._reg_params[name]
+        object.__setattr__(self, name, value)
+
+    def register_child(self, block, name=None):
+        """Add ``block`` as a child (named by its index when ``name`` is None)."""
+        if name is None:
+            name = str(len(self._children))
+        self._children[name] = block
+
+    @property
+    def params(self):
+        """This block's own parameters (not its children's)."""
+        return self._reg_params
+
+    def _collect_params_with_prefix(self, prefix=""):
+        ret = {prefix + name: p for name, p in self._reg_params.items()}
+        for name, child in self._children.items():
+            ret.update(child._collect_params_with_prefix(prefix + name + "."))
+        return ret
+
+    def collect_params(self, select=None):
+        """Every parameter of this block and its children, keyed by structural name.
+
+        ``select`` is a regular expression matched (``re.match``) against the names.
+        """
+        params = self._collect_params_with_prefix()
+        if not select:
+            return params
+        pattern = re.compile(select)
+        return {name: p for name, p in params.items() if pattern.match(name)}
+
+    def _unique_params(self):
+        seen = {}
+        for p in self._collect_params_with_prefix().values():
+            seen.setdefault(id(p), p)
+        return list(seen.values())
+
+    # -- whole-model operations -------------------------------------------------------------
+    def initialize(self, init=initializer.Uniform(), device=None, verbose=False,
+                   force_reinit=False, ctx=None):
+        """Initialize every parameter; ``init`` is the default for those without their own."""
+        device = device if device is not None else ctx
+        for p in self._unique_params():
+            p.initialize(None, device, init, force_reinit=force_reinit)
+        return self
+
+    def zero_grad(self):
+        for p in self._unique_params():
+            p.zero_grad()
+
+    def reset_device(self, device):
+        for p in self._unique_params():
+            p.reset_device(device)
+
+    reset_ctx = reset_device
+
+    def setattr(self, name, value):
+        """Set an attribute on every parameter, e.g. ``net.setattr('grad_req', 'null')``."""
+        for p in self._unique_params():
+            setattr(p, name, value)
+
+    def apply(self, fn):
+        """Call ``fn(block)`` on every child (depth first), then on this block."""
+        for child in self._children.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def cast(self, dtype):
+        """Cast every parameter to ``dtype``."""
+        for child in self._children.values():
+            child.cast(dtype)
+        for p in self._reg_params.values():
+            p.cast(dtype)
+
+    def hybridize(self, active=True, **kwargs):
+        """Pass ``hybridize`` on to the children (a plain Block itself stays imperative)."""
+        for child in self._children.values():
+            child.hybridize(active, **kwargs)
+
+    def share_parameters(self, shared):
+        """Use the Parameters in ``shared`` (structural name -> Parameter) in place of ours."""
+        if shared is None:
+            return self
+        if not isinstance(shared, dict):
+            raise ValueError(f"'shared' should be in type of Dict. Get type {type(shared)}!")
+        unused = set(shared)
+        self._share(shared, unused, "")
+        for name in sorted(unused):
+            warnings.warn(f"Parameter name {name} is not in the current model!", stacklevel=2)
+        return self
+
+    def _share(self, shared, unused, prefix):
+        for name in list(self._reg_params):
+            key = prefix + name
+            if shared.get(key) is not None:
+                setattr(self, name, shared[key])
+                unused.discard(key)
+        for name, child in self._children.items():
+            child._share(shared, unused, prefix + name + ".")
+
+    # -- save / load -----------------------------------------------------------------------
+    def save_parameters(self, filename, deduplicate=False):
+        """Save parameter values to an uncompressed ``.npz`` keyed by structural names.
+
+        With ``deduplicate`` a shared parameter is saved once, under its first name.
+        """
+        params = self._collect_params_with_prefix()
+        if deduplicate:
+            first = {}
+            for name, p in params.items():
+                first.setdefault(id(p), name)
+            params = {name: p for name, p in params.items() if first[id(p)] == name}
+        arrays = {name: p._reduce() for name, p in params.items()}
+        with open(filename, "wb") as f:
+            _np.savez(f, **arrays)
+
+    def load_parameters(self, filename, device=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False, dtype_source="current", ctx=None):
+        """Load values saved by ``save_parameters``; deferred shapes are filled from the file.
+
+        Every entry is checked before any parameter changes, so a bad file leaves the
+        model as it was.
+        """
+        device = device if device is not None else ctx
+        with _np.load(filename, allow_pickle=False) as npz:
+            loaded = {k: npz[k] for k in npz.files}
+        params = self._collect_params_with_prefix()
+        if not allow_missing:
+            names_of = {}
+            for name, p in params.items():
+                names_of.setdefault(id(p), []).append(name)
+            for name, p in params.items():
+                if not any(n in loaded for n in names_of[id(p)]):
+                    raise MissingParameterError(
+                        f"Parameter '{name}' is missing in 'file: {filename}', which contains "
+                        f"parameters: {_brief(loaded)}. Set allow_missing=True to ignore "
+                        "missing parameters.")
+        for name, value in loaded.items():
+            if name not in params:
+                if ignore_extra:
+                    continue
+                raise ValueError(
+                    f"Parameter '{name}' loaded from 'file: {filename}' is not present in the "
+                    f"model, which contains parameters {_brief(params)}. Set ignore_extra=True "
+                    "to ignore.")
+            problem = params[name]._check_load(value, cast_dtype)
+            if problem:
+                raise ValueError(problem)
+        for name, value in loaded.items():
+            if name in params:
+                params[name]._load_init(value, device or current_device(), cast_dtype,
+                                        dtype_source)
+
+    # -- calling ---------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """``hook(block, inputs)`` runs before each forward; returns a HookHandle."""
+        return HookHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(block, inputs, outputs)`` runs after each forward; returns a HookHandle."""
+        return HookHandle(self._forward_hooks, hook)
+
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            hook(self, args)
+        pending = [p for p in self._reg_params.values()
+                   if p._data is None and p._deferred_init]
+        if pending:
+            if any(not shape_is_known(p._shape) for p in pending):
+                self.infer_shape(*args, **kwargs)
+            for p in pending:
+                p._finish_deferred_init()
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            hook(self, args, out)
+        return out
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def infer_shape(self, *args, **kwargs):
+        """Fill unknown parameter shapes from the inputs; layers with deferred shapes override."""
+        unknown = [name for name, p in self._reg_params.items() if not shape_is_known(p._shape)]
+        raise RuntimeError(
+            f"{type(self).__name__} has parameters with unknown shape {unknown}; implement "
+            "infer_shape(self, *args) to set their shapes from the inputs, or give the shapes "
+            "when creating the Parameters")
+
+    # -- inspection -------------------------------------------------------------------------
+    def __repr__(self):
+        if not self._children:
+            return f"{type(self).__name__}()"
+        lines = [f"{type(self).__name__}("]
+        for name, child in self._children.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def summary(self, *inputs):
+        """Print each block's output shape and parameter count for a forward on ``inputs``."""
+        rows = []
+        seen = set()
+        handles = []
+
+        def count_params(block):
+            total = trainable = 0
+            for p in block._reg_params.values():
+                if id(p) in seen or p.shape is None:
+                    continue
+                seen.add(id(p))
+                n = int(_np.prod(p.shape))
+                total += n
+                trainable += n if p.grad_req != "null" else 0
+            return total, trainable
+
+        def hook(block, _, out):
+            shapes = [o.shape for o in _flatten_arrays([out])]
+            total, trainable = count_params(block)
+            rows.append((f"{type(block).__name__}-{len(rows) + 1}",
+                         str(shapes[0] if len(shapes) == 1 else shapes), total, trainable))
+
+        self.apply(lambda b: handles.append(b.register_forward_hook(hook)))
+        try:
+            with autograd.pause():
+                self(*inputs)
+        finally:
+            for h in handles:
+                h.detach()
+        width = 80
+        print("-" * width)
+        print(f"{'Layer (type)':>30}{'Output Shape':>30}{'Param #':>20}")
+        print("=" * width)
+        in_shapes = [a.shape for a in _flatten_arrays(inputs)]
+        print(f"{'Input':>30}{str(in_shapes[0] if len(in_shapes) == 1 else in_shapes):>30}"
+              f"{0:>20}")
+        for name, shape, total, _ in rows:
+            print(f"{name:>30}{shape:>30}{total:>20}")
+        total = sum(r[2] for r in rows)
+        trainable = sum(r[3] for r in rows)
+        print("=" * width)
+        print(f"Parameters in forward computation graph, duplicate included\n"
+              f"   Total params: {total}\n   Trainable params: {trainable}\n"
+              f"   Non-trainable params: {total - trainable}")
+        print("-" * width)
+
+
+class HybridBlock(Block):
+    """A Block whose forward uses only mxlite ops.
+
+    ``hybridize()`` is accepted for compatibility; mxlite always runs the forward
+    imperatively, so hybridized and imperative calls give identical results and there
+    is no compiled graph (and no speedup) behind it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        if type(self).__dict__.get("hybrid_forward") is not None:
+            raise TypeError(f"{type(self).__name__} defines hybrid_forward (MXNet 1.x); "
+                            "implement forward(self, x, *args) instead")
+
+    def hybridize(self, active=True, **kwargs):
+        """Record the flag and pass it on; the forward still runs imperatively."""
+        self._active = active
+        super().hybridize(active, **kwargs)
+
+    def register_child(self, block, name=None):
+        if self._active:
+            warnings.warn(f"Currently the model {type(self).__name__} has been hybridized; "
+                          "adding a child turns hybridization off.", stacklevel=3)
+            self._active = False
+        super().register_child(block, name)
+
+    def cast(self, dtype):
+        self._active = False
+        super().cast(dtype)
+
+    def __call__(self, x, *args, **kwargs):
+        if not any(True for _ in _flatten_arrays((x,) + args)):
+            raise ValueError(f"{type(self).__name__}: at least one input must be an ndarray")
+        return super().__call__(x, *args, **kwargs)
+
+
+def _brief(names, limit=5):
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)} in all)"
