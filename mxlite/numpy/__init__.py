@@ -9,6 +9,7 @@ from ..ops.linalg import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import _methods  # noqa: F401  (installs ndarray's operators)
 from . import random  # noqa: F401
+from . import linalg  # noqa: F401
 
 float16, float32, float64 = _onp.float16, _onp.float32, _onp.float64
 int8, int16, int32, int64 = _onp.int8, _onp.int16, _onp.int32, _onp.int64
