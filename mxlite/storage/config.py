@@ -15,7 +15,15 @@ DEFAULT_POOL_TYPE = "BestFit"
 
 
 class PoolConfigError(ValueError):
-    """An ``MXLITE_*_MEM_*`` environment variable holds a value the pool cannot use."""
+    """An ``MXLITE_*_MEM_*`` environment variable holds a value the pool cannot use.
+
+    ``setting`` names the PoolConfig field at fault, so the message can name the
+    environment variable it came from.
+    """
+
+    def __init__(self, message, setting=None):
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -35,18 +43,19 @@ class PoolConfig:
     def __post_init__(self):
         if self.pool_type not in POOL_TYPES:
             raise PoolConfigError(f"unknown pool type {self.pool_type!r}; "
-                                  f"use one of {', '.join(POOL_TYPES)}")
+                                  f"use one of {', '.join(POOL_TYPES)}", "pool_type")
         if self.page_size < 32:
-            raise PoolConfigError(f"page size must be >= 32 bytes, got {self.page_size}")
+            raise PoolConfigError(f"page size must be >= 32 bytes, got {self.page_size}",
+                                  "page_size")
         if self.pool_type == "Round" and not _is_power_of_two(self.page_size):
             raise PoolConfigError(f"the Round pool needs a power-of-two page size, "
-                                  f"got {self.page_size}")
+                                  f"got {self.page_size}", "page_size")
         if not 20 <= self.round_linear_cutoff <= 34:
             raise PoolConfigError(f"round linear cutoff must be in 20..34, "
-                                  f"got {self.round_linear_cutoff}")
+                                  f"got {self.round_linear_cutoff}", "round_linear_cutoff")
         if not 0 <= self.reserve_percent < 100:
             raise PoolConfigError(f"reserve must be a percentage in [0, 100), "
-                                  f"got {self.reserve_percent}")
+                                  f"got {self.reserve_percent}", "reserve_percent")
 
     def limit_bytes(self, total_bytes):
         """The byte limit for a device with ``total_bytes`` of memory, or None."""
@@ -81,34 +90,37 @@ def config_from_env(device_type, environ=None):
     """The :class:`PoolConfig` for ``'gpu'`` or ``'cpu'`` devices from ``environ``."""
     env = os.environ if environ is None else environ
     prefix = f"MXLITE_{device_type.upper()}_MEM_"
+    variables = {"pool_type": prefix + "POOL_TYPE", "page_size": prefix + "POOL_PAGE_SIZE",
+                 "large_alloc_round_size": prefix + "LARGE_ALLOC_ROUND_SIZE",
+                 "round_linear_cutoff": prefix + "POOL_ROUND_LINEAR_CUTOFF",
+                 "reserve_percent": prefix + "POOL_RESERVE", "limit": prefix + "LIMIT"}
     values = {}
-    name = prefix + "POOL_TYPE"
-    if env.get(name):
-        wanted = env[name].strip()
-        by_lower = {t.lower(): t for t in POOL_TYPES}
-        if wanted.lower() not in by_lower:
-            raise PoolConfigError(f"{name}={wanted!r} is not a pool type; "
-                                  f"use one of {', '.join(POOL_TYPES)}")
-        values["pool_type"] = by_lower[wanted.lower()]
-    for key, field in (("POOL_PAGE_SIZE", "page_size"),
-                       ("LARGE_ALLOC_ROUND_SIZE", "large_alloc_round_size"),
-                       ("POOL_ROUND_LINEAR_CUTOFF", "round_linear_cutoff")):
-        if env.get(prefix + key):
-            values[field] = _parse_int(prefix + key, env[prefix + key])
-    name = prefix + "POOL_RESERVE"
-    if env.get(name):
-        try:
-            values["reserve_percent"] = float(env[name])
-        except ValueError:
-            raise PoolConfigError(f"{name}={env[name]!r} is not a number; "
-                                  f"give a percentage such as 5") from None
-    name = prefix + "LIMIT"
-    if env.get(name):
-        values["limit"] = parse_limit(env[name], name)
+    for field, name in variables.items():
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        if field == "pool_type":
+            by_lower = {t.lower(): t for t in POOL_TYPES}
+            if text.lower() not in by_lower:
+                raise PoolConfigError(f"{name}={text!r} is not a pool type; "
+                                      f"use one of {', '.join(POOL_TYPES)}", field)
+            values[field] = by_lower[text.lower()]
+        elif field == "reserve_percent":
+            try:
+                values[field] = float(text)
+            except ValueError:
+                raise PoolConfigError(f"{name}={text!r} is not a number; "
+                                      f"give a percentage such as 5", field) from None
+        elif field == "limit":
+            values[field] = parse_limit(text, name)
+        else:
+            values[field] = _parse_int(name, text)
     try:
         return PoolConfig(**values)
     except PoolConfigError as err:
-        raise PoolConfigError(f"invalid {prefix}* setting: {err}") from None
+        name = variables.get(err.setting, prefix + "*")
+        shown = f"={env[name]!r}" if name in env else " (default)"
+        raise PoolConfigError(f"{name}{shown}: {err}", err.setting) from None
 
 
 def _parse_int(name, text):
