@@ -364,7 +364,7 @@ def main(argv=None):
                                               "threads": threads, "skipped":
                                               f"mxlite lacks {', '.join(missing)}"}) + "\n")
                         continue
-                    data = workload.make_data(np.random.default_rng(SEED), args.quick)
+                    data = workload.make_data(np.random.default_rng(SEED))
                     data_path = Path(tmp) / f"{wname}.npz"
                     np.savez(data_path, **data)
                     timing = workload.quick if args.quick else workload.full

@@ -27,7 +27,7 @@ class Workload:
     name: str
     unit: str               # what ``metric`` reports: us/op, ms/step, GB/s
     lower_is_better: bool
-    make_data: callable     # (rng, quick) -> {name: numpy array}
+    make_data: callable     # (rng) -> {name: numpy array}
     build: callable         # (fw adapter, data, variant) -> Case
     metric: callable        # (seconds per step, data, variant) -> value in ``unit``
     full: Timing

@@ -23,7 +23,7 @@ def op_chain(fw, x, w, n=OPS_PER_CHAIN):
     return x
 
 
-def _op_data(rng, quick):
+def _op_data(rng):
     return {"x": rng.standard_normal(16).astype(np.float32),
             "w": rng.uniform(0.5, 1.5, 16).astype(np.float32),
             "head": np.ones(16, np.float32)}
@@ -94,7 +94,7 @@ BIG_N = 4 * 1024 * 1024
 BIG_ARRAYS_MOVED = 8  # read a, b, c, dy; write y, da, db, dc: the least any fused kernel moves
 
 
-def _big_data(rng, quick):
+def _big_data(rng):
     return {name: rng.uniform(-1, 1, BIG_N).astype(np.float32) for name in ("a", "b", "c", "dy")}
 
 
@@ -148,7 +148,7 @@ def tutorial_f(fw, a):
     return c
 
 
-def _control_data(rng, quick):
+def _control_data(rng):
     # The tutorial draws a random 2-vector; a fixed grid (t, 1 - t) keeps every run equal
     # and keeps the loop finite at t = 0.
     return {"points": np.stack([CONTROL_POINTS, 1 - CONTROL_POINTS], axis=1)}

@@ -22,7 +22,7 @@ MLP_SIZES = (784, 1024, 1024, 10)
 MLP_BATCH = 256
 
 
-def _mlp_data(rng, quick):
+def _mlp_data(rng):
     data = {"x": rng.uniform(0, 1, (MLP_BATCH, MLP_SIZES[0])).astype(np.float32),
             "y": rng.integers(0, MLP_SIZES[-1], MLP_BATCH).astype(np.int64)}
     for i, (n_in, n_out) in enumerate(zip(MLP_SIZES[:-1], MLP_SIZES[1:])):
@@ -39,7 +39,7 @@ LENET_PARAMS = (("w0", (6, 1, 5, 5)), ("b0", (6,)), ("w1", (16, 6, 5, 5)), ("b1"
 _LENET_FAN_IN = {"0": 25, "1": 150, "2": 400, "3": 120, "4": 84}
 
 
-def _lenet_data(rng, quick):
+def _lenet_data(rng):
     data = {"x": rng.uniform(0, 1, (LENET_BATCH, 1, 28, 28)).astype(np.float32),
             "y": rng.integers(0, 10, LENET_BATCH).astype(np.int64)}
     for name, shape in LENET_PARAMS:
@@ -250,7 +250,7 @@ lenet_step = Workload(
 LSTM_SEQ, LSTM_BATCH, LSTM_IN, LSTM_HIDDEN = 16, 32, 64, 128
 
 
-def _lstm_data(rng, quick):
+def _lstm_data(rng):
     h = LSTM_HIDDEN
     return {"x": rng.standard_normal((LSTM_SEQ, LSTM_BATCH, LSTM_IN)).astype(np.float32),
             "wx": _uniform(rng, (LSTM_IN, 4 * h), h), "wh": _uniform(rng, (h, 4 * h), h),
@@ -277,7 +277,7 @@ def lstm_loss(fw, x, wx, wh, b):
 TF_BATCH, TF_SEQ, TF_DIM, TF_HEADS, TF_FF = 8, 32, 128, 4, 512
 
 
-def _tf_data(rng, quick):
+def _tf_data(rng):
     d, ff = TF_DIM, TF_FF
     return {"x": rng.standard_normal((TF_BATCH, TF_SEQ, d)).astype(np.float32),
             "g1": np.ones(d, np.float32), "be1": np.zeros(d, np.float32),
