@@ -11,6 +11,7 @@ import threading
 import numpy
 
 from ..device import Device, current_device
+from . import gpu as _gpu_hook
 from .config import (DEFAULT_POOL_TYPE, POOL_TYPES, PoolConfig, PoolConfigError,
                      config_from_env)
 from .host import POOL_MIN_BYTES, pooled_empty
@@ -59,8 +60,7 @@ def install_cupy_allocator(device=None):
     (repeat calls are no-ops). The GPU backend calls it when it is created."""
     if device is not None:
         pool_for(device)
-    from .gpu import install_cupy_allocator as install
-    install(lambda device_id: pool_for(Device("gpu", device_id)))
+    _gpu_hook.install_cupy_allocator(lambda device_id: pool_for(Device("gpu", device_id)))
 
 
 def _normalize(shape, dtype):
@@ -76,7 +76,8 @@ def empty(device, shape, dtype=None):
     if dev.device_type == "cpu":
         return pooled_empty(pool_for(dev), shape, dtype)
     backend = dev.backend
-    install_cupy_allocator(dev)
+    if not _gpu_hook.installed():
+        install_cupy_allocator(dev)
     with backend.cuda_device:
         return backend.xp.empty(shape, dtype)
 

@@ -8,7 +8,7 @@ by kernels queued after them.
 """
 import threading
 
-__all__ = ["install_cupy_allocator"]
+__all__ = ["install_cupy_allocator", "installed"]
 
 _install_lock = threading.Lock()
 _installed = False
@@ -25,6 +25,10 @@ class DeviceBlockOwner:
 
     def __del__(self):
         self._pool.free(self._block)
+
+
+def installed():
+    return _installed
 
 
 def install_cupy_allocator(pool_for):

@@ -69,8 +69,8 @@ class MemoryPool:
     ``_carve(address, segment_size, nbytes)`` turns a new segment into the block to
     return; ``_put(block)`` caches a freed block (or returns it to the raw allocator);
     ``_release_cached()`` frees every cached block it can back to the raw allocator;
-    ``_free_blocks()`` iterates the cached blocks; ``_bucket_of(size)`` names the
-    summary row of a block size.
+    ``_free_blocks()`` iterates the cached blocks, ``_live_block_list()`` lists the
+    blocks in use; ``_bucket_of(size)`` names the summary row of a block size.
     """
 
     pool_type = None
