@@ -8,7 +8,11 @@ from . import as_axes, finish_out, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
-           "to_device"]
+           "to_device", "rollaxis", "broadcast_arrays", "atleast_1d", "atleast_2d",
+           "atleast_3d", "vstack", "row_stack", "hstack", "dstack", "column_stack", "split",
+           "array_split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr",
+           "flipud", "roll", "rot90", "pad", "take", "take_along_axis", "sort", "argsort",
+           "unique", "nonzero", "flatnonzero", "argwhere", "searchsorted", "meshgrid"]
 
 
 class _Reshape:
@@ -321,3 +325,435 @@ def to_device(a, device):
     if a._device is device:
         return a
     return apply(_to_device, (a,), {"device": device, "src": a._device})
+
+
+# -- more shape ops ----------------------------------------------------------------------
+def rollaxis(a, axis, start=0):
+    a = to_nd(a)
+    nd = a.ndim
+    axis = as_axes(axis, nd)[0]
+    start = start + nd if start < 0 else start
+    if not 0 <= start <= nd:
+        raise ValueError(f"rollaxis: start={start} is out of range for {nd} dimensions")
+    if axis < start:
+        start -= 1
+    return moveaxis(a, axis, start)
+
+
+def broadcast_arrays(*args):
+    xs = _arrays(args)
+    shape = _np.broadcast_shapes(*[x.shape for x in xs])
+    return [x if x.shape == shape else broadcast_to(x, shape) for x in xs]
+
+
+def _atleast(arys, nd):
+    res = []
+    for a in arys:
+        a = to_nd(a)
+        if a.ndim < nd:
+            if nd == 3 and a.ndim == 2:
+                shape = a.shape + (1,)
+            elif nd == 3 and a.ndim == 1:
+                shape = (1,) + a.shape + (1,)
+            else:
+                shape = (1,) * (nd - a.ndim) + a.shape
+            a = reshape(a, shape)
+        res.append(a)
+    return res[0] if len(res) == 1 else res
+
+
+def atleast_1d(*arys):
+    return _atleast(arys, 1)
+
+
+def atleast_2d(*arys):
+    return _atleast(arys, 2)
+
+
+def atleast_3d(*arys):
+    """numpy's rule: (N,) becomes (1, N, 1), (M, N) becomes (M, N, 1)."""
+    return _atleast(arys, 3)
+
+
+def _listed(res):
+    return res if isinstance(res, list) else [res]
+
+
+def vstack(tup, out=None):
+    return concatenate(_listed(atleast_2d(*_arrays(tup))), axis=0, out=out)
+
+
+row_stack = vstack
+
+
+def hstack(tup, out=None):
+    xs = _listed(atleast_1d(*_arrays(tup)))
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1, out=out)
+
+
+def dstack(tup):
+    return concatenate(_listed(atleast_3d(*_arrays(tup))), axis=2)
+
+
+def column_stack(tup):
+    xs = [reshape(x, (-1, 1)) if x.ndim < 2 else x for x in _arrays(tup)]
+    return concatenate(xs, axis=1)
+
+
+class _Split:
+    """Pieces of ``x`` between ``bounds`` along ``axis``; unused pieces get no gradient."""
+    def forward(xp, x, bounds, axis):
+        lead = (slice(None),) * axis
+        return tuple(x[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:]))
+
+    def backward(ctx, gs):
+        x = ctx.inputs[0]
+        bounds, axis = ctx.params["bounds"], ctx.params["axis"]
+        lead = (slice(None),) * axis
+        total = None
+        for g, lo, hi in zip(gs, bounds[:-1], bounds[1:]):
+            if g is None:
+                continue
+            part = ctx.call(_scatter_add, g, key=lead + (slice(lo, hi),), shape=x.shape)
+            total = part if total is None else total + part
+        return (total,)
+
+
+_split_ops = {}
+
+
+def _split_op(n):
+    if n not in _split_ops:
+        _split_ops[n] = Op("split", _Split.forward, _Split.backward, nout=n)
+    return _split_ops[n]
+
+
+def _split(a, indices_or_sections, axis, even):
+    a = to_nd(a)
+    ax = as_axes(axis, a.ndim)[0]
+    n = a.shape[ax]
+    if isinstance(indices_or_sections, (int, _np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"number of sections must be positive, got {sections}")
+        if even and n % sections:
+            raise ValueError(f"array split does not result in an equal division: axis {axis} "
+                             f"of length {n} into {sections} sections; use array_split")
+        size, extra = divmod(n, sections)
+        bounds = [0]
+        for i in range(sections):
+            bounds.append(bounds[-1] + size + (1 if i < extra else 0))
+    else:
+        cuts = [int(i) for i in indices_or_sections]
+        bounds = [0] + [min(max(c + n if c < 0 else c, 0), n) for c in cuts] + [n]
+        bounds = [bounds[0]] + [max(b, lo) for b, lo in zip(bounds[1:], bounds[:-1])]
+    res = apply(_split_op(len(bounds) - 1), (a,), {"bounds": tuple(bounds), "axis": ax})
+    return list(res) if isinstance(res, tuple) else [res]
+
+
+def split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, True)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, False)
+
+
+def hsplit(ary, indices_or_sections):
+    ary = to_nd(ary)
+    return split(ary, indices_or_sections, axis=0 if ary.ndim == 1 else 1)
+
+
+def vsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, axis=0)
+
+
+def dsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, axis=2)
+
+
+def tile(A, reps):
+    """numpy's tile as broadcast + reshape, so the gradient sums the copies."""
+    A = to_nd(A)
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = max(A.ndim, len(reps))
+    shape = (1,) * (nd - A.ndim) + A.shape
+    reps = (1,) * (nd - len(reps)) + reps
+    x = reshape(A, tuple(v for s in shape for v in (1, s)))
+    x = broadcast_to(x, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def repeat(a, repeats, axis=None):
+    """numpy's repeat with a correct gradient (sums the copies; MXNet's is all zeros)."""
+    a = to_nd(a)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    ax = as_axes(axis, a.ndim)[0]
+    if isinstance(repeats, ndarray):
+        repeats = repeats.asnumpy()
+    counts = _np.asarray(repeats)
+    if counts.ndim == 0:
+        r = int(counts)
+        if r < 0:
+            raise ValueError(f"repeats may not be negative, got {r}")
+        x = expand_dims(a, ax + 1)
+        x = broadcast_to(x, a.shape[:ax + 1] + (r,) + a.shape[ax + 1:])
+        return reshape(x, a.shape[:ax] + (a.shape[ax] * r,) + a.shape[ax + 1:])
+    if counts.shape != (a.shape[ax],):
+        raise ValueError(f"repeats of shape {counts.shape} do not match axis {axis} of length "
+                         f"{a.shape[ax]}")
+    idx = _np.repeat(_np.arange(a.shape[ax]), counts)
+    return take(a, idx, axis=ax)
+
+
+def flip(m, axis=None):
+    m = to_nd(m)
+    axes = as_axes(axis, m.ndim)
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None)
+                            for i in range(m.ndim)))
+
+
+def fliplr(m):
+    m = to_nd(m)
+    if m.ndim < 2:
+        raise ValueError(f"fliplr needs at least 2 dimensions, got shape {m.shape}")
+    return flip(m, 1)
+
+
+def flipud(m):
+    m = to_nd(m)
+    if m.ndim < 1:
+        raise ValueError("flipud needs at least 1 dimension")
+    return flip(m, 0)
+
+
+class _Roll:
+    def forward(xp, x, shift, axis):
+        return xp.roll(x, shift, axis)
+
+    def backward(ctx, g):
+        shift = ctx.params["shift"]
+        back = tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+        return (ctx.xp.roll(g, back, ctx.params["axis"]),)
+
+
+_roll = Op("roll", _Roll.forward, _Roll.backward)
+
+
+def roll(a, shift, axis=None):
+    a = to_nd(a)
+    if isinstance(shift, (list, tuple)):
+        shift = tuple(int(s) for s in shift)
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return apply(_roll, (a,), {"shift": shift, "axis": axis})
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    m = to_nd(m)
+    if len(axes) != 2 or m.ndim < 2:
+        raise ValueError(f"rot90 needs 2 axes of an array with at least 2 dimensions; got "
+                         f"axes={axes} for shape {m.shape}")
+    a0, a1 = (ax % m.ndim for ax in axes)
+    if a0 == a1:
+        raise ValueError("rot90: the two axes must differ")
+    k %= 4
+    if k == 0:
+        return copy(m)
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    perm = list(range(m.ndim))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return transpose(flip(m, a1), tuple(perm))
+    return flip(transpose(m, tuple(perm)), a1)
+
+
+class _PadConstant:
+    def forward(xp, x, pad_width, value):
+        return xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        key = tuple(slice(lo, lo + n) for (lo, _), n in zip(ctx.params["pad_width"], x.shape))
+        return (ctx.call(_getitem, g, key=key),)
+
+
+_pad_constant = Op("pad", _PadConstant.forward, _PadConstant.backward)
+
+
+def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
+    """numpy's pad for modes constant, edge, reflect, symmetric and wrap.
+
+    The non-constant modes gather rows by index along each axis, so the gradient
+    scatter-adds every copy back to its source."""
+    if kwargs:
+        raise TypeError(f"pad got unsupported arguments {sorted(kwargs)}")
+    array = to_nd(array)
+    widths = _np.broadcast_to(_np.asarray(pad_width, dtype=_np.int64), (array.ndim, 2))
+    widths = tuple((int(lo), int(hi)) for lo, hi in widths)
+    if any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad widths must be non-negative, got {pad_width}")
+    if mode == "constant":
+        if isinstance(constant_values, ndarray):
+            constant_values = constant_values.asnumpy()
+        return apply(_pad_constant, (array,), {"pad_width": widths, "value": constant_values})
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise ValueError(f"pad mode {mode!r} is not supported; use constant, edge, reflect, "
+                         "symmetric or wrap")
+    res = array
+    for ax, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            if array.shape[ax] == 0:
+                raise ValueError(f"cannot pad an empty axis {ax} with mode {mode!r}")
+            idx = _np.pad(_np.arange(array.shape[ax]), (lo, hi), mode=mode)
+            res = take(res, idx, axis=ax)
+    return res if res is not array else copy(array)
+
+
+def take(a, indices, axis=None, mode="raise"):
+    """Gather along ``axis`` (flattened when None); modes raise, wrap and clip."""
+    a = to_nd(a)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    ax = as_axes(axis, a.ndim)[0]
+    n = a.shape[ax]
+    xp = a._device.backend.xp
+    idx = indices._data if isinstance(indices, ndarray) else a._device.backend.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.dtype.kind != "f":
+            raise TypeError(f"take: indices must be integers, got {idx.dtype}")
+        idx = idx.astype(_np.int64)
+    if mode == "wrap":
+        idx = xp.mod(idx, n) if n else idx
+    elif mode == "clip":
+        idx = xp.clip(idx, 0, max(n - 1, 0))
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    return apply(_getitem, (a,), {"key": (slice(None),) * ax + (idx,)})
+
+
+def take_along_axis(arr, indices, axis):
+    """Gather along ``axis``; the gradient scatter-adds (repeated indices accumulate)."""
+    arr = to_nd(arr)
+    if axis is None:
+        arr = ravel(arr)
+        axis = 0
+    ax = as_axes(axis, arr.ndim)[0]
+    xp = arr._device.backend.xp
+    idx = indices._data if isinstance(indices, ndarray) else arr._device.backend.asarray(indices)
+    if idx.ndim != arr.ndim:
+        raise ValueError(f"take_along_axis: indices of shape {idx.shape} must have as many "
+                         f"dimensions as arr of shape {arr.shape}")
+    idx = xp.where(idx < 0, idx + arr.shape[ax], idx)
+    key = []
+    for i in range(arr.ndim):
+        if i == ax:
+            key.append(idx)
+        else:
+            shape = [1] * arr.ndim
+            shape[i] = idx.shape[i]
+            key.append(xp.arange(idx.shape[i]).reshape(shape))
+    return apply(_getitem, (arr,), {"key": tuple(key)})
+
+
+class _Argsort:
+    def forward(xp, x, axis, kind, descending):
+        if descending:  # sort the reversed array so equal values keep their index order
+            order = xp.flip(xp.argsort(xp.flip(x, axis), axis=axis, kind=kind), axis)
+            return (x.shape[axis] - 1) - order
+        return xp.argsort(x, axis=axis, kind=kind)
+
+
+_argsort = Op("argsort", _Argsort.forward)
+
+
+def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
+    """Indices that sort ``a`` (int64); not differentiable."""
+    a = to_nd(a)
+    if order is not None:
+        raise NotImplementedError("argsort(order=...) applies to structured arrays only")
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    if stable:
+        kind = "stable"
+    return apply(_argsort, (a,), {"axis": axis, "kind": kind, "descending": descending})
+
+
+def sort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
+    """Sorted values, gathered with argsort so the gradient flows back to the sources."""
+    a = to_nd(a)
+    if axis is None:
+        a = ravel(a)
+        axis = -1
+    idx = argsort(a, axis=axis, kind=kind, order=order, descending=descending, stable=stable)
+    return take_along_axis(a, idx, axis=axis)
+
+
+def _host_result(a, res):
+    from ..ndarray import wrap
+    return wrap(a._device.backend.asarray(res), a._device)
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None):
+    """numpy's unique (not differentiable), computed on the array's device."""
+    ar = to_nd(ar)
+    xp = ar._device.backend.xp
+    res = xp.unique(ar._data, return_index=return_index, return_inverse=return_inverse,
+                    return_counts=return_counts, axis=axis)
+    from ..ndarray import wrap
+    if isinstance(res, tuple):
+        return tuple(wrap(r, ar._device) for r in res)
+    return wrap(res, ar._device)
+
+
+def nonzero(a):
+    a = to_nd(a)
+    from ..ndarray import wrap
+    return tuple(wrap(i, a._device) for i in a._device.backend.xp.nonzero(a._data))
+
+
+def flatnonzero(a):
+    a = to_nd(a)
+    from ..ndarray import wrap
+    return wrap(a._device.backend.xp.flatnonzero(a._data), a._device)
+
+
+def argwhere(a):
+    a = to_nd(a)
+    from ..ndarray import wrap
+    return wrap(a._device.backend.xp.argwhere(a._data), a._device)
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    a = to_nd(a)
+    from ..ndarray import wrap, as_raw
+    raw_v = as_raw(v, a._device) if not isinstance(v, (int, float)) else v
+    raw_sorter = None if sorter is None else as_raw(sorter, a._device)
+    res = a._device.backend.xp.searchsorted(a._data, raw_v, side=side, sorter=raw_sorter)
+    return wrap(a._device.backend.asarray(res), a._device)
+
+
+def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
+    """Coordinate arrays by broadcasting (differentiable in the inputs)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [ravel(x) for x in _arrays(xi)] if xi else []
+    nd = len(xs)
+    shapes = []
+    for i, x in enumerate(xs):
+        shape = [1] * nd
+        shape[i] = x.shape[0]
+        shapes.append(shape)
+    if indexing == "xy" and nd > 1:
+        for shape in shapes:
+            shape[0], shape[1] = shape[1], shape[0]
+    out = [reshape(x, tuple(s)) for x, s in zip(xs, shapes)]
+    if sparse:
+        return out
+    full = _np.broadcast_shapes(*[tuple(s) for s in shapes])
+    return [broadcast_to(o, full) for o in out]
