@@ -8,6 +8,9 @@ from .ndarray import ndarray
 from . import autograd
 from . import numpy as np
 from . import numpy_extension as npx
+from . import initializer, lr_scheduler, optimizer
+from . import initializer as init
+from . import gluon
 
 __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
