@@ -2,3 +2,5 @@
 from .parameter import Parameter, Constant, DeferredInitializationError  # noqa: F401
 from .block import Block, HybridBlock  # noqa: F401
 from . import nn, loss  # noqa: F401
+from .trainer import Trainer  # noqa: F401
+from . import utils  # noqa: F401

@@ -1,0 +1,161 @@
+"""``gluon.Trainer``: applies an optimizer to a set of Parameters.
+
+Gradients of a parameter's device copies are summed (MXNet's kvstore 'device'
+semantics) and every copy is updated identically, each with its own optimizer state
+on its own device.
+"""
+import pickle
+
+from .. import autograd
+from .. import optimizer as opt
+from ..ndarray import wrap
+from .parameter import Parameter
+
+__all__ = ["Trainer"]
+
+
+class Trainer:
+    """``Trainer(params, optimizer, optimizer_params)``; call ``step(batch_size)`` after backward.
+
+    ``params`` is a dict (ordered by sorted name, as MXNet) or a list of Parameters;
+    shared parameters are updated once.
+    """
+
+    def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
+                 compression_params=None, update_on_kvstore=None):
+        if isinstance(params, dict):
+            params = [params[k] for k in sorted(params)]
+        elif not isinstance(params, (list, tuple)):
+            raise ValueError(f"First argument must be a list or dict of Parameters, got "
+                             f"{type(params)}.")
+        self._params = []
+        seen = set()
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise ValueError(f"First argument must be a list or dict of Parameters, got "
+                                 f"list of {type(p)}.")
+            if id(p) not in seen:
+                seen.add(id(p))
+                self._params.append(p)
+        optimizer_params = dict(optimizer_params or {})
+        self._scale = optimizer_params.get("rescale_grad", 1.0)
+        param_dict = dict(enumerate(self._params))
+        if isinstance(optimizer, opt.Optimizer):
+            if optimizer_params:
+                raise ValueError("optimizer_params must be None if optimizer is an instance of "
+                                 "Optimizer instead of str")
+            self._optimizer = optimizer
+            optimizer.param_dict = param_dict
+        else:
+            self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+        self._updaters = {}  # device -> Updater
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @property
+    def learning_rate(self):
+        return self._optimizer.learning_rate
+
+    def set_learning_rate(self, lr):
+        self._optimizer.set_learning_rate(lr)
+
+    def _updater(self, device):
+        updater = self._updaters.get(device)
+        if updater is None:
+            updater = self._updaters[device] = opt.Updater(self._optimizer, device)
+        return updater
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        """One update: gradients are rescaled by ``1/batch_size``, summed over devices, applied."""
+        self._optimizer.rescale_grad = self._scale / batch_size
+        self._check_fresh(ignore_stale_grad)
+        self._allreduce_grads()
+        self._update(ignore_stale_grad)
+
+    def allreduce_grads(self):
+        """Sum each parameter's gradients over its device copies (for clipping before update)."""
+        self._allreduce_grads()
+
+    def update(self, batch_size, ignore_stale_grad=False):
+        """The second half of ``step``, after ``allreduce_grads``."""
+        self._optimizer.rescale_grad = self._scale / batch_size
+        self._check_fresh(ignore_stale_grad)
+        self._update(ignore_stale_grad)
+
+    def _trainable(self):
+        return [(i, p) for i, p in enumerate(self._params) if p.grad_req != "null"]
+
+    def _check_fresh(self, ignore_stale_grad):
+        """Raise before anything changes if a gradient was not produced since the last step."""
+        if ignore_stale_grad:
+            return
+        for _, p in self._trainable():
+            for data in p.list_data():
+                if not data._fresh_grad:
+                    raise UserWarning(
+                        f"Gradient of Parameter `{p.name}` on device {data.device} has not been "
+                        "updated by backward since last `step`. This could mean a bug in your "
+                        "model that made it only use a subset of the Parameters (Blocks) for "
+                        "this iteration. If you are intentionally only using a subset, call "
+                        "step with ignore_stale_grad=True to suppress this warning and skip "
+                        "updating of Parameters with stale gradient")
+
+    def _allreduce_grads(self):
+        with autograd.pause():
+            for _, p in self._trainable():
+                grads = p.list_grad()
+                if len(grads) < 2:
+                    continue
+                first = grads[0]
+                total = first._data.copy()
+                for g in grads[1:]:
+                    total += _data_on(g, first._device)
+                for g in grads:
+                    g._data[...] = _data_on(wrap(total, first._device), g._device)
+
+    def _update(self, ignore_stale_grad):
+        per_device = {}
+        for i, p in self._trainable():
+            for data, grad in zip(p.list_data(), p.list_grad()):
+                if not data._fresh_grad and ignore_stale_grad:
+                    continue
+                per_device.setdefault(data.device, ([], [], []))
+                indices, weights, grads = per_device[data.device]
+                indices.append(i)
+                weights.append(data)
+                grads.append(grad)
+        for device, (indices, weights, grads) in per_device.items():
+            self._updater(device).update_multi(indices, weights, grads)
+            for w in weights:
+                w._fresh_grad = False
+
+    def save_states(self, fname):
+        """Save the optimizer states (per device) and update counts to ``fname``."""
+        states = {str(dev): upd.get_states(dump_optimizer=False)
+                  for dev, upd in self._updaters.items()}
+        with open(fname, "wb") as f:
+            pickle.dump({"states": states, "optimizer": self._optimizer}, f)
+
+    def load_states(self, fname):
+        """Restore states saved by ``save_states`` (the optimizer's settings included)."""
+        with open(fname, "rb") as f:
+            saved = pickle.load(f)
+        optimizer = saved["optimizer"]
+        optimizer.param_dict = self._optimizer.param_dict
+        self._optimizer = optimizer
+        self._updaters = {}
+        devices = {str(d): d for p in self._params if p._data is not None for d in p._data}
+        for name, blob in saved["states"].items():
+            device = devices.get(name)
+            if device is None:
+                continue
+            self._updater(device).set_states(blob)
+
+
+def _data_on(arr, device):
+    """``arr``'s backend data usable on ``device`` (through the host between backends)."""
+    if arr._device is device or arr._device.backend.kind == device.backend.kind == 0:
+        return arr._data
+    return device.backend.asarray(arr._device.backend.to_host(arr._data))

@@ -1,0 +1,68 @@
+"""Helpers for data-parallel training: ``split_and_load`` and ``clip_global_norm``."""
+import math
+import warnings
+
+from .. import numpy as np
+from ..device import Device
+from ..ndarray import ndarray
+
+__all__ = ["split_data", "split_and_load", "clip_global_norm"]
+
+
+def split_data(data, num_slice, batch_axis=0, even_split=True):
+    """Split ``data`` into ``num_slice`` slices along ``batch_axis``."""
+    size = data.shape[batch_axis]
+    if even_split and size % num_slice != 0:
+        raise ValueError(
+            f"data with shape {data.shape} cannot be evenly split into {num_slice} slices along "
+            f"axis {batch_axis}. Use a batch size that's multiple of {num_slice} or set "
+            "even_split=False to allow uneven partitioning of data.")
+    if size < num_slice:
+        raise ValueError(f"Too many slices for data with shape {data.shape}: {num_slice} slices "
+                         f"of axis {batch_axis} need at least {num_slice} samples")
+    each, extras = divmod(size, num_slice)
+    bounds = [0]
+    for i in range(num_slice):
+        bounds.append(bounds[-1] + each + (1 if i < extras else 0))
+    index = [slice(None)] * data.ndim
+    slices = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        index[batch_axis] = slice(lo, hi)
+        slices.append(data[tuple(index)])
+    return slices
+
+
+def split_and_load(data, ctx_list, batch_axis=0, even_split=True):
+    """Split ``data`` along ``batch_axis`` and put slice i on ``ctx_list[i]``."""
+    if not isinstance(data, ndarray):
+        data = np.array(data)
+    devices = [Device(d) for d in (ctx_list if isinstance(ctx_list, (list, tuple))
+                                   else [ctx_list])]
+    if len(devices) == 1:
+        return [data.to_device(devices[0])]
+    return [s.to_device(d) for s, d in zip(split_data(data, len(devices), batch_axis,
+                                                      even_split), devices)]
+
+
+def clip_global_norm(arrays, max_norm, check_isfinite=True):
+    """Scale ``arrays`` in place so their joint L2 norm is at most ``max_norm``; return the norm.
+
+    A non-finite norm gives a warning (and the arrays are left as they are).
+    """
+    if not arrays:
+        raise ValueError("clip_global_norm needs at least one array")
+    total = 0.0
+    for a in arrays:
+        xp = a._device.backend.xp
+        total += float(xp.sum(xp.square(a._data.astype("float64"))))
+    norm = math.sqrt(total)
+    if not math.isfinite(norm):
+        if check_isfinite:
+            warnings.warn(UserWarning("nan or inf is detected. Clipping results will be "
+                                      "undefined."), stacklevel=2)
+        return norm
+    scale = max_norm / (norm + 1e-8)
+    if scale < 1.0:
+        for a in arrays:
+            a._data *= a.dtype.type(scale)
+    return norm

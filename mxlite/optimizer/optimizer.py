@@ -1,0 +1,256 @@
+"""The optimizer base class, the registry and ``Updater``.
+
+Every optimizer updates a list of (weight, grad, state) arrays of one device at a time
+(``update_multi``), writing weights and states in place through the device's array
+module; a backend can override ``update_multi`` with a fused multi-tensor kernel.
+Updates run outside the autograd tape and never modify the gradients.
+"""
+import pickle
+
+import numpy as _np
+
+from .. import autograd
+from ..ndarray import ndarray, wrap
+
+__all__ = ["Optimizer", "register", "create", "Updater", "get_updater"]
+
+_REGISTRY = {}
+
+
+def register(klass):
+    """Make ``klass`` creatable by its lower-case name (``mx.optimizer.create('sgd')``)."""
+    name = klass.__name__.lower()
+    _REGISTRY[name] = klass
+    return klass
+
+
+def create(name, **kwargs):
+    """An optimizer by registered name, e.g. ``create('adam', learning_rate=1e-3)``."""
+    if isinstance(name, Optimizer):
+        return name
+    klass = _REGISTRY.get(str(name).lower())
+    if klass is None:
+        raise ValueError(f"Cannot find optimizer {name!r}; registered: {sorted(_REGISTRY)}")
+    return klass(**kwargs)
+
+
+class Optimizer:
+    """Base class: learning rate (or scheduler), weight decay, gradient rescale and clip.
+
+    The effective rate of a parameter is ``learning_rate * lr_mult`` and its decay
+    ``wd * wd_mult`` (multipliers from the Parameter, through ``param_dict``).
+    ``multi_precision`` keeps a float32 master copy of float16 weights.
+    """
+
+    default_learning_rate = 0.01
+
+    def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
+                 learning_rate=None, lr_scheduler=None, multi_precision=False,
+                 param_dict=None, begin_num_update=0, lazy_update=False,
+                 use_fused_step=None, aggregate_num=None):
+        self.rescale_grad = rescale_grad
+        self.lr = self.default_learning_rate if learning_rate is None else learning_rate
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is not None and learning_rate is not None:
+            lr_scheduler.base_lr = learning_rate
+        self.wd = wd
+        self.clip_gradient = clip_gradient
+        self.multi_precision = multi_precision
+        self.idx2name = dict(param_idx2name or {})
+        self.param_dict = dict(param_dict or {})
+        self.lr_mult = {}
+        self.wd_mult = {}
+        self.begin_num_update = begin_num_update
+        self.num_update = begin_num_update
+        self._all_index_update_counts = {0: {}}
+        self._index_update_count = self._all_index_update_counts[0]
+        self._scratch = {}
+
+    create_optimizer = staticmethod(create)
+    register = staticmethod(register)
+
+    # -- learning rate -----------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, lr):
+        self.set_learning_rate(lr)
+
+    def set_learning_rate(self, lr):
+        if self.lr_scheduler is not None:
+            raise UserWarning("LRScheduler of the optimizer has already been defined. Note that "
+                              "set_learning_rate can mutate the value of the learning rate of "
+                              "the optimizer only when the LRScheduler of the optimizer is "
+                              "undefined.")
+        self.lr = lr
+
+    def set_lr_mult(self, args_lr_mult):
+        self.lr_mult = dict(args_lr_mult)
+
+    def set_wd_mult(self, args_wd_mult):
+        self.wd_mult = dict(args_wd_mult)
+
+    def _get_lr(self, index):
+        lr = self.learning_rate
+        if index in self.param_dict:
+            return lr * self.param_dict[index].lr_mult
+        return lr * self.lr_mult.get(index, self.lr_mult.get(self.idx2name.get(index), 1.0))
+
+    def _get_wd(self, index):
+        if index in self.param_dict:
+            return self.wd * self.param_dict[index].wd_mult
+        return self.wd * self.wd_mult.get(index, self.wd_mult.get(self.idx2name.get(index), 1.0))
+
+    # -- update counts (kept per device, so each device copy sees the same step t) -----------
+    def _set_current_device(self, device_key):
+        counts = self._all_index_update_counts.get(device_key)
+        if counts is None:
+            counts = self._all_index_update_counts[device_key] = {}
+        self._index_update_count = counts
+
+    def _update_count(self, index):
+        count = self._index_update_count.get(index, self.begin_num_update) + 1
+        self._index_update_count[index] = count
+        self.num_update = max(count, self.num_update)
+        return count
+
+    # -- states ------------------------------------------------------------------------------
+    def create_state(self, index, weight):
+        """The optimizer state for ``weight`` (None, an array, or a tuple of arrays)."""
+        return None
+
+    def create_state_multi_precision(self, index, weight):
+        if self.multi_precision and weight.dtype == _np.float16:
+            master = wrap(weight._data.astype(_np.float32), weight._device)
+            return (master, self.create_state(index, master))
+        return self.create_state(index, weight)
+
+    def _zeros_like(self, weight):
+        return wrap(weight._device.backend.xp.zeros(weight.shape, dtype=weight.dtype),
+                    weight._device)
+
+    # -- updates -----------------------------------------------------------------------------
+    def update(self, index, weight, grad, state):
+        """Update one weight in place (MXNet's per-parameter entry point)."""
+        self.update_multi([index], [weight], [grad], [state])
+
+    def update_multi(self, indices, weights, grads, states):
+        """Update the weights (all on one device) in place from their gradients and states."""
+        with autograd.pause():
+            for index, weight, grad, state in zip(indices, weights, grads, states):
+                self._update_count(index)
+                lr = self._get_lr(index)
+                wd = self._get_wd(index)
+                xp = weight._device.backend.xp
+                if self._is_master(weight, state):
+                    master, inner = state
+                    g32 = grad._data.astype(_np.float32)
+                    self._update_one(xp, index, master._data, g32, _raw(inner), lr, wd)
+                    xp.copyto(weight._data, master._data, casting="unsafe")
+                else:
+                    self._update_one(xp, index, weight._data, grad._data, _raw(state), lr, wd)
+
+    step = update_multi
+
+    def _is_master(self, weight, state):
+        return (self.multi_precision and weight.dtype == _np.float16 and
+                isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], ndarray)
+                and state[0].dtype == _np.float32)
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        """Update backend arrays ``weight`` and ``state`` in place."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _update_one")
+
+    def _grad(self, xp, index, weight, grad, wd=0.0):
+        """``clip(rescale_grad * grad) + wd * weight`` in a per-parameter scratch buffer."""
+        key = (index, id(weight))
+        buf = self._scratch.get(key)
+        if buf is None or buf.shape != grad.shape or buf.dtype != weight.dtype:
+            buf = self._scratch[key] = xp.empty(grad.shape, dtype=weight.dtype)
+        xp.multiply(grad, self.rescale_grad, out=buf, casting="unsafe")
+        if self.clip_gradient is not None:
+            xp.clip(buf, -self.clip_gradient, self.clip_gradient, out=buf)
+        if wd:
+            buf += wd * weight
+        return buf
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = {}
+        state["param_dict"] = {}
+        return state
+
+
+def _raw(state):
+    """Backend arrays of a state (None, an ndarray, or a tuple of those)."""
+    if state is None:
+        return None
+    if isinstance(state, ndarray):
+        return state._data
+    return tuple(_raw(s) for s in state)
+
+
+def _to_host(state):
+    if state is None:
+        return None
+    if isinstance(state, ndarray):
+        return state.asnumpy()
+    return tuple(_to_host(s) for s in state)
+
+
+def _to_device(state, device):
+    if state is None:
+        return None
+    if isinstance(state, _np.ndarray):
+        return wrap(device.backend.asarray(state), device)
+    return tuple(_to_device(s, device) for s in state)
+
+
+class Updater:
+    """Holds an optimizer's states for one device and applies updates."""
+
+    def __init__(self, optimizer, device_key=0):
+        self.optimizer = optimizer
+        self.device_key = device_key
+        self.states = {}
+        self._host_states = {}  # loaded by set_states, moved to the device on first use
+
+    def _state(self, index, weight):
+        state = self.states.get(index)
+        if state is None and index not in self.states:
+            if index in self._host_states:
+                state = _to_device(self._host_states.pop(index), weight._device)
+            else:
+                state = self.optimizer.create_state_multi_precision(index, weight)
+            self.states[index] = state
+        return state
+
+    def update_multi(self, indices, weights, grads):
+        states = [self._state(i, w) for i, w in zip(indices, weights)]
+        self.optimizer._set_current_device(self.device_key)
+        self.optimizer.update_multi(indices, weights, grads, states)
+
+    def __call__(self, index, grad, weight):
+        self.update_multi([index], [weight], [grad])
+
+    def get_states(self, dump_optimizer=False):
+        host = dict(self._host_states)
+        host.update({i: _to_host(s) for i, s in self.states.items()})
+        return pickle.dumps((host, self.optimizer) if dump_optimizer else host)
+
+    def set_states(self, states):
+        loaded = pickle.loads(states)
+        if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
+            loaded, optimizer = loaded
+            optimizer.param_dict = self.optimizer.param_dict
+            self.optimizer = optimizer
+        self.states = {}
+        self._host_states = dict(loaded)
+
+
+def get_updater(optimizer):
+    return Updater(optimizer)

@@ -1,0 +1,87 @@
+"""SGD (with momentum / Nesterov), NAG and Signum, with MXNet's update formulas."""
+from .optimizer import Optimizer, register
+
+__all__ = ["SGD", "NAG", "Signum"]
+
+
+@register
+class SGD(Optimizer):
+    """``g = clip(rescale*grad) + wd*w``; ``mom = momentum*mom - lr*g``; ``w += mom``.
+
+    Without momentum ``w -= lr*g``. ``nesterov=True`` uses NAG's look-ahead step.
+    """
+
+    default_learning_rate = 0.1
+
+    def __init__(self, learning_rate=0.1, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def create_state(self, index, weight):
+        return self._zeros_like(weight) if self.momentum != 0.0 else None
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        g = self._grad(xp, index, weight, grad, wd)
+        if state is None:
+            weight -= lr * g
+        elif self.nesterov:
+            _nesterov_step(weight, g, state, lr, self.momentum)
+        else:
+            state *= self.momentum
+            state -= lr * g
+            weight += state
+
+
+def _nesterov_step(weight, g, mom, lr, momentum):
+    """``mom = momentum*mom + g``; ``w -= lr*(g + momentum*mom)``."""
+    mom *= momentum
+    mom += g
+    g += momentum * mom
+    weight -= lr * g
+
+
+@register
+class NAG(Optimizer):
+    """Nesterov accelerated gradient: ``mom = momentum*mom + g``; ``w -= lr*(g + momentum*mom)``."""
+
+    default_learning_rate = 0.1
+
+    def __init__(self, learning_rate=0.1, momentum=0.9, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = momentum
+
+    def create_state(self, index, weight):
+        return self._zeros_like(weight) if self.momentum != 0.0 else None
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        g = self._grad(xp, index, weight, grad, wd)
+        if state is None:
+            weight -= lr * g
+        else:
+            _nesterov_step(weight, g, state, lr, self.momentum)
+
+
+@register
+class Signum(Optimizer):
+    """Sign of the momentum: ``mom = momentum*mom - (1-momentum)*(g + wd*w)``;
+    ``w = (1 - lr*wd_lh)*w + lr*sign(mom)``."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = momentum
+        self.wd_lh = wd_lh
+
+    def create_state(self, index, weight):
+        return self._zeros_like(weight) if self.momentum != 0.0 else None
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        g = self._grad(xp, index, weight, grad, wd)
+        if state is None:
+            weight *= 1 - lr * self.wd_lh
+            weight -= lr * xp.sign(g)
+        else:
+            state *= self.momentum
+            state -= (1 - self.momentum) * g
+            weight *= 1 - lr * self.wd_lh
+            weight += lr * xp.sign(state)
