@@ -1,7 +1,7 @@
 """``python -m mxlite info`` (console script ``mxlite info``): what this machine offers.
 
 Prints versions, devices and their memory, the pool settings and which CUDA kernels
-compile and load here. Every probe degrades to a one-line reason; the command exits
+compile and load here (``--no-kernels`` skips that, the slow part). Every probe degrades to a one-line reason; the command exits
 0 on machines without a GPU.
 """
 import argparse
@@ -104,10 +104,34 @@ def _print_pools(out):
           file=out)
 
 
-def _print_kernels(out, gpu_reason):
-    paths = sorted(glob.glob(os.path.join(KERNELS_DIR, "*.cu")))
+def _gpu_arch():
+    """``sm_XY`` of gpu(0)."""
+    from .device import gpu
+    from .device_info import device_info
+    return "sm_" + device_info(gpu(0))["compute_capability"].replace(".", "")
+
+
+def _load_kernels(path, expressions):
+    """Load ``path``'s module on gpu(0) and look up each instantiation; None if it works,
+    else the reason."""
+    import cupy
+    try:
+        with open(path) as f:
+            source = f.read()
+        module = cupy.RawModule(code=source, options=("--std=c++17",),
+                                name_expressions=expressions)
+        module.compile()
+        for expression in expressions:
+            module.get_function(expression)
+    except Exception as err:  # compile or load failure: reported, not raised
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+    return None
+
+
+def _print_kernels(out, gpu_reason, kernels_dir):
+    paths = sorted(glob.glob(os.path.join(kernels_dir, "*.cu")))
     if not paths:
-        print(f"  no kernel sources found in {KERNELS_DIR}", file=out)
+        print(f"  no kernel sources found in {kernels_dir}", file=out)
         return
     try:
         from .testing import nvrtc_check
@@ -115,29 +139,35 @@ def _print_kernels(out, gpu_reason):
         print(f"  {len(paths)} kernel files cannot be checked: mxlite.testing.nvrtc_check "
               f"is not importable ({err})", file=out)
         return
-    if not hasattr(nvrtc_check, "check_kernels"):
-        print(f"  {len(paths)} kernel files cannot be checked: mxlite.testing.nvrtc_check "
-              f"has no check_kernels()", file=out)
+    usable, reason = nvrtc_check.available()
+    if not usable:
+        print(f"  {len(paths)} kernel files cannot be checked: {reason}", file=out)
         return
-    try:
-        results = nvrtc_check.check_kernels(paths, load=gpu_reason is None)
-    except Exception as err:  # e.g. NVRTC missing: report it and finish the report
-        print(f"  kernels cannot be checked: {type(err).__name__}: {err}", file=out)
-        return
-    for result in results:
-        name = os.path.basename(result.path)
-        if not result.compiled:
-            status = f"does not compile: {result.message}"
-        elif result.loaded is None:
-            status = "compiles (not loaded: no GPU)"
-        elif result.loaded:
-            status = "compiles and loads"
-        else:
-            status = f"compiles but does not load: {result.message}"
+    if gpu_reason is None:
+        arch = _gpu_arch()
+    else:
+        arch = nvrtc_check.ARCHITECTURES[-1]
+        print(f"  compiled for {arch} only; not loaded: no GPU", file=out)
+    for path in paths:
+        name = os.path.basename(path)
+        try:
+            report = nvrtc_check.check_file(path, arch)
+        except Exception as err:  # one broken file must not end the report
+            print(f"  {name}: cannot be checked ({type(err).__name__}: {err})", file=out)
+            continue
+        entries = sum(1 for kernel in report.kernels if kernel.entry)
+        if not report.ok:
+            first_error = report.errors[0].strip().splitlines()[0]
+            print(f"  {name}: FAILS for {arch}: {first_error}", file=out)
+            continue
+        status = f"compiles for {arch} ({entries} kernels, no spills)"
+        if gpu_reason is None:
+            failure = _load_kernels(path, nvrtc_check.name_expressions(path))
+            status += ", loads" if failure is None else f", does not load: {failure}"
         print(f"  {name}: {status}", file=out)
 
 
-def info(out=sys.stdout):
+def info(out=sys.stdout, kernels_dir=KERNELS_DIR):
     """Print the machine report; returns the exit status."""
     from . import __version__
     import numpy
@@ -152,18 +182,27 @@ def info(out=sys.stdout):
     _print_devices(out, gpu_reason)
     print("memory pools (MXLITE_<DEV>_MEM_*):", file=out)
     _print_pools(out)
-    print(f"kernels ({KERNELS_DIR}):", file=out)
-    _print_kernels(out, gpu_reason)
+    if kernels_dir:
+        print(f"kernels ({kernels_dir}):", file=out)
+        _print_kernels(out, gpu_reason, kernels_dir)
     return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="mxlite", description="mxlite utilities")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("info", help="versions, devices, memory pools and kernels")
+    info_parser = commands.add_parser("info",
+                                      help="versions, devices, memory pools and kernels")
+    info_parser.add_argument("--no-kernels", action="store_true",
+                             help="skip compiling the kernels (a few seconds)")
+    info_parser.add_argument("--kernels-dir", default=KERNELS_DIR,
+                             help="where the .cu files are (default: the repository's "
+                                  "kernels/)")
     args = parser.parse_args(argv)
-    if args.command in (None, "info"):
+    if args.command is None:
         return info()
+    if args.command == "info":
+        return info(kernels_dir=None if args.no_kernels else args.kernels_dir)
     parser.error(f"unknown command {args.command!r}")
 
 

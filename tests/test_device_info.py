@@ -107,24 +107,37 @@ def test_real_machine_answers_or_explains():
         assert 0 <= free <= total
 
 
-def run_info(**env):
-    return subprocess.run([sys.executable, "-m", "mxlite", "info"], cwd=REPO_ROOT,
+def run_info(*args, **env):
+    return subprocess.run([sys.executable, "-m", "mxlite", "info", *args], cwd=REPO_ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120)
 
 
-def test_info_command_reports_versions_devices_pools_and_kernels():
-    result = run_info(MXLITE_GPU_MEM_POOL_TYPE="Round")
+GOOD_KERNEL = '''extern "C" __global__ void scale(float* x, float a, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= a;
+}
+'''
+
+
+def test_info_command_reports_versions_devices_pools_and_kernels(tmp_path):
+    (tmp_path / "good.cu").write_text(GOOD_KERNEL)
+    (tmp_path / "broken.cu").write_text("__global__ void broken( {")
+    result = run_info("--kernels-dir", str(tmp_path), MXLITE_GPU_MEM_POOL_TYPE="Round")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for text in ("mxlite", "numpy", "CuPy", "CUDA runtime", "NVRTC", "cpu(0)",
-                 "gpu: Round", "kernels"):
+                 "gpu: Round", "kernels ("):
         assert text in out
+    if "cannot be checked" not in out:  # NVRTC present: one line per file
+        assert "  good.cu: compiles for sm_" in out
+        assert "  broken.cu: FAILS" in out
     if mx.num_gpus() == 0:
         assert out.splitlines()[0].startswith("CPU only")
 
 
 def test_info_command_reports_a_bad_setting_and_still_succeeds():
-    result = run_info(MXLITE_CPU_MEM_POOL_TYPE="Fancy")
+    result = run_info("--no-kernels", MXLITE_CPU_MEM_POOL_TYPE="Fancy")
     assert result.returncode == 0, result.stderr
+    assert "kernels (" not in result.stdout
     assert "invalid setting" in result.stdout and "MXLITE_CPU_MEM_POOL_TYPE" in result.stdout
