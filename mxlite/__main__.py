@@ -128,6 +128,13 @@ def _load_kernels(path, expressions):
     return None
 
 
+def _first_error(errors):
+    """The first error, with the compiler's first 'error' line when it has a log."""
+    lines = errors[0].strip().splitlines()
+    detail = next((line.strip() for line in lines[1:] if "error" in line), "")
+    return f"{lines[0].rstrip(':')}: {detail}" if detail else lines[0]
+
+
 def _print_kernels(out, gpu_reason, kernels_dir):
     paths = sorted(glob.glob(os.path.join(kernels_dir, "*.cu")))
     if not paths:
@@ -157,8 +164,7 @@ def _print_kernels(out, gpu_reason, kernels_dir):
             continue
         entries = sum(1 for kernel in report.kernels if kernel.entry)
         if not report.ok:
-            first_error = report.errors[0].strip().splitlines()[0]
-            print(f"  {name}: FAILS for {arch}: {first_error}", file=out)
+            print(f"  {name}: FAILS for {arch}: {_first_error(report.errors)}", file=out)
             continue
         status = f"compiles for {arch} ({entries} kernels, no spills)"
         if gpu_reason is None:
