@@ -1,8 +1,9 @@
 """Finds the hand-written kernels (kernels/*.cu) and compiles each file once per GPU.
 
-The sources live in the repository's top-level ``kernels/`` directory. An installed package
-carries them as ``mxlite/_kernels`` (setuptools package-dir mapping); a source checkout reads
-``kernels/`` next to the package. CuPy is imported only when a module is compiled.
+The sources live in the repository's top-level ``kernels/`` directory; ``mxlite/cuda/kernels``
+is a symlink to it, so the same relative path works in a source checkout and, with the
+``mxlite.cuda`` package data ``kernels/*.cu`` (copied through the link at build time), in an
+installed package. CuPy is imported only when a module is compiled.
 
 Templated kernels are listed in their file on one line,
 ``// mxlite-name-expressions: name<float>, name<__half>, ...``; those names are passed to
@@ -22,19 +23,15 @@ _lock = threading.Lock()
 
 
 def kernel_dir():
-    """The directory holding the .cu files, installed copy first."""
-    try:
-        installed = importlib.resources.files("mxlite._kernels")
-    except ModuleNotFoundError:
-        installed = None
-    if installed is not None and installed.joinpath("activation.cu").is_file():
-        return Path(str(installed))
-    source_tree = Path(__file__).resolve().parents[2] / "kernels"
-    if source_tree.joinpath("activation.cu").is_file():
-        return source_tree
+    """The directory holding the .cu files: package data first, the source tree's kernels/ second."""
+    packaged = Path(str(importlib.resources.files("mxlite.cuda").joinpath("kernels")))
+    source_tree = Path(__file__).resolve().parents[2] / "kernels"  # a checkout without symlinks
+    for candidate in (packaged, source_tree):
+        if candidate.joinpath("activation.cu").is_file():
+            return candidate
     raise FileNotFoundError(
-        "mxlite's CUDA kernel sources were not found: expected the package data mxlite/_kernels "
-        f"or the source directory {source_tree}; reinstall mxlite (pip install .)"
+        f"mxlite's CUDA kernel sources were not found in {packaged} or {source_tree}; reinstall mxlite "
+        "from a checkout that has kernels/*.cu (pip install .)"
     )
 
 
