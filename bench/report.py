@@ -51,33 +51,36 @@ def _rows(chosen):
     return [(k, rows[k]) for k in sorted(rows, key=key)]
 
 
-def _fmt(rec):
+def _fmt(rec, key):
     if rec is None:
         return "–"
-    if "value" not in rec:
-        return "skipped"
-    return f"{rec['value']:.3g} ({rec['q1']:.3g}–{rec['q3']:.3g})"
+    if rec.get(key) is None:
+        return "skipped" if "skipped" in rec else "–"
+    if key == "value":
+        return f"{rec['value']:.3g} ({rec['q1']:.3g}–{rec['q3']:.3g})"
+    return f"{rec[key]:.3g}"
 
 
-def _ratio(rec_a, rec_b, lower_is_better):
-    if not rec_a or not rec_b or "value" not in rec_a or "value" not in rec_b:
+def _ratio(rec_a, rec_b, key, lower_is_better):
+    if not rec_a or not rec_b or rec_a.get(key) is None or rec_b.get(key) is None:
         return "–"
-    # "time-like" ratio: > 1 means mxlite is slower, whatever the unit's direction
-    ratio = rec_a["value"] / rec_b["value"] if lower_is_better else rec_b["value"] / rec_a["value"]
-    return f"**{ratio:.2f}**"
+    # a time ratio: above 1 means mxlite is slower, whatever the unit's direction
+    a, b = rec_a[key], rec_b[key]
+    return f"**{a / b if lower_is_better else b / a:.2f}**"
 
 
-def table(chosen):
+def table(chosen, key="value", threads=None):
+    """Markdown table of ``key`` (``value``: wall-clock median, ``cpu_value``: CPU time)."""
     frameworks = [f for f in FRAMEWORK_ORDER if any(k[3] == f for k in chosen)]
     head = ["workload", "threads", "unit", "mxlite / torch"] + frameworks
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (workload, variant, threads), recs in _rows(chosen):
-        any_rec = next(iter(recs.values()))
-        unit = any_rec.get("unit", "")
-        lower = unit != "GB/s"
-        cells = [_label(workload, variant), str(threads), unit,
-                 _ratio(recs.get("mxlite"), recs.get("torch"), lower)]
-        cells += [_fmt(recs.get(f)) for f in frameworks]
+    for (workload, variant, t), recs in _rows(chosen):
+        if threads is not None and t != threads:
+            continue
+        unit = next(iter(recs.values())).get("unit", "")
+        cells = [_label(workload, variant), str(t), unit,
+                 _ratio(recs.get("mxlite"), recs.get("torch"), key, unit != "GB/s")]
+        cells += [_fmt(recs.get(f), key) for f in frameworks]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -205,10 +208,14 @@ def section(results_dir, readme_dir, plots_dir, with_plots=True):
         parts.append(f"### {path.stem}\n")
         parts += [f"{line}  " for line in _context(records)]
         parts.append("")
-        parts.append("Medians with the interquartile range in parentheses; **mxlite / torch** "
-                     "is the time ratio (above 1: mxlite slower; for GB/s the inverse ratio "
-                     "of throughputs).\n")
-        parts.append(table(chosen))
+        parts.append("**CPU time, 1 thread** (median CPU seconds of the process per step, "
+                     "in each workload's unit): what each framework costs without the time "
+                     "spent waiting for a core on a shared machine. **mxlite / torch** is "
+                     "the time ratio (above 1: mxlite slower; for GB/s the inverse ratio of "
+                     "throughputs).\n")
+        parts.append(table(chosen, "cpu_value", threads=1))
+        parts.append("\n**Wall clock** medians, interquartile range in parentheses:\n")
+        parts.append(table(chosen, "value"))
         skips = _skips(chosen, records)
         if skips:
             parts += ["", "Not measured:"] + skips

@@ -57,14 +57,16 @@ class InProcess:
         return self.case.check()
 
     def time(self, n):
+        """Wall-clock seconds of ``n`` steps, and this process's CPU seconds for each."""
         step = self.case.step
-        clock = time.perf_counter
-        out = []
+        wall, cpu = time.perf_counter, time.process_time
+        walls, cpus = [], []
         for _ in range(n):
-            t0 = clock()
+            w0, c0 = wall(), cpu()
             step()
-            out.append(clock() - t0)
-        return out
+            walls.append(wall() - w0)
+            cpus.append(cpu() - c0)
+        return walls, cpus
 
     def close(self):
         self.case = None
@@ -108,7 +110,8 @@ class Worker:
                 return {k: f[k] for k in f.files}
 
     def time(self, n):
-        return self._call({"cmd": "time", "n": n})["times"]
+        reply = self._call({"cmd": "time", "n": n})
+        return reply["wall"], reply["cpu"]
 
     def close(self):
         if self.proc.poll() is None:
@@ -140,7 +143,8 @@ def worker_main(name, threads, gpu):
                 np.savez(msg["path"], **runner.check())
                 reply = {}
             else:
-                reply = {"times": runner.time(msg["n"])}
+                wall, cpu = runner.time(msg["n"])
+                reply = {"wall": wall, "cpu": cpu}
         except NotImplementedError as err:
             reply = {"error": str(err), "skip": True}
         except Exception as err:  # reported to the parent, which skips this framework
@@ -221,11 +225,19 @@ def compare(reference, other, rtol):
     return worst, worst <= rtol
 
 
-def summarize(seconds, to_metric):
-    values = np.array([to_metric(s) for s in seconds])
+def summarize(walls, cpus, to_metric):
+    """Median and quartiles of the metric over wall-clock samples; the CPU-time median too.
+
+    On a loaded machine wall-clock includes time spent waiting for a core; at one thread
+    the CPU-time median (``cpu_value``) is the same measure without that wait.
+    """
+    values = np.array([to_metric(s) for s in walls])
     q1, median, q3 = np.percentile(values, [25, 50, 75])
+    cpu_median = float(np.median(cpus))
     return {"value": float(median), "q1": float(q1), "q3": float(q3),
-            "median_s": float(np.median(seconds)), "samples": len(seconds)}
+            "cpu_value": to_metric(cpu_median) if cpu_median > 0 else None,
+            "median_s": float(np.median(walls)), "cpu_median_s": cpu_median,
+            "samples": len(walls)}
 
 
 # -- the driver --------------------------------------------------------------------------
@@ -263,16 +275,19 @@ def run_variant(workload, variant, runners, data, data_path, timing, log):
                 built.pop(name)
     for name, note in notes.items():
         log(f"    {name}: {note}")
-    samples = {name: [] for name in built}
+    walls = {name: [] for name in built}
+    cpus = {name: [] for name in built}
     for name in built:
         runners[name].time(timing.warmup)
     order = list(built)
     for r in range(timing.rounds):
         for name in (order if r % 2 == 0 else order[::-1]):
-            samples[name] += runners[name].time(timing.per_round)
+            wall, cpu = runners[name].time(timing.per_round)
+            walls[name] += wall
+            cpus[name] += cpu
     records = []
     for name in built:
-        stats = summarize(samples[name], lambda s: workload.metric(s, data, variant))
+        stats = summarize(walls[name], cpus[name], lambda s: workload.metric(s, data, variant))
         records.append({"framework": name, "api": built[name], "check": checks.get(name),
                         **stats})
     for name, note in notes.items():
