@@ -31,7 +31,11 @@ fi
     echo "# mxlite GPU check, $STAMP (UTC)"
     echo
     echo '```'
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "nvidia-smi unavailable"
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+    else
+        echo "nvidia-smi: not on PATH"
+    fi
     "$PYTHON" - <<'EOF' 2>&1
 import platform
 print("python", platform.python_version())
@@ -78,13 +82,13 @@ run_step() {
     } >>"$REPORT"
 }
 
-run_step pytest 170 "$PYTHON" -m pytest -q -p no:cacheprovider
-run_step kernel_parity 100 "$PYTHON" -m bench.kernel_parity --output "$PARITY"
+run_step pytest 200 "$PYTHON" -m pytest -q -p no:cacheprovider
+run_step kernel_parity 90 "$PYTHON" -m bench.kernel_parity --output "$PARITY"
 if [ -f "$PARITY" ]; then
     { echo; echo "## kernel parity table"; echo; cat "$PARITY"; } >>"$REPORT"
 fi
 if [ -f bench/__main__.py ]; then
-    run_step bench_quick 80 "$PYTHON" -m bench --gpu --quick
+    run_step bench_quick 60 "$PYTHON" -m bench --gpu --quick
 else
     echo "== bench: no bench/__main__.py here, skipped" | tee -a "$REPORT"
 fi

@@ -88,9 +88,18 @@ __global__ void activation_forward(const T* __restrict__ x, const T* __restrict_
     for (long long p = start; p < n_packs; p += stride) {
         Pack16<T> xin = reinterpret_cast<const Pack16<T>*>(x)[p];
         Pack16<T> zout, yout;
+        // Channel of the pack's first element, then stepped: one division per pack, not per element.
+        const long long row = p * P / inner;
+        int within = (int)(p * P - row * inner), c = (int)(row % channels);
         for (int j = 0; j < P; ++j) {
             float z = to_float(xin.v[j]);
-            if (has_bias) z += to_float(bias[((p * P + j) / inner) % channels]);
+            if (has_bias) {
+                z += to_float(bias[c]);
+                if (++within == inner) {
+                    within = 0;
+                    if (++c == channels) c = 0;
+                }
+            }
             zout.v[j] = from_float<T>(z);
             yout.v[j] = from_float<T>(activate(z, act, slope));
         }

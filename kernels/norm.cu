@@ -191,15 +191,20 @@ extern "C" __global__ void batch_norm_stats(const float* __restrict__ x, float* 
     }
 }
 
+// The elementwise batch-norm kernels run on a 2-D grid: blockIdx.y strides over the N*C planes
+// (one modulo per plane gives the channel), x-threads stride over the plane's `inner` elements.
+
 // y = (x - mean[c]) * inv_std[c] * gamma[c] + beta[c].
 extern "C" __global__ void batch_norm_apply(const float* __restrict__ x, const float* __restrict__ mean,
                                             const float* __restrict__ inv_std, const float* __restrict__ gamma,
                                             const float* __restrict__ beta, float* __restrict__ y,
-                                            long long n, int channels, int inner) {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (long long)blockDim.x * gridDim.x) {
-        int c = (int)((i / inner) % channels);
-        y[i] = (x[i] - mean[c]) * inv_std[c] * gamma[c] + beta[c];
+                                            long long planes, int channels, int inner) {
+    for (long long plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+        const int c = (int)(plane % channels);
+        const float scale = inv_std[c] * gamma[c], mu = mean[c], shift = beta[c];
+        const long long base = plane * inner;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < inner; i += blockDim.x * gridDim.x)
+            y[base + i] = (x[base + i] - mu) * scale + shift;
     }
 }
 
@@ -225,7 +230,7 @@ extern "C" __global__ void batch_norm_backward_reduce(const float* __restrict__ 
     }
 }
 
-// Training: dx = gamma * inv_std * (dy - dbeta / M - xhat * dgamma / M), M = batch * inner.
+// Training: dx = gamma * inv_std * (dy - dbeta / M - xhat * dgamma / M), M = N * inner.
 // With global (running) statistics the mean and inv_std are constants: dx = gamma * inv_std * dy.
 extern "C" __global__ void batch_norm_backward_apply(const float* __restrict__ dy, const float* __restrict__ x,
                                                      const float* __restrict__ mean,
@@ -233,17 +238,18 @@ extern "C" __global__ void batch_norm_backward_apply(const float* __restrict__ d
                                                      const float* __restrict__ gamma,
                                                      const float* __restrict__ dgamma,
                                                      const float* __restrict__ dbeta, float* __restrict__ dx,
-                                                     long long n, int channels, int inner, int use_global_stats) {
-    const float inv_count = (float)channels / (float)n;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (long long)blockDim.x * gridDim.x) {
-        int c = (int)((i / inner) % channels);
-        float scale = inv_std[c] * gamma[c];
-        if (use_global_stats) {
-            dx[i] = scale * dy[i];
-        } else {
-            float xhat = (x[i] - mean[c]) * inv_std[c];
-            dx[i] = scale * (dy[i] - dbeta[c] * inv_count - xhat * dgamma[c] * inv_count);
+                                                     long long planes, int channels, int inner,
+                                                     int use_global_stats) {
+    const float inv_count = (float)channels / ((float)planes * (float)inner);
+    for (long long plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+        const int c = (int)(plane % channels);
+        const float scale = inv_std[c] * gamma[c], mu = mean[c], rstd = inv_std[c];
+        const float mean_dy = use_global_stats ? 0.0f : dbeta[c] * inv_count;
+        const float mean_dy_xhat = use_global_stats ? 0.0f : dgamma[c] * inv_count;
+        const long long base = plane * inner;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < inner; i += blockDim.x * gridDim.x) {
+            const float xhat = (x[base + i] - mu) * rstd;
+            dx[base + i] = scale * (dy[base + i] - mean_dy - xhat * mean_dy_xhat);
         }
     }
 }

@@ -87,13 +87,14 @@ def act_reference(z, act, slope=0.25):
 
 @pytest.mark.parametrize("act", list(ops.ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_activation_forward_backward_with_bias(rng, act, dtype):
-    x = rng.standard_normal((3, 5, 7)).astype(dtype)  # 105 elements: vector packs plus a tail
-    bias = rng.standard_normal(5).astype(dtype)
+@pytest.mark.parametrize("shape", [(3, 5, 7), (6, 9)], ids=["conv", "dense"])
+def test_activation_forward_backward_with_bias(rng, act, dtype, shape):
+    x = rng.standard_normal(shape).astype(dtype)  # packs that cross channels, plus a scalar tail
+    bias = rng.standard_normal(shape[1]).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
     tol = F32 if dtype == np.float32 else F16
     y, preact = run(ops.activation_forward, x, act, bias=bias, return_preact=True)
-    z = x.astype(np.float64) + bias.astype(np.float64)[None, :, None]
+    z = x.astype(np.float64) + bias.astype(np.float64).reshape((1, -1) + (1,) * (x.ndim - 2))
     forward, grad = act_reference(z, act)
     assert y.dtype == dtype
     assert_close(preact, z, tol)
@@ -102,7 +103,7 @@ def test_activation_forward_backward_with_bias(rng, act, dtype):
     _, grad_at_preact = act_reference(preact, act)
     expected_dx = dy.astype(np.float64) * grad_at_preact
     assert_close(dx, expected_dx, tol)
-    assert_close(dbias, expected_dx.sum(axis=(0, 2)), dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else F16)
+    assert_close(dbias, expected_dx.sum(axis=(0,) + tuple(range(2, x.ndim))), dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else F16)
 
 
 @pytest.mark.parametrize("act", ["leaky_relu", "gelu_tanh"])

@@ -251,6 +251,12 @@ def _batch_layout(x):
     return x.shape[0], x.shape[1], math.prod(x.shape[2:])
 
 
+def _plane_launch(batch, channels, inner):
+    """Grid and block of the elementwise batch-norm kernels: y strides over planes, x over a plane."""
+    block = _row_block(inner)
+    return (max(1, min(-(-inner // block[0]), 64)), min(batch * channels, 65535)), block
+
+
 @_uses("norm")
 def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=None, eps=1e-5,
                        momentum=0.9, training=True):
@@ -278,10 +284,11 @@ def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=Non
     y = xp.empty_like(x)
     gamma = xp.ones(channels, dtype=numpy.float32) if gamma is None else gamma
     beta = xp.zeros(channels, dtype=numpy.float32) if beta is None else beta
-    k.get_function("batch_norm_apply")(
-        _grid(x.size), (BLOCK,),
-        (x, mean, inv_std, gamma, beta, y, numpy.int64(x.size),
-         numpy.int32(channels), numpy.int32(inner)))
+    if x.size:
+        k.get_function("batch_norm_apply")(
+            *_plane_launch(batch, channels, inner),
+            (x, mean, inv_std, gamma, beta, y, numpy.int64(batch * channels), numpy.int32(channels),
+             numpy.int32(inner)))
     return y, mean, inv_std
 
 
@@ -297,10 +304,11 @@ def batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=Fal
         (dy, x, mean, inv_std, dgamma, dbeta, numpy.int32(batch), numpy.int32(channels), numpy.int32(inner)))
     dx = xp.empty_like(x)
     gamma = xp.ones(channels, dtype=numpy.float32) if gamma is None else gamma
-    k.get_function("batch_norm_backward_apply")(
-        _grid(x.size), (BLOCK,),
-        (dy, x, mean, inv_std, gamma, dgamma, dbeta, dx, numpy.int64(x.size),
-         numpy.int32(channels), numpy.int32(inner), numpy.int32(bool(use_global_stats))))
+    if x.size:
+        k.get_function("batch_norm_backward_apply")(
+            *_plane_launch(batch, channels, inner),
+            (dy, x, mean, inv_std, gamma, dgamma, dbeta, dx, numpy.int64(batch * channels),
+             numpy.int32(channels), numpy.int32(inner), numpy.int32(bool(use_global_stats))))
     return dx, dgamma, dbeta
 
 
