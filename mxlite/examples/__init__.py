@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m mxlite.examples.train``."""

@@ -1,0 +1,120 @@
+"""``DataLoader``: batches from a Dataset, optionally built in worker processes."""
+import multiprocessing
+
+import numpy as _np
+
+from ... import numpy as mnp
+from ...ndarray import ndarray
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
+
+__all__ = ["DataLoader", "default_batchify_fn"]
+
+
+def _stack_host(samples):
+    """Stack samples into numpy (tuples of fields stay tuples); mxlite arrays come to host."""
+    first = samples[0]
+    if isinstance(first, tuple):
+        return tuple(_stack_host(list(field)) for field in zip(*samples))
+    if isinstance(first, ndarray):
+        return _np.stack([s.asnumpy() for s in samples])
+    return _np.asarray(samples)
+
+
+def _to_device_arrays(batch):
+    if isinstance(batch, tuple):
+        return tuple(_to_device_arrays(b) for b in batch)
+    if isinstance(batch, list):
+        return [_to_device_arrays(b) for b in batch]
+    if isinstance(batch, _np.ndarray):
+        return mnp.array(batch)
+    return batch
+
+
+def default_batchify_fn(data):
+    """Stack samples (or each field of tuple samples) into mxlite arrays.
+
+    float64 data becomes float32 and integer labels keep their dtype, as ``mx.np.array``.
+    """
+    return _to_device_arrays(_stack_host(data))
+
+
+_worker_dataset = None
+_worker_batchify = None
+
+
+def _worker_init(dataset, batchify_fn):
+    global _worker_dataset, _worker_batchify
+    _worker_dataset = dataset
+    _worker_batchify = batchify_fn
+
+
+def _worker_batch(indices):
+    samples = [_worker_dataset[i] for i in indices]
+    if _worker_batchify is None:
+        return _stack_host(samples)
+    return _worker_batchify(samples)
+
+
+class DataLoader:
+    """Iterate over mini-batches of ``dataset``.
+
+    ``shuffle`` draws a new order each epoch; ``last_batch`` is 'keep', 'discard' or
+    'rollover'; ``num_workers > 0`` builds batches in that many worker processes
+    (forked, so the dataset need not be picklable) and yields them in order.
+    """
+
+    def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
+                 batch_sampler=None, batchify_fn=None, num_workers=0, pin_memory=False,
+                 pin_device_id=0, prefetch=None, thread_pool=False, timeout=120):
+        self._dataset = dataset
+        if batch_sampler is None:
+            if batch_size is None:
+                raise ValueError("batch_size must be specified unless batch_sampler is specified")
+            if sampler is None:
+                sampler = RandomSampler(len(dataset)) if shuffle else SequentialSampler(len(dataset))
+            elif shuffle:
+                raise ValueError("shuffle must not be specified if sampler is specified")
+            batch_sampler = BatchSampler(sampler, batch_size,
+                                         last_batch if last_batch else "keep")
+        elif batch_size is not None or shuffle or sampler is not None or last_batch is not None:
+            raise ValueError("batch_size, shuffle, sampler and last_batch must not be specified "
+                             "if batch_sampler is specified.")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self._batch_sampler = batch_sampler
+        self._batchify_fn = batchify_fn
+        self._num_workers = num_workers
+        self._prefetch = max(1, prefetch if prefetch is not None else 2 * num_workers)
+        self._timeout = timeout
+        self._pool = None
+
+    def __len__(self):
+        return len(self._batch_sampler)
+
+    def __iter__(self):
+        if self._num_workers == 0:
+            batchify = self._batchify_fn or default_batchify_fn
+            for indices in self._batch_sampler:
+                yield batchify([self._dataset[i] for i in indices])
+            return
+        if self._pool is None:
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(self._num_workers, initializer=_worker_init,
+                                      initargs=(self._dataset, self._batchify_fn))
+        pending = []
+        indices = iter(self._batch_sampler)
+        for batch_indices in indices:
+            pending.append(self._pool.apply_async(_worker_batch, (batch_indices,)))
+            if len(pending) >= self._prefetch:
+                yield self._finish(pending.pop(0))
+        while pending:
+            yield self._finish(pending.pop(0))
+
+    def _finish(self, result):
+        batch = result.get(self._timeout)
+        return batch if self._batchify_fn is not None else _to_device_arrays(batch)
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.terminate()

@@ -1,0 +1,82 @@
+"""Samplers: which indices, in which order, grouped how."""
+import numpy as _np
+
+__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "BatchSampler"]
+
+
+class Sampler:
+    """Base class: iterate over sample indices."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+class SequentialSampler(Sampler):
+    """``start, start+1, ..., start+length-1``."""
+
+    def __init__(self, length, start=0):
+        self._length = length
+        self._start = start
+
+    def __iter__(self):
+        return iter(range(self._start, self._start + self._length))
+
+    def __len__(self):
+        return self._length
+
+
+class RandomSampler(Sampler):
+    """A random permutation of ``range(length)`` each epoch (numpy's global generator,
+    so ``numpy.random.seed`` makes it reproducible)."""
+
+    def __init__(self, length):
+        self._length = length
+
+    def __iter__(self):
+        return iter(_np.random.permutation(self._length).tolist())
+
+    def __len__(self):
+        return self._length
+
+
+class BatchSampler(Sampler):
+    """Group a sampler's indices into lists of ``batch_size``.
+
+    ``last_batch``: 'keep' a smaller last batch, 'discard' it, or 'rollover' its
+    samples into the next epoch's first batch.
+    """
+
+    def __init__(self, sampler, batch_size, last_batch="keep"):
+        if last_batch not in ("keep", "discard", "rollover"):
+            raise ValueError(f"last_batch must be one of 'keep', 'discard', or 'rollover', but "
+                             f"got {last_batch}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self._sampler = sampler
+        self._batch_size = batch_size
+        self._last_batch = last_batch
+        self._prev = []
+
+    def __iter__(self):
+        batch, self._prev = self._prev, []
+        for i in self._sampler:
+            batch.append(i)
+            if len(batch) == self._batch_size:
+                yield batch
+                batch = []
+        if batch:
+            if self._last_batch == "keep":
+                yield batch
+            elif self._last_batch == "rollover":
+                self._prev = batch
+
+    def __len__(self):
+        n = len(self._sampler)
+        if self._last_batch == "keep":
+            return (n + self._batch_size - 1) // self._batch_size
+        if self._last_batch == "discard":
+            return n // self._batch_size
+        return (len(self._prev) + n) // self._batch_size

@@ -1,0 +1,2 @@
+"""Vision data helpers: ``transforms``."""
+from . import transforms  # noqa: F401

@@ -1,0 +1,239 @@
+"""Convolution and pooling layers of ``gluon.nn`` (channel-first layouts), over
+``npx.convolution``, ``npx.deconvolution`` and ``npx.pooling``."""
+from ... import numpy_extension as npx
+from ..block import HybridBlock
+from ..parameter import Parameter
+from .activations import Activation
+
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+           "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+           "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D"]
+
+_LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+
+
+def _tuple(value, n, what):
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+class _Conv(HybridBlock):
+    """Shared by the convolutions: ``in_channels`` 0 is inferred on the first call."""
+
+    def __init__(self, ndim, channels, kernel_size, strides, padding, dilation, groups, layout,
+                 in_channels, activation, use_bias, weight_initializer, bias_initializer,
+                 transpose=False, output_padding=0):
+        super().__init__()
+        if layout != _LAYOUTS[ndim]:
+            raise ValueError(f"only the channel-first layout {_LAYOUTS[ndim]} is supported, "
+                             f"got {layout!r}")
+        if in_channels and in_channels % groups:
+            raise ValueError(f"in_channels {in_channels} is not divisible by groups {groups}")
+        if channels % groups:
+            raise ValueError(f"channels {channels} is not divisible by groups {groups}")
+        self._channels = channels
+        self._in_channels = in_channels
+        self._kernel = _tuple(kernel_size, ndim, "kernel_size")
+        self._strides = _tuple(strides, ndim, "strides")
+        self._padding = _tuple(padding, ndim, "padding")
+        self._dilation = _tuple(dilation, ndim, "dilation")
+        self._output_padding = _tuple(output_padding, ndim, "output_padding")
+        self._groups = groups
+        self._layout = layout
+        self._transpose = transpose
+        self.weight = Parameter("weight", shape=self._weight_shape(in_channels),
+                                init=weight_initializer, allow_deferred_init=True)
+        self.bias = Parameter("bias", shape=(channels,), init=bias_initializer,
+                              allow_deferred_init=True) if use_bias else None
+        self.act = Activation(activation) if activation is not None else None
+
+    def _weight_shape(self, in_channels):
+        if self._transpose:
+            return (in_channels, self._channels // self._groups) + self._kernel
+        return (self._channels, in_channels // self._groups if in_channels else 0) + self._kernel
+
+    def infer_shape(self, x, *args):
+        if x.ndim != len(self._kernel) + 2:
+            raise ValueError(f"{type(self).__name__} expects {len(self._kernel) + 2}-d input "
+                             f"({self._layout}), got shape {x.shape}")
+        self.weight.shape = self._weight_shape(x.shape[1])
+
+    def forward(self, x):
+        device = x.device
+        bias = self.bias.data(device) if self.bias is not None else None
+        common = dict(kernel=self._kernel, stride=self._strides, dilate=self._dilation,
+                      pad=self._padding, num_filter=self._channels, num_group=self._groups,
+                      no_bias=bias is None, layout=self._layout)
+        if self._transpose:
+            out = npx.deconvolution(x, self.weight.data(device), bias, adj=self._output_padding,
+                                    **common)
+        else:
+            out = npx.convolution(x, self.weight.data(device), bias, **common)
+        return self.act(out) if self.act is not None else out
+
+    def __repr__(self):
+        in_channels = self.weight.shape[1 if not self._transpose else 0]
+        return (f"{type(self).__name__}({in_channels if in_channels > 0 else None} -> "
+                f"{self._channels}, kernel_size={self._kernel}, stride={self._strides})")
+
+
+class _ConvND(_Conv):
+    ndim = 2
+
+    def __init__(self, channels, kernel_size, strides=1, padding=0, dilation=1, groups=1,
+                 layout=None, activation=None, use_bias=True, weight_initializer=None,
+                 bias_initializer="zeros", in_channels=0):
+        super().__init__(self.ndim, channels, kernel_size, strides, padding, dilation, groups,
+                         layout or _LAYOUTS[self.ndim], in_channels, activation, use_bias,
+                         weight_initializer, bias_initializer)
+
+
+class _ConvTransposeND(_Conv):
+    ndim = 2
+
+    def __init__(self, channels, kernel_size, strides=1, padding=0, output_padding=0,
+                 dilation=1, groups=1, layout=None, activation=None, use_bias=True,
+                 weight_initializer=None, bias_initializer="zeros", in_channels=0):
+        super().__init__(self.ndim, channels, kernel_size, strides, padding, dilation, groups,
+                         layout or _LAYOUTS[self.ndim], in_channels, activation, use_bias,
+                         weight_initializer, bias_initializer, transpose=True,
+                         output_padding=output_padding)
+
+
+class Conv1D(_ConvND):
+    """1-D convolution over (N, C, W)."""
+    ndim = 1
+
+
+class Conv2D(_ConvND):
+    """2-D convolution over (N, C, H, W): weight (channels, in_channels/groups, kh, kw)."""
+    ndim = 2
+
+
+class Conv3D(_ConvND):
+    """3-D convolution over (N, C, D, H, W)."""
+    ndim = 3
+
+
+class Conv1DTranspose(_ConvTransposeND):
+    """1-D transposed convolution (the gradient of Conv1D)."""
+    ndim = 1
+
+
+class Conv2DTranspose(_ConvTransposeND):
+    """2-D transposed convolution: weight (in_channels, channels/groups, kh, kw)."""
+    ndim = 2
+
+
+class _Pool(HybridBlock):
+    def __init__(self, ndim, pool_size, strides, padding, ceil_mode, global_pool, pool_type,
+                 layout, count_include_pad=None):
+        super().__init__()
+        if layout != _LAYOUTS[ndim]:
+            raise ValueError(f"only the channel-first layout {_LAYOUTS[ndim]} is supported, "
+                             f"got {layout!r}")
+        self._kernel = _tuple(pool_size, ndim, "pool_size")
+        self._strides = self._kernel if strides is None else _tuple(strides, ndim, "strides")
+        self._padding = _tuple(padding, ndim, "padding")
+        self._ceil_mode = ceil_mode
+        self._global = global_pool
+        self._pool_type = pool_type
+        self._layout = layout
+        self._count_include_pad = count_include_pad
+
+    def forward(self, x):
+        kwargs = dict(kernel=self._kernel, pool_type=self._pool_type, stride=self._strides,
+                      pad=self._padding, global_pool=self._global, layout=self._layout,
+                      pooling_convention="full" if self._ceil_mode else "valid")
+        if self._count_include_pad is not None:
+            kwargs["count_include_pad"] = self._count_include_pad
+        return npx.pooling(x, **kwargs)
+
+    def __repr__(self):
+        if self._global:
+            return f"{type(self).__name__}()"
+        return (f"{type(self).__name__}(size={self._kernel}, stride={self._strides}, "
+                f"padding={self._padding}, ceil_mode={self._ceil_mode})")
+
+
+class _PoolND(_Pool):
+    ndim = 2
+    pool_type = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding=0, layout=None, ceil_mode=False):
+        super().__init__(self.ndim, pool_size, strides, padding, ceil_mode, False,
+                         self.pool_type, layout or _LAYOUTS[self.ndim])
+
+
+class _AvgPoolND(_Pool):
+    ndim = 2
+
+    def __init__(self, pool_size=2, strides=None, padding=0, layout=None, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(self.ndim, pool_size, strides, padding, ceil_mode, False, "avg",
+                         layout or _LAYOUTS[self.ndim], count_include_pad)
+
+
+class _GlobalPoolND(_Pool):
+    ndim = 2
+    pool_type = "max"
+
+    def __init__(self, layout=None):
+        super().__init__(self.ndim, 1, None, 0, False, True, self.pool_type,
+                         layout or _LAYOUTS[self.ndim])
+
+
+class MaxPool1D(_PoolND):
+    """Max over windows of (N, C, W)."""
+    ndim = 1
+
+
+class MaxPool2D(_PoolND):
+    """Max over windows of (N, C, H, W); ``strides`` defaults to ``pool_size``."""
+    ndim = 2
+
+
+class MaxPool3D(_PoolND):
+    """Max over windows of (N, C, D, H, W)."""
+    ndim = 3
+
+
+class AvgPool1D(_AvgPoolND):
+    """Mean over windows of (N, C, W)."""
+    ndim = 1
+
+
+class AvgPool2D(_AvgPoolND):
+    """Mean over windows of (N, C, H, W) (padding counted unless ``count_include_pad=False``)."""
+    ndim = 2
+
+
+class AvgPool3D(_AvgPoolND):
+    """Mean over windows of (N, C, D, H, W)."""
+    ndim = 3
+
+
+class GlobalMaxPool1D(_GlobalPoolND):
+    """Max over W: (N, C, W) -> (N, C, 1)."""
+    ndim = 1
+
+
+class GlobalMaxPool2D(_GlobalPoolND):
+    """Max over H and W: (N, C, H, W) -> (N, C, 1, 1)."""
+    ndim = 2
+
+
+class GlobalAvgPool1D(_GlobalPoolND):
+    """Mean over W: (N, C, W) -> (N, C, 1)."""
+    ndim = 1
+    pool_type = "avg"
+
+
+class GlobalAvgPool2D(_GlobalPoolND):
+    """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1)."""
+    ndim = 2
+    pool_type = "avg"
