@@ -327,7 +327,7 @@ def test_layer_norm(rng, dtype, shape):
 
 # ---- fused optimizers ----
 
-SIZES = [(7,), (300, 3), (5, 1, 2), (1,)]
+SIZES = [(7,), (300, 3), (0, 4), (5, 1, 2), (1,)]
 
 
 def preprocess(grad, rescale, clip):
@@ -340,7 +340,7 @@ def test_sgd_momentum_matches_mxnet(rng, momentum):
     weights = [rng.standard_normal(s).astype(np.float32) for s in SIZES]
     grads = [rng.standard_normal(s).astype(np.float32) for s in SIZES]
     moms = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in SIZES] if momentum else None
-    lrs, wd, rescale, clip = [0.1, 0.05, 0.2, 0.3], 0.01, 0.5, 0.4
+    lrs, wd, rescale, clip = [0.1, 0.05, 0.7, 0.2, 0.3], 0.01, 0.5, 0.4
     expected_w, expected_m = [], []
     for i, (w, g) in enumerate(zip(weights, grads)):
         g64 = preprocess(g, rescale, clip) + wd * w
@@ -364,7 +364,7 @@ def test_adam_and_adamw_match_mxnet(rng, decoupled):
     grads = [rng.standard_normal(s).astype(np.float32) for s in SIZES]
     means = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in SIZES]
     variances = [rng.uniform(0, 0.1, s).astype(np.float32) for s in SIZES]
-    lr, t, eps, wd = 0.01, [1, 3, 10, 2], 1e-8, 0.1
+    lr, t, eps, wd = 0.01, [1, 3, 4, 10, 2], 1e-8, 0.1
     b1, b2 = float(np.float32(0.9)), float(np.float32(0.999))  # the kernel's float32 betas, as MXNet's
     expected = []
     for i, (w, g) in enumerate(zip(weights, grads)):

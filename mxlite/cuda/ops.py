@@ -416,6 +416,8 @@ def sgd_momentum_update(k, xp, weights, grads, moms, lr, momentum=0.0, wd=0.0, r
     if not weights:
         return
     tensors = _TensorList(xp, weights, grads, [moms], master_weights, chunk_size)
+    if not tensors.blocks:  # every tensor is empty
+        return
     count = len(weights)
     lrs = tensors.floats(_per_tensor(lr, count, "lr"))
     wds = tensors.floats(_per_tensor(wd, count, "wd"))
@@ -432,6 +434,8 @@ def _adam(k, xp, weights, grads, means, variances, lr, t, beta1, beta2, epsilon,
     if not weights:
         return
     tensors = _TensorList(xp, weights, grads, [means, variances], master_weights, chunk_size)
+    if not tensors.blocks:
+        return
     count = len(weights)
     lr_list = _per_tensor(lr, count, "lr")
     steps = [l * math.sqrt(1.0 - beta2 ** s) / (1.0 - beta1 ** s)
