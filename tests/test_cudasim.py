@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(not ok, reason=reason)
 REPO = Path(__file__).resolve().parent.parent
 KERNELS = Path(__file__).resolve().parent / "data" / "cuda" / "cudasim_kernels.cu"
 TEMPLATES = ("scale_cast<float>", "scale_cast<__half>", "scale_cast<__nv_bfloat16>")
+WIDEN = ("widen<__half>", "widen<__nv_bfloat16>")
 # The ASan CI job sets this to the kernel test files to re-run with every module
 # sanitized (os.pathsep-separated, relative to the repository), e.g.
 # MXLITE_CUDASIM_ASAN_TESTS=tests/test_kernels_cpu.py; unset, that re-run is skipped.
@@ -24,7 +25,7 @@ ASAN_TESTS = os.environ.get("MXLITE_CUDASIM_ASAN_TESTS", "")
 
 @pytest.fixture(scope="module")
 def module():
-    return cudasim.Module(KERNELS, name_expressions=TEMPLATES)
+    return cudasim.Module(KERNELS, name_expressions=TEMPLATES + WIDEN)
 
 
 def test_grid_stride_elementwise(module):
@@ -97,6 +98,18 @@ def test_template_kernel_through_name_expression(module, expression):
     else:
         with np.errstate(over="ignore"):
             np.testing.assert_array_equal(y, x.astype(dtype))
+
+
+@pytest.mark.parametrize("expression", WIDEN)
+def test_every_16_bit_pattern_widens_to_float(module, expression):
+    bits = np.arange(2**16, dtype=np.uint16)
+    y = np.zeros(bits.size, np.float32)
+    module.get_function(expression)(bits.size // 256, 256, (bits, y, np.int32(bits.size)))
+    if expression == "widen<__half>":
+        expected = bits.view(np.float16).astype(np.float32)
+    else:
+        expected = (bits.astype(np.uint32) << 16).view(np.float32)
+    np.testing.assert_array_equal(y.view(np.uint32), expected.view(np.uint32))
 
 
 def test_dynamic_shared_memory(module):

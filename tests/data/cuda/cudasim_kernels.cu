@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 // mxlite-name-expressions: scale_cast<float>, scale_cast<__half>, scale_cast<__nv_bfloat16>
+// mxlite-name-expressions: widen<__half>, widen<__nv_bfloat16>
 
 extern "C" __global__ void axpy_grid_stride(const float* __restrict__ x, float* __restrict__ y, float a, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) y[i] += a * x[i];
@@ -63,6 +64,12 @@ template <typename T>
 __global__ void scale_cast(const float* x, T* y, float a, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) y[i] = static_cast<T>(a * x[i]);
+}
+
+template <typename T>
+__global__ void widen(const T* x, float* y, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = static_cast<float>(x[i]);
 }
 
 // Reverses each block's slice through dynamic shared memory.
