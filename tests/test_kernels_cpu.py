@@ -4,16 +4,18 @@
 float32 results must match within rtol 1e-5 (a few kernels document a looser bound, noted where
 used); float16 results within half precision. NaN never passes.
 """
+import inspect
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from mxlite.cuda import bind, loader, ops, philox
+from mxlite.testing import cudasim
 
-cudasim = pytest.importorskip("mxlite.testing.cudasim", reason="the CPU CUDA executor is not installed")
 _usable, _why = cudasim.available()
-pytestmark = pytest.mark.skipif(not _usable, reason=f"CPU CUDA executor unavailable: {_why}")
 
 F32 = dict(rtol=1e-5, atol=1e-6)
 F16 = dict(rtol=2e-3, atol=2e-3)
@@ -21,6 +23,8 @@ _modules = {}
 
 
 def module_for(stem):
+    if not _usable:
+        pytest.skip(f"CPU CUDA executor unavailable: {_why}")
     if stem not in _modules:
         path = loader.kernel_path(stem)
         _modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(path.read_text()),
@@ -60,6 +64,22 @@ def to_bf16_bits(x):
 
 def from_bf16_bits(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+# ---- packaging of the kernels ----
+
+def test_every_wrapper_names_a_kernel_file_that_has_its_kernels():
+    wrappers = [f for _, f in inspect.getmembers(ops, inspect.isfunction) if hasattr(f, "kernel_file")]
+    assert {f.kernel_file for f in wrappers} == set(loader.KERNEL_FILES)
+    for stem in loader.KERNEL_FILES:
+        source = loader.kernel_path(stem).read_text()
+        for name in loader.name_expressions(source):
+            assert f"void {name.split('<')[0]}(" in source, f"{stem}.cu lists {name} but defines no such kernel"
+
+
+def test_importing_the_kernel_package_does_not_import_cupy():
+    code = "import sys, mxlite.cuda, mxlite.cuda.loader; assert 'cupy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 # ---- activations ----
