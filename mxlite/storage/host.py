@@ -19,11 +19,13 @@ POOL_MIN_BYTES = 32 << 20
 class HostBlockOwner:
     """Owns one pooled block on behalf of every numpy view of it."""
 
-    __slots__ = ("__array_interface__", "_pool", "_block")
+    __slots__ = ("__array_interface__", "_pool", "_block", "_segment_buffer")
 
     def __init__(self, pool, block, shape, dtype):
         self._pool = pool
         self._block = block
+        # Keeps the raw memory valid even if the pool is torn down first (at exit).
+        self._segment_buffer = pool.raw.buffer(block.segment)
         self.__array_interface__ = {"data": (block.address, False), "shape": shape,
                                     "typestr": dtype.str, "version": 3}
 

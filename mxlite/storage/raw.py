@@ -80,6 +80,10 @@ class HostRawAllocator:
     def free(self, address):
         del self._buffers[address]
 
+    def buffer(self, address):
+        """The numpy buffer behind the segment at ``address``."""
+        return self._buffers[address]
+
     def mem_info(self):
         return host_memory_info()
 
