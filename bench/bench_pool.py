@@ -192,10 +192,10 @@ def release(replay):
     replay.pool.empty_cache()
 
 
-def bench_cpu(repeats):
+def bench_cpu(repeats, rounds):
     from mxlite import device, storage
     print("\n### CPU: numpy's allocator vs the pool "
-          "(us per allocate + page writes + free, best of 5 rounds)\n")
+          f"(us per allocate + page writes + free, best of {rounds} rounds)\n")
     print("| size | numpy.empty | pool empty | numpy.zeros | pool zeros |")
     print("|---|---|---|---|---|")
     dev = device.cpu(99)
@@ -215,19 +215,19 @@ def bench_cpu(repeats):
     for nbytes in (4 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB, 24 * MiB, 32 * MiB,
                    64 * MiB):
         shape = (nbytes,)
-        n = max(10, min(repeats, repeats * MiB // nbytes))
+        n = max(2, min(repeats, repeats * MiB // nbytes))
         row = []
         for make in (numpy.empty, pooled, numpy.zeros, pooled_zeros):
             make(shape, dtype)  # warm: first raw allocation, first page faults
-            rounds = []
-            for _ in range(5):  # the best round: other processes only ever add time
+            times = []
+            for _ in range(rounds):  # the best: other processes only ever add time
                 start = time.perf_counter()
                 for _ in range(n):
                     array = make(shape, dtype)
                     array[::4096] = 1
                     del array
-                rounds.append((time.perf_counter() - start) / n * 1e6)
-            row.append(min(rounds))
+                times.append((time.perf_counter() - start) / n * 1e6)
+            row.append(min(times))
         print(f"| {format_bytes(nbytes)} | " + " | ".join(f"{t:.1f}" for t in row) + " |")
     dev.empty_cache()
 
@@ -251,11 +251,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     args = parser.parse_args()
-    steps, n_ops, repeats = (5, 4000, 10) if args.quick else (50, 40000, 100)
+    steps, n_ops, repeats, rounds = (5, 4000, 2, 1) if args.quick else (50, 40000, 100, 5)
     print("## simulated device (FakeRawAllocator, 80 GiB, reserve 0)")
     bench_training(simulated_pool, steps)
     bench_shifting(simulated_pool, n_ops)
-    bench_cpu(repeats)
+    bench_cpu(repeats, rounds)
     factory = gpu_pool_factory()
     if factory is not None:
         print("\n## gpu(0) (cudaMalloc through CuPy)")
