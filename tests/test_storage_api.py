@@ -175,3 +175,12 @@ def test_cupy_arrays_and_temporaries_come_from_the_pool():
     del again
     gpu.empty_cache()
     assert storage.stats(gpu)["cached_bytes"] == 0
+
+
+def test_gpu_pool_without_a_gpu_says_why():
+    reason = _usable_gpu_reason()
+    if reason is None:
+        pytest.skip("a GPU is usable here")
+    with pytest.raises(mx.device.GPUUnavailableError, match="cannot use gpu"):
+        storage.stats(mx.gpu(0))
+    storage.empty_cache(mx.gpu(0))  # nothing cached, nothing to fail
