@@ -181,8 +181,8 @@ class Embedding(HybridBlock):
                                 dtype=dtype, allow_deferred_init=True)
 
     def forward(self, x):
-        index = x if x.dtype.kind in "iu" else x.astype("int64")
-        return self.weight.data(x.device)[index]
+        return npx.embedding(x, self.weight.data(x.device), input_dim=self._input_dim,
+                             output_dim=self._output_dim)
 
     def __repr__(self):
         return f"Embedding({self._input_dim} -> {self._output_dim}, {self.weight.dtype.name})"
