@@ -168,22 +168,58 @@ __global__ void layer_norm_backward_params(const T* __restrict__ dy, const T* __
 
 // ---- batch norm, NCHW viewed as (N, C, inner = H*W), float32 ----
 
-// One block per channel: mean, inv_std and the running stats update
-// running = running * momentum + batch * (1 - momentum), with the biased variance.
-extern "C" __global__ void batch_norm_stats(const float* __restrict__ x, float* __restrict__ mean,
-                                            float* __restrict__ inv_std, float* __restrict__ running_mean,
-                                            float* __restrict__ running_var, int batch, int channels,
-                                            int inner, float eps, float momentum) {
+// Batch statistics in two launches so that few channels still fill the GPU: blocks (c, split)
+// reduce an interleaved share of channel c's N*inner elements to partials[c][split], then one
+// thread per channel merges its partials. The (n, i) position advances by a fixed step, so the
+// loops do no per-element division.
+
+__device__ __forceinline__ void channel_position(long long m, int inner, long long* n, int* i) {
+    *n = m / inner;
+    *i = (int)(m - *n * inner);
+}
+
+// partials[(c * splits + split) * 3 + {0, 1, 2}] = Welford (count, mean, m2); grid (channels, splits).
+extern "C" __global__ void batch_norm_partial_stats(const float* __restrict__ x, float* __restrict__ partials,
+                                                    int batch, int channels, int inner) {
     const int c = blockIdx.x;
-    const long long count = (long long)batch * inner;
+    const long long count = (long long)batch * inner, stride = (long long)gridDim.y * blockDim.x;
+    const long long first = (long long)blockIdx.y * blockDim.x + threadIdx.x;
+    long long n, step_n;
+    int i, step_i;
+    channel_position(first, inner, &n, &i);
+    channel_position(stride, inner, &step_n, &step_i);
     Welford acc = {0.0f, 0.0f, 0.0f};
-    for (long long m = threadIdx.x; m < count; m += blockDim.x) {
-        long long n = m / inner, i = m - n * inner;
+    for (long long m = first; m < count; m += stride) {
         acc = welford_add(acc, x[(n * channels + c) * inner + i]);
+        n += step_n;
+        i += step_i;
+        if (i >= inner) {
+            i -= inner;
+            ++n;
+        }
     }
     acc = block_welford(acc);
     if (threadIdx.x == 0) {
-        float var = acc.m2 / (float)count;
+        float* out = partials + 3 * ((long long)c * gridDim.y + blockIdx.y);
+        out[0] = acc.count;
+        out[1] = acc.mean;
+        out[2] = acc.m2;
+    }
+}
+
+// One thread per channel: mean, inv_std and the running stats update
+// running = running * momentum + batch * (1 - momentum), with the biased variance.
+extern "C" __global__ void batch_norm_finalize_stats(const float* __restrict__ partials, float* __restrict__ mean,
+                                                     float* __restrict__ inv_std, float* __restrict__ running_mean,
+                                                     float* __restrict__ running_var, int channels, int splits,
+                                                     float eps, float momentum) {
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += blockDim.x * gridDim.x) {
+        Welford acc = {0.0f, 0.0f, 0.0f};
+        for (int split = 0; split < splits; ++split) {
+            const float* part = partials + 3 * ((long long)c * splits + split);
+            acc = welford_merge(acc, Welford{part[0], part[1], part[2]});
+        }
+        const float var = acc.m2 / acc.count;
         mean[c] = acc.mean;
         inv_std[c] = rsqrtf(var + eps);
         running_mean[c] = running_mean[c] * momentum + acc.mean * (1.0f - momentum);
@@ -208,25 +244,52 @@ extern "C" __global__ void batch_norm_apply(const float* __restrict__ x, const f
     }
 }
 
-// One block per channel: dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat).
-extern "C" __global__ void batch_norm_backward_reduce(const float* __restrict__ dy, const float* __restrict__ x,
-                                                      const float* __restrict__ mean,
-                                                      const float* __restrict__ inv_std,
-                                                      float* __restrict__ dgamma, float* __restrict__ dbeta,
-                                                      int batch, int channels, int inner) {
+// partials[(c * splits + split) * 2 + {0, 1}] = (sum dy, sum dy * xhat); grid (channels, splits).
+extern "C" __global__ void batch_norm_backward_partial(const float* __restrict__ dy, const float* __restrict__ x,
+                                                       const float* __restrict__ mean,
+                                                       const float* __restrict__ inv_std,
+                                                       float* __restrict__ partials, int batch, int channels,
+                                                       int inner) {
     const int c = blockIdx.x;
-    const long long count = (long long)batch * inner;
+    const long long count = (long long)batch * inner, stride = (long long)gridDim.y * blockDim.x;
+    const long long first = (long long)blockIdx.y * blockDim.x + threadIdx.x;
     const float mu = mean[c], rstd = inv_std[c];
+    long long n, step_n;
+    int i, step_i;
+    channel_position(first, inner, &n, &i);
+    channel_position(stride, inner, &step_n, &step_i);
     float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
-    for (long long m = threadIdx.x; m < count; m += blockDim.x) {
-        long long n = m / inner, i = (n * channels + c) * inner + (m - n * inner);
-        sum_dy += dy[i];
-        sum_dy_xhat += dy[i] * (x[i] - mu) * rstd;
+    for (long long m = first; m < count; m += stride) {
+        const long long at = (n * channels + c) * inner + i;
+        sum_dy += dy[at];
+        sum_dy_xhat += dy[at] * (x[at] - mu) * rstd;
+        n += step_n;
+        i += step_i;
+        if (i >= inner) {
+            i -= inner;
+            ++n;
+        }
     }
     const float2 sums = block_sum2(sum_dy, sum_dy_xhat);
     if (threadIdx.x == 0) {
-        dbeta[c] = sums.x;
-        dgamma[c] = sums.y;
+        float* out = partials + 2 * ((long long)c * gridDim.y + blockIdx.y);
+        out[0] = sums.x;
+        out[1] = sums.y;
+    }
+}
+
+// One thread per channel: dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat), in a fixed order.
+extern "C" __global__ void batch_norm_backward_finalize(const float* __restrict__ partials,
+                                                        float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                        int channels, int splits) {
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += blockDim.x * gridDim.x) {
+        float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+        for (int split = 0; split < splits; ++split) {
+            sum_dy += partials[2 * ((long long)c * splits + split)];
+            sum_dy_xhat += partials[2 * ((long long)c * splits + split) + 1];
+        }
+        dbeta[c] = sum_dy;
+        dgamma[c] = sum_dy_xhat;
     }
 }
 

@@ -277,7 +277,7 @@ def batch_norm_reference(x, gamma, beta, eps):
     return xhat * gamma.reshape(shape) + beta.reshape(shape), mean, var, xhat
 
 
-@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (10, 7)])
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (10, 7), (3, 2, 41, 40)], ids=["nchw", "dense", "split"])
 def test_batch_norm_training(rng, shape):
     x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
     channels = shape[1]

@@ -251,6 +251,12 @@ def _batch_layout(x):
     return x.shape[0], x.shape[1], math.prod(x.shape[2:])
 
 
+def _channel_reduce_launch(count):
+    """Block and number of splits per channel for the batch-norm reductions over `count` elements."""
+    block = _row_block(count)
+    return block, min(64, max(1, count // (4 * block[0])))
+
+
 def _plane_launch(batch, channels, inner):
     """Grid and block of the elementwise batch-norm kernels: y strides over planes, x over a plane."""
     block = _row_block(inner)
@@ -271,11 +277,14 @@ def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=Non
         if running_mean is None:  # the kernel always updates running stats: give it scratch
             running_mean = xp.zeros(channels, dtype=numpy.float32)
             running_var = xp.ones(channels, dtype=numpy.float32)
-        k.get_function("batch_norm_stats")(
-            (channels,), _row_block(batch * inner),
-            (x, mean, inv_std, running_mean, running_var,
-             numpy.int32(batch), numpy.int32(channels), numpy.int32(inner), numpy.float32(eps),
-             numpy.float32(momentum)))
+        block, splits = _channel_reduce_launch(batch * inner)
+        partials = xp.empty(3 * channels * splits, dtype=numpy.float32)
+        k.get_function("batch_norm_partial_stats")(
+            (channels, splits), block, (x, partials, numpy.int32(batch), numpy.int32(channels), numpy.int32(inner)))
+        k.get_function("batch_norm_finalize_stats")(
+            _grid(channels), (BLOCK,),
+            (partials, mean, inv_std, running_mean, running_var, numpy.int32(channels), numpy.int32(splits),
+             numpy.float32(eps), numpy.float32(momentum)))
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm inference needs running_mean and running_var")
@@ -299,9 +308,13 @@ def batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=Fal
     batch, channels, inner = _batch_layout(x)
     dgamma = xp.empty(channels, dtype=numpy.float32)
     dbeta = xp.empty(channels, dtype=numpy.float32)
-    k.get_function("batch_norm_backward_reduce")(
-        (channels,), _row_block(batch * inner),
-        (dy, x, mean, inv_std, dgamma, dbeta, numpy.int32(batch), numpy.int32(channels), numpy.int32(inner)))
+    block, splits = _channel_reduce_launch(batch * inner)
+    partials = xp.empty(2 * channels * splits, dtype=numpy.float32)
+    k.get_function("batch_norm_backward_partial")(
+        (channels, splits), block,
+        (dy, x, mean, inv_std, partials, numpy.int32(batch), numpy.int32(channels), numpy.int32(inner)))
+    k.get_function("batch_norm_backward_finalize")(
+        _grid(channels), (BLOCK,), (partials, dgamma, dbeta, numpy.int32(channels), numpy.int32(splits)))
     dx = xp.empty_like(x)
     gamma = xp.ones(channels, dtype=numpy.float32) if gamma is None else gamma
     if x.size:
