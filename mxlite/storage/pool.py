@@ -90,7 +90,9 @@ class MemoryPool:
         self._peak_requested = 0
         self._peak_reserved = 0
         self._live_blocks = 0
-        self._counts = collections.Counter()
+        self._hits = self._misses = 0
+        self._raw_allocs = self._raw_frees = 0
+        self._num_ooms = self._num_cache_releases = 0
 
     # -- public API --------------------------------------------------------------------
     def malloc(self, nbytes):
@@ -100,21 +102,22 @@ class MemoryPool:
         if nbytes == 0:
             return EMPTY_BLOCK
         with self._lock:
-            self._drain_frees()
+            if self._pending_frees:
+                self._drain_frees()
             block = self._take(nbytes)
             if block is None:
-                self._counts["misses"] += 1
+                self._misses += 1
                 block = self._grow(nbytes)
             else:
-                self._counts["hits"] += 1
+                self._hits += 1
             block.requested = nbytes
             self._live_blocks += 1
-            self._allocated += block.size
-            self._requested += nbytes
-            if self._allocated > self._peak_allocated:
-                self._peak_allocated = self._allocated
-            if self._requested > self._peak_requested:
-                self._peak_requested = self._requested
+            allocated = self._allocated = self._allocated + block.size
+            requested = self._requested = self._requested + nbytes
+            if allocated > self._peak_allocated:
+                self._peak_allocated = allocated
+            if requested > self._peak_requested:
+                self._peak_requested = requested
         return block
 
     def free(self, block):
@@ -158,12 +161,12 @@ class MemoryPool:
                 "largest_free_block": largest,
                 "fragmentation": 1.0 - largest / total_free if total_free else 0.0,
                 "limit_bytes": self._limit_bytes(),
-                "raw_allocs": self._counts["raw_allocs"],
-                "raw_frees": self._counts["raw_frees"],
-                "hits": self._counts["hits"],
-                "misses": self._counts["misses"],
-                "num_ooms": self._counts["num_ooms"],
-                "num_cache_releases": self._counts["num_cache_releases"],
+                "raw_allocs": self._raw_allocs,
+                "raw_frees": self._raw_frees,
+                "hits": self._hits,
+                "misses": self._misses,
+                "num_ooms": self._num_ooms,
+                "num_cache_releases": self._num_cache_releases,
             }
 
     def summary(self):
@@ -239,7 +242,7 @@ class MemoryPool:
                 address = self.raw.malloc(segment_size)
             except RawOutOfMemory:
                 self._raise_oom(nbytes, "the device")
-        self._counts["raw_allocs"] += 1
+        self._raw_allocs += 1
         self._reserved += segment_size
         if self._reserved > self._peak_reserved:
             self._peak_reserved = self._reserved
@@ -247,15 +250,15 @@ class MemoryPool:
 
     def _raw_free(self, address, size):
         self.raw.free(address)
-        self._counts["raw_frees"] += 1
+        self._raw_frees += 1
         self._reserved -= size
 
     def _release_all(self):
-        self._counts["num_cache_releases"] += 1
+        self._num_cache_releases += 1
         self._release_cached()
 
     def _raise_oom(self, nbytes, exhausted):
-        self._counts["num_ooms"] += 1
+        self._num_ooms += 1
         try:
             free, total = self.raw.mem_info()
         except Exception:  # the report must not hide the OOM behind another error
