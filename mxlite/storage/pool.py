@@ -229,7 +229,8 @@ class MemoryPool:
         if limit is not None and self._reserved + segment_size > limit:
             self._release_all()
             if self._reserved + segment_size > limit:
-                self._raise_oom(nbytes, f"the pool limit of {format_bytes(limit)}")
+                self._raise_oom(nbytes, f"the {self.pool_type} pool's limit of "
+                                        f"{format_bytes(limit)} would be exceeded")
         if self.config.reserve_percent:
             free, total = self.raw.mem_info()
             if free - segment_size < total * self.config.reserve_percent / 100:
@@ -241,7 +242,9 @@ class MemoryPool:
             try:
                 address = self.raw.malloc(segment_size)
             except RawOutOfMemory:
-                self._raise_oom(nbytes, "the device")
+                self._raise_oom(nbytes, f"the device refused it twice (the "
+                                        f"{self.pool_type} pool released its cache "
+                                        f"in between)")
         self._raw_allocs += 1
         self._reserved += segment_size
         if self._reserved > self._peak_reserved:
@@ -257,22 +260,27 @@ class MemoryPool:
         self._num_cache_releases += 1
         self._release_cached()
 
-    def _raise_oom(self, nbytes, exhausted):
+    def _raise_oom(self, nbytes, reason):
         self._num_ooms += 1
         try:
             free, total = self.raw.mem_info()
         except Exception:  # the report must not hide the OOM behind another error
             free = total = -1
         cached = self._reserved - self._allocated
+        device_type = self.name.split("(")[0].upper()
+        env = f"MXLITE_{device_type if device_type in ('GPU', 'CPU') else '<DEV>'}_MEM_"
+        hints = ["Free arrays you no longer need"]
+        if "limit" in reason:
+            hints.append(f"raise {env}LIMIT")
+        if self.pool_type != "BestFit":
+            hints.append(f"try {env}POOL_TYPE=BestFit, which packs sizes more tightly")
+        hints.append("lower the batch size")
         raise OutOfMemoryError(
-            f"{self.name}: out of memory in {exhausted} allocating "
-            f"{format_bytes(nbytes)} ({nbytes} bytes) with the {self.pool_type} pool: "
-            f"{format_bytes(self._allocated)} in use by live arrays, "
+            f"{self.name}: out of memory allocating {format_bytes(nbytes)} ({nbytes} "
+            f"bytes): {reason}. {format_bytes(self._allocated)} in use by live arrays, "
             f"{format_bytes(cached)} cached, {format_bytes(free)} free of "
-            f"{format_bytes(total)} on the device. Free arrays you no longer need "
-            f"and call device.empty_cache(), try another pool type "
-            f"(MXLITE_<DEV>_MEM_POOL_TYPE=BestFit packs sizes more tightly), "
-            f"or lower the batch size.",
+            f"{format_bytes(total)} on the device. {', '.join(hints[:-1])}, or "
+            f"{hints[-1]} (device.empty_cache() releases cached blocks at any time).",
             requested=nbytes, allocated=self._allocated, cached=cached, free=free,
             total=total, pool_type=self.pool_type) from None
 
