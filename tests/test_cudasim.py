@@ -1,7 +1,6 @@
 """Tests of mxlite.testing.cudasim, the CPU executor for kernels/*.cu."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 

@@ -144,7 +144,7 @@ class Module:
                 "LD_PRELOAD=$(g++ -print-file-name=libasan.so) and ASAN_OPTIONS=detect_leaks=0)"
             )
         flags = _translate_options(options, path)
-        plain_kernels = _plain_kernel_names(source, self.name_expressions)
+        plain_kernels = _plain_kernel_names(source)
         entries = list(plain_kernels) + [e for e in self.name_expressions if e not in plain_kernels]
         self._library = _build(source, path, flags, entries, self.sanitize)
         self._entries = {name: index for index, name in enumerate(entries)}
@@ -281,7 +281,7 @@ def _strip_comments(source: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", " ", source, flags=re.DOTALL)
 
 
-def _plain_kernel_names(source: str, name_expressions) -> list[str]:
+def _plain_kernel_names(source: str) -> list[str]:
     """Names of the non-template ``__global__`` functions, callable without a name expression."""
     code = _strip_comments(source)
     code = re.sub(r"^\s*#[^\n]*", "", code, flags=re.MULTILINE)
