@@ -230,7 +230,8 @@ class MemoryPool:
             self._release_all()
             if self._reserved + segment_size > limit:
                 self._raise_oom(nbytes, f"the {self.pool_type} pool's limit of "
-                                        f"{format_bytes(limit)} would be exceeded")
+                                        f"{format_bytes(limit)} would be exceeded",
+                                over_limit=True)
         if self.config.reserve_percent:
             free, total = self.raw.mem_info()
             if free - segment_size < total * self.config.reserve_percent / 100:
@@ -260,7 +261,7 @@ class MemoryPool:
         self._num_cache_releases += 1
         self._release_cached()
 
-    def _raise_oom(self, nbytes, reason):
+    def _raise_oom(self, nbytes, reason, over_limit=False):
         self._num_ooms += 1
         try:
             free, total = self.raw.mem_info()
@@ -270,7 +271,7 @@ class MemoryPool:
         device_type = self.name.split("(")[0].upper()
         env = f"MXLITE_{device_type if device_type in ('GPU', 'CPU') else '<DEV>'}_MEM_"
         hints = ["Free arrays you no longer need"]
-        if "limit" in reason:
+        if over_limit:
             hints.append(f"raise {env}LIMIT")
         if self.pool_type != "BestFit":
             hints.append(f"try {env}POOL_TYPE=BestFit, which packs sizes more tightly")
