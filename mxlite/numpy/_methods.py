@@ -86,6 +86,26 @@ def _deprecated_to_device(self, ctx):
     return S.to_device(self, ctx)
 
 
+def _fill(self, value):
+    """numpy's in-place fill; refused on arrays in a recorded graph."""
+    _check_inplace(self)
+    self._data.fill(value.item() if isinstance(value, ndarray) else value)
+
+
+def _sort_inplace(self, axis=-1, kind=None, order=None):
+    """numpy's in-place sort (``np.sort`` returns a sorted copy, differentiably)."""
+    _check_inplace(self)
+    self._data.sort(axis=axis, kind=kind)
+
+
+def _repeat(self, repeats, axis=None):
+    return S.repeat(self, repeats, axis=axis)
+
+
+def _tile(self, reps):
+    return S.tile(self, reps)
+
+
 _METHODS = {
     "__add__": E.add, "__radd__": _commuted(E.add),
     "__sub__": E.subtract, "__rsub__": _reflected(E.subtract),
@@ -113,9 +133,14 @@ _METHODS = {
     "ravel": S.ravel,
     "squeeze": S.squeeze, "expand_dims": S.expand_dims, "swapaxes": S.swapaxes,
     "broadcast_to": S.broadcast_to,
-    "sum": R.sum, "mean": R.mean, "max": R.max, "min": R.min,
+    "sum": R.sum, "mean": R.mean, "max": R.max, "min": R.min, "prod": R.prod,
+    "var": R.var, "std": R.std, "cumsum": R.cumsum, "all": R.all, "any": R.any,
     "argmax": R.argmax, "argmin": R.argmin,
-    "clip": E.clip, "dot": L.dot,
+    "clip": E.clip, "round": E.round, "__round__": E.round, "dot": L.dot,
+    "diagonal": L.diagonal, "trace": L.trace,
+    "repeat": _repeat, "tile": _tile, "flip": S.flip, "take": S.take, "sort": _sort_inplace,
+    "argsort": S.argsort, "nonzero": S.nonzero, "fill": _fill,
+    "moveaxis": S.moveaxis, "split": S.split,
     "astype": S.astype, "copy": S.copy,
     "to_device": S.to_device, "as_in_ctx": _deprecated_to_device,
     "as_in_context": _deprecated_to_device, "copyto": _copyto,

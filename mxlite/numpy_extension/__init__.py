@@ -1,6 +1,14 @@
 """``mx.npx``: MXNet's neural-network operators and runtime helpers."""
-from ..device import Device
+import re
+
+import numpy as _onp
+
+from ..device import Device, current_device
+from ..ndarray import ndarray, wrap
 from ..ops.nn import *  # noqa: F401,F403
+from ..ops.norm import *  # noqa: F401,F403
+from ..ops.conv import *  # noqa: F401,F403
+from ..ops.special import *  # noqa: F401,F403  (erf, erfinv, gamma, gammaln, digamma)
 from ..numpy import random as _random
 
 
@@ -29,3 +37,51 @@ def waitall():
     for dev in list(Device._interned.values()):
         if dev._backend is not None:
             dev._backend.synchronize()
+
+
+_LIST_KEY = re.compile(r"arr_(\d+)$")
+
+
+def save(file, arr):
+    """Save an ndarray, a list of them or a dict of them to ``file`` (an uncompressed
+    ``.npz``, written to exactly that name). Lists are stored under keys ``arr_0``,
+    ``arr_1``, ... and come back from ``load`` as lists."""
+    if isinstance(arr, ndarray):
+        arr = [arr]
+    if isinstance(arr, dict):
+        for key, value in arr.items():
+            if not isinstance(key, str) or not isinstance(value, ndarray):
+                raise TypeError("save: a dict must map str keys to ndarrays; got "
+                                f"{type(key).__name__} -> {type(value).__name__}")
+        host = {key: value.asnumpy() for key, value in arr.items()}
+    elif isinstance(arr, (list, tuple)):
+        if not all(isinstance(a, ndarray) for a in arr):
+            raise TypeError("save: a list must hold only ndarrays")
+        host = {f"arr_{i}": a.asnumpy() for i, a in enumerate(arr)}
+    else:
+        raise TypeError(f"save: expected an ndarray, list or dict of ndarrays, got "
+                        f"{type(arr).__name__}")
+    with open(file, "wb") as f:
+        _onp.savez(f, **host)
+
+
+def savez(file, *args, **kwds):
+    """numpy's savez for mxlite arrays (positional arrays become ``arr_0``, ...)."""
+    host = {f"arr_{i}": a.asnumpy() for i, a in enumerate(args)}
+    host.update({k: v.asnumpy() for k, v in kwds.items()})
+    with open(file, "wb") as f:
+        _onp.savez(f, **host)
+
+
+def load(file, device=None):
+    """Load what ``save`` wrote: a list when the keys are ``arr_0 .. arr_{n-1}``,
+    otherwise a dict. Arrays keep their saved dtype and go to ``device`` (default: the
+    current device)."""
+    dev = Device(device or current_device())
+    with _onp.load(file, allow_pickle=False) as data:
+        items = {key: wrap(dev.backend.asarray(data[key]), dev) for key in data.files}
+    positions = [_LIST_KEY.match(k) for k in items]
+    if items and all(positions) and \
+            sorted(int(m.group(1)) for m in positions) == list(range(len(items))):
+        return [items[f"arr_{i}"] for i in range(len(items))]
+    return items

@@ -7,7 +7,6 @@ they return (the non-NaN one).
 """
 import math
 
-import numpy as _np
 
 from ..autograd import Op, apply, apply1, apply2
 from ..base import default_float

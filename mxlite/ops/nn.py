@@ -1,8 +1,19 @@
-"""Neural-network operators of ``mx.npx`` (MXNet names and argument names)."""
+"""Neural-network operators of ``mx.npx`` (MXNet names and argument names).
+
+Normalization layers live in ``ops.norm``, convolution and pooling in ``ops.conv``,
+special functions in ``ops.special``.
+"""
+import numpy as _np
+
 from ..autograd import Op, apply, is_training
+from ..base import default_float
+from ..ndarray import wrap
 from . import to_nd
 
-__all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connected", "pick"]
+__all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connected", "pick",
+           "activation", "silu", "leaky_relu", "gelu", "masked_softmax", "masked_log_softmax",
+           "logsumexp", "one_hot", "topk", "sequence_mask", "embedding", "batch_dot",
+           "batch_flatten", "reshape_like", "arange_like", "stop_gradient"]
 
 
 class _Relu:
@@ -68,20 +79,28 @@ _softmax = Op("softmax", _Softmax.forward, _Softmax.backward, save_out=True)
 _log_softmax = Op("log_softmax", _LogSoftmax.forward, _LogSoftmax.backward, save_out=True)
 
 
-def softmax(data, axis=-1, length=None, temperature=None, use_length=False, dtype=None):
+def _softmax_call(o, data, axis, length, temperature, use_length, dtype, log):
     data = to_nd(data)
-    if use_length or length is not None:
-        raise NotImplementedError("softmax with length= is provided by npx.masked_softmax")
-    res = apply(_softmax, (data,), {"axis": axis, "temperature": temperature})
+    if use_length:
+        if length is None:
+            raise ValueError("softmax(use_length=True) needs length= (one per row)")
+        res = apply(_masked_softmax, (data, _length_mask(data, length, axis)),
+                    {"axis": axis, "temperature": temperature or 1.0, "log": log})
+    else:
+        res = apply(o, (data,), {"axis": axis, "temperature": temperature})
     return res.astype(dtype) if dtype is not None else res
+
+
+def softmax(data, axis=-1, length=None, temperature=None, use_length=False, dtype=None):
+    """Softmax over ``axis``; with ``use_length`` only the first ``length`` entries of
+    each row count and the rest are 0 (``length`` is shaped like data without ``axis``)."""
+    return _softmax_call(_softmax, data, axis, length, temperature, use_length, dtype, False)
 
 
 def log_softmax(data, axis=-1, length=None, temperature=None, use_length=False, dtype=None):
-    data = to_nd(data)
-    if use_length or length is not None:
-        raise NotImplementedError("log_softmax with length= is provided by npx.masked_log_softmax")
-    res = apply(_log_softmax, (data,), {"axis": axis, "temperature": temperature})
-    return res.astype(dtype) if dtype is not None else res
+    """Log-softmax; with ``use_length`` entries beyond ``length`` are -inf."""
+    return _softmax_call(_log_softmax, data, axis, length, temperature, use_length, dtype,
+                         True)
 
 
 class _Dropout:
@@ -207,3 +226,414 @@ def pick(data, index, axis=-1, mode="clip", keepdims=False):
     raw = xp.clip(raw, 0, n - 1) if mode == "clip" else xp.mod(raw, n)
     from ..ndarray import wrap
     return apply(_pick, (data, wrap(raw, data._device)), {"axis": axis, "keepdims": keepdims})
+
+
+# -- activations -----------------------------------------------------------------------------
+def _sigmoid_of(xp, x):
+    return (xp.tanh(x * 0.5) + 1) * 0.5
+
+
+def _softplus_of(xp, x):
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class _Activation:
+    """MXNet's Activation: one op, ``act_type`` picks the function (a GPU kernel may
+    replace the forward and backward per ``act_type``)."""
+    TYPES = ("relu", "sigmoid", "tanh", "softrelu", "softsign", "log_sigmoid", "mish", "silu")
+
+    def forward(xp, x, act_type):
+        if act_type == "relu":
+            return xp.maximum(x, 0)
+        if act_type == "sigmoid":
+            return _sigmoid_of(xp, x)
+        if act_type == "tanh":
+            return xp.tanh(x)
+        if act_type == "softrelu":
+            return _softplus_of(xp, x)
+        if act_type == "softsign":
+            return x / (1 + xp.abs(x))
+        if act_type == "log_sigmoid":
+            return -_softplus_of(xp, -x)
+        if act_type == "mish":
+            return x * xp.tanh(_softplus_of(xp, x))
+        return x * _sigmoid_of(xp, x)  # silu
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        xp = ctx.xp
+        act = ctx.params["act_type"]
+        if act == "relu":
+            return (xp.where(x > 0, g, 0),)
+        if act == "sigmoid":
+            s = _sigmoid_of(xp, x)
+            return (g * s * (1 - s),)
+        if act == "tanh":
+            t = xp.tanh(x)
+            return (g * (1 - t * t),)
+        if act == "softrelu":
+            return (g * _sigmoid_of(xp, x),)
+        if act == "softsign":
+            d = 1 + xp.abs(x)
+            return (g / (d * d),)
+        if act == "log_sigmoid":
+            return (g * _sigmoid_of(xp, -x),)
+        s = _sigmoid_of(xp, x)
+        if act == "mish":
+            t = xp.tanh(_softplus_of(xp, x))
+            return (g * (t + x * s * (1 - t * t)),)
+        return (g * s * (1 + x * (1 - s)),)  # silu
+
+
+_activation = Op("activation", _Activation.forward, _Activation.backward)
+
+
+def activation(data, act_type="relu", **kwargs):
+    """``act_type`` one of relu, sigmoid, tanh, softrelu, softsign, log_sigmoid, mish
+    (and silu)."""
+    if act_type not in _Activation.TYPES:
+        raise ValueError(f"activation: unknown act_type {act_type!r}; choose one of "
+                         f"{', '.join(_Activation.TYPES)}")
+    return apply(_activation, (to_nd(data),), {"act_type": act_type})
+
+
+def silu(data):
+    """x * sigmoid(x) (swish with beta 1)."""
+    return activation(data, "silu")
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+_SQRT_2 = 2 ** 0.5
+_SQRT_2_OVER_PI = (2 / 3.141592653589793) ** 0.5
+
+
+class _LeakyRelu:
+    """MXNet's LeakyReLU family; selu's gradient is lambda*alpha*exp(x) for x < 0 (MXNet's
+    is wrong there and is not copied)."""
+    TYPES = ("leaky", "prelu", "elu", "selu", "gelu", "gelu_tanh")
+
+    def forward(xp, x, gamma, act_type, slope):
+        if act_type == "leaky":
+            return xp.where(x > 0, x, x * slope)
+        if act_type == "prelu":
+            return xp.where(x > 0, x, x * gamma)
+        if act_type == "elu":
+            return xp.where(x > 0, x, slope * xp.expm1(xp.minimum(x, 0)))
+        if act_type == "selu":
+            return _SELU_LAMBDA * xp.where(x > 0, x, _SELU_ALPHA * xp.expm1(xp.minimum(x, 0)))
+        if act_type == "gelu":
+            from .special import erf_forward
+            return 0.5 * x * (1 + erf_forward(xp, x / _SQRT_2))
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + xp.tanh(inner))
+
+    def backward(ctx, g):
+        x, gamma = ctx.inputs
+        xp = ctx.xp
+        act, slope = ctx.params["act_type"], ctx.params["slope"]
+        if act == "leaky":
+            return xp.where(x > 0, g, g * slope), None
+        if act == "prelu":
+            gx = xp.where(x > 0, g, g * gamma)
+            gg = xp.where(x > 0, 0, g * x) if ctx.need[1] else None
+            return gx, gg
+        if act == "elu":
+            return xp.where(x > 0, g, g * slope * xp.exp(xp.minimum(x, 0))), None
+        if act == "selu":
+            return g * _SELU_LAMBDA * xp.where(
+                x > 0, 1, _SELU_ALPHA * xp.exp(xp.minimum(x, 0))), None
+        if act == "gelu":
+            from .special import _erf_op
+            cdf = 0.5 * (1 + ctx.call(_erf_op, x / _SQRT_2))
+            pdf = xp.exp(-0.5 * x * x) * (1 / (2 * 3.141592653589793) ** 0.5)
+            return g * (cdf + x * pdf), None
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        t = xp.tanh(inner)
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner), None
+
+
+_leaky_relu = Op("leaky_relu", _LeakyRelu.forward, _LeakyRelu.backward)
+
+
+def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125,
+               upper_bound=0.334, **kwargs):
+    """``act_type`` leaky (slope), prelu (learned ``gamma``, broadcast along axis 1), elu
+    (slope is alpha), selu, gelu (erf form) or gelu_tanh. rrelu is not provided."""
+    data = to_nd(data)
+    if act_type not in _LeakyRelu.TYPES:
+        raise ValueError(f"leaky_relu: unknown act_type {act_type!r}; choose one of "
+                         f"{', '.join(_LeakyRelu.TYPES)}")
+    if act_type == "prelu":
+        if gamma is None:
+            raise ValueError("leaky_relu(act_type='prelu') needs gamma")
+        gamma = to_nd(gamma, data)
+        if gamma.ndim == 1 and data.ndim > 1 and gamma.shape[0] not in (1,):
+            if gamma.shape[0] != data.shape[1]:
+                raise ValueError(f"prelu: gamma of shape {gamma.shape} does not match "
+                                 f"{data.shape[1]} channels on axis 1 of {data.shape}")
+            gamma = gamma.reshape((1, -1) + (1,) * (data.ndim - 2))
+    else:
+        gamma = None
+    return apply(_leaky_relu, (data, gamma), {"act_type": act_type, "slope": float(slope)})
+
+
+def gelu(data, approximation="erf"):
+    """GELU, exact (erf) or with the tanh approximation (``approximation='tanh'``)."""
+    if approximation not in ("erf", "tanh"):
+        raise ValueError(f"gelu: approximation must be 'erf' or 'tanh', got {approximation!r}")
+    return leaky_relu(data, act_type="gelu" if approximation == "erf" else "gelu_tanh")
+
+
+# -- masked softmax ---------------------------------------------------------------------------
+class _MaskedSoftmax:
+    """Softmax over ``axis`` of the unmasked entries; masked entries give 0 (or -inf for
+    the log form) and get no gradient. A fully masked row gives zeros."""
+    def forward(xp, x, mask, axis, temperature, log):
+        if temperature != 1:
+            x = x / temperature
+        neg_inf = xp.asarray(-xp.inf, dtype=x.dtype)
+        masked = xp.where(mask, x, neg_inf)
+        top = xp.max(masked, axis=axis, keepdims=True)
+        top = xp.where(xp.isfinite(top), top, 0)
+        e = xp.where(mask, xp.exp(masked - top), 0)
+        total = xp.sum(e, axis=axis, keepdims=True)
+        if log:
+            return xp.where(mask, masked - top - xp.log(xp.where(total == 0, 1, total)),
+                            neg_inf)
+        return e / xp.where(total == 0, 1, total)
+
+    def backward(ctx, g):
+        x, mask = ctx.inputs
+        xp = ctx.xp
+        p = ctx.params
+        y = ctx.out
+        g = xp.where(mask, g, 0)
+        if p["log"]:
+            prob = xp.where(mask, xp.exp(y), 0)
+            gx = g - prob * xp.sum(g, axis=p["axis"], keepdims=True)
+        else:
+            gx = y * (g - xp.sum(g * y, axis=p["axis"], keepdims=True))
+        if p["temperature"] != 1:
+            gx = gx / p["temperature"]
+        return gx, None
+
+
+_masked_softmax = Op("masked_softmax", _MaskedSoftmax.forward, _MaskedSoftmax.backward,
+                     save_out=True)
+
+
+def _length_mask(data, length, axis):
+    """Bool mask: position along ``axis`` < ``length`` (shaped like data without axis)."""
+    xp = data._device.backend.xp
+    ax = axis % data.ndim
+    lengths = to_nd(length, data)._data
+    expected = data.shape[:ax] + data.shape[ax + 1:]
+    if lengths.shape != expected:
+        raise ValueError(f"length of shape {lengths.shape} must match data shape {data.shape} "
+                         f"without axis {axis}: {expected}")
+    pos = xp.arange(data.shape[ax]).reshape((-1,) + (1,) * (data.ndim - ax - 1))
+    return wrap(pos < xp.expand_dims(lengths, ax), data._device)
+
+
+def _bool_mask(mask, data):
+    mask = to_nd(mask, data)
+    if mask.dtype != _np.bool_:
+        mask = wrap(mask._data != 0, mask._device)
+    return mask
+
+
+def masked_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
+    data = to_nd(data)
+    return apply(_masked_softmax, (data, _bool_mask(mask, data)),
+                 {"axis": axis, "temperature": temperature or 1.0, "log": False})
+
+
+def masked_log_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
+    data = to_nd(data)
+    return apply(_masked_softmax, (data, _bool_mask(mask, data)),
+                 {"axis": axis, "temperature": temperature or 1.0, "log": True})
+
+
+def logsumexp(data, axis=None, keepdims=False):
+    """log(sum(exp(x))) computed stably; the gradient is softmax(x) (mxlite addition; also
+    ``mx.np.logaddexp`` for two operands)."""
+    from .reduce import max as _max, sum as _sum
+    from .elemwise import exp, log, where, isfinite
+    data = to_nd(data)
+    with _paused():
+        top = _max(data, axis=axis, keepdims=True)
+        top = where(isfinite(top), top, 0)
+    res = log(_sum(exp(data - top), axis=axis, keepdims=True)) + top
+    if keepdims:
+        return res
+    from .shape import squeeze
+    return squeeze(res, axis=axis) if axis is not None else res.reshape(())
+
+
+def _paused():
+    from ..autograd import pause
+    return pause(is_training())
+
+
+# -- indices and masks ------------------------------------------------------------------------
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
+    """float32 by default (MXNet); out-of-range indices give an all-off row."""
+    indices = to_nd(indices)
+    xp = indices._device.backend.xp
+    idx = indices._data.astype(_np.int64)
+    hit = xp.expand_dims(idx, -1) == xp.arange(depth)
+    out = xp.where(hit, on_value, off_value).astype(dtype)
+    return wrap(out, indices._device)
+
+
+def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
+    """The k largest (smallest with ``is_ascend``) along ``axis``; ties go to the lower
+    index. ``ret_typ``: indices (as ``dtype``, float32 by default), value, both
+    ([value, indices]) or mask. Values are differentiable."""
+    from .shape import argsort, take_along_axis, getitem
+    data = to_nd(data)
+    ax = axis % data.ndim if axis is not None else None
+    if ax is None:
+        data = data.reshape(-1)
+        ax = 0
+    n = data.shape[ax]
+    if k <= 0 or k > n:
+        k = n
+    order = argsort(data, axis=ax, stable=True, descending=not is_ascend)
+    order = getitem(order, (slice(None),) * ax + (slice(0, k),))
+    if ret_typ == "indices":
+        return order.astype(dtype)
+    if ret_typ == "value":
+        return take_along_axis(data, order, ax)
+    if ret_typ == "both":
+        return [take_along_axis(data, order, ax), order.astype(dtype)]
+    if ret_typ == "mask":
+        xp = data._device.backend.xp
+        mask = xp.zeros(data.shape, dtype=data.dtype)
+        xp.put_along_axis(mask, order._data, 1, axis=ax)
+        return wrap(mask, data._device)
+    raise ValueError(f"topk: ret_typ must be indices, value, both or mask, got {ret_typ!r}")
+
+
+def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0.0, axis=0):
+    """Set steps at or beyond each sequence's length to ``value``. ``axis`` (0 or 1) is the
+    time axis; the batch axis is the other one of the first two."""
+    from .elemwise import where
+    data = to_nd(data)
+    if not use_sequence_length:
+        return data
+    if sequence_length is None:
+        raise ValueError("sequence_mask: use_sequence_length=True needs sequence_length")
+    if axis not in (0, 1):
+        raise ValueError(f"sequence_mask: axis must be 0 or 1, got {axis}")
+    xp = data._device.backend.xp
+    lengths = to_nd(sequence_length, data)._data
+    steps = xp.arange(data.shape[axis])
+    mask = steps[:, None] < lengths[None, :] if axis == 0 else \
+        lengths[:, None] > steps[None, :]
+    mask = mask.reshape(mask.shape + (1,) * (data.ndim - 2))
+    return where(wrap(mask, data._device), data, value)
+
+
+class _Embedding:
+    def forward(xp, indices, weight):
+        return xp.take(weight, indices, axis=0)
+
+    def backward(ctx, g):
+        indices, weight = ctx.inputs
+        return None, ctx.call(_embedding_grad, indices, g, num_rows=weight.shape[0])
+
+
+class _EmbeddingGrad:
+    """Rows of ``dy`` summed into a (num_rows, D) table at ``indices`` (scatter-add)."""
+    def forward(xp, indices, dy, num_rows):
+        out = xp.zeros((num_rows,) + dy.shape[indices.ndim:], dtype=dy.dtype)
+        flat_idx = indices.reshape(-1)
+        flat_dy = dy.reshape((flat_idx.shape[0],) + out.shape[1:])
+        if xp is _np:
+            _np.add.at(out, flat_idx, flat_dy)
+        else:
+            import cupyx
+            cupyx.scatter_add(out, flat_idx, flat_dy)
+        return out
+
+    def backward(ctx, g):
+        return None, ctx.call(_embedding, ctx.inputs[0], g)
+
+
+_embedding = Op("embedding", _Embedding.forward, _Embedding.backward)
+_embedding_grad = Op("embedding_grad", _EmbeddingGrad.forward, _EmbeddingGrad.backward)
+
+
+def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
+              sparse_grad=False, **kwargs):
+    """Rows of ``weight`` at ``data`` (float indices accepted and clipped to the table, as
+    MXNet); the gradient scatter-adds, so repeated indices accumulate."""
+    data = to_nd(data)
+    weight = to_nd(weight, data)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be (input_dim, output_dim), got {weight.shape}")
+    if input_dim is not None and weight.shape[0] != input_dim:
+        raise ValueError(f"embedding: input_dim={input_dim} but weight has {weight.shape[0]} rows")
+    if output_dim is not None and weight.shape[1] != output_dim:
+        raise ValueError(f"embedding: output_dim={output_dim} but weight has "
+                         f"{weight.shape[1]} columns")
+    xp = data._device.backend.xp
+    idx = xp.clip(data._data.astype(_np.int64), 0, weight.shape[0] - 1)
+    return apply(_embedding, (wrap(idx, data._device), weight))
+
+
+# -- small helpers ----------------------------------------------------------------------------
+def batch_dot(a, b, transpose_a=False, transpose_b=False, forward_stype=None):
+    """Batched matrix product over the leading axes, optionally transposing either side."""
+    from .linalg import matmul
+    from .shape import swapaxes
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if a.ndim < 3 or b.ndim < 3:
+        raise ValueError(f"batch_dot needs (B, M, K) inputs of at least 3 dimensions, got "
+                         f"{a.shape} and {b.shape}")
+    if transpose_a:
+        a = swapaxes(a, -1, -2)
+    if transpose_b:
+        b = swapaxes(b, -1, -2)
+    return matmul(a, b)
+
+
+def batch_flatten(data):
+    data = to_nd(data)
+    return data.reshape((data.shape[0], -1)) if data.ndim else data.reshape((1, 1))
+
+
+def reshape_like(lhs, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end=None):
+    """Reshape ``lhs`` to ``rhs``'s shape, or replace ``lhs.shape[lhs_begin:lhs_end]`` by
+    ``rhs.shape[rhs_begin:rhs_end]``."""
+    lhs = to_nd(lhs)
+    rs = rhs.shape
+    if lhs_begin is None and lhs_end is None and rhs_begin is None and rhs_end is None:
+        shape = rs
+    else:
+        ls = lhs.shape
+        shape = ls[:lhs_begin or 0] + rs[rhs_begin or 0:rhs_end] + \
+            (ls[lhs_end:] if lhs_end is not None else ())
+    return lhs.reshape(shape)
+
+
+def arange_like(data, start=0.0, step=1.0, repeat=1, device=None, axis=None, ctx=None):
+    """``start + step * (i // repeat)`` shaped like ``data`` (or its ``axis``), float32."""
+    data = to_nd(data)
+    xp = data._device.backend.xp
+    shape = data.shape if axis is None else (data.shape[axis],)
+    n = 1
+    for s in shape:
+        n *= s
+    values = start + step * (xp.arange(n) // repeat)
+    return wrap(values.astype(default_float).reshape(shape), data._device)
+
+
+def stop_gradient(data):
+    """The same values with no history: gradients stop here (MXNet's BlockGrad)."""
+    return wrap(to_nd(data)._data, data._device)
+

@@ -1,0 +1,406 @@
+"""Convolution, deconvolution and pooling of ``mx.npx`` (1-D, 2-D and 3-D, NC* layouts).
+
+CPU formulation: a strided window view of the padded input (no copy) is gathered once
+into a column matrix and contracted with the weights by one batched matmul (BLAS); the
+data gradient multiplies back and adds the columns into place with one strided slice
+per kernel offset, never a loop over pixels. Convolution, its data gradient and its
+weight gradient are three ops, each differentiable through the other two, so
+``create_graph=True`` works through them; deconvolution is the data-gradient op.
+"""
+import numpy as _np
+
+from ..autograd import Op, apply
+from . import to_nd
+
+__all__ = ["convolution", "deconvolution", "pooling"]
+
+
+def _tuple(value, d, name):
+    if value is None or value == ():
+        return None
+    if isinstance(value, int):
+        return (value,) * d
+    value = tuple(int(v) for v in value)
+    if len(value) != d:
+        raise ValueError(f"{name}={value} must have {d} entries for a {d}-D kernel")
+    return value
+
+
+def _windows(xp, x, kernel, stride, dilate, out):
+    """View of shape (N, C, *out, *kernel) over ``x`` (N, C, *spatial); no copy."""
+    st = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x, shape=x.shape[:2] + tuple(out) + tuple(kernel),
+        strides=st[:2] + tuple(s * t for s, t in zip(st[2:], stride))
+        + tuple(s * d for s, d in zip(st[2:], dilate)))
+
+
+def _pad(xp, x, pad, value=0, extra=None):
+    extra = extra or (0,) * len(pad)
+    if not any(pad) and not any(extra):
+        return x
+    widths = ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pad, extra))
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+def _out_size(size, kernel, stride, pad, dilate):
+    return tuple((s + 2 * p - d * (k - 1) - 1) // t + 1
+                 for s, k, t, p, d in zip(size, kernel, stride, pad, dilate))
+
+
+def _columns(xp, x, kernel, stride, pad, dilate, groups):
+    """(G, N*P, Cg*K) columns of ``x`` and the output spatial size."""
+    n, c = x.shape[:2]
+    d = len(kernel)
+    out = _out_size(x.shape[2:], kernel, stride, pad, dilate)
+    win = _windows(xp, _pad(xp, x, pad), kernel, stride, dilate, out)
+    win = win.reshape((n, groups, c // groups) + win.shape[2:])
+    order = (1, 0) + tuple(range(3, 3 + d)) + (2,) + tuple(range(3 + d, 3 + 2 * d))
+    cols = xp.ascontiguousarray(xp.transpose(win, order))
+    return cols.reshape(groups, n * int(_np.prod(out)), -1), out
+
+
+def _bmm(xp, a, b):
+    """Batched matmul over the group axis; one group (the common case) stays a plain 2-D
+    BLAS call, which numpy's stacked matmul is not when an operand is transposed."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.matmul(xp.ascontiguousarray(a), xp.ascontiguousarray(b))
+
+
+def _grouped_grad(g, groups):
+    """Output gradient (N, F, *out) as (G, N*P, Fg)."""
+    n, f = g.shape[:2]
+    gm = g.reshape(n, groups, f // groups, -1)
+    return gm.transpose(1, 0, 3, 2).reshape(groups, -1, f // groups)
+
+
+def _conv_forward(xp, x, w, b, stride, pad, dilate, groups):
+    n = x.shape[0]
+    f = w.shape[0]
+    kernel = w.shape[2:]
+    cols, out = _columns(xp, x, kernel, stride, pad, dilate, groups)
+    wm = w.reshape(groups, f // groups, -1)
+    y = _bmm(xp, cols, wm.transpose(0, 2, 1))  # (G, N*P, Fg)
+    y = y.reshape(groups, n, -1, f // groups).transpose(1, 0, 3, 2).reshape((n, f) + out)
+    if b is not None:
+        y = y + b.reshape((1, f) + (1,) * len(kernel))
+    return y
+
+
+def _data_grad_forward(xp, g, w, stride, pad, dilate, groups, size):
+    """The adjoint of convolution in its input: (N, F, *out) -> (N, C, *size)."""
+    n, f = g.shape[:2]
+    out = g.shape[2:]
+    d = len(out)
+    kernel = w.shape[2:]
+    cg = w.shape[1]
+    wm = w.reshape(groups, f // groups, -1)
+    cols = _bmm(xp, _grouped_grad(g, groups), wm)  # (G, N*P, Cg*K)
+    cols = cols.reshape((groups, n) + tuple(out) + (cg,) + tuple(kernel))
+    order = (1, 0, 2 + d) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(2, 2 + d))
+    cols = cols.transpose(order)  # (N, G, Cg, *kernel, *out)
+    padded = tuple(s + 2 * p for s, p in zip(size, pad))
+    gx = xp.zeros((n, groups, cg) + padded, dtype=g.dtype)
+    for offset in _np.ndindex(*kernel):
+        key = (slice(None),) * 3 + tuple(
+            slice(k * dl, k * dl + t * (o - 1) + 1, t)
+            for k, dl, t, o in zip(offset, dilate, stride, out))
+        gx[key] += cols[(slice(None),) * 3 + offset]
+    gx = gx.reshape((n, groups * cg) + padded)
+    crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
+    return gx[crop]
+
+
+def _weight_grad_forward(xp, x, g, stride, pad, dilate, groups, kernel):
+    """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel)."""
+    f = g.shape[1]
+    cols, _ = _columns(xp, x, kernel, stride, pad, dilate, groups)
+    gw = _bmm(xp, _grouped_grad(g, groups).transpose(0, 2, 1), cols)  # (G, Fg, Cg*K)
+    return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
+
+
+def _geometry(p):
+    return {k: p[k] for k in ("stride", "pad", "dilate", "groups")}
+
+
+class _Conv:
+    def forward(xp, x, w, b, stride, pad, dilate, groups):
+        return _conv_forward(xp, x, w, b, stride, pad, dilate, groups)
+
+    def backward(ctx, g):
+        x, w, b = ctx.inputs
+        geo = _geometry(ctx.params)
+        gx = ctx.call(_conv_data_grad, g, w, size=x.shape[2:], **geo) if ctx.need[0] else None
+        gw = ctx.call(_conv_weight_grad, x, g, kernel=w.shape[2:], **geo) \
+            if ctx.need[1] else None
+        gb = ctx.xp.sum(g, axis=(0,) + tuple(range(2, g.ndim))) \
+            if b is not None and ctx.need[2] else None
+        return gx, gw, gb
+
+
+class _ConvDataGrad:
+    def forward(xp, g, w, stride, pad, dilate, groups, size):
+        return _data_grad_forward(xp, g, w, stride, pad, dilate, groups, size)
+
+    def backward(ctx, gz):
+        g, w = ctx.inputs
+        geo = _geometry(ctx.params)
+        gg = ctx.call(_conv, gz, w, None, **geo) if ctx.need[0] else None
+        gw = ctx.call(_conv_weight_grad, gz, g, kernel=w.shape[2:], **geo) \
+            if ctx.need[1] else None
+        return gg, gw
+
+
+class _ConvWeightGrad:
+    def forward(xp, x, g, stride, pad, dilate, groups, kernel):
+        return _weight_grad_forward(xp, x, g, stride, pad, dilate, groups, kernel)
+
+    def backward(ctx, gv):
+        x, g = ctx.inputs
+        geo = _geometry(ctx.params)
+        gx = ctx.call(_conv_data_grad, g, gv, size=x.shape[2:], **geo) if ctx.need[0] else None
+        gg = ctx.call(_conv, x, gv, None, **geo) if ctx.need[1] else None
+        return gx, gg
+
+
+_conv = Op("convolution", _Conv.forward, _Conv.backward)
+_conv_data_grad = Op("convolution_data_grad", _ConvDataGrad.forward, _ConvDataGrad.backward)
+_conv_weight_grad = Op("convolution_weight_grad", _ConvWeightGrad.forward,
+                       _ConvWeightGrad.backward)
+
+
+def _check_layout(layout, d):
+    if layout not in (None, ("NCW", "NCHW", "NCDHW")[d - 1]):
+        raise ValueError(f"layout {layout!r} is not supported; mxlite convolves "
+                         f"{('NCW', 'NCHW', 'NCDHW')[d - 1]} data (move the channel axis to 1)")
+
+
+def convolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, pad=None,
+                num_filter=None, num_group=1, workspace=None, no_bias=False, cudnn_tune=None,
+                cudnn_off=False, layout=None):
+    """N-d convolution (cross-correlation) of (N, C, *spatial) data with
+    (num_filter, C / num_group, *kernel) weights; stride, dilate and pad per axis."""
+    data = to_nd(data)
+    weight = to_nd(weight, data)
+    d = weight.ndim - 2
+    if d < 1 or data.ndim != d + 2:
+        raise ValueError(f"convolution: data {data.shape} and weight {weight.shape} must be "
+                         f"(N, C, *spatial) and (F, C/groups, *kernel) of matching rank")
+    _check_layout(layout, d)
+    kernel = _tuple(kernel, d, "kernel") or weight.shape[2:]
+    if tuple(kernel) != weight.shape[2:]:
+        raise ValueError(f"convolution: kernel={kernel} but weight has shape {weight.shape}")
+    groups = int(num_group)
+    if data.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
+        raise ValueError(f"convolution: data has {data.shape[1]} channels but weight "
+                         f"{weight.shape} with num_group={groups} expects "
+                         f"{weight.shape[1] * groups}")
+    if num_filter is not None and num_filter != weight.shape[0]:
+        raise ValueError(f"convolution: num_filter={num_filter} but weight has "
+                         f"{weight.shape[0]} filters")
+    stride = _tuple(stride, d, "stride") or (1,) * d
+    dilate = _tuple(dilate, d, "dilate") or (1,) * d
+    pad = _tuple(pad, d, "pad") or (0,) * d
+    if any(o <= 0 for o in _out_size(data.shape[2:], kernel, stride, pad, dilate)):
+        raise ValueError(f"convolution: kernel {kernel} (dilate {dilate}) does not fit data "
+                         f"{data.shape} with pad {pad}")
+    if no_bias:
+        bias = None
+    elif bias is not None:
+        bias = to_nd(bias, data)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"convolution: bias of shape {bias.shape} does not match "
+                             f"{weight.shape[0]} filters")
+    return apply(_conv, (data, weight, bias),
+                 {"stride": stride, "pad": pad, "dilate": dilate, "groups": groups})
+
+
+def deconvolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, pad=None,
+                  adj=None, target_shape=None, num_filter=None, num_group=1, workspace=None,
+                  no_bias=True, cudnn_tune=None, cudnn_off=False, layout=None):
+    """Transposed convolution: the gradient of a convolution with respect to its input.
+
+    ``weight`` is (C_in, num_filter / num_group, *kernel); the output spatial size is
+    ``(in - 1) * stride - 2 * pad + dilate * (kernel - 1) + 1 + adj``. ``target_shape``
+    (spatial sizes) sets ``adj`` to reach that size."""
+    data = to_nd(data)
+    weight = to_nd(weight, data)
+    d = weight.ndim - 2
+    if d < 1 or data.ndim != d + 2:
+        raise ValueError(f"deconvolution: data {data.shape} and weight {weight.shape} must be "
+                         f"(N, C, *spatial) and (C, F/groups, *kernel) of matching rank")
+    _check_layout(layout, d)
+    groups = int(num_group)
+    if data.shape[1] != weight.shape[0]:
+        raise ValueError(f"deconvolution: data has {data.shape[1]} channels but weight "
+                         f"{weight.shape} expects {weight.shape[0]}")
+    kernel = weight.shape[2:]
+    stride = _tuple(stride, d, "stride") or (1,) * d
+    dilate = _tuple(dilate, d, "dilate") or (1,) * d
+    pad = _tuple(pad, d, "pad") or (0,) * d
+    base = tuple((i - 1) * s - 2 * p + dl * (k - 1) + 1
+                 for i, s, p, dl, k in zip(data.shape[2:], stride, pad, dilate, kernel))
+    if target_shape:
+        target = _tuple(target_shape, d, "target_shape")
+        adj = tuple(t - b for t, b in zip(target, base))
+    adj = _tuple(adj, d, "adj") or (0,) * d
+    if any(a < 0 or a >= max(s, dl) for a, s, dl in zip(adj, stride, dilate)):
+        raise ValueError(f"deconvolution: adj {adj} must be in [0, stride) (target_shape "
+                         f"{target_shape} gives it; base output size {base})")
+    size = tuple(b + a for b, a in zip(base, adj))
+    out = apply(_conv_data_grad, (data, weight),
+                {"stride": stride, "pad": pad, "dilate": dilate, "groups": groups,
+                 "size": size})
+    if num_filter is not None and out.shape[1] != num_filter:
+        raise ValueError(f"deconvolution: num_filter={num_filter} but weight gives "
+                         f"{out.shape[1]} output channels")
+    if bias is not None and not no_bias:
+        out = out + to_nd(bias, data).reshape((1, -1) + (1,) * d)
+    return out
+
+
+# -- pooling ---------------------------------------------------------------------------------
+def _pool_view(xp, x, kernel, stride, pad, extra, fill):
+    out = _out_size(tuple(s + e for s, e in zip(x.shape[2:], extra)), kernel, stride, pad,
+                    (1,) * len(kernel))
+    win = _windows(xp, _pad(xp, x, pad, fill, extra), kernel, stride, (1,) * len(kernel), out)
+    return win.reshape(win.shape[:2 + len(out)] + (-1,)), out
+
+
+def _scatter_windows(xp, parts, size, kernel, stride, pad, extra, dtype):
+    """Add ``parts(offset)`` (N, C, *out) into the padded input at each kernel offset."""
+    n, c = parts.shape[:2]
+    out = parts.shape[2:-1]
+    padded = tuple(s + 2 * p + e for s, p, e in zip(size, pad, extra))
+    gx = xp.zeros((n, c) + padded, dtype=dtype)
+    for flat, offset in enumerate(_np.ndindex(*kernel)):
+        key = (slice(None),) * 2 + tuple(slice(k, k + t * (o - 1) + 1, t)
+                                         for k, t, o in zip(offset, stride, out))
+        gx[key] += parts[..., flat]
+    crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
+    return gx[crop]
+
+
+def _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, dtype):
+    if include_pad:
+        return float(_np.prod(kernel))
+    ones = xp.ones((1, 1) + tuple(shape[2:]), dtype=dtype)
+    win, _ = _pool_view(xp, ones, kernel, stride, pad, extra, 0)
+    return win.sum(axis=-1)
+
+
+class _MaxPool:
+    """Max over windows; the gradient goes to the (first) maximum of each window."""
+    def forward(xp, x, kernel, stride, pad, extra):
+        fill = -xp.inf if x.dtype.kind == "f" else _np.iinfo(x.dtype).min
+        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, fill)
+        arg = xp.argmax(win, axis=-1)
+        return xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0], arg
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        p = ctx.params
+        return (ctx.call(_max_pool_scatter, g, ctx.aux, size=x.shape[2:], **p),)
+
+
+class _MaxPoolScatter:
+    """``g`` (N, C, *out) added at each window's argmax (the adjoint of the gather)."""
+    def forward(xp, g, arg, size, kernel, stride, pad, extra):
+        hits = xp.arange(int(_np.prod(kernel))) == arg[..., None]
+        parts = xp.where(hits, g[..., None], 0).astype(g.dtype)
+        return _scatter_windows(xp, parts, size, kernel, stride, pad, extra, g.dtype)
+
+    def backward(ctx, gz):
+        p = dict(ctx.params)
+        p.pop("size")
+        return ctx.call(_max_pool_gather, gz, ctx.inputs[1], **p), None
+
+
+class _MaxPoolGather:
+    def forward(xp, x, arg, kernel, stride, pad, extra):
+        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, 0)
+        return xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+
+    def backward(ctx, g):
+        x, arg = ctx.inputs
+        return ctx.call(_max_pool_scatter, g, arg, size=x.shape[2:], **ctx.params), None
+
+
+class _AvgPool:
+    """Window sums divided by ``count`` (1 for sum pooling); linear, so the gradient
+    is the adjoint spread and its gradient is this op again."""
+    def forward(xp, x, kernel, stride, pad, extra, mode, include_pad):
+        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, 0)
+        total = win.sum(axis=-1)
+        if mode == "sum":
+            return total
+        counts = _pool_counts(xp, x.shape, kernel, stride, pad, extra, include_pad, x.dtype)
+        return (total / counts).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return (ctx.call(_avg_pool_spread, g, size=x.shape[2:], **ctx.params),)
+
+
+class _AvgPoolSpread:
+    def forward(xp, g, size, kernel, stride, pad, extra, mode, include_pad):
+        if mode != "sum":
+            shape = g.shape[:2] + tuple(size)
+            g = g / _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, g.dtype)
+        parts = xp.broadcast_to(g[..., None], g.shape + (int(_np.prod(kernel)),))
+        return _scatter_windows(xp, parts, size, kernel, stride, pad, extra, g.dtype)
+
+    def backward(ctx, gz):
+        p = dict(ctx.params)
+        p.pop("size")
+        return (ctx.call(_avg_pool, gz, **p),)
+
+
+_max_pool = Op("max_pool", _MaxPool.forward, _MaxPool.backward, has_aux=True)
+_max_pool_scatter = Op("max_pool_scatter", _MaxPoolScatter.forward, _MaxPoolScatter.backward)
+_max_pool_gather = Op("max_pool_gather", _MaxPoolGather.forward, _MaxPoolGather.backward)
+_avg_pool = Op("avg_pool", _AvgPool.forward, _AvgPool.backward)
+_avg_pool_spread = Op("avg_pool_spread", _AvgPoolSpread.forward, _AvgPoolSpread.backward)
+
+
+def pooling(data, kernel=None, pool_type="max", global_pool=False, cudnn_off=False,
+            pooling_convention="valid", stride=None, pad=None, p_value=None,
+            count_include_pad=None, layout=None):
+    """Max, average or sum pooling over the spatial axes of (N, C, *spatial) data.
+
+    ``stride`` defaults to 1 per axis (MXNet's operator; Gluon passes the pool size);
+    ``global_pool`` pools everything to size 1; ``count_include_pad`` (default True)
+    counts padding in averages; ``pooling_convention`` 'valid' floors the output size,
+    'full' ceils it. Max pooling sends the gradient to the first maximum of each window."""
+    data = to_nd(data)
+    d = data.ndim - 2
+    if d < 1:
+        raise ValueError(f"pooling needs (N, C, *spatial) data, got shape {data.shape}")
+    _check_layout(layout, d)
+    if pool_type not in ("max", "avg", "sum"):
+        raise ValueError(f"pooling: pool_type must be max, avg or sum, got {pool_type!r}")
+    if global_pool:
+        kernel, stride, pad = data.shape[2:], (1,) * d, (0,) * d
+    else:
+        kernel = _tuple(kernel, d, "kernel")
+        if kernel is None:
+            raise ValueError("pooling needs kernel= unless global_pool=True")
+        stride = _tuple(stride, d, "stride") or (1,) * d
+        pad = _tuple(pad, d, "pad") or (0,) * d
+    if pooling_convention == "valid":
+        extra = (0,) * d
+    elif pooling_convention == "full":
+        extra = tuple((-(s + 2 * p - k) % t)
+                      for s, p, k, t in zip(data.shape[2:], pad, kernel, stride))
+    else:
+        raise ValueError(f"pooling_convention must be 'valid' or 'full', got "
+                         f"{pooling_convention!r}")
+    if any(s + 2 * p < k for s, p, k in zip(data.shape[2:], pad, kernel)):
+        raise ValueError(f"pooling: kernel {kernel} is larger than data {data.shape} with "
+                         f"pad {pad}")
+    geo = {"kernel": tuple(kernel), "stride": stride, "pad": pad, "extra": extra}
+    if pool_type == "max":
+        return apply(_max_pool, (data,), geo)
+    include = True if count_include_pad is None else bool(count_include_pad)
+    return apply(_avg_pool, (data,), dict(geo, mode=pool_type, include_pad=include))
