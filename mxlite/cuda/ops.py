@@ -257,10 +257,10 @@ def _channel_reduce_launch(count):
     return block, min(64, max(1, count // (4 * block[0])))
 
 
-def _plane_launch(batch, channels, inner):
-    """Grid and block of the elementwise batch-norm kernels: y strides over planes, x over a plane."""
-    block = _row_block(inner)
-    return (max(1, min(-(-inner // block[0]), 64)), min(batch * channels, 65535)), block
+def _plane_launch(planes, positions):
+    """Grid and block of the 2-D kernels: blockIdx.y strides over planes, x-threads over a plane's positions."""
+    block = _row_block(positions)
+    return (max(1, min(-(-positions // block[0]), 64)), max(1, min(planes, 65535))), block
 
 
 @_uses("norm")
@@ -295,7 +295,7 @@ def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=Non
     beta = xp.zeros(channels, dtype=numpy.float32) if beta is None else beta
     if x.size:
         k.get_function("batch_norm_apply")(
-            *_plane_launch(batch, channels, inner),
+            *_plane_launch(batch * channels, inner),
             (x, mean, inv_std, gamma, beta, y, numpy.int64(batch * channels), numpy.int32(channels),
              numpy.int32(inner)))
     return y, mean, inv_std
@@ -319,7 +319,7 @@ def batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=Fal
     gamma = xp.ones(channels, dtype=numpy.float32) if gamma is None else gamma
     if x.size:
         k.get_function("batch_norm_backward_apply")(
-            *_plane_launch(batch, channels, inner),
+            *_plane_launch(batch * channels, inner),
             (dy, x, mean, inv_std, gamma, dgamma, dbeta, dx, numpy.int64(batch * channels),
              numpy.int32(channels), numpy.int32(inner), numpy.int32(bool(use_global_stats))))
     return dx, dgamma, dbeta
@@ -497,7 +497,7 @@ def im2col(k, xp, x, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)):
     n, c, _, _, kh, kw, oh, ow = (int(v) for v in geometry[:8])
     cols = xp.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
     k.get_function(_template("im2col", x.dtype, ("float32", "float16")))(
-        _grid(cols.size), (BLOCK,), (x, cols, *geometry))
+        *_plane_launch(n * c * kh * kw, oh * ow), (x, cols, *geometry))
     return cols
 
 
@@ -510,7 +510,7 @@ def col2im(k, xp, cols, x_shape, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1
         raise ValueError(f"cols must have shape {(n, c * kh * kw, oh * ow)}; got {cols.shape}")
     dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
     k.get_function(_template("col2im", cols.dtype, ("float32", "float16")))(
-        _grid(dx.size), (BLOCK,), (cols, dx, *geometry))
+        *_plane_launch(n * c, int(geometry[2]) * int(geometry[3])), (cols, dx, *geometry))
     return dx
 
 
@@ -529,7 +529,7 @@ def max_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0)):
     y = xp.empty(x.shape[:2] + (int(oh), int(ow)), dtype=x.dtype)
     argmax = xp.empty(y.shape, dtype=numpy.int32)
     k.get_function("max_pool2d_forward")(
-        _grid(y.size), (BLOCK,), (x, y, argmax, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw))
+        *_plane_launch(int(planes), int(oh) * int(ow)), (x, y, argmax, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw))
     return y, argmax
 
 
@@ -540,7 +540,7 @@ def max_pool2d_backward(k, xp, dy, argmax, x_shape):
     n, c, h, w = x_shape
     dx = xp.zeros(tuple(x_shape), dtype=dy.dtype)
     k.get_function("max_pool2d_backward")(
-        _grid(dy.size), (BLOCK,),
+        *_plane_launch(n * c, dy.shape[2] * dy.shape[3]),
         (dy, xp.ascontiguousarray(argmax), dx, numpy.int64(n * c), numpy.int32(h), numpy.int32(w),
          numpy.int32(dy.shape[2]), numpy.int32(dy.shape[3])))
     return dx
@@ -553,7 +553,7 @@ def avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=T
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x.shape, kernel, stride, pad)
     y = xp.empty(x.shape[:2] + (int(oh), int(ow)), dtype=x.dtype)
     k.get_function("avg_pool2d_forward")(
-        _grid(y.size), (BLOCK,),
+        *_plane_launch(int(planes), int(oh) * int(ow)),
         (x, y, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw, numpy.int32(bool(count_include_pad))))
     return y
 
@@ -567,7 +567,7 @@ def avg_pool2d_backward(k, xp, dy, x_shape, kernel, stride, pad=(0, 0), count_in
         raise ValueError(f"dy must have shape {tuple(x_shape[:2]) + (int(oh), int(ow))}; got {dy.shape}")
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
     k.get_function("avg_pool2d_backward")(
-        _grid(dx.size), (BLOCK,),
+        *_plane_launch(int(planes), int(h) * int(w)),
         (dy, dx, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw, numpy.int32(bool(count_include_pad))))
     return dx
 
