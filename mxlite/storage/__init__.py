@@ -6,6 +6,7 @@ allocator (:func:`install_cupy_allocator`), so every CuPy array mxlite makes is 
 The strategy and limits come from ``MXLITE_<DEV>_MEM_*`` environment variables
 (:mod:`mxlite.storage.config`), read when a device's pool is first used.
 """
+import logging
 import threading
 
 import numpy
@@ -24,6 +25,7 @@ __all__ = ["empty", "zeros", "stats", "reset_peak", "empty_cache", "memory_summa
            "MemoryPool", "make_pool", "FakeRawAllocator", "RawOutOfMemory",
            "config_from_env"]
 
+_log = logging.getLogger(__name__)
 _pools = {}
 _pools_lock = threading.RLock()
 
@@ -52,6 +54,7 @@ def pool_for(device=None):
             else:
                 raw = HostRawAllocator()
             pool = _pools[dev] = make_pool(raw, config, name=str(dev))
+            _log.info("%s memory pool: %s", dev, config.describe())
     return pool
 
 
