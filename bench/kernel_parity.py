@@ -189,6 +189,13 @@ def make_cases(scale):
                   lambda call, xp, dy, z: call(ops.activation_backward, dy, z, "silu"),
                   lambda xp, dy, z: dy * _sigmoid(xp, z) * (1 + z * (1 - _sigmoid(xp, z))), 3 * x2.nbytes, 1e-5))
 
+    def act_bias_backward_chain(xp, dy, z):
+        dx = dy * _sigmoid(xp, z) * (1 + z * (1 - _sigmoid(xp, z)))
+        return dx, dx.sum(axis=0)
+    cases.append(("activation_backward silu + dbias", "activation", (dy2, x2),
+                  lambda call, xp, dy, z: call(ops.activation_backward, dy, z, "silu", bias=True),
+                  act_bias_backward_chain, 3 * x2.nbytes, 1e-4))
+
     logits = normal(rows, cols) * 3
     dy = normal(rows, cols)
     probs = np.exp(_log_softmax(np, logits.astype(np.float64))).astype(f32)
@@ -223,6 +230,10 @@ def make_cases(scale):
         return x * (xp.random.random(x.shape, dtype=f32) >= p) * f32(1 / (1 - p))
     cases.append(("dropout (Philox, in-kernel mask)", "dropout", (xd,),
                   lambda call, xp, x: call(ops.dropout_forward, x, p, seed, offset), dropout_chain,
+                  2 * xd.nbytes, 1e-5))
+
+    cases.append(("dropout_backward (mask regenerated)", "dropout", (xd,),
+                  lambda call, xp, g: call(ops.dropout_backward, g, p, seed, offset), dropout_chain,
                   2 * xd.nbytes, 1e-5))
 
     xb = normal(*image) * 2 + 1
@@ -301,6 +312,40 @@ def make_cases(scale):
     cases.append((f"adam_update ({len(sizes)} tensors, one launch)", "optimizer",
                   (weights, grads, means, variances), adam_kernel, adam_chain, 7 * total, 1e-5))
 
+    def adamw_kernel(call, xp, *arrays):
+        w, g, m, v = (list(a) for a in arrays)
+        call(ops.adamw_update, w, g, m, v, 1e-3, 5, beta1=b1, beta2=b2, wd=0.01)
+        return w + m + v
+
+    def adamw_chain(xp, *arrays):
+        lr_t = 1e-3 * math.sqrt(1 - b2 ** 5) / (1 - b1 ** 5)
+        new_w, new_m, new_v = [], [], []
+        for w, g, m, v in zip(*arrays):
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            new_w.append(w - lr_t * m / (xp.sqrt(v) + 1e-8) - 1e-3 * 0.01 * w)
+            new_m.append(m)
+            new_v.append(v)
+        return new_w + new_m + new_v
+    cases.append((f"adamw_update ({len(sizes)} tensors, one launch)", "optimizer",
+                  (weights, grads, means, variances), adamw_kernel, adamw_chain, 7 * total, 1e-5))
+    momentum_f32 = float(f32(0.9))
+
+    def sgd_kernel(call, xp, w, g, m):
+        w, m = list(w), list(m)
+        call(ops.sgd_momentum_update, w, list(g), m, 0.05, momentum=momentum_f32, wd=1e-4)
+        return w + m
+
+    def sgd_chain(xp, weights_, grads_, moms_):
+        new_w, new_m = [], []
+        for w, g, m in zip(weights_, grads_, moms_):
+            m = momentum_f32 * m + 0.05 * (g + 1e-4 * w)
+            new_w.append(w - m)
+            new_m.append(m)
+        return new_w + new_m
+    cases.append((f"sgd_momentum_update ({len(sizes)} tensors, one launch)", "optimizer",
+                  (weights, grads, means), sgd_kernel, sgd_chain, 5 * total, 1e-5))
+
     k = 3
     xc = normal(*image)
     cols_in = normal(image[0], image[1] * k * k, image[2] * image[3])
@@ -319,6 +364,38 @@ def make_cases(scale):
                   lambda call, xp, x: call(ops.avg_pool2d_forward, x, (3, 3), (2, 2), (1, 1)),
                   lambda xp, x: sum(_windows(xp, x, (3, 3), (2, 2), (1, 1), 0)) / 9,
                   xc.nbytes + pool_out, 1e-5))
+
+    pool_windows = np.stack(_windows(np, xc, (3, 3), (2, 2), (1, 1), -np.inf))
+    window = pool_windows.argmax(axis=0)
+    out_h, out_w = window.shape[2:]
+    oh, ow = np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij")
+    argmax = ((oh * 2 - 1 + window // 3) * image[3] + ow * 2 - 1 + window % 3).astype(np.int32)
+    dy_pool = normal(*window.shape)
+
+    def max_pool_backward_chain(xp, g, at):
+        planes = image[0] * image[1]
+        flat = (xp.arange(planes).reshape(image[0], image[1], 1, 1) * image[2] * image[3] + at).reshape(-1)
+        out = xp.zeros(planes * image[2] * image[3], dtype=g.dtype)
+        if xp is np:
+            np.add.at(out, flat, g.reshape(-1))
+        else:
+            import cupyx
+            cupyx.scatter_add(out, flat, g.reshape(-1))
+        return out.reshape(image)
+    cases.append(("max_pool2d_backward 3x3/2", "conv", (dy_pool, argmax),
+                  lambda call, xp, g, at: call(ops.max_pool2d_backward, g, at, image), max_pool_backward_chain,
+                  xc.nbytes + 2 * pool_out, 1e-5))
+
+    def avg_pool_backward_chain(xp, g):
+        n, c, h, w = image
+        padded = xp.zeros((n, c, h + 2, w + 2), dtype=g.dtype)
+        for i in range(3):
+            for j in range(3):
+                padded[:, :, i:i + 2 * (out_h - 1) + 1:2, j:j + 2 * (out_w - 1) + 1:2] += g / 9
+        return padded[:, :, 1:h + 1, 1:w + 1]
+    cases.append(("avg_pool2d_backward 3x3/2", "conv", (dy_pool,),
+                  lambda call, xp, g: call(ops.avg_pool2d_backward, g, image, (3, 3), (2, 2), (1, 1)),
+                  avg_pool_backward_chain, xc.nbytes + pool_out, 1e-5))
 
     vocab, dim, count = (30000, 512, 65536) if scale == "gpu" else (20, 8, 30)
     indices = rng.integers(0, vocab, count).astype(np.int32)
@@ -357,9 +434,10 @@ def _flatten(value):
 
 
 def _to_device(xp, value):
+    """A copy on the kernels' device: in-place kernels must not touch the case's inputs."""
     if isinstance(value, list):
-        return [xp.asarray(v) for v in value]
-    return xp.asarray(value)
+        return [xp.array(v) for v in value]
+    return xp.array(value)
 
 
 def _to_float64(value):
