@@ -1,6 +1,8 @@
 """Elementwise ops: forward equals numpy's, gradients match float64 central differences."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 import mxlite as mx
 from mxlite.test_utils import check_gradient
@@ -197,3 +199,37 @@ def test_second_order_through_elementwise(device):
     h = x.asnumpy()
     second = 2 * np.exp(h) * np.cos(h) - 2 * h / (1 + h * h) ** 2
     np.testing.assert_allclose(x.grad.asnumpy(), second, rtol=1e-10)
+
+
+def _sum_to(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, s in enumerate(shape):
+        if s == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
+                                                max_side=3),
+       op=st.sampled_from(["add", "subtract", "multiply", "divide", "maximum", "hypot"]))
+def test_broadcasting_arithmetic_property(shapes, op):
+    rng = np.random.default_rng(len(shapes.input_shapes[0]))
+    a = rng.uniform(0.5, 2, shapes.input_shapes[0])
+    b = rng.uniform(0.5, 2, shapes.input_shapes[1])
+    x, y = mnp.array(a, dtype="float64"), mnp.array(b, dtype="float64")
+    x.attach_grad()
+    y.attach_grad()
+    with mx.autograd.record():
+        out = getattr(mnp, op)(x, y)
+    assert out.shape == shapes.result_shape
+    np.testing.assert_allclose(out.asnumpy(), getattr(np, op)(a, b), rtol=1e-12)
+    out.backward()
+    ab, bb = np.broadcast_arrays(a, b)
+    partials = {"add": (1.0, 1.0), "subtract": (1.0, -1.0), "multiply": (bb, ab),
+                "divide": (1 / bb, -ab / bb ** 2), "maximum": (ab >= bb, ab < bb),
+                "hypot": (ab / np.hypot(ab, bb), bb / np.hypot(ab, bb))}[op]
+    full = [np.broadcast_to(np.asarray(p, dtype=float), shapes.result_shape) for p in partials]
+    np.testing.assert_allclose(x.grad.asnumpy(), _sum_to(full[0], a.shape), rtol=1e-12)
+    np.testing.assert_allclose(y.grad.asnumpy(), _sum_to(full[1], b.shape), rtol=1e-12)

@@ -7,7 +7,6 @@ they return (the non-NaN one).
 """
 import math
 
-
 from ..autograd import Op, apply, apply1, apply2
 from ..base import default_float
 from ..ndarray import ndarray, wrap

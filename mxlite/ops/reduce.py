@@ -288,7 +288,8 @@ any = _logical_reduction("any")  # noqa: A001
 
 
 def _count_nonzero_forward(xp, x, axis=None, keepdims=False):
-    return xp.count_nonzero(x, axis=axis, keepdims=keepdims)
+    count = xp.count_nonzero(x, axis=axis)  # CuPy has no keepdims here
+    return xp.reshape(count, keep_shape(x.shape, axis)) if keepdims else count
 
 
 _count_nonzero = Op("count_nonzero", _count_nonzero_forward)
