@@ -538,3 +538,17 @@ def test_pick_backward(rng, mode):
     for o, i in np.ndindex(3, 4):
         expected[o, picked[o, i], i] = dy[o, i]
     assert_close(dx, expected)
+
+
+# ---- the GPU parity script, on the CPU executor ----
+
+def test_kernel_parity_script_passes_on_the_cpu_executor(tmp_path):
+    if not _usable:
+        pytest.skip(f"CPU CUDA executor unavailable: {_why}")
+    from bench import kernel_parity
+
+    output = tmp_path / "parity.md"
+    assert kernel_parity.main(["--cpu-sim", "--output", str(output)]) == 0
+    table = [line for line in output.read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(table) == 1 + len(kernel_parity.make_cases("cpu"))
+    assert all("| ok |" in row for row in table[1:])
