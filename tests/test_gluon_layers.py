@@ -303,3 +303,81 @@ def test_hybridize_gives_identical_results():
     y.backward()
     np.testing.assert_array_equal(before[0], y.asnumpy())
     np.testing.assert_array_equal(before[1], x.grad.asnumpy())
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _ref_step(mode, x, h, c, wi, wh, bi, bh):
+    gi, gh = x @ wi.T + bi, h @ wh.T + bh
+    n = h.shape[-1]
+    if mode == "lstm":
+        g = gi + gh
+        i, f, cand, o = (g[:, k * n:(k + 1) * n] for k in range(4))
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(cand)
+        return _sigmoid(o) * np.tanh(c), c
+    if mode == "gru":
+        r = _sigmoid(gi[:, :n] + gh[:, :n])
+        z = _sigmoid(gi[:, n:2 * n] + gh[:, n:2 * n])
+        new = np.tanh(gi[:, 2 * n:] + r * gh[:, 2 * n:])
+        return (1 - z) * new + z * h, c
+    return np.tanh(gi + gh), c
+
+
+def _ref_layer(mode, x, params, hidden, bidirectional, num_layers=1):
+    """Numpy reference of a (bi)directional multi-layer RNN over (T, N, C) input."""
+    for layer in range(num_layers):
+        outs = []
+        for prefix in ("l", "r")[:2 if bidirectional else 1]:
+            p = [params[f"{prefix}{layer}_{k}"] for k in ("i2h_weight", "h2h_weight",
+                                                          "i2h_bias", "h2h_bias")]
+            h = np.zeros((x.shape[1], hidden))
+            c = np.zeros_like(h)
+            steps = range(x.shape[0])[::-1] if prefix == "r" else range(x.shape[0])
+            out = [None] * x.shape[0]
+            for t in steps:
+                h, c = _ref_step(mode, x[t], h, c, *p)
+                out[t] = h
+            outs.append(np.stack(out))
+        x = np.concatenate(outs, axis=-1)
+    return x
+
+
+@pytest.mark.parametrize("layer_type,mode", [(gluon.rnn.LSTM, "lstm"), (gluon.rnn.GRU, "gru"),
+                                             (gluon.rnn.RNN, "rnn")])
+def test_recurrent_layers(layer_type, mode):
+    x = RNG.standard_normal((3, 2, 2))  # T, N, C
+    kwargs = dict(activation="tanh") if mode == "rnn" else {}
+    layer = layer_type(2, bidirectional=True, **kwargs)
+    n = _check_layer(layer, x,
+                     lambda x, **p: _ref_layer(mode, x, p, 2, bidirectional=True),
+                     init=mx.init.Uniform(0.5))
+    assert n == 8
+
+
+def test_lstm_layouts_states_and_cells():
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32)  # N, T, C
+    layer = gluon.rnn.LSTM(5, num_layers=2, layout="NTC")
+    layer.initialize()
+    states = layer.begin_state(batch_size=2)
+    assert [s.shape for s in states] == [(2, 2, 5), (2, 2, 5)]
+    out, new_states = layer(mx.np.array(x), states)
+    assert out.shape == (2, 3, 5)
+    params = {k: v.data().asnumpy() for k, v in layer.collect_params().items()}
+    expected = _ref_layer("lstm", x.transpose(1, 0, 2), params, 5, False, num_layers=2)
+    np.testing.assert_allclose(out.asnumpy(), expected.transpose(1, 0, 2), rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(new_states[0].asnumpy()[1], expected[-1], rtol=1e-4, atol=1e-6)
+    assert layer(mx.np.array(x)).shape == (2, 3, 5)  # no states given: outputs only
+
+    cell = gluon.rnn.LSTMCell(5)
+    cell.initialize()
+    cell.share_parameters({k[3:]: v for k, v in layer.collect_params().items()
+                           if k.startswith("l0_")})
+    h, (h_state, c_state) = cell(mx.np.array(x[:, 0]), cell.begin_state(2))
+    weights = [params["l0_" + k] for k in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")]
+    ref_h, ref_c = _ref_step("lstm", x[:, 0], np.zeros((2, 5)), np.zeros((2, 5)), *weights)
+    np.testing.assert_allclose(h.asnumpy(), ref_h, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(c_state.asnumpy(), ref_c, rtol=1e-4, atol=1e-6)
+    assert h_state is h

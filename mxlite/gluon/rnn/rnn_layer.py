@@ -1,0 +1,157 @@
+"""Multi-layer (optionally bidirectional) RNN, LSTM and GRU over whole sequences.
+
+Each layer projects the inputs of every time step at once, then steps through time
+with the cell math of ``rnn_cell``. Parameters are named as MXNet 1.x names the fused
+layer's: ``l0_i2h_weight``, ``l0_h2h_bias``, ``r0_...`` for the reverse direction.
+"""
+from ... import autograd
+from ... import numpy as np
+from ... import numpy_extension as npx
+from ..block import HybridBlock
+from ..parameter import Parameter
+from .rnn_cell import MODES
+
+__all__ = ["RNN", "LSTM", "GRU"]
+
+
+class _RNNLayer(HybridBlock):
+    def __init__(self, hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                 i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                 h2h_bias_initializer, mode, dtype="float32"):
+        super().__init__()
+        if layout not in ("TNC", "NTC"):
+            raise ValueError(f"Invalid layout {layout!r}; must be one of ['TNC' or 'NTC']")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self._hidden_size = hidden_size
+        self._num_layers = num_layers
+        self._layout = layout
+        self._dropout = dropout
+        self._dirs = 2 if bidirectional else 1
+        self._input_size = input_size
+        self._mode = mode
+        gates, self._num_states, self._step = MODES[mode]
+        self._activation = {"rnn_relu": "relu", "rnn_tanh": "tanh"}.get(mode)
+        rows = gates * hidden_size
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else hidden_size * self._dirs
+            for prefix in ("l", "r")[:self._dirs]:
+                name = f"{prefix}{layer}_"
+                setattr(self, name + "i2h_weight", Parameter(
+                    name + "i2h_weight", shape=(rows, in_size), init=i2h_weight_initializer,
+                    allow_deferred_init=True, dtype=dtype))
+                setattr(self, name + "h2h_weight", Parameter(
+                    name + "h2h_weight", shape=(rows, hidden_size),
+                    init=h2h_weight_initializer, allow_deferred_init=True, dtype=dtype))
+                setattr(self, name + "i2h_bias", Parameter(
+                    name + "i2h_bias", shape=(rows,), init=i2h_bias_initializer,
+                    allow_deferred_init=True, dtype=dtype))
+                setattr(self, name + "h2h_bias", Parameter(
+                    name + "h2h_bias", shape=(rows,), init=h2h_bias_initializer,
+                    allow_deferred_init=True, dtype=dtype))
+
+    def state_info(self, batch_size=0):
+        shape = (self._num_layers * self._dirs, batch_size, self._hidden_size)
+        return [{"shape": shape, "__layout__": "LNC"} for _ in range(self._num_states)]
+
+    def begin_state(self, batch_size=0, func=None, **kwargs):
+        """Initial states, each (num_layers * directions, batch_size, hidden_size)."""
+        func = func or np.zeros
+        shape = (self._num_layers * self._dirs, batch_size, self._hidden_size)
+        return [func(shape, **kwargs) for _ in range(self._num_states)]
+
+    def infer_shape(self, inputs, *args):
+        in_size = inputs.shape[-1]
+        for prefix in ("l", "r")[:self._dirs]:
+            p = self._reg_params[f"{prefix}0_i2h_weight"]
+            p.shape = (p.shape[0], in_size)
+
+    def forward(self, inputs, states=None):
+        """``inputs`` (T, N, C) or (N, T, C); returns outputs, plus new states when given."""
+        given_states = states is not None
+        if self._layout == "NTC":
+            inputs = np.swapaxes(inputs, 0, 1)
+        if not given_states:
+            states = self.begin_state(inputs.shape[1], device=inputs.device,
+                                      dtype=inputs.dtype)
+        elif not isinstance(states, (list, tuple)):
+            states = [states]
+        if len(states) != self._num_states:
+            raise ValueError(f"{type(self).__name__} takes {self._num_states} state arrays, "
+                             f"got {len(states)}")
+        final = [[] for _ in range(self._num_states)]
+        x = inputs
+        for layer in range(self._num_layers):
+            outputs = []
+            for d, prefix in enumerate(("l", "r")[:self._dirs]):
+                index = layer * self._dirs + d
+                out, last = self._run_direction(x, [s[index] for s in states],
+                                                f"{prefix}{layer}_", reverse=d == 1)
+                outputs.append(out)
+                for k, s in enumerate(last):
+                    final[k].append(s)
+            x = outputs[0] if self._dirs == 1 else np.concatenate(outputs, axis=-1)
+            if self._dropout and layer < self._num_layers - 1 and autograd.is_training():
+                x = npx.dropout(x, p=self._dropout)
+        if self._layout == "NTC":
+            x = np.swapaxes(x, 0, 1)
+        if not given_states:
+            return x
+        return x, [np.stack(s, axis=0) for s in final]
+
+    def _run_direction(self, x, states, name, reverse):
+        device = x.device
+        p = self._reg_params
+        i2h = npx.fully_connected(x, p[name + "i2h_weight"].data(device),
+                                  p[name + "i2h_bias"].data(device), flatten=False)
+        h2h_weight = p[name + "h2h_weight"].data(device)
+        h2h_bias = p[name + "h2h_bias"].data(device)
+        steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+        outputs = [None] * x.shape[0]
+        for t in steps:
+            h2h = npx.fully_connected(states[0], h2h_weight, h2h_bias, flatten=False)
+            outputs[t], states = self._step(i2h[t], h2h, states, self._hidden_size,
+                                            self._activation)
+        return np.stack(outputs, axis=0), states
+
+    def __repr__(self):
+        in_size = self._reg_params["l0_i2h_weight"].shape[1]
+        return (f"{type(self).__name__}({in_size if in_size > 0 else None} -> "
+                f"{self._hidden_size}, {self._layout}, num_layers={self._num_layers}"
+                f"{', bidirectional' if self._dirs == 2 else ''})")
+
+
+class RNN(_RNNLayer):
+    """Elman RNN with tanh or relu ``activation``; one state (h)."""
+
+    def __init__(self, hidden_size, num_layers=1, activation="relu", layout="TNC", dropout=0,
+                 bidirectional=False, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
+                 dtype="float32"):
+        if activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "rnn_" + activation, dtype)
+
+
+class LSTM(_RNNLayer):
+    """Long short-term memory; states [h, c]."""
+
+    def __init__(self, hidden_size, num_layers=1, layout="TNC", dropout=0, bidirectional=False,
+                 input_size=0, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", dtype="float32"):
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "lstm", dtype)
+
+
+class GRU(_RNNLayer):
+    """Gated recurrent unit (MXNet's/cuDNN's variant); one state (h)."""
+
+    def __init__(self, hidden_size, num_layers=1, layout="TNC", dropout=0, bidirectional=False,
+                 input_size=0, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", dtype="float32"):
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "gru", dtype)
