@@ -56,6 +56,7 @@ _FLOATING = ("float32", "float16", "bfloat16")
 
 
 def _uses(stem):
+    """Records which kernels/<stem>.cu a wrapper launches from (read by mxlite.cuda.bind)."""
     def mark(fn):
         fn.kernel_file = stem
         return fn
@@ -96,7 +97,7 @@ def _aligned(arrays, alignment):
 
 
 def _pair(value, what):
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
+    pair = (int(value),) * 2 if isinstance(value, (int, numpy.integer)) else tuple(int(v) for v in value)
     if len(pair) != 2:
         raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
     return pair
