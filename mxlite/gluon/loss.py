@@ -24,24 +24,15 @@ def _apply_weighting(loss, weight=None, sample_weight=None):
     return loss
 
 
-def _mean(loss, axes=None):
-    """Mean as sum / count: np.mean's backward fails today (ops/reduce.py calls its own max())."""
-    axes = tuple(range(loss.ndim)) if axes is None else axes
-    count = 1
-    for a in axes:
-        count *= loss.shape[a]
-    return np.sum(loss, axis=axes) / max(count, 1)
-
-
 def _batch_mean(loss, batch_axis):
     """Mean over every axis but ``batch_axis``."""
     axes = tuple(a for a in range(loss.ndim) if a != batch_axis % max(loss.ndim, 1))
-    return _mean(loss, axes) if axes else loss
+    return np.mean(loss, axis=axes) if axes else loss
 
 
 def _softrelu_neg_abs(x):
     """log(1 + exp(-|x|)), which never overflows."""
-    return np.log(1 + np.exp(-np.abs(x)))
+    return np.log1p(np.exp(-np.abs(x)))
 
 
 class Loss(HybridBlock):
@@ -262,7 +253,7 @@ class PoissonNLLLoss(Loss):
             stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe)
             loss = loss + np.where(target > 1, stirling, 0.0)
         loss = _apply_weighting(loss, self._weight, sample_weight)
-        return _mean(loss)
+        return np.mean(loss)
 
 
 class _CTC:
