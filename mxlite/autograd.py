@@ -102,14 +102,15 @@ class Op:
     Backward must use only inputs, out, aux and ``xp`` functions that ``mxlite.numpy``
     also has, so that ``create_graph=True`` can rerun it differentiably.
     """
-    __slots__ = ("name", "forward_impls", "backward_impls", "nout", "has_aux", "save_out",
-                 "differentiable", "moves_device")
+    __slots__ = ("name", "forward_impls", "backward_impls", "backward", "nout", "has_aux",
+                 "save_out", "differentiable", "moves_device")
 
     def __init__(self, name, forward, backward=None, nout=1, has_aux=False, save_out=False,
                  moves_device=False):
         self.name = name
         self.forward_impls = [forward, forward]       # indexed by backend kind
         self.backward_impls = [backward, backward]
+        self.backward = backward  # the generic formula: create_graph always runs this one
         self.nout = nout
         self.has_aux = has_aux
         self.save_out = save_out
@@ -117,7 +118,11 @@ class Op:
         self.moves_device = moves_device
 
     def register(self, kind, forward=None, backward=None):
-        """Install a faster implementation for one backend kind (e.g. a CUDA kernel)."""
+        """Install a faster implementation for one backend kind (e.g. a CUDA kernel).
+
+        A registered backward works on backend arrays; higher-order gradients
+        (``create_graph=True``) keep using the generic formula.
+        """
         if forward is not None:
             self.forward_impls[kind] = forward
         if backward is not None:
@@ -196,7 +201,10 @@ def apply(op, args, params=_NO_PARAMS):
     if dev is None:
         dev = current_device()
     be = dev._backend or dev.backend
-    res = op.forward_impls[be.kind](be.xp, *raw, **params)
+    if be.kind:
+        res = _on_gpu(be, op.forward_impls[be.kind], (be.xp, *raw), params)
+    else:
+        res = op.forward_impls[0](be.xp, *raw, **params)
     aux = None
     if op.has_aux:
         res, aux = res
@@ -219,7 +227,10 @@ def apply1(op, x, params=_NO_PARAMS):
     """``apply`` for the common case of one ndarray input and one output (hot path)."""
     dev = x._device
     be = dev._backend or dev.backend
-    res = op.forward_impls[be.kind](be.xp, x._data, **params)
+    if be.kind:
+        res = _on_gpu(be, op.forward_impls[be.kind], (be.xp, x._data), params)
+    else:
+        res = op.forward_impls[0](be.xp, x._data, **params)
     if res.__class__ is not be.array_type:
         res = be.xp.asarray(res)
     out = _new(ndarray)
@@ -240,11 +251,15 @@ def apply2(op, a, b):
     if b.__class__ is ndarray:
         if b._device is not dev:
             _device_of((a, b))
-        res = op.forward_impls[be.kind](be.xp, a._data, b._data)
+        bd = b._data
         in_graph = a._node is not None or b._node is not None
     else:
-        res = op.forward_impls[be.kind](be.xp, a._data, b)
+        bd = b
         in_graph = a._node is not None
+    if be.kind:
+        res = _on_gpu(be, op.forward_impls[be.kind], (be.xp, a._data, bd), _NO_PARAMS)
+    else:
+        res = op.forward_impls[0](be.xp, a._data, bd)
     if res.__class__ is not be.array_type:
         res = be.xp.asarray(res)
     out = _new(ndarray)
@@ -259,6 +274,12 @@ def apply2(op, a, b):
 
 
 _new = object.__new__
+
+
+def _on_gpu(be, fn, args, params):
+    """Call ``fn`` with the array's GPU current, as CuPy needs on multi-GPU machines."""
+    with be.cuda_device:
+        return fn(*args, **params)
 
 
 def _as_array(be, res):
@@ -448,7 +469,10 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
             if True in need:
                 be = node.backend
                 ctx = ctx_type(node, need)
-                in_grads = op.backward_impls[be.kind](ctx, gs[0] if op.nout == 1 else tuple(gs))
+                bwd = op.backward if create_graph else op.backward_impls[be.kind]
+                g_in = gs[0] if op.nout == 1 else tuple(gs)
+                in_grads = _on_gpu(be, bwd, (ctx, g_in), _NO_PARAMS) if be.kind \
+                    else bwd(ctx, g_in)
                 for a, gi, nd in zip(inputs, in_grads, need):
                     if not nd or gi is None:
                         continue
