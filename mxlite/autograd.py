@@ -548,7 +548,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
 
 
 def _zeros_of(v):
-    return wrap(v._device.backend.xp.zeros(v.shape, dtype=v.dtype), v._device)
+    return wrap(storage.zeros(v._device, v.shape, v.dtype), v._device)
 
 
 # -- marking variables ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ and numpy-style methods, since those are ops.
 """
 import numpy as _np
 
+from . import storage
 from .base import MXNetError, default_float
 from .device import Device, current_device
 
@@ -22,7 +23,7 @@ class ndarray:
     def __init__(self, shape=(), dtype=None, device=None, ctx=None):
         """Uninitialized array of ``shape``, as ``numpy.ndarray(shape)``."""
         dev = Device(device or ctx or current_device())
-        self._data = dev.backend.xp.empty(shape, dtype=dtype or default_float)
+        self._data = storage.empty(dev, shape, dtype or default_float)
         self._device = dev
         self._node = None
         self._oidx = 0

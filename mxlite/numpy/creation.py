@@ -2,6 +2,7 @@
 integer and bool numpy arrays keep their dtype."""
 import numpy as _np
 
+from .. import storage
 from ..base import default_float
 from ..device import Device, current_device
 from ..ndarray import ndarray, wrap
@@ -54,21 +55,24 @@ def asarray(a, dtype=None, device=None, ctx=None):
     return array(a, dtype=dtype, device=device, ctx=ctx, copy=False)
 
 
-def _filled(fn, shape, dtype, device, ctx, *args):
-    dev = _device(device, ctx)
-    return wrap(getattr(dev.backend.xp, fn)(shape, *args, dtype=dtype or default_float), dev)
+def _filled(dev, shape, dtype, fill_value):
+    """A pooled array of ``shape`` set to ``fill_value`` (left uninitialised when None)."""
+    data = storage.empty(dev, shape, dtype)
+    if fill_value is not None:
+        data.fill(fill_value)
+    return wrap(data, dev)
 
 
 def zeros(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled("zeros", shape, dtype, device, ctx)
+    return _filled(_device(device, ctx), shape, dtype or default_float, 0)
 
 
 def ones(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled("ones", shape, dtype, device, ctx)
+    return _filled(_device(device, ctx), shape, dtype or default_float, 1)
 
 
 def empty(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled("empty", shape, dtype, device, ctx)
+    return _filled(_device(device, ctx), shape, dtype or default_float, None)
 
 
 def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
@@ -76,29 +80,27 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
         fill_value = fill_value.item()
     if dtype is None and isinstance(fill_value, bool):
         dtype = _np.bool_
-    dev = _device(device, ctx)
-    return wrap(dev.backend.xp.full(shape, fill_value, dtype=dtype or default_float), dev)
+    return _filled(_device(device, ctx), shape, dtype or default_float, fill_value)
 
 
-def _like(fn, a, dtype, device, ctx, *args):
-    dev = Device(device or ctx or a._device)
-    return wrap(getattr(dev.backend.xp, fn)(a.shape, *args, dtype=dtype or a.dtype), dev)
+def _like(a, dtype, device, ctx, fill_value):
+    return _filled(Device(device or ctx or a._device), a.shape, dtype or a.dtype, fill_value)
 
 
 def zeros_like(a, dtype=None, order="C", device=None, ctx=None):
-    return _like("zeros", a, dtype, device, ctx)
+    return _like(a, dtype, device, ctx, 0)
 
 
 def ones_like(a, dtype=None, order="C", device=None, ctx=None):
-    return _like("ones", a, dtype, device, ctx)
+    return _like(a, dtype, device, ctx, 1)
 
 
 def empty_like(a, dtype=None, order="C", device=None, ctx=None):
-    return _like("empty", a, dtype, device, ctx)
+    return _like(a, dtype, device, ctx, None)
 
 
 def full_like(a, fill_value, dtype=None, order="C", device=None, ctx=None):
-    return _like("full", a, dtype, device, ctx, fill_value)
+    return _like(a, dtype, device, ctx, fill_value)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
