@@ -431,6 +431,25 @@ def test_float16_weights_update_through_float32_masters(rng):
         run(ops.sgd_momentum_update, weights, grads, moms, 0.1, momentum=0.9)
 
 
+def test_adamw_float16_weights_with_masters(rng):
+    masters = [rng.standard_normal(s).astype(np.float32) for s in SIZES[:2]]
+    weights = [m.astype(np.float16) for m in masters]
+    grads = [rng.standard_normal(s).astype(np.float16) for s in SIZES[:2]]
+    means = [np.zeros(s, np.float32) for s in SIZES[:2]]
+    variances = [np.zeros(s, np.float32) for s in SIZES[:2]]
+    b1, b2 = float(np.float32(0.9)), float(np.float32(0.999))
+    expected = []
+    for m, g in zip(masters, grads):
+        g64 = g.astype(np.float64)
+        mean, var = (1 - b1) * g64, (1 - b2) * g64 * g64
+        lr_t = 0.01 * math.sqrt(1 - b2) / (1 - b1)
+        expected.append(m - lr_t * mean / (np.sqrt(var) + 1e-8) - 0.01 * 0.1 * m)
+    run(ops.adamw_update, weights, grads, means, variances, 0.01, 1, wd=0.1, master_weights=masters)
+    for w, m, e in zip(weights, masters, expected):
+        assert_close(m, e)
+        assert np.array_equal(w, m.astype(np.float16))
+
+
 # ---- convolution and pooling ----
 
 GEOMETRY = dict(kernel=(3, 2), stride=(2, 1), pad=(1, 1), dilate=(1, 2))
