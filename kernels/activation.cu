@@ -89,8 +89,12 @@ __global__ void activation_forward(const T* __restrict__ x, const T* __restrict_
         Pack16<T> xin = reinterpret_cast<const Pack16<T>*>(x)[p];
         Pack16<T> zout, yout;
         // Channel of the pack's first element, then stepped: one division per pack, not per element.
-        const long long row = p * P / inner;
-        int within = (int)(p * P - row * inner), c = (int)(row % channels);
+        int within = 0, c = 0;
+        if (has_bias) {
+            const long long row = p * P / inner;
+            within = (int)(p * P - row * inner);
+            c = (int)(row % channels);
+        }
         for (int j = 0; j < P; ++j) {
             float z = to_float(xin.v[j]);
             if (has_bias) {
