@@ -20,6 +20,13 @@ def test_core_loop_reaches_accuracy_and_saves_best(tmp_path):
     assert saved["0.weight"].shape == (128, 64)
 
 
+def test_cnn_learns_on_a_subset(tmp_path):
+    result = train_module.train(epochs=3, batch_size=32, lr=5e-3, seed=0,
+                                out=str(tmp_path / "cnn.params"), model="cnn", limit=300,
+                                progress=False, log=lambda line: None)
+    assert result["test_accuracy"] >= 0.75
+
+
 def test_device_choice_falls_back_to_cpu():
     device = train_module.pick_device("auto")
     assert device.device_type in ("cpu", "gpu")
