@@ -44,9 +44,12 @@ def test_workers_give_the_same_batches():
     serial = [y.asnumpy() for _, y in gdata.DataLoader(_dataset(9), batch_size=2)]
     parallel = [y.asnumpy() for _, y in gdata.DataLoader(_dataset(9), batch_size=2,
                                                          num_workers=2)]
-    assert len(serial) == len(parallel) == 5
-    for a, b in zip(serial, parallel):
+    threaded = [y.asnumpy() for _, y in gdata.DataLoader(_dataset(9), batch_size=2,
+                                                         num_workers=2, thread_pool=True)]
+    assert len(serial) == len(parallel) == len(threaded) == 5
+    for a, b, c in zip(serial, parallel, threaded):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
 
 
 def test_custom_batchify_and_sampler_errors():

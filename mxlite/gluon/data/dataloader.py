@@ -1,5 +1,6 @@
 """``DataLoader``: batches from a Dataset, optionally built in worker processes."""
 import multiprocessing
+from multiprocessing.pool import ThreadPool
 
 import numpy as _np
 
@@ -60,7 +61,8 @@ class DataLoader:
 
     ``shuffle`` draws a new order each epoch; ``last_batch`` is 'keep', 'discard' or
     'rollover'; ``num_workers > 0`` builds batches in that many worker processes
-    (forked, so the dataset need not be picklable) and yields them in order.
+    (forked, so the dataset need not be picklable), or threads with ``thread_pool``, and
+    yields them in order. ``pin_memory`` has no effect (host memory is plain memory here).
     """
 
     def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
@@ -86,6 +88,7 @@ class DataLoader:
         self._num_workers = num_workers
         self._prefetch = max(1, prefetch if prefetch is not None else 2 * num_workers)
         self._timeout = timeout
+        self._thread_pool = thread_pool
         self._pool = None
 
     def __len__(self):
@@ -98,9 +101,7 @@ class DataLoader:
                 yield batchify([self._dataset[i] for i in indices])
             return
         if self._pool is None:
-            context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(self._num_workers, initializer=_worker_init,
-                                      initargs=(self._dataset, self._batchify_fn))
+            self._pool = self._make_pool()
         pending = []
         indices = iter(self._batch_sampler)
         for batch_indices in indices:
@@ -109,6 +110,14 @@ class DataLoader:
                 yield self._finish(pending.pop(0))
         while pending:
             yield self._finish(pending.pop(0))
+
+    def _make_pool(self):
+        if self._thread_pool:
+            return ThreadPool(self._num_workers, initializer=_worker_init,
+                              initargs=(self._dataset, self._batchify_fn))
+        context = multiprocessing.get_context("fork")
+        return context.Pool(self._num_workers, initializer=_worker_init,
+                            initargs=(self._dataset, self._batchify_fn))
 
     def _finish(self, result):
         batch = result.get(self._timeout)
