@@ -1,4 +1,5 @@
 """``DataLoader``: batches from a Dataset, optionally built in worker processes."""
+import functools
 import multiprocessing
 from multiprocessing.pool import ThreadPool
 
@@ -49,11 +50,16 @@ def _worker_init(dataset, batchify_fn):
     _worker_batchify = batchify_fn
 
 
-def _worker_batch(indices):
-    samples = [_worker_dataset[i] for i in indices]
-    if _worker_batchify is None:
+def _make_batch(dataset, batchify_fn, indices):
+    samples = [dataset[i] for i in indices]
+    if batchify_fn is None:
         return _stack_host(samples)
-    return _worker_batchify(samples)
+    return batchify_fn(samples)
+
+
+def _worker_batch(indices):
+    """Runs in a worker process, on the dataset the pool was started with."""
+    return _make_batch(_worker_dataset, _worker_batchify, indices)
 
 
 class DataLoader:
@@ -102,10 +108,13 @@ class DataLoader:
             return
         if self._pool is None:
             self._pool = self._make_pool()
+        if self._thread_pool:
+            work = functools.partial(_make_batch, self._dataset, self._batchify_fn)
+        else:
+            work = _worker_batch
         pending = []
-        indices = iter(self._batch_sampler)
-        for batch_indices in indices:
-            pending.append(self._pool.apply_async(_worker_batch, (batch_indices,)))
+        for batch_indices in self._batch_sampler:
+            pending.append(self._pool.apply_async(work, (batch_indices,)))
             if len(pending) >= self._prefetch:
                 yield self._finish(pending.pop(0))
         while pending:
@@ -113,8 +122,7 @@ class DataLoader:
 
     def _make_pool(self):
         if self._thread_pool:
-            return ThreadPool(self._num_workers, initializer=_worker_init,
-                              initargs=(self._dataset, self._batchify_fn))
+            return ThreadPool(self._num_workers)
         context = multiprocessing.get_context("fork")
         return context.Pool(self._num_workers, initializer=_worker_init,
                             initargs=(self._dataset, self._batchify_fn))
