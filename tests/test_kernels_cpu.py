@@ -178,7 +178,7 @@ def log_softmax_reference(x):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-@pytest.mark.parametrize("shape", [(4, 37), (2, 3, 600)])
+@pytest.mark.parametrize("shape", [(11, 37), (2, 3, 600)], ids=["warp-per-row", "block-per-row"])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_forward_backward(rng, shape, log):
     x = (rng.standard_normal(shape) * 4).astype(np.float32)
@@ -215,7 +215,7 @@ def test_softmax_bfloat16(rng):
     x = from_bf16_bits(to_bf16_bits(rng.standard_normal((3, 40))))
     y = np.empty(x.shape, dtype=np.uint16)
     module_for("softmax").get_function("softmax_forward<__nv_bfloat16>")(
-        (3,), (64,), (to_bf16_bits(x), y, np.int32(40), np.int32(1)))
+        (3,), (64,), (to_bf16_bits(x), y, np.int64(3), np.int32(40), np.int32(1)))
     assert_close(from_bf16_bits(y), log_softmax_reference(x), dict(rtol=1e-2, atol=2e-2))
 
 

@@ -171,6 +171,16 @@ def activation_backward(k, xp, dy, preact, act, slope=0.25, bias=False):
 
 # ---- softmax family (last axis) ----
 
+WARP_ROW_MAX = 256  # rows up to this long get one warp each, 8 rows per block
+
+
+def _row_launch(rows, cols):
+    """Grid and block for the softmax kernels: a warp per short row, a block per long row."""
+    if cols <= WARP_ROW_MAX:
+        return (-(-rows // 8),), (32, 8)
+    return (rows,), _row_block(cols)
+
+
 def _rows(x):
     if x.ndim == 0:
         raise ValueError("softmax needs at least one axis")
@@ -185,7 +195,7 @@ def softmax_forward(k, xp, x, log=False):
     rows, cols = _rows(x)
     if rows:
         k.get_function(_template("softmax_forward", x.dtype))(
-            (rows,), _row_block(cols), (x, y, numpy.int32(cols), numpy.int32(bool(log))))
+            *_row_launch(rows, cols), (x, y, numpy.int64(rows), numpy.int32(cols), numpy.int32(bool(log))))
     return y
 
 
@@ -198,7 +208,7 @@ def softmax_backward(k, xp, dy, y, log=False):
     rows, cols = _rows(dy)
     if rows:
         k.get_function(_template("softmax_backward", dy.dtype))(
-            (rows,), _row_block(cols), (dy, y, dx, numpy.int32(cols), numpy.int32(bool(log))))
+            *_row_launch(rows, cols), (dy, y, dx, numpy.int64(rows), numpy.int32(cols), numpy.int32(bool(log))))
     return dx
 
 
@@ -213,7 +223,7 @@ def softmax_cross_entropy(k, xp, logits, labels):
     dlogits = xp.empty_like(logits)
     if rows:
         k.get_function(_template("softmax_cross_entropy", logits.dtype))(
-            (rows,), _row_block(cols), (logits, labels, loss, dlogits, numpy.int32(cols)))
+            *_row_launch(rows, cols), (logits, labels, loss, dlogits, numpy.int64(rows), numpy.int32(cols)))
     return loss, dlogits
 
 
