@@ -253,3 +253,20 @@ def test_hooks_apply_setattr_share_and_summary(capsys):
 def test_hybrid_block_needs_an_array_input():
     with pytest.raises(ValueError, match="at least one input must be an ndarray"):
         nn.Dense(2, in_units=1)(3.0)
+
+
+def test_save_deduplicates_shared_parameters(tmp_path):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=3), nn.Dense(3, in_units=3))
+    net[1].share_parameters({"weight": net[0].weight})
+    net.initialize()
+    assert net[1].weight is net[0].weight
+    path = str(tmp_path / "shared.params")
+    net.save_parameters(path, deduplicate=True)
+    assert sorted(np.load(path).files) == ["0.bias", "0.weight", "1.bias"]
+    fresh = nn.HybridSequential()
+    fresh.add(nn.Dense(3, in_units=3), nn.Dense(3, in_units=3))
+    fresh[1].share_parameters({"weight": fresh[0].weight})
+    fresh.load_parameters(path)
+    x = mx.np.ones((1, 3))
+    np.testing.assert_array_equal(fresh(x).asnumpy(), net(x).asnumpy())

@@ -149,3 +149,22 @@ def test_split_and_load_and_clip_global_norm():
     np.testing.assert_allclose(arrays[0].asnumpy(), [0.6, 0.0], rtol=1e-6)
     with pytest.warns(UserWarning, match="nan or inf"):
         gluon.utils.clip_global_norm([mx.np.array([np.inf])], 1.0)
+
+
+def test_lr_mult_and_scheduler_through_trainer():
+    fast = gluon.Parameter("fast", shape=(1,), lr_mult=2.0)
+    slow = gluon.Parameter("slow", shape=(1,))
+    for p in (fast, slow):
+        p.initialize(init="zeros")
+    schedule = mx.lr_scheduler.FactorScheduler(step=1, factor=0.5)
+    trainer = gluon.Trainer({"b": slow, "a": fast}, "sgd",
+                            {"learning_rate": 1.0, "lr_scheduler": schedule})
+    assert [p.name for p in trainer._params] == ["fast", "slow"]  # sorted by key
+    for _ in range(2):
+        with autograd.record():
+            y = fast.data() + slow.data()
+        y.backward()
+        trainer.step(1)
+    # update 1 uses rate 1.0, update 2 (past step=1) 0.5; doubled for `fast`
+    np.testing.assert_allclose(slow.data().asnumpy(), [-1.5])
+    np.testing.assert_allclose(fast.data().asnumpy(), [-3.0])
