@@ -102,9 +102,9 @@ namespace detail {
 enum class FiberState : unsigned char { Ready, AtBlockBarrier, AtWarpBarrier, Done };
 
 // On x86-64 a fiber switch saves the callee-saved registers and swaps stack pointers
-// (a few nanoseconds); elsewhere, and under ASan, which understands ucontext, it is
-// swapcontext (a signal-mask system call per switch).
-#if defined(__x86_64__) && !defined(CUDASIM_ASAN)
+// (a few nanoseconds); elsewhere it is swapcontext (a signal-mask system call per switch,
+// and under ASan a clearing of the whole target stack's shadow).
+#if defined(__x86_64__)
 #define CUDASIM_STACK_SWITCH 1
 #endif
 
@@ -447,6 +447,12 @@ inline int run_grid(const LaunchConfig& config, void (*body)(void*), void* argum
       }
   free(shared);
   dynamic_shared_memory = nullptr;
+#if defined(CUDASIM_ASAN)
+  // Fibers abandoned by a failed launch leave poisoned frames on stacks that the next
+  // launch reuses.
+  if (launch_aborted)
+    for (size_t i = 0; i < threads; ++i) __asan_unpoison_memory_region(all[i].stack, all[i].stack_size);
+#endif
   fibers = nullptr;
   return launch_aborted ? 1 : 0;
 }
