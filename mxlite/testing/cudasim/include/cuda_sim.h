@@ -54,6 +54,8 @@
 #define __noinline__ __attribute__((noinline))
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
+#define __maxnreg__(n)
+#define __cluster_dims__(...)
 // Blocks run one after another, so a function-local static is exactly one block's
 // shared variable. `extern __shared__` arrays are rewritten by the Python loader.
 #define __shared__ static
