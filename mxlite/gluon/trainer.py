@@ -18,7 +18,9 @@ class Trainer:
     """``Trainer(params, optimizer, optimizer_params)``; call ``step(batch_size)`` after backward.
 
     ``params`` is a dict (ordered by sorted name, as MXNet) or a list of Parameters;
-    shared parameters are updated once.
+    shared parameters are updated once. ``kvstore``, ``compression_params`` and
+    ``update_on_kvstore`` are accepted for compatibility: gradients are always summed
+    across the devices of this process and every device applies the update itself.
     """
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
