@@ -2,7 +2,7 @@
 
 For every wrapper in mxlite.cuda.ops: run it on random inputs, compare with a numpy float64
 reference (error = max |kernel - reference| / max |reference|, under 1e-5 in float32 unless the
-case says otherwise; NaN never passes), and time it against the equivalent chain of CuPy calls,
+case says otherwise, 2e-3 to 4e-3 for float16 storage; NaN never passes), and time it against the equivalent chain of CuPy calls,
 reporting achieved GB/s against the measured device-to-device copy bandwidth. The chain doubles
 as the reference: the same code runs on numpy in float64.
 
@@ -396,6 +396,22 @@ def make_cases(scale):
     cases.append(("avg_pool2d_backward 3x3/2", "conv", (dy_pool,),
                   lambda call, xp, g: call(ops.avg_pool2d_backward, g, image, (3, 3), (2, 2), (1, 1)),
                   avg_pool_backward_chain, xc.nbytes + pool_out, 1e-5))
+
+    # float16 storage (math in float32): error bound set by half precision, 2^-11 relative.
+    x_half, logits_half, xl_half = x2.astype(np.float16), logits.astype(np.float16), xl.astype(np.float16)
+    cases.append(("activation_forward gelu_tanh, float16", "activation", (x_half,),
+                  lambda call, xp, x: call(ops.activation_forward, x, "gelu_tanh"),
+                  lambda xp, x: 0.5 * x * (1 + xp.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))),
+                  2 * x_half.nbytes, 2e-3))
+    cases.append(("softmax_forward, float16", "softmax", (logits_half,),
+                  lambda call, xp, x: call(ops.softmax_forward, x),
+                  lambda xp, x: xp.exp(_log_softmax(xp, x)), 2 * logits_half.nbytes, 2e-3))
+    cases.append(("layer_norm_forward, float16", "norm", (xl_half, gl.astype(np.float16), bl.astype(np.float16)),
+                  lambda call, xp, x, g, b: call(ops.layer_norm_forward, x, g, b)[0],
+                  lambda xp, x, g, b: ln_forward_chain(xp, x, g, b)[0], 2 * xl_half.nbytes, 4e-3))
+    cases.append(("dropout, float16", "dropout", (xd.astype(np.float16),),
+                  lambda call, xp, x: call(ops.dropout_forward, x, p, seed, offset), dropout_chain,
+                  xd.nbytes, 2e-3))
 
     vocab, dim, count = (30000, 512, 65536) if scale == "gpu" else (20, 8, 30)
     indices = rng.integers(0, vocab, count).astype(np.int32)
