@@ -270,3 +270,12 @@ def test_save_deduplicates_shared_parameters(tmp_path):
     fresh.load_parameters(path)
     x = mx.np.ones((1, 3))
     np.testing.assert_array_equal(fresh(x).asnumpy(), net(x).asnumpy())
+
+
+def test_forgetting_super_init_is_a_clear_error():
+    class Forgetful(gluon.HybridBlock):
+        def __init__(self):
+            self.dense = nn.Dense(2)
+
+    with pytest.raises(RuntimeError, match="super\\(\\).__init__\\(\\)"):
+        Forgetful()

@@ -66,6 +66,9 @@ class Block:
 
     # -- registration ------------------------------------------------------------------
     def __setattr__(self, name, value):
+        if "_children" not in self.__dict__ and isinstance(value, (Block, Parameter)):
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                               f"before assigning the child block or parameter {name!r}")
         existing = self.__dict__.get(name)
         if isinstance(existing, (Parameter, Block)) and not isinstance(value, type(existing)):
             raise TypeError(f"Changing attribute type for {name} from {type(existing)} to "
