@@ -216,6 +216,9 @@ def test_cast_dtype_on_load(tmp_path):
         half.load_parameters(path)
     half.load_parameters(path, cast_dtype=True)
     assert half.weight.data().dtype == np.float16
+    half.load_parameters(path, cast_dtype=True, dtype_source="saved")
+    assert half.weight.data().dtype == np.float32 and half.weight.grad().dtype == np.float32
+    np.testing.assert_array_equal(half.weight.data().asnumpy(), net.weight.data().asnumpy())
 
 
 def test_hooks_apply_setattr_share_and_summary(capsys):

@@ -169,8 +169,8 @@ class Parameter:
 
     def _load_init(self, data, device, cast_dtype=False, dtype_source="current"):
         """Take loaded host data ``data`` (already validated by the caller)."""
-        if cast_dtype and dtype_source == "saved":
-            self.dtype = _np.dtype(data.dtype)
+        if cast_dtype and dtype_source == "saved" and _np.dtype(data.dtype) != self.dtype:
+            self.cast(data.dtype)
         self.shape = data.shape
         data = _np.asarray(data).astype(self.dtype, copy=False)
         if self._data is None:
