@@ -13,7 +13,8 @@ import re
 import numpy as _np
 
 __all__ = ["InitDesc", "Initializer", "register", "create", "Uniform", "Normal", "Constant",
-           "Zero", "One", "Xavier", "MSRAPrelu", "Orthogonal", "Bilinear", "Mixed", "Load"]
+           "Zero", "One", "Xavier", "MSRAPrelu", "Orthogonal", "Bilinear", "LSTMBias", "Mixed",
+           "Load"]
 
 _REGISTRY = {}
 
@@ -230,6 +231,24 @@ class Bilinear(Initializer):
         y = (i // shape[3]) % shape[2]
         weight = (1 - _np.abs(x / f - c)) * (1 - _np.abs(y / f - c))
         _fill(arr, weight.reshape(shape))
+
+
+@register
+class LSTMBias(Initializer):
+    """Zeros, except the forget-gate quarter ([input, forget, cell, output]) = ``forget_bias``."""
+
+    def __init__(self, forget_bias=1.0):
+        super().__init__(forget_bias=forget_bias)
+        self.forget_bias = forget_bias
+
+    def _init_weight(self, name, arr):
+        if arr.ndim != 1 or arr.shape[0] % 4:
+            raise ValueError(f"LSTMBias needs a 1-d bias of 4 * hidden_size values, got "
+                             f"{arr.shape} for {name}")
+        hidden = arr.shape[0] // 4
+        value = _np.zeros(arr.shape)
+        value[hidden:2 * hidden] = self.forget_bias
+        _fill(arr, value)
 
 
 class Mixed:

@@ -110,6 +110,14 @@ def test_initializer_dispatch_and_layer_initializers():
     mixed("dense_weight", arr)
     np.testing.assert_array_equal(arr.asnumpy(), [0, 0])
     assert isinstance(mx.init.create("xavier"), mx.init.Xavier)
+    arr = mx.np.zeros(2)
+    mx.init.Load({"w": np.array([3.0, 4.0])}, default_init="ones")("w", arr)
+    np.testing.assert_array_equal(arr.asnumpy(), [3.0, 4.0])
+    mx.init.Load({}, default_init="ones")("other_bias", arr)
+    np.testing.assert_array_equal(arr.asnumpy(), [0.0, 0.0])
+    lstm = gluon.rnn.LSTM(2, i2h_bias_initializer=mx.init.LSTMBias(1.0), input_size=3)
+    lstm.initialize()
+    np.testing.assert_array_equal(lstm.l0_i2h_bias.data().asnumpy(), [0, 0, 1, 1, 0, 0, 0, 0])
 
 
 class _Custom(gluon.HybridBlock):
