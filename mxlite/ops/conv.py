@@ -49,15 +49,18 @@ def _out_size(size, kernel, stride, pad, dilate):
 
 
 def _columns(xp, x, kernel, stride, pad, dilate, groups):
-    """(G, N*P, Cg*K) columns of ``x`` and the output spatial size."""
+    """(G, Cg*K, N*P) columns of ``x`` and the output spatial size.
+
+    Output positions run last, so each gathered run is a contiguous stretch of an input
+    row (for stride 1): the copy streams through memory instead of hopping."""
     n, c = x.shape[:2]
     d = len(kernel)
     out = _out_size(x.shape[2:], kernel, stride, pad, dilate)
     win = _windows(xp, _pad(xp, x, pad), kernel, stride, dilate, out)
     win = win.reshape((n, groups, c // groups) + win.shape[2:])
-    order = (1, 0) + tuple(range(3, 3 + d)) + (2,) + tuple(range(3 + d, 3 + 2 * d))
+    order = (1, 2) + tuple(range(3 + d, 3 + 2 * d)) + (0,) + tuple(range(3, 3 + d))
     cols = xp.ascontiguousarray(xp.transpose(win, order))
-    return cols.reshape(groups, n * int(_np.prod(out)), -1), out
+    return cols.reshape(groups, -1, n * int(_np.prod(out))), out
 
 
 def _bmm(xp, a, b):
@@ -69,10 +72,9 @@ def _bmm(xp, a, b):
 
 
 def _grouped_grad(g, groups):
-    """Output gradient (N, F, *out) as (G, N*P, Fg)."""
+    """Output gradient (N, F, *out) as (G, Fg, N*P)."""
     n, f = g.shape[:2]
-    gm = g.reshape(n, groups, f // groups, -1)
-    return gm.transpose(1, 0, 3, 2).reshape(groups, -1, f // groups)
+    return g.reshape(n, f, -1).transpose(1, 0, 2).reshape(groups, f // groups, -1)
 
 
 def _conv_forward(xp, x, w, b, stride, pad, dilate, groups):
@@ -80,9 +82,8 @@ def _conv_forward(xp, x, w, b, stride, pad, dilate, groups):
     f = w.shape[0]
     kernel = w.shape[2:]
     cols, out = _columns(xp, x, kernel, stride, pad, dilate, groups)
-    wm = w.reshape(groups, f // groups, -1)
-    y = _bmm(xp, cols, wm.transpose(0, 2, 1))  # (G, N*P, Fg)
-    y = y.reshape(groups, n, -1, f // groups).transpose(1, 0, 3, 2).reshape((n, f) + out)
+    y = _bmm(xp, w.reshape(groups, f // groups, -1), cols)  # (G, Fg, N*P)
+    y = y.reshape(f, n, -1).transpose(1, 0, 2).reshape((n, f) + out)
     if b is not None:
         y = y + b.reshape((1, f) + (1,) * len(kernel))
     return y
@@ -92,31 +93,27 @@ def _data_grad_forward(xp, g, w, stride, pad, dilate, groups, size):
     """The adjoint of convolution in its input: (N, F, *out) -> (N, C, *size)."""
     n, f = g.shape[:2]
     out = g.shape[2:]
-    d = len(out)
     kernel = w.shape[2:]
     cg = w.shape[1]
     wm = w.reshape(groups, f // groups, -1)
-    cols = _bmm(xp, _grouped_grad(g, groups), wm)  # (G, N*P, Cg*K)
-    cols = cols.reshape((groups, n) + tuple(out) + (cg,) + tuple(kernel))
-    order = (1, 0, 2 + d) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(2, 2 + d))
-    cols = cols.transpose(order)  # (N, G, Cg, *kernel, *out)
+    cols = _bmm(xp, wm.transpose(0, 2, 1), _grouped_grad(g, groups))  # (G, Cg*K, N*P)
+    cols = cols.reshape((groups * cg,) + tuple(kernel) + (n,) + tuple(out))
     padded = tuple(s + 2 * p for s, p in zip(size, pad))
-    gx = xp.zeros((n, groups, cg) + padded, dtype=g.dtype)
+    gx = xp.zeros((groups * cg, n) + padded, dtype=g.dtype)
     for offset in _np.ndindex(*kernel):
-        key = (slice(None),) * 3 + tuple(
+        key = (slice(None),) * 2 + tuple(
             slice(k * dl, k * dl + t * (o - 1) + 1, t)
             for k, dl, t, o in zip(offset, dilate, stride, out))
-        gx[key] += cols[(slice(None),) * 3 + offset]
-    gx = gx.reshape((n, groups * cg) + padded)
+        gx[key] += cols[(slice(None),) + offset]
     crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
-    return gx[crop]
+    return xp.ascontiguousarray(gx[crop].swapaxes(0, 1))
 
 
 def _weight_grad_forward(xp, x, g, stride, pad, dilate, groups, kernel):
     """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel)."""
     f = g.shape[1]
     cols, _ = _columns(xp, x, kernel, stride, pad, dilate, groups)
-    gw = _bmm(xp, _grouped_grad(g, groups).transpose(0, 2, 1), cols)  # (G, Fg, Cg*K)
+    gw = _bmm(xp, _grouped_grad(g, groups), cols.transpose(0, 2, 1))  # (G, Fg, Cg*K)
     return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
 
 
@@ -261,78 +258,105 @@ def deconvolution(data, weight, bias=None, kernel=None, stride=None, dilate=None
 
 
 # -- pooling ---------------------------------------------------------------------------------
-def _pool_view(xp, x, kernel, stride, pad, extra, fill):
-    out = _out_size(tuple(s + e for s, e in zip(x.shape[2:], extra)), kernel, stride, pad,
-                    (1,) * len(kernel))
-    win = _windows(xp, _pad(xp, x, pad, fill, extra), kernel, stride, (1,) * len(kernel), out)
-    return win.reshape(win.shape[:2 + len(out)] + (-1,)), out
+# Pooling visits the kernel offsets (a handful) and works on whole strided slices of the
+# padded input at each one, so no per-window copy is ever made.
+def _pool_out(shape, kernel, stride, pad, extra):
+    return _out_size(tuple(s + e for s, e in zip(shape[2:], extra)), kernel, stride, pad,
+                     (1,) * len(kernel))
 
 
-def _scatter_windows(xp, parts, size, kernel, stride, pad, extra, dtype):
-    """Add ``parts(offset)`` (N, C, *out) into the padded input at each kernel offset."""
-    n, c = parts.shape[:2]
-    out = parts.shape[2:-1]
-    padded = tuple(s + 2 * p + e for s, p, e in zip(size, pad, extra))
-    gx = xp.zeros((n, c) + padded, dtype=dtype)
+def _offset_keys(kernel, stride, out):
+    """(flat index, slice key into the padded input) for each kernel offset."""
     for flat, offset in enumerate(_np.ndindex(*kernel)):
-        key = (slice(None),) * 2 + tuple(slice(k, k + t * (o - 1) + 1, t)
-                                         for k, t, o in zip(offset, stride, out))
-        gx[key] += parts[..., flat]
+        yield flat, (slice(None),) * 2 + tuple(slice(k, k + t * (o - 1) + 1, t)
+                                               for k, t, o in zip(offset, stride, out))
+
+
+def _scatter_windows(xp, part, shape, kernel, stride, pad, extra, out, dtype):
+    """Add ``part(flat)`` (N, C, *out) into the padded input at each kernel offset."""
+    size = shape[2:]
+    padded = tuple(s + 2 * p + e for s, p, e in zip(size, pad, extra))
+    gx = xp.zeros(tuple(shape[:2]) + padded, dtype=dtype)
+    for flat, key in _offset_keys(kernel, stride, out):
+        gx[key] += part(flat)
     crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
     return gx[crop]
+
+
+def _window_sum(xp, x, kernel, stride, pad, extra):
+    out = _pool_out(x.shape, kernel, stride, pad, extra)
+    padded = _pad(xp, x, pad, 0, extra)
+    total = None
+    for _, key in _offset_keys(kernel, stride, out):
+        total = padded[key].copy() if total is None else total + padded[key]
+    return total
 
 
 def _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, dtype):
     if include_pad:
         return float(_np.prod(kernel))
-    ones = xp.ones((1, 1) + tuple(shape[2:]), dtype=dtype)
-    win, _ = _pool_view(xp, ones, kernel, stride, pad, extra, 0)
-    return win.sum(axis=-1)
+    return _window_sum(xp, xp.ones((1, 1) + tuple(shape[2:]), dtype=dtype), kernel, stride,
+                       pad, extra)
 
 
 class _MaxPool:
-    """Max over windows; the gradient goes to the (first) maximum of each window."""
+    """Max over windows; the gradient goes to the first maximum of each window. The aux
+    is that maximum's flat index within its window (int8 is enough for <= 127 offsets)."""
     def forward(xp, x, kernel, stride, pad, extra):
         fill = -xp.inf if x.dtype.kind == "f" else _np.iinfo(x.dtype).min
-        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, fill)
-        arg = xp.argmax(win, axis=-1)
-        return xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0], arg
+        out = _pool_out(x.shape, kernel, stride, pad, extra)
+        padded = _pad(xp, x, pad, fill, extra)
+        index_type = _np.int8 if _np.prod(kernel) < 128 else _np.int64
+        best = arg = None
+        for flat, key in _offset_keys(kernel, stride, out):
+            piece = padded[key]
+            if best is None:
+                best = piece.copy()
+                arg = xp.zeros(best.shape, dtype=index_type)
+                continue
+            better = piece > best
+            xp.copyto(best, piece, where=better)
+            xp.copyto(arg, flat, where=better)
+        return best, arg
 
     def backward(ctx, g):
         x = ctx.inputs[0]
         p = ctx.params
-        return (ctx.call(_max_pool_scatter, g, ctx.aux, size=x.shape[2:], **p),)
+        return (ctx.call(_max_pool_scatter, g, ctx.aux, shape=x.shape, **p),)
 
 
 class _MaxPoolScatter:
     """``g`` (N, C, *out) added at each window's argmax (the adjoint of the gather)."""
-    def forward(xp, g, arg, size, kernel, stride, pad, extra):
-        hits = xp.arange(int(_np.prod(kernel))) == arg[..., None]
-        parts = xp.where(hits, g[..., None], 0).astype(g.dtype)
-        return _scatter_windows(xp, parts, size, kernel, stride, pad, extra, g.dtype)
+    def forward(xp, g, arg, shape, kernel, stride, pad, extra):
+        return _scatter_windows(xp, lambda flat: xp.where(arg == flat, g, 0), shape, kernel,
+                                stride, pad, extra, g.shape[2:], g.dtype)
 
     def backward(ctx, gz):
         p = dict(ctx.params)
-        p.pop("size")
+        p.pop("shape")
         return ctx.call(_max_pool_gather, gz, ctx.inputs[1], **p), None
 
 
 class _MaxPoolGather:
+    """Each window's element at ``arg``."""
     def forward(xp, x, arg, kernel, stride, pad, extra):
-        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, 0)
-        return xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        out = _pool_out(x.shape, kernel, stride, pad, extra)
+        padded = _pad(xp, x, pad, 0, extra)
+        res = xp.zeros(x.shape[:2] + tuple(out), dtype=x.dtype)
+        for flat, key in _offset_keys(kernel, stride, out):
+            xp.copyto(res, padded[key], where=arg == flat)
+        return res
 
     def backward(ctx, g):
         x, arg = ctx.inputs
-        return ctx.call(_max_pool_scatter, g, arg, size=x.shape[2:], **ctx.params), None
+        return ctx.call(_max_pool_scatter, g, arg, shape=x.shape, **ctx.params), None
 
 
 class _AvgPool:
     """Window sums divided by ``count`` (1 for sum pooling); linear, so the gradient
     is the adjoint spread and its gradient is this op again."""
     def forward(xp, x, kernel, stride, pad, extra, mode, include_pad):
-        win, _ = _pool_view(xp, x, kernel, stride, pad, extra, 0)
-        total = win.sum(axis=-1)
+        total = _window_sum(xp, x, kernel, stride, pad, extra)
         if mode == "sum":
             return total
         counts = _pool_counts(xp, x.shape, kernel, stride, pad, extra, include_pad, x.dtype)
@@ -340,20 +364,19 @@ class _AvgPool:
 
     def backward(ctx, g):
         x = ctx.inputs[0]
-        return (ctx.call(_avg_pool_spread, g, size=x.shape[2:], **ctx.params),)
+        return (ctx.call(_avg_pool_spread, g, shape=x.shape, **ctx.params),)
 
 
 class _AvgPoolSpread:
-    def forward(xp, g, size, kernel, stride, pad, extra, mode, include_pad):
+    def forward(xp, g, shape, kernel, stride, pad, extra, mode, include_pad):
         if mode != "sum":
-            shape = g.shape[:2] + tuple(size)
             g = g / _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, g.dtype)
-        parts = xp.broadcast_to(g[..., None], g.shape + (int(_np.prod(kernel)),))
-        return _scatter_windows(xp, parts, size, kernel, stride, pad, extra, g.dtype)
+        return _scatter_windows(xp, lambda flat: g, shape, kernel, stride, pad, extra,
+                                g.shape[2:], g.dtype)
 
     def backward(ctx, gz):
         p = dict(ctx.params)
-        p.pop("size")
+        p.pop("shape")
         return (ctx.call(_avg_pool, gz, **p),)
 
 
