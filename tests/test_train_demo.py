@@ -31,3 +31,15 @@ def test_device_choice_falls_back_to_cpu():
     device = train_module.pick_device("auto")
     assert device.device_type in ("cpu", "gpu")
     assert train_module.pick_device("cpu") == mx.cpu()
+
+
+def test_command_line_runs_and_reports(tmp_path, capsys):
+    out = tmp_path / "cli.params"
+    rc = train_module.main(["--epochs", "2", "--model", "mlp", "--lr", "0.01", "--device", "cpu",
+                            "--seed", "1", "--out", str(out)])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "training on cpu(0)"
+    assert printed[1].startswith("epoch 1: train accuracy")
+    test_accuracy = float(printed[-1].split("test accuracy ")[1].split()[0])
+    assert rc == (0 if test_accuracy >= 0.95 else 1)
+    assert out.exists()
