@@ -30,8 +30,8 @@ def ref_sgd_nesterov(w, grads, momentum=0.9):
     mom = np.zeros_like(w)
     for g in grads:
         g = _prep(g, w)
-        mom = momentum * mom + g
-        w = w - LR * (g + momentum * mom)
+        mom = momentum * mom - LR * g
+        w = w + momentum * mom - LR * g
     return w
 
 
@@ -53,7 +53,7 @@ def ref_adamw(w, grads, b1=0.9, b2=0.999, eps=1e-6):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         lr_t = LR * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        w = w - (lr_t * m / (np.sqrt(v) + eps) + LR * WD * w)
+        w = w - lr_t * (m / (np.sqrt(v) + eps) + WD * w)
     return w
 
 
@@ -128,6 +128,12 @@ def ref_signum(w, grads, momentum=0.9):
     return w
 
 
+def ref_signsgd(w, grads, wd_lh=0.001):
+    for g in grads:
+        w = (1 - LR * (WD + wd_lh)) * w - LR * np.sign(g)
+    return w
+
+
 def ref_ftrl(w, grads, lamda1=0.01, beta=1.0):
     z = n = np.zeros_like(w)
     for g in grads:
@@ -151,6 +157,7 @@ CASES = [
     ("adagrad", {}, ref_adagrad),
     ("adadelta", {}, ref_adadelta),
     ("signum", {}, ref_signum),
+    ("signum", {"momentum": 0.0, "wd_lh": 0.001}, ref_signsgd),
     ("ftrl", {}, ref_ftrl),
 ]
 

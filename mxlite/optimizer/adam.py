@@ -41,9 +41,9 @@ class Adam(Optimizer):
 
 @register
 class AdamW(Optimizer):
-    """Adam with decoupled weight decay: ``w -= lr_t * m/(sqrt(v)+eps) + lr*wd*w``.
-
-    ``lr_t`` carries the bias correction when ``correct_bias`` (as Adam's).
+    """Adam with decoupled weight decay, as MXNet's fused ``adamw_update``:
+    ``w -= lr_t * (m/(sqrt(v)+eps) + wd*w)``, where ``lr_t`` carries Adam's bias
+    correction when ``correct_bias``.
     """
 
     default_learning_rate = 0.001
@@ -63,14 +63,14 @@ class AdamW(Optimizer):
         t = self._index_update_count[index]
         lr_t = lr
         if self.correct_bias:
-            lr_t = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+            lr_t *= math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         g = self._grad(xp, index, weight, grad)
         mean, var = state
         _moments(xp, g, mean, var, self.beta1, self.beta2)
-        step = lr_t * mean / (xp.sqrt(var) + self.epsilon)
+        step = mean / (xp.sqrt(var) + self.epsilon)
         if wd:
-            step += (lr * wd) * weight
-        weight -= step
+            step += wd * weight
+        weight -= lr_t * step
 
 
 @register

@@ -34,16 +34,16 @@ class SGD(Optimizer):
 
 
 def _nesterov_step(weight, g, mom, lr, momentum):
-    """``mom = momentum*mom + g``; ``w -= lr*(g + momentum*mom)``."""
+    """``mom = momentum*mom - lr*g``; ``w += momentum*mom - lr*g`` (MXNet 2.x's NAG)."""
     mom *= momentum
-    mom += g
-    g += momentum * mom
-    weight -= lr * g
+    mom -= lr * g
+    weight += momentum * mom - lr * g
 
 
 @register
 class NAG(Optimizer):
-    """Nesterov accelerated gradient: ``mom = momentum*mom + g``; ``w -= lr*(g + momentum*mom)``."""
+    """Nesterov accelerated gradient: ``mom = momentum*mom - lr*g``;
+    ``w += momentum*mom - lr*g`` (``g`` includes ``wd*w``)."""
 
     default_learning_rate = 0.1
 
@@ -65,7 +65,8 @@ class NAG(Optimizer):
 @register
 class Signum(Optimizer):
     """Sign of the momentum: ``mom = momentum*mom - (1-momentum)*(g + wd*w)``;
-    ``w = (1 - lr*wd_lh)*w + lr*sign(mom)``."""
+    ``w = (1 - lr*wd_lh)*w + lr*sign(mom)``. Without momentum (signSGD):
+    ``w = (1 - lr*(wd + wd_lh))*w - lr*sign(g)``."""
 
     def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -76,11 +77,12 @@ class Signum(Optimizer):
         return self._zeros_like(weight) if self.momentum != 0.0 else None
 
     def _update_one(self, xp, index, weight, grad, state, lr, wd):
-        g = self._grad(xp, index, weight, grad, wd)
         if state is None:
-            weight *= 1 - lr * self.wd_lh
+            g = self._grad(xp, index, weight, grad)
+            weight *= 1 - lr * (wd + self.wd_lh)
             weight -= lr * xp.sign(g)
         else:
+            g = self._grad(xp, index, weight, grad, wd)
             state *= self.momentum
             state -= (1 - self.momentum) * g
             weight *= 1 - lr * self.wd_lh
