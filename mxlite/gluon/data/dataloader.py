@@ -51,6 +51,12 @@ def _worker_init(dataset, batchify_fn):
 
 
 def _make_batch(dataset, batchify_fn, indices):
+    """One batch as host data (default batchify) or as ``batchify_fn`` makes it."""
+    if batchify_fn is None:
+        rows = getattr(dataset, "_take_rows", None)
+        batch = rows(indices) if rows is not None else None
+        if batch is not None:
+            return batch
     samples = [dataset[i] for i in indices]
     if batchify_fn is None:
         return _stack_host(samples)
@@ -102,9 +108,9 @@ class DataLoader:
 
     def __iter__(self):
         if self._num_workers == 0:
-            batchify = self._batchify_fn or default_batchify_fn
             for indices in self._batch_sampler:
-                yield batchify([self._dataset[i] for i in indices])
+                batch = _make_batch(self._dataset, self._batchify_fn, indices)
+                yield batch if self._batchify_fn is not None else _to_device_arrays(batch)
             return
         if self._pool is None:
             self._pool = self._make_pool()

@@ -1,4 +1,6 @@
 """Datasets: indexable collections of samples."""
+import numpy as _np
+
 from ...ndarray import ndarray
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset"]
@@ -105,3 +107,11 @@ class ArrayDataset(Dataset):
 
     def __len__(self):
         return self._length
+
+    def _take_rows(self, indices):
+        """The default batch for ``indices`` in one fancy-indexing step, when every field is a
+        numpy array (else None: the loader stacks samples one by one)."""
+        if not all(isinstance(data, _np.ndarray) for data in self._data):
+            return None
+        rows = [data[indices] for data in self._data]
+        return rows[0] if len(rows) == 1 else tuple(rows)
