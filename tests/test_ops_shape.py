@@ -59,6 +59,8 @@ SHAPE_CASES = [
     ("split_idx", lambda a: mnp.split(a, [1, 4], axis=0), lambda a: np.split(a, [1, 4], axis=0),
      [(5, 2)]),
     ("array_split", lambda a: mnp.array_split(a, 3), lambda a: np.array_split(a, 3), [(7,)]),
+    ("split_unsorted", lambda a: mnp.split(a, [3, 1, -1, 9]),
+     lambda a: np.split(a, [3, 1, -1, 9]), [(6,)]),
     ("hsplit", lambda a: mnp.hsplit(a, 2), lambda a: np.hsplit(a, 2), [(2, 4)]),
     ("vsplit", lambda a: mnp.vsplit(a, [1]), lambda a: np.vsplit(a, [1]), [(3, 2)]),
     ("tile", lambda a: mnp.tile(a, (2, 1, 3)), lambda a: np.tile(a, (2, 1, 3)), [(2, 3)]),

@@ -444,9 +444,7 @@ def _split(a, indices_or_sections, axis, even):
         for i in range(sections):
             bounds.append(bounds[-1] + size + (1 if i < extra else 0))
     else:
-        cuts = [int(i) for i in indices_or_sections]
-        bounds = [0] + [min(max(c + n if c < 0 else c, 0), n) for c in cuts] + [n]
-        bounds = [bounds[0]] + [max(b, lo) for b, lo in zip(bounds[1:], bounds[:-1])]
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]  # sliced as numpy does
     res = apply(_split_op(len(bounds) - 1), (a,), {"bounds": tuple(bounds), "axis": ax})
     return list(res) if isinstance(res, tuple) else [res]
 
