@@ -245,6 +245,13 @@ def test_hooks_apply_setattr_share_and_summary(capsys):
     net.apply(lambda blk: names.append(type(blk).__name__))
     assert names[-1] == "HybridSequential" and names.count("Dense") == 3
 
+    with autograd.record():
+        loss = net(mx.np.ones((1, 7))).sum()
+    loss.backward()
+    assert np.abs(net[1].weight.grad().asnumpy()).sum() > 0
+    net.zero_grad()
+    assert all(np.all(p.grad().asnumpy() == 0) for p in net.collect_params().values())
+
     net.setattr("grad_req", "null")
     assert all(p.grad_req == "null" for p in net.collect_params().values())
 
