@@ -526,3 +526,22 @@ def test_save_load_round_trip(tmp_path, device):
     assert npx.load(path)[0].shape == (1, 2)
     with pytest.raises(TypeError, match="ndarray"):
         npx.save(path, [a, 3])
+
+
+def test_convolution_and_pooling_3d(device):
+    from numpy.lib.stride_tricks import sliding_window_view
+    x = RNG.standard_normal((1, 2, 4, 3, 4))
+    w = RNG.standard_normal((3, 2, 2, 2, 3))
+    got = npx.convolution(_arr(x, device), _arr(w, device), kernel=(2, 2, 3), no_bias=True)
+    win = sliding_window_view(x, (2, 2, 3), axis=(2, 3, 4))
+    np.testing.assert_allclose(got.asnumpy(), np.einsum("ncdhwijk,fcijk->nfdhw", win, w),
+                               rtol=1e-10)
+    check_gradient(lambda a, k: npx.convolution(a, k, kernel=(2, 2, 3), stride=(2, 1, 1),
+                                                pad=(1, 0, 1), no_bias=True), x, w,
+                   device=device)
+    pooled = npx.pooling(_arr(x, device), kernel=(2, 2, 2), stride=(2, 1, 2))
+    want = sliding_window_view(x, (2, 2, 2), axis=(2, 3, 4))[:, :, ::2, :, ::2].max(
+        axis=(-3, -2, -1))
+    np.testing.assert_allclose(pooled.asnumpy(), want)
+    check_gradient(lambda a: npx.pooling(a, kernel=(2, 2, 2), pool_type="avg"), x,
+                   device=device)

@@ -249,6 +249,9 @@ def einsum(subscripts, *operands, out=None, optimize=True, **kwargs):
     every operand; contractions use BLAS through numpy's ``optimize``."""
     if kwargs:
         raise TypeError(f"einsum got unexpected arguments {sorted(kwargs)}")
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum takes a subscripts string first (e.g. 'ij,jk->ik'); the "
+                        "interleaved operand/index-list form is not supported")
     if not operands:
         raise ValueError("einsum needs at least one operand")
     like = next((o for o in operands if hasattr(o, "_device")), None)
