@@ -445,12 +445,16 @@ def _bool_mask(mask, data):
 
 
 def masked_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
+    """Softmax over the entries where ``mask`` (broadcastable, nonzero = keep) is set;
+    the rest are 0. The max is always subtracted first (``normalize`` is accepted for
+    MXNet compatibility)."""
     data = to_nd(data)
     return apply(_masked_softmax, (data, _bool_mask(mask, data)),
                  {"axis": axis, "temperature": temperature or 1.0, "log": False})
 
 
 def masked_log_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
+    """Log-softmax over the entries where ``mask`` is set; the rest are -inf."""
     data = to_nd(data)
     return apply(_masked_softmax, (data, _bool_mask(mask, data)),
                  {"axis": axis, "temperature": temperature or 1.0, "log": True})
