@@ -639,5 +639,6 @@ def arange_like(data, start=0.0, step=1.0, repeat=1, device=None, axis=None, ctx
 
 def stop_gradient(data):
     """The same values with no history: gradients stop here (MXNet's BlockGrad)."""
-    return wrap(to_nd(data)._data, data._device)
+    data = to_nd(data)
+    return wrap(data._data, data._device)
 
