@@ -545,3 +545,16 @@ def test_convolution_and_pooling_3d(device):
     np.testing.assert_allclose(pooled.asnumpy(), want)
     check_gradient(lambda a: npx.pooling(a, kernel=(2, 2, 2), pool_type="avg"), x,
                    device=device)
+
+
+def test_rrelu_random_slopes_in_training_mean_slope_otherwise(device):
+    x = -mnp.ones((1000,), device=device)
+    inference = npx.leaky_relu(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
+    np.testing.assert_allclose(inference.asnumpy(), -0.2, rtol=1e-6)
+    x.attach_grad()
+    with mx.autograd.record():
+        y = npx.leaky_relu(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
+    y.backward()
+    slopes = -y.asnumpy()
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.03
+    np.testing.assert_allclose(x.grad.asnumpy(), slopes)

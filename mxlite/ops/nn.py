@@ -360,8 +360,11 @@ _leaky_relu = Op("leaky_relu", _LeakyRelu.forward, _LeakyRelu.backward)
 def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125,
                upper_bound=0.334, **kwargs):
     """``act_type`` leaky (slope), prelu (learned ``gamma``, broadcast along axis 1), elu
-    (slope is alpha), selu, gelu (erf form) or gelu_tanh. rrelu is not provided."""
+    (slope is alpha), selu, gelu (erf form), gelu_tanh, or rrelu (while training a slope
+    drawn per element from U(lower_bound, upper_bound), else their mean)."""
     data = to_nd(data)
+    if act_type == "rrelu":
+        return _rrelu(data, lower_bound, upper_bound)
     if act_type not in _LeakyRelu.TYPES:
         raise ValueError(f"leaky_relu: unknown act_type {act_type!r}; choose one of "
                          f"{', '.join(_LeakyRelu.TYPES)}")
@@ -377,6 +380,15 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
     else:
         gamma = None
     return apply(_leaky_relu, (data, gamma), {"act_type": act_type, "slope": float(slope)})
+
+
+def _rrelu(data, lower, upper):
+    if not is_training():
+        return leaky_relu(data, act_type="leaky", slope=(lower + upper) / 2)
+    from .elemwise import where
+    draws = data._device.backend.rng.uniform(lower, upper, data.shape)
+    slopes = wrap(draws.astype(data.dtype, copy=False), data._device)
+    return where(data > 0, data, data * slopes)
 
 
 def gelu(data, approximation="erf"):
