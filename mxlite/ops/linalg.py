@@ -200,8 +200,55 @@ class _EinsumHelper:
 _einsum_helper = Op("einsum_helper", _EinsumHelper.forward)
 
 
+def _prod(sizes):
+    n = 1
+    for s in sizes:
+        n *= s
+    return n
+
+
+def _pair_as_matmul(xp, ta, tb, out, a, b):
+    """A two-operand einsum as one (batched) matmul, or None when the pattern needs
+    einsum itself (a repeated letter, or a size-1 letter broadcast against another)."""
+    if len(set(ta)) != len(ta) or len(set(tb)) != len(tb):
+        return None
+    sizes = {}
+    for term, x in ((ta, a), (tb, b)):
+        for c, n in zip(term, x.shape):
+            if sizes.setdefault(c, n) != n:
+                return None
+    summed_a = tuple(i for i, c in enumerate(ta) if c not in tb and c not in out)
+    if summed_a:
+        a = xp.sum(a, axis=summed_a)
+        ta = "".join(c for i, c in enumerate(ta) if i not in summed_a)
+    summed_b = tuple(i for i, c in enumerate(tb) if c not in ta and c not in out)
+    if summed_b:
+        b = xp.sum(b, axis=summed_b)
+        tb = "".join(c for i, c in enumerate(tb) if i not in summed_b)
+    batch = [c for c in out if c in ta and c in tb]
+    left = [c for c in out if c in ta and c not in tb]
+    right = [c for c in out if c in tb and c not in ta]
+    inner = [c for c in ta if c in tb and c not in out]
+    shape = lambda letters: _prod(sizes[c] for c in letters)  # noqa: E731
+    a2 = xp.transpose(a, [ta.index(c) for c in batch + left + inner])
+    b2 = xp.transpose(b, [tb.index(c) for c in batch + inner + right])
+    if batch:  # numpy's stacked matmul is only fast on contiguous stacks
+        a2 = xp.ascontiguousarray(a2).reshape(shape(batch), shape(left), shape(inner))
+        b2 = xp.ascontiguousarray(b2).reshape(shape(batch), shape(inner), shape(right))
+    else:
+        a2 = a2.reshape(shape(left), shape(inner))
+        b2 = b2.reshape(shape(inner), shape(right))
+    res = xp.matmul(a2, b2).reshape([sizes[c] for c in batch + left + right])
+    order = batch + left + right
+    return xp.transpose(res, [order.index(c) for c in out])
+
+
 class _Einsum:
     def forward(xp, *operands, terms, out):
+        if len(operands) == 2:
+            res = _pair_as_matmul(xp, terms[0], terms[1], out, *operands)
+            if res is not None:
+                return res
         spec = ",".join(terms) + "->" + out
         return xp.einsum(spec, *operands, optimize=len(operands) > 1)
 
@@ -237,7 +284,7 @@ class _Einsum:
                     parts.append(c)
                     args.append(ctx.call(_einsum_helper, g, n=size, eye=False))
                     available.add(c)
-            grads.append(ctx.xp.einsum(",".join(parts) + "->" + target, *args))
+            grads.append(ctx.call(_einsum, *args, terms=tuple(parts), out=target))
         return tuple(grads)
 
 
@@ -246,7 +293,8 @@ _einsum = Op("einsum", _Einsum.forward, _Einsum.backward)
 
 def einsum(subscripts, *operands, out=None, optimize=True, **kwargs):
     """numpy's einsum (ellipsis, implicit output, repeated letters), differentiable in
-    every operand; contractions use BLAS through numpy's ``optimize``."""
+    every operand. Contractions of several operands always go through numpy's
+    ``optimize`` path (BLAS); the ``optimize`` argument is accepted for compatibility."""
     if kwargs:
         raise TypeError(f"einsum got unexpected arguments {sorted(kwargs)}")
     if not isinstance(subscripts, str):
