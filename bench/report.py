@@ -111,7 +111,7 @@ def _skips(chosen, records):
     notes = []
     for (workload, variant, threads, framework), rec in sorted(
             chosen.items(), key=lambda kv: str(kv[0])):
-        if "skipped" in rec and threads == 1:
+        if "skipped" in rec and threads == 1 and framework != "numpy":  # numpy: no autograd
             notes.append(f"- {_label(workload, variant)}, {framework}: {rec['skipped']}")
     run_ids = {r["run_id"] for r in chosen.values()}
     for r in records:
@@ -135,18 +135,19 @@ def plot(chosen, plots_dir, stem):
     fig, axes = plt.subplots(1, len(threads_list), figsize=(6.5 * len(threads_list), 5),
                              squeeze=False)
     for ax, threads in zip(axes[0], threads_list):
+        key = "cpu_value" if threads == 1 else "value"  # as in the tables
         labels, bars = [], defaultdict(list)
         for (workload, variant, t), recs in rows:
             torch_rec = recs.get("torch")
-            if t != threads or not torch_rec or "value" not in torch_rec:
+            if t != threads or not torch_rec or torch_rec.get(key) is None:
                 continue
             labels.append(_label(workload, variant).replace(" (", "\n("))
             lower = torch_rec["unit"] != "GB/s"
             for f in frameworks:
                 rec = recs.get(f)
-                ok = rec and "value" in rec
-                bars[f].append((rec["value"] / torch_rec["value"] if lower
-                                else torch_rec["value"] / rec["value"]) if ok else float("nan"))
+                ok = rec and rec.get(key) is not None
+                bars[f].append((rec[key] / torch_rec[key] if lower
+                                else torch_rec[key] / rec[key]) if ok else float("nan"))
         width = 0.8 / max(len(frameworks), 1)
         for i, f in enumerate(frameworks):
             ax.bar([x + i * width for x in range(len(labels))], bars[f], width, label=f)
@@ -155,7 +156,7 @@ def plot(chosen, plots_dir, stem):
         ax.set_xticks([x + width * (len(frameworks) - 1) / 2 for x in range(len(labels))])
         ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
         ax.set_ylabel("time relative to PyTorch (lower is better)")
-        ax.set_title(f"{threads} thread{'s' if threads > 1 else ''}")
+        ax.set_title("1 thread, CPU time" if threads == 1 else f"{threads} threads, wall clock")
         ax.legend()
     fig.tight_layout()
     path = plots_dir / f"{stem}-workloads.png"
@@ -167,9 +168,11 @@ def plot(chosen, plots_dir, stem):
     fig, axes = plt.subplots(1, len(threads_list), figsize=(5.5 * len(threads_list), 4.5),
                              squeeze=False)
     for ax, threads in zip(axes[0], threads_list):
+        key = "cpu_value" if threads == 1 else "value"
+
         def value(framework, variant):
             rec = chosen.get(("op_overhead", variant, threads, framework))
-            return rec["value"] if rec and "value" in rec else None
+            return rec.get(key) if rec else None
         raw = value("numpy", "no_record") or 0.0
         names = []
         stacks = defaultdict(list)
@@ -188,7 +191,8 @@ def plot(chosen, plots_dir, stem):
             ax.bar(names, heights, bottom=bottom, label=part)
             bottom = [b + h for b, h in zip(bottom, heights)]
         ax.set_ylabel("µs per op (forward + backward)")
-        ax.set_title(f"op_overhead, {threads} thread{'s' if threads > 1 else ''}")
+        ax.set_title("op_overhead, 1 thread, CPU time" if threads == 1
+                     else f"op_overhead, {threads} threads, wall clock")
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = plots_dir / f"{stem}-op-overhead.png"
@@ -216,6 +220,9 @@ def section(results_dir, readme_dir, plots_dir, with_plots=True):
         parts.append(table(chosen, "cpu_value", threads=1))
         parts.append("\n**Wall clock** medians, interquartile range in parentheses:\n")
         parts.append(table(chosen, "value"))
+        apis = sorted({(r["workload"], r["api"]) for r in chosen.values()
+                       if r["framework"] == "mxlite" and r.get("api")})
+        parts += ["", "mxlite code measured: " + "; ".join(f"{w}: {a}" for w, a in apis) + "."]
         skips = _skips(chosen, records)
         if skips:
             parts += ["", "Not measured:"] + skips
