@@ -3,6 +3,20 @@
 Every op module defines ``@op`` classes (see ``mxlite.autograd.Op``) and the public
 function that users call; ``mxlite.numpy`` and ``mxlite.numpy_extension`` only
 re-export them. Adding an op is one edit in one of these files.
+
+Modules: ``elemwise`` (unary/binary math, comparisons, where, clip), ``reduce``,
+``shape`` (data movement and indexing), ``linalg`` (products, einsum, numpy.linalg),
+``nn`` (npx activations, softmax family, embedding, helpers), ``norm``, ``conv``
+(convolution, deconvolution, pooling) and ``special`` (erf, gamma family).
+
+Where MXNet's gradient is wrong, mxlite is correct instead: prod with zeros (no NaN),
+var/std (MXNet: zeros), repeat (MXNet: zeros), selu for x < 0, arctan2 with a scalar
+first operand, cumsum on axis=-1, take_along_axis under autograd, and batch_norm's input
+gradient with running statistics. Conventions kept from MXNet: ties at max/min
+reductions give every tied element the full gradient; maximum/minimum give a tie to
+the first operand; relu'(0) = abs'(0) = 0; clip passes the gradient at its bounds;
+rounding ops and sign have zero gradient. batch_norm updates its running statistics in
+the forward pass (MXNet: in backward).
 """
 import numbers
 
