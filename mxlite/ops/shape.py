@@ -271,6 +271,11 @@ _scatter_add = Op("scatter_add", _ScatterAdd.forward, _ScatterAdd.backward)
 def getitem(a, key):
     """``a[key]`` for every key numpy accepts; the gradient scatter-adds."""
     key = as_raw_key(key, a._device)
+    be = a._device.backend
+    if be.xp is not _np:  # host index arrays go to the device (CuPy indexes with its own)
+        key = tuple(be.asarray(k) if isinstance(k, _np.ndarray) else k for k in key) \
+            if isinstance(key, tuple) else (be.asarray(key) if isinstance(key, _np.ndarray)
+                                            else key)
     return apply(_getitem, (a,), {"key": key})
 
 
