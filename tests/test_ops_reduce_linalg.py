@@ -269,3 +269,44 @@ def test_second_order_einsum_and_inv(device):
         dn[idx] -= eps
         num[idx] = ((first_grad(up) ** 2).sum() - (first_grad(dn) ** 2).sum()) / (2 * eps)
     np.testing.assert_allclose(x.grad.asnumpy(), num, rtol=1e-5)
+
+
+QUANTILES = [(0.3, None, False), ([0.1, 0.5, 1.0], 1, False), (0.7, 0, True),
+             ([0.2, 0.9], -1, True), (0.5, None, True)]
+
+
+@pytest.mark.parametrize("q,axis,keepdims", QUANTILES)
+def test_quantile_family(q, axis, keepdims, device):
+    x = RNG.standard_normal((3, 5))
+    got = mnp.quantile(mnp.array(x, dtype="float64", device=device), q, axis=axis,
+                       keepdims=keepdims)
+    np.testing.assert_allclose(got.asnumpy(), np.quantile(x, q, axis=axis, keepdims=keepdims),
+                               rtol=1e-12)
+    check_gradient(lambda a: mnp.quantile(a, q, axis=axis, keepdims=keepdims), x,
+                   device=device)
+    np.testing.assert_allclose(mnp.median(mnp.array(x, dtype="float64"), axis=1).asnumpy(),
+                               np.median(x, axis=1))
+    np.testing.assert_allclose(mnp.percentile(mnp.array(x, dtype="float64"), 25).asnumpy(),
+                               np.percentile(x, 25))
+
+
+def test_nan_reductions(device):
+    x = RNG.standard_normal((3, 4))
+    x[0, 1] = x[2, 3] = np.nan
+    a = mnp.array(x, dtype="float64", device=device)
+    np.testing.assert_allclose(mnp.nansum(a, axis=0).asnumpy(), np.nansum(x, axis=0))
+    np.testing.assert_allclose(mnp.nanmean(a, axis=1).asnumpy(), np.nanmean(x, axis=1))
+    a.attach_grad()
+    with mx.autograd.record():
+        y = mnp.nanmean(a, axis=1)
+    y.backward()
+    np.testing.assert_allclose(a.grad.asnumpy(), np.where(np.isnan(x), 0,
+                                                          1 / (~np.isnan(x)).sum(1, keepdims=True)))
+
+
+def test_closeness_predicates(device):
+    a = mnp.array([1.0, np.nan], device=device)
+    assert mnp.isclose(a, a, equal_nan=True).tolist() == [True, True]
+    assert mnp.allclose(a[:1], 1.0 + 1e-9)
+    assert mnp.array_equal(a, a, equal_nan=True) and not mnp.array_equal(a, a)
+    assert not mnp.array_equal(a, a[:1])

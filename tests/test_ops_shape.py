@@ -107,6 +107,12 @@ SHAPE_CASES = [
      lambda a, b, c: np.meshgrid(a, b, c, indexing="ij"), [(3,), (2,), (2,)]),
     ("size0", lambda a: mnp.concatenate([a, a], axis=0), lambda a: np.concatenate([a, a], axis=0),
      [(0, 2)]),
+    ("diff", lambda a: mnp.diff(a, 2, axis=0), lambda a: np.diff(a, 2, axis=0), [(4, 3)]),
+    ("diff_prepend", lambda a, b: mnp.diff(a, prepend=b), lambda a, b: np.diff(a, prepend=b),
+     [(2, 3), (2, 1)]),
+    ("append", lambda a, b: mnp.append(a, b), lambda a, b: np.append(a, b), [(2, 2), (3,)]),
+    ("append_axis", lambda a, b: mnp.append(a, b, axis=1), lambda a, b: np.append(a, b, axis=1),
+     [(2, 2), (2, 1)]),
 ]
 
 

@@ -22,7 +22,7 @@ __all__ = ["negative", "positive", "abs", "absolute", "sign", "exp", "exp2", "ex
            "remainder", "fmod", "power", "float_power", "maximum", "minimum", "fmax", "fmin",
            "hypot", "arctan2", "copysign", "ldexp", "logaddexp", "equal", "not_equal", "less",
            "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-           "logical_xor", "logical_not", "where"]
+           "logical_xor", "logical_not", "where", "isclose", "allclose", "array_equal"]
 
 
 def _finish(res, out):
@@ -773,3 +773,30 @@ def clip(a, a_min=None, a_max=None, out=None):
     res = apply(_clip, (a, a_min, a_max))
     return res if out is None else _finish(res, out)
 
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """numpy's isclose: a bool array, not differentiable."""
+    a, b = _operands(a, b)
+    like = a if isinstance(a, ndarray) else b
+    xp = like._device.backend.xp
+    raw = [x._data if isinstance(x, ndarray) else x for x in (a, b)]
+    return wrap(xp.isclose(raw[0], raw[1], rtol=rtol, atol=atol, equal_nan=equal_nan),
+                like._device)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """A Python bool, as numpy's."""
+    return bool(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).all())
+
+
+def array_equal(a1, a2, equal_nan=False):
+    """A Python bool: same shape and elements."""
+    a1, a2 = to_nd(a1), to_nd(a2)
+    if a1.shape != a2.shape:
+        return False
+    same = a1._data == a2._data
+    if equal_nan and a1.dtype.kind == "f":
+        xp = a1._device.backend.xp
+        same = same | (xp.isnan(a1._data) & xp.isnan(a2._data))
+    return bool(same.all())

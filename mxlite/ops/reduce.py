@@ -6,13 +6,16 @@ of the other elements, exact when the input holds zeros (no NaN, unlike MXNet).
 """
 import builtins
 
+import numpy as _np
+
 from ..autograd import Op, apply
 from ..base import default_float
 from ..ndarray import wrap
 from . import as_axes, finish_out, keep_shape, to_nd
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
-           "std", "average", "cumsum", "all", "any", "count_nonzero"]
+           "std", "average", "cumsum", "all", "any", "count_nonzero", "nansum", "nanmean",
+           "quantile", "percentile", "median"]
 
 
 def _spread(xp, g, shape, axis):
@@ -300,3 +303,67 @@ def count_nonzero(a, axis=None, keepdims=False):
     a = to_nd(a)
     res = apply(_count_nonzero, (a,), _params(a, axis, keepdims))
     return res.astype("int64") if res.dtype != "int64" else res
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Sum treating NaN as zero; NaN entries get no gradient."""
+    from .elemwise import isnan, where
+    a = to_nd(a)
+    return sum(where(isnan(a), 0, a), axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Mean over the non-NaN entries."""
+    from .elemwise import isnan, logical_not, where
+    a = to_nd(a)
+    valid = logical_not(isnan(a))
+    total = sum(where(valid, a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return finish_out(total / sum(valid, axis=axis, keepdims=keepdims).astype(total.dtype), out)
+
+
+def quantile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+    """numpy's quantile (``method='linear'``): sorted values interpolated, so the
+    gradient goes to the two neighbouring order statistics."""
+    from .shape import sort, take, ravel, expand_dims, squeeze, moveaxis
+    if method != "linear":
+        raise NotImplementedError(f"quantile: only method='linear' is supported, got "
+                                  f"{method!r}")
+    a = to_nd(a)
+    if axis is None:
+        a, axis, kept_axes = ravel(a), 0, tuple(range(a.ndim))
+    else:
+        kept_axes = as_axes(axis, a.ndim)
+        if len(kept_axes) != 1:
+            raise NotImplementedError("quantile over several axes at once is not supported; "
+                                      "move them together and reshape first")
+        axis = kept_axes[0]
+    q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
+    q_arr = _np.asarray(q_host, dtype=_np.float64)
+    if ((q_arr < 0) | (q_arr > 1)).any():
+        raise ValueError(f"quantile: q must be within [0, 1], got {q_host}")
+    n = a.shape[axis]
+    pos = q_arr.reshape(-1) * (n - 1)
+    lo = _np.floor(pos).astype(_np.int64)
+    hi = _np.minimum(lo + 1, n - 1)
+    frac = (pos - lo).astype(a.dtype)
+    s = sort(a, axis=axis)
+    lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
+    weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
+    weight = wrap(a._device.backend.asarray(frac.reshape(weight_shape)), a._device)
+    res = moveaxis(lower + (upper - lower) * weight, axis, 0)  # quantiles first, as numpy
+    if keepdims:
+        for ax in sorted(kept_axes):
+            res = expand_dims(res, ax + 1)
+    if q_arr.ndim == 0:
+        res = squeeze(res, 0)
+    return finish_out(res, out)
+
+
+def percentile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+    q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
+    return quantile(a, _np.asarray(q_host, dtype=_np.float64) / 100, axis=axis, out=out,
+                    keepdims=keepdims, method=method)
+
+
+def median(a, axis=None, out=None, keepdims=False):
+    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)

@@ -12,7 +12,8 @@ __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "co
            "atleast_3d", "vstack", "row_stack", "hstack", "dstack", "column_stack", "split",
            "array_split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr",
            "flipud", "roll", "rot90", "pad", "take", "take_along_axis", "sort", "argsort",
-           "unique", "nonzero", "flatnonzero", "argwhere", "searchsorted", "meshgrid"]
+           "unique", "nonzero", "flatnonzero", "argwhere", "searchsorted", "meshgrid",
+           "diff", "append"]
 
 
 class _Reshape:
@@ -760,3 +761,28 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
         return out
     full = _np.broadcast_shapes(*[tuple(s) for s in shapes])
     return [broadcast_to(o, full) for o in out]
+
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """n-th discrete difference along ``axis`` (differentiable: slices and a subtract)."""
+    a = to_nd(a)
+    ax = as_axes(axis, a.ndim)[0]
+    parts = [p for p in (prepend, a, append) if p is not None]
+    if len(parts) > 1:
+        shape = list(a.shape)
+        shape[ax] = 1
+        parts = [broadcast_to(to_nd(p, a), tuple(shape)) if p is not a and
+                 getattr(p, "ndim", 0) == 0 else to_nd(p, a) for p in parts]
+        a = concatenate(parts, axis=ax)
+    lead = (slice(None),) * ax
+    for _ in range(n):
+        a = getitem(a, lead + (slice(1, None),)) - getitem(a, lead + (slice(None, -1),))
+    return a
+
+
+def append(arr, values, axis=None):
+    arr = to_nd(arr)
+    values = to_nd(values, arr)
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)])
+    return concatenate([arr, values], axis=axis)
