@@ -282,6 +282,8 @@ def test_normalizations_without_a_kernel_fall_back(kernels, rng):
     check(kernels, norm_ops._normalize, [x, gamma, gamma], instance, rng)
     batch = {"axes": (0, 2, 3), "eps": 1e-3, "fix_gamma": False}
     check(kernels, norm_ops._normalize, [x.astype(np.float64), gamma.astype(np.float64), None], batch, rng)
+    per_channel_over_last_axis = {"axes": (2,), "eps": 1e-3, "fix_gamma": False}  # instance norm of (N, C, L)
+    check(kernels, norm_ops._normalize, [x[..., 0], gamma[..., 0], gamma[..., 0]], per_channel_over_last_axis, rng)
     mixed_dtype_layer = {"axes": (3,), "eps": 1e-5, "fix_gamma": False}
     check(kernels, norm_ops._normalize, [x, normal(rng, 1, 1, 1, 5, dtype=np.float64), None], mixed_dtype_layer,
           rng)
