@@ -301,7 +301,8 @@ def transformer_loss(fw, x, g1, be1, wqkv, wo, g2, be2, w1, c1, w2, c2):
     qkv = fw.matmul(_layer_norm(fw, x, g1, be1), wqkv)
     qkv = fw.permute(fw.reshape(qkv, (bsz, seq, 3, TF_HEADS, dh)), (2, 0, 3, 1, 4))
     q, k, v = qkv[0], qkv[1], qkv[2]
-    att = fw.softmax(fw.matmul(q, fw.permute(k, (0, 1, 3, 2))) * (1.0 / np.sqrt(dh)))
+    scale = 1.0 / float(np.sqrt(dh))  # a Python float: a numpy float64 would promote
+    att = fw.softmax(fw.matmul(q, fw.permute(k, (0, 1, 3, 2))) * scale)
     o = fw.reshape(fw.permute(fw.matmul(att, v), (0, 2, 1, 3)), (bsz, seq, dim))
     x1 = x + fw.matmul(o, wo)
     ff = fw.matmul(fw.relu(fw.matmul(_layer_norm(fw, x1, g2, be2), w1) + c1), w2) + c2
