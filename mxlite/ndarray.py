@@ -197,13 +197,15 @@ def as_raw(value, device):
 
 
 def as_raw_key(key, device):
-    """An index expression with every ndarray in it replaced by its backend data."""
-    if isinstance(key, ndarray):
-        return as_raw(key, device)
+    """An index expression with every array in it (ndarray, list, host array) on ``device``."""
     if isinstance(key, tuple):
-        return tuple(as_raw(k, device) if isinstance(k, ndarray)
-                     else (device.backend.asarray(k) if isinstance(k, list) else k)
-                     for k in key)
-    if isinstance(key, list):
-        return device.backend.asarray(key)
-    return key
+        return tuple(_raw_key_part(k, device) for k in key)
+    return _raw_key_part(key, device)
+
+
+def _raw_key_part(k, device):
+    if isinstance(k, ndarray):
+        return as_raw(k, device)
+    if isinstance(k, (list, _np.ndarray)):
+        return device.backend.asarray(k)
+    return k
