@@ -8,7 +8,7 @@ import warnings
 
 import numpy as _np
 
-from .. import autograd, initializer
+from .. import autograd, initializer, storage
 from ..device import Device, cpu, current_device
 from ..ndarray import ndarray, wrap
 
@@ -152,8 +152,7 @@ class Parameter:
     def _init_impl(self, data, devices):
         host = data.asnumpy() if isinstance(data, ndarray) else _np.asarray(data)
         host = host.astype(self.dtype, copy=False)
-        self._data = {d: wrap(d.backend.asarray(host).copy() if d.backend.kind == 0
-                              else d.backend.asarray(host), d) for d in devices}
+        self._data = {d: wrap(_pooled_copy(d, host), d) for d in devices}
         self._grad = None
         self._init_grad()
 
@@ -163,7 +162,7 @@ class Parameter:
             return
         self._grad = {}
         for d, arr in self._data.items():
-            buf = wrap(d.backend.xp.zeros(arr.shape, dtype=arr.dtype), d)
+            buf = wrap(storage.zeros(d, arr.shape, arr.dtype), d)
             autograd.mark_variables([arr], [buf], self._grad_req)
             self._grad[d] = buf
 
@@ -318,3 +317,13 @@ class Constant(Parameter):
 
     def __repr__(self):
         return f"Constant {self.name} (shape={self.shape}, dtype={self.dtype.name})"
+
+
+def _pooled_copy(device, host):
+    """``host`` copied into a buffer from ``device``'s pool."""
+    data = storage.empty(device, host.shape, host.dtype)
+    if device.backend.kind == 0:
+        _np.copyto(data, host)
+    else:
+        data.set(host)
+    return data
