@@ -17,6 +17,7 @@ from mxlite.ops import conv as conv_ops
 from mxlite.ops import elemwise as elemwise_ops
 from mxlite.ops import nn as nn_ops
 from mxlite.ops import norm as norm_ops
+from mxlite.test_utils import gpu_unusable_reason
 from mxlite.testing import cudasim
 
 _usable, _why = cudasim.available()
@@ -399,3 +400,92 @@ def test_registration_is_idempotent_and_keeps_the_original_fallbacks(kernels, rn
 def test_importing_the_registration_does_not_import_cupy():
     code = "import sys, mxlite.cuda.register; assert 'cupy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- on a GPU: the registered kernels through the engine, against the CPU ----
+
+@pytest.fixture
+def gpu_with_kernels(kernels):
+    """gpu(0) with the CuPy-bound kernels registered; the ops' GPU implementations are restored
+    afterwards."""
+    reason = gpu_unusable_reason(0)
+    if reason is not None:
+        pytest.skip(f"no usable GPU: {reason}")
+    saved = [(op, list(op.forward_impls), list(op.backward_impls)) for op in kernels.impls]
+    saved_generic = dict(register._gpu_generic)
+    register.register_gpu_kernels()
+    yield mx.gpu(0)
+    for op, forward_impls, backward_impls in saved:
+        op.forward_impls[:] = forward_impls
+        op.backward_impls[:] = backward_impls
+    register._gpu_generic.clear()
+    register._gpu_generic.update(saved_generic)
+
+
+def _bn_training(x, gamma, beta):
+    return mx.npx.batch_norm(x, gamma, beta, mx.np.zeros(3, device=x.device), mx.np.ones(3, device=x.device),
+                             fix_gamma=False)
+
+
+def _bn_inference(x, gamma, beta):
+    with mx.autograd.predict_mode():
+        return mx.npx.batch_norm(x, gamma, beta, beta * 0.1, gamma * gamma + 0.5, fix_gamma=False)
+
+
+GPU_CASES = {
+    "relu": ((2, 3, 8), lambda x: mx.npx.relu(x)),
+    "sigmoid": ((2, 3, 8), lambda x: mx.npx.sigmoid(x)),
+    "tanh": ((2, 3, 8), lambda x: mx.np.tanh(x)),
+    "silu": ((2, 3, 8), lambda x: mx.npx.activation(x, "silu")),
+    "leaky": ((2, 3, 8), lambda x: mx.npx.leaky_relu(x, slope=0.1)),
+    "gelu": ((2, 3, 8), lambda x: mx.npx.gelu(x)),
+    "gelu_tanh": ((2, 3, 8), lambda x: mx.npx.gelu(x, approximation="tanh")),
+    "softmax": ((4, 300), lambda x: mx.npx.softmax(x)),
+    "log_softmax": ((6, 10), lambda x: mx.npx.log_softmax(x)),
+    "layer_norm": ((4, 5, 16), lambda x: mx.npx.layer_norm(x, x[0, 0] * 0 + 1.5, x[0, 1])),
+    "batch_norm": ((4, 3, 5, 5), lambda x: _bn_training(x, x[0, :, 0, 0] + 2, x[1, :, 0, 0])),
+    "batch_norm_inference": ((4, 3, 5, 5), lambda x: _bn_inference(x, x[0, :, 0, 0] + 2, x[1, :, 0, 0])),
+    "max_pool": ((2, 3, 9, 9), lambda x: mx.npx.pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1))),
+    "avg_pool": ((2, 3, 9, 9), lambda x: mx.npx.pooling(x, kernel=(3, 3), stride=(2, 2), pool_type="avg",
+                                                       count_include_pad=False)),
+    "convolution": ((2, 4, 8, 8), lambda x: mx.npx.convolution(x, x[0].reshape(-1)[:108].reshape(6, 2, 3, 3),
+                                                               x[1, 0, 0, :6], kernel=(3, 3), pad=(1, 1),
+                                                               num_group=2)),
+    "embedding": ((5, 4), lambda w: mx.npx.embedding(mx.np.array([[0, 3], [3, 4]], device=w.device), w)),
+    "pick": ((3, 7), lambda x: mx.npx.pick(x, mx.np.array([1, 6, 0], device=x.device))),
+}
+
+
+def _value_and_gradient(fn, host, device):
+    x = mx.np.array(host, device=device)
+    x.attach_grad()
+    with mx.autograd.record():
+        y = fn(x)
+        loss = (y * y).sum()
+    loss.backward()
+    return y.asnumpy(), x.grad.asnumpy()
+
+
+@pytest.mark.parametrize("case", sorted(GPU_CASES))
+def test_registered_kernels_match_the_cpu_through_the_engine(gpu_with_kernels, case):
+    shape, fn = GPU_CASES[case]
+    host = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    y_gpu, grad_gpu = _value_and_gradient(fn, host, gpu_with_kernels)
+    y_cpu, grad_cpu = _value_and_gradient(fn, host, mx.cpu())
+    np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-4, atol=1e-4)
+
+
+def test_gpu_dropout_gradient_and_second_order_use_its_mask(gpu_with_kernels):
+    x = mx.np.array(np.random.default_rng(4).uniform(1, 2, (64, 33)).astype(np.float32), device=gpu_with_kernels)
+    x.attach_grad()
+    with mx.autograd.record():
+        y = mx.npx.dropout(x, p=0.25)
+        (gx,) = mx.autograd.grad((y * y).sum(), [x], create_graph=True)
+        total = gx.sum()
+    kept = y.asnumpy() != 0
+    assert 0.6 < kept.mean() < 0.9
+    scale = np.float32(1 / 0.75)
+    np.testing.assert_allclose(gx.asnumpy(), np.where(kept, 2 * y.asnumpy() * scale, 0), rtol=1e-5)
+    total.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), np.where(kept, 2 * scale * scale, 0), rtol=1e-5)
