@@ -45,7 +45,7 @@ __device__ __forceinline__ float sigmoidf(float z) { return 1.0f / (1.0f + expf(
 
 __device__ __forceinline__ float activate(float z, int act, float slope) {
     switch (act) {
-    case RELU: return z > 0.0f ? z : 0.0f;
+    case RELU: return (z > 0.0f || isnan(z)) ? z : 0.0f;  // NaN propagates, as maximum(z, 0)
     case LEAKY_RELU: return z > 0.0f ? z : slope * z;
     case SIGMOID: return sigmoidf(z);
     case TANH: return tanhf(z);

@@ -44,6 +44,8 @@ class GpuBackend:
         self.cuda_device = cupy.cuda.Device(device.device_id)
         from ..storage import install_cupy_allocator
         install_cupy_allocator()  # CuPy's allocations, temporaries included, use our pools
+        from ..cuda.register import register_gpu_kernels
+        register_gpu_kernels()  # our CUDA kernels become the GPU implementations of their ops
         with self.cuda_device:
             self.rng = cupy.random.default_rng()
 
