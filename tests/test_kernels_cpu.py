@@ -153,6 +153,12 @@ def test_activation_without_bias_and_misaligned(rng, act):
     assert_close(run(ops.activation_backward, misaligned(dy), shifted, act, slope=0.1), dy * grad)
 
 
+def test_relu_keeps_nan_as_maximum_does():
+    x = np.array([np.nan, -1.0, 2.0, np.nan, 0.0], np.float32)
+    y = run(ops.activation_forward, x, "relu")
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+
+
 def test_activation_bfloat16_forward(rng):
     x = from_bf16_bits(to_bf16_bits(rng.standard_normal(37)))
     y = np.empty(37, dtype=np.uint16)
