@@ -53,12 +53,15 @@ def _fill(arr, host):
 
 
 def _rng(arr):
-    return arr._device.backend.rng
+    """A numpy generator for host-side draws: the device's own on CPU, else seeded from it
+    (values are made on the host and copied, so every backend gives the same numbers)."""
+    rng = arr._device.backend.rng
+    return rng if arr._device.backend.kind == 0 else _host_rng(arr)
 
 
 def _host_rng(arr):
     """A host generator drawn from the device generator, for host-side math (SVD)."""
-    return _np.random.default_rng(int(_rng(arr).integers(0, 2**63 - 1)))
+    return _np.random.default_rng(int(arr._device.backend.rng.integers(0, 2**63 - 1)))
 
 
 class Initializer:

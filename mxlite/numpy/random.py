@@ -35,20 +35,33 @@ def _size(size):
     return () if size is None else ((size,) if isinstance(size, int) else tuple(size))
 
 
+# Only ``random``, ``standard_normal`` and ``integers`` are used from the generators:
+# numpy's and CuPy's Generator both have those three with the same meaning.
+def _scalar(v):
+    return v.item() if isinstance(v, ndarray) else v
+
+
+def _finish(data, dev, out):
+    res = wrap(data, dev)
+    if out is None:
+        return res
+    from ..ops import finish_out
+    return finish_out(res, out)
+
+
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
+    """Samples from [low, high), drawn in ``dtype`` (float32 default) on the device."""
     dev = _dev(device, ctx)
-    low = low.item() if isinstance(low, ndarray) else low
-    high = high.item() if isinstance(high, ndarray) else high
-    data = dev.backend.rng.uniform(low, high, _size(size)).astype(dtype or default_float)
-    return wrap(data, dev)
+    low, high = _scalar(low), _scalar(high)
+    data = dev.backend.rng.random(_size(size), dtype=dtype or default_float)
+    return _finish(data * (high - low) + low, dev, out)
 
 
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
     dev = _dev(device, ctx)
-    loc = loc.item() if isinstance(loc, ndarray) else loc
-    scale = scale.item() if isinstance(scale, ndarray) else scale
-    data = dev.backend.rng.normal(loc, scale, _size(size)).astype(dtype or default_float)
-    return wrap(data, dev)
+    loc, scale = _scalar(loc), _scalar(scale)
+    data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float)
+    return _finish(data * scale + loc, dev, out)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, ctx=None):
@@ -69,6 +82,9 @@ def randn(*size, **kwargs):
 
 def shuffle(x):
     """Shuffle ``x`` in place along its first axis."""
-    x._device.backend.rng.shuffle(x._data)
+    be = x._device.backend
+    if len(x._data):
+        order = be.xp.argsort(be.rng.random(len(x._data)))
+        x._data[...] = x._data[order]
 
 

@@ -386,8 +386,8 @@ def _rrelu(data, lower, upper):
     if not is_training():
         return leaky_relu(data, act_type="leaky", slope=(lower + upper) / 2)
     from .elemwise import where
-    draws = data._device.backend.rng.uniform(lower, upper, data.shape)
-    slopes = wrap(draws.astype(data.dtype, copy=False), data._device)
+    draws = data._device.backend.rng.random(data.shape, dtype=default_float)
+    slopes = wrap((draws * (upper - lower) + lower).astype(data.dtype, copy=False), data._device)
     return where(data > 0, data, data * slopes)
 
 
