@@ -1,16 +1,31 @@
 """Adam, AdamW, Adamax and LAMB, with MXNet's update formulas."""
 import math
 
+from ..ndarray import ndarray
 from .optimizer import Optimizer, register
 
 __all__ = ["Adam", "AdamW", "Adamax", "LAMB"]
 
 
 def _moments(xp, g, mean, var, beta1, beta2):
+    """``1 - beta`` is taken in the state's precision, as MXNet's kernels (and ours) do in float32."""
+    one = mean.dtype.type(1)
     mean *= beta1
-    mean += (1 - beta1) * g
+    mean += (one - mean.dtype.type(beta1)) * g
     var *= beta2
-    var += (1 - beta2) * xp.square(g)
+    var += (one - var.dtype.type(beta2)) * xp.square(g)
+
+
+def _bias_correction(beta1, beta2, t):
+    """``sqrt(1-beta2^t) / (1-beta1^t)``, the factor of the Adam step (mxlite.cuda.ops' formula)."""
+    return math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+
+
+def _moment_arrays(state):
+    if (isinstance(state, tuple) and len(state) == 2
+            and all(isinstance(s, ndarray) for s in state)):
+        return state
+    return None
 
 
 @register
@@ -32,11 +47,21 @@ class Adam(Optimizer):
 
     def _update_one(self, xp, index, weight, grad, state, lr, wd):
         t = self._index_update_count[index]
-        lr *= math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        lr *= _bias_correction(self.beta1, self.beta2, t)
         g = self._grad(xp, index, weight, grad, wd)
         mean, var = state
         _moments(xp, g, mean, var, self.beta1, self.beta2)
         weight -= lr * mean / (xp.sqrt(var) + self.epsilon)
+
+    def _fused_state_arrays(self, state):
+        return _moment_arrays(state)
+
+    def _launch_fused(self, kernels, weights, grads, states, masters, lrs, wds, counts):
+        means, variances = states
+        kernels.adam_update(
+            weights, grads, means, variances, lrs, counts, beta1=self.beta1, beta2=self.beta2,
+            epsilon=self.epsilon, wd=wds, rescale_grad=float(self.rescale_grad),
+            clip_gradient=self.clip_gradient, master_weights=masters)
 
 
 @register
@@ -63,7 +88,7 @@ class AdamW(Optimizer):
         t = self._index_update_count[index]
         lr_t = lr
         if self.correct_bias:
-            lr_t *= math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+            lr_t *= _bias_correction(self.beta1, self.beta2, t)
         g = self._grad(xp, index, weight, grad)
         mean, var = state
         _moments(xp, g, mean, var, self.beta1, self.beta2)
@@ -71,6 +96,24 @@ class AdamW(Optimizer):
         if wd:
             step += wd * weight
         weight -= lr_t * step
+
+    def _fuses(self):
+        return self.beta2 != 1 and self.beta1 != 1  # keeps the bias correction nonzero and finite
+
+    def _fused_state_arrays(self, state):
+        return _moment_arrays(state)
+
+    def _launch_fused(self, kernels, weights, grads, states, masters, lrs, wds, counts):
+        """The kernel steps by ``lr_i * c(t)``, c the bias correction, and decays by ``lr_i * wd_i``;
+        MXNet decays by the step's rate: ``lr_i = lr_t / c(t)`` and ``wd_i = wd * c(t)`` give both."""
+        means, variances = states
+        corrections = [_bias_correction(self.beta1, self.beta2, t) for t in counts]
+        rates = [lr if self.correct_bias else lr / c for lr, c in zip(lrs, corrections)]
+        kernels.adamw_update(
+            weights, grads, means, variances, rates, counts, beta1=self.beta1, beta2=self.beta2,
+            epsilon=self.epsilon, wd=[wd * c for wd, c in zip(wds, corrections)],
+            rescale_grad=float(self.rescale_grad), clip_gradient=self.clip_gradient,
+            master_weights=masters)
 
 
 @register

@@ -2,15 +2,19 @@
 
 Every optimizer updates a list of (weight, grad, state) arrays of one device at a time
 (``update_multi``), writing weights and states in place through the device's array
-module; a backend can override ``update_multi`` with a fused multi-tensor kernel.
-Updates run outside the autograd tape and never modify the gradients.
+module. SGD, Adam and AdamW run the tensors their fused multi-tensor kernels cover in one
+launch per weight dtype when ``fused_kernels(device)`` gives kernels (on a GPU), reading
+and writing the same states as the per-array path. Updates run outside the autograd tape
+and never modify the gradients.
 """
+import numbers
 import pickle
 
 import numpy as _np
 
 from .. import autograd
 from ..ndarray import ndarray, wrap
+from .fused import gpu_kernels
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater"]
 
@@ -134,6 +138,8 @@ class Optimizer:
                     weight._device)
 
     # -- updates -----------------------------------------------------------------------------
+    fused_kernels = staticmethod(gpu_kernels)  # device -> FusedKernels, or None: the seam tests rebind
+
     def update(self, index, weight, grad, state):
         """Update one weight in place (MXNet's per-parameter entry point)."""
         self.update_multi([index], [weight], [grad], [state])
@@ -141,20 +147,32 @@ class Optimizer:
     def update_multi(self, indices, weights, grads, states):
         """Update the weights (all on one device) in place from their gradients and states."""
         with autograd.pause():
-            for index, weight, grad, state in zip(indices, weights, grads, states):
-                self._update_count(index)
-                lr = self._get_lr(index)
-                wd = self._get_wd(index)
-                xp = weight._device.backend.xp
-                if self._is_master(weight, state):
-                    master, inner = state
-                    g32 = grad._data.astype(_np.float32)
-                    self._update_one(xp, index, master._data, g32, _raw(inner), lr, wd)
-                    xp.copyto(weight._data, master._data, casting="unsafe")
-                else:
-                    self._update_one(xp, index, weight._data, grad._data, _raw(state), lr, wd)
+            rates = [self._rates(index) for index in indices]
+            remaining = range(len(weights))
+            kernels = (self.fused_kernels(weights[0]._device)
+                       if weights and self._has_fused_kernel() else None)
+            if kernels is not None:
+                remaining = self._fused_update(kernels, indices, weights, grads, states, rates)
+            for pos in remaining:
+                self._update_array(indices[pos], weights[pos], grads[pos], states[pos], *rates[pos])
 
     step = update_multi
+
+    def _rates(self, index):
+        """Count one more update of ``index``, then its (lr, wd): a scheduler's rate follows
+        ``num_update`` as it grows along the list, as in MXNet's per-parameter loop."""
+        self._update_count(index)
+        return self._get_lr(index), self._get_wd(index)
+
+    def _update_array(self, index, weight, grad, state, lr, wd):
+        xp = weight._device.backend.xp
+        if self._is_master(weight, state):
+            master, inner = state
+            g32 = grad._data.astype(_np.float32)
+            self._update_one(xp, index, master._data, g32, _raw(inner), lr, wd)
+            xp.copyto(weight._data, master._data, casting="unsafe")
+        else:
+            self._update_one(xp, index, weight._data, grad._data, _raw(state), lr, wd)
 
     def _is_master(self, weight, state):
         return (self.multi_precision and weight.dtype == _np.float16 and
@@ -164,6 +182,49 @@ class Optimizer:
     def _update_one(self, xp, index, weight, grad, state, lr, wd):
         """Update backend arrays ``weight`` and ``state`` in place."""
         raise NotImplementedError(f"{type(self).__name__} must implement _update_one")
+
+    # -- fused multi-tensor updates ------------------------------------------------------------
+    # A class with a fused kernel defines, next to its ``_update_one``:
+    #   _launch_fused(kernels, weights, grads, state_columns, masters, lrs, wds, counts), one launch
+    #     over backend arrays (``state_columns[j][i]``: state array j of tensor i);
+    #   _fused_state_arrays(state) -> the float32 ndarrays the kernel reads for one weight's inner
+    #     state, or None when it does not cover that state;
+    # and may define ``_fuses()``: whether its current settings are covered.
+    _launch_fused = None
+
+    def _has_fused_kernel(self):
+        """Whether this optimizer's settings have a fused kernel; a subclass that replaces the
+        ``_update_one`` of the class defining ``_launch_fused`` has none."""
+        owner = next(k for k in type(self).__mro__ if "_launch_fused" in vars(k))
+        return (owner is not Optimizer and type(self)._update_one is owner._update_one
+                and isinstance(self.rescale_grad, numbers.Real)
+                and (self.clip_gradient is None or self.clip_gradient >= 0) and self._fuses())
+
+    def _fuses(self):
+        return True
+
+    def _fused_update(self, kernels, indices, weights, grads, states, rates):
+        """Update the tensors the kernels cover, one launch per (weight dtype, state count);
+        returns the positions left to the per-array path."""
+        groups, remaining = {}, []
+        device = weights[0]._device
+        for pos, (weight, grad, state) in enumerate(zip(weights, grads, states)):
+            master, inner = state if self._is_master(weight, state) else (None, state)
+            arrays = self._fused_state_arrays(inner)
+            if arrays is None or not _fusable(device, weight, grad, master, arrays):
+                remaining.append(pos)
+                continue
+            group = groups.setdefault((weight.dtype, len(arrays)), [])
+            group.append((pos, master, arrays))
+        for group in groups.values():
+            positions = [pos for pos, _, _ in group]
+            masters = [m._data for _, m, _ in group] if group[0][1] is not None else None
+            columns = [[arrays[j]._data for _, _, arrays in group] for j in range(len(group[0][2]))]
+            self._launch_fused(
+                kernels, [weights[p]._data for p in positions], [grads[p]._data for p in positions],
+                columns, masters, [rates[p][0] for p in positions], [rates[p][1] for p in positions],
+                [self._index_update_count[indices[p]] for p in positions])
+        return remaining
 
     def _grad(self, xp, index, weight, grad, wd=0.0):
         """``clip(rescale_grad * grad) + wd * weight`` in a per-parameter scratch buffer."""
@@ -182,7 +243,25 @@ class Optimizer:
         state = self.__dict__.copy()
         state["_scratch"] = {}
         state["param_dict"] = {}
+        state.pop("fused_kernels", None)  # a binding to this process's kernels
         return state
+
+
+def _fusable(device, weight, grad, master, states):
+    """Whether the kernels take this tensor: float32 weights (float16 with a float32 master),
+    a gradient like the weight, float32 states, all C-contiguous on ``device``."""
+    if master is None:
+        if weight.dtype != _np.float32:
+            return False
+    elif weight.dtype != _np.float16:
+        return False
+    if grad.dtype != weight.dtype or grad.shape != weight.shape:
+        return False
+    float32_arrays = list(states) + ([] if master is None else [master])
+    if any(a.dtype != _np.float32 or a.shape != weight.shape for a in float32_arrays):
+        return False
+    return all(a._device is device and a._data.flags.c_contiguous
+               for a in [weight, grad] + float32_arrays)
 
 
 def _raw(state):

@@ -1,4 +1,11 @@
-"""SGD (with momentum / Nesterov), NAG and Signum, with MXNet's update formulas."""
+"""SGD (with momentum / Nesterov), NAG and Signum, with MXNet's update formulas.
+
+SGD and NAG keep the momentum as the step taken, ``mom = momentum*mom + lr*g; w -= mom``:
+MXNet stores its negative (``mom = momentum*mom - lr*g; w += mom``), which gives the same
+weights bit for bit; this sign is the fused kernel's (kernels/optimizer.cu), so the GPU
+and per-array paths share their states.
+"""
+from ..ndarray import ndarray
 from .optimizer import Optimizer, register
 
 __all__ = ["SGD", "NAG", "Signum"]
@@ -6,9 +13,9 @@ __all__ = ["SGD", "NAG", "Signum"]
 
 @register
 class SGD(Optimizer):
-    """``g = clip(rescale*grad) + wd*w``; ``mom = momentum*mom - lr*g``; ``w += mom``.
+    """``g = clip(rescale*grad) + wd*w``; ``mom = momentum*mom + lr*g``; ``w -= mom``.
 
-    Without momentum ``w -= lr*g``. ``nesterov=True`` uses NAG's look-ahead step.
+    Without momentum ``w -= lr*g``. ``nesterov=True`` uses NAG's look-ahead step (not fused).
     """
 
     default_learning_rate = 0.1
@@ -29,21 +36,36 @@ class SGD(Optimizer):
             _nesterov_step(weight, g, state, lr, self.momentum)
         else:
             state *= self.momentum
-            state -= lr * g
-            weight += state
+            state += lr * g
+            weight -= state
+
+    def _fuses(self):
+        return not self.nesterov
+
+    def _fused_state_arrays(self, state):
+        if state is None:
+            return ()
+        return (state,) if isinstance(state, ndarray) else None
+
+    def _launch_fused(self, kernels, weights, grads, states, masters, lrs, wds, counts):
+        moms = states[0] if states else None
+        kernels.sgd_momentum_update(
+            weights, grads, moms, lrs, momentum=self.momentum if moms is not None else 0.0, wd=wds,
+            rescale_grad=float(self.rescale_grad), clip_gradient=self.clip_gradient,
+            master_weights=masters)
 
 
 def _nesterov_step(weight, g, mom, lr, momentum):
-    """``mom = momentum*mom - lr*g``; ``w += momentum*mom - lr*g`` (MXNet 2.x's NAG)."""
+    """``mom = momentum*mom + lr*g``; ``w -= momentum*mom + lr*g`` (MXNet 2.x's NAG)."""
     mom *= momentum
-    mom -= lr * g
-    weight += momentum * mom - lr * g
+    mom += lr * g
+    weight -= momentum * mom + lr * g
 
 
 @register
 class NAG(Optimizer):
-    """Nesterov accelerated gradient: ``mom = momentum*mom - lr*g``;
-    ``w += momentum*mom - lr*g`` (``g`` includes ``wd*w``)."""
+    """Nesterov accelerated gradient: ``mom = momentum*mom + lr*g``;
+    ``w -= momentum*mom + lr*g`` (``g`` includes ``wd*w``)."""
 
     default_learning_rate = 0.1
 
