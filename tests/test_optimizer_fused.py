@@ -184,3 +184,42 @@ def test_fused_gpu_matches_per_array(config):
     assert compare(kernels, config, device, [np.float32] * len(SHAPES), tol=tol) == 3
     dtypes = [np.float16, np.float32] * (len(SHAPES) // 2)
     assert compare(kernels, config, device, dtypes, multi_precision=True, tol=tol) == 6
+
+
+@pytest.mark.parametrize("name,kwargs", [CONFIGS["sgd-momentum"], CONFIGS["adamw"]])
+def test_trainer_states_saved_from_the_fused_path_continue_on_the_per_array_path(
+        cpu_kernels, tmp_path, name, kwargs):
+    """Two devices train three steps; the fused run saves its states after two and reloads them
+    (the loaded optimizer has the default binding: no kernels on CPU) for the third."""
+    rng = np.random.default_rng(0)
+    devices = [mx.cpu(0), mx.cpu(1)]
+    data = [mx.np.array(rng.standard_normal((4, 5)), dtype="float32", device=d) for d in devices]
+    labels = [mx.np.array(rng.standard_normal((4, 2)), dtype="float32", device=d) for d in devices]
+
+    def train_net(kernels, reload_after=None):
+        mx.np.random.seed(3)
+        net = mx.gluon.nn.HybridSequential()
+        net.add(mx.gluon.nn.Dense(3, activation="tanh"), mx.gluon.nn.Dense(2))
+        net.initialize(device=devices)
+        o = opt.create(name, **kwargs)
+        o.fused_kernels = kernels
+        trainer = mx.gluon.Trainer(net.collect_params(), o)
+        loss_fn = mx.gluon.loss.L2Loss()
+        for step in range(3):
+            with mx.autograd.record():
+                losses = [loss_fn(net(x), y) for x, y in zip(data, labels)]
+            for loss in losses:
+                loss.backward()
+            trainer.step(8)
+            if step == reload_after:
+                trainer.save_states(str(tmp_path / "fused.states"))
+                trainer.load_states(str(tmp_path / "fused.states"))
+        return net
+
+    counter = LaunchCounter(cpu_kernels)
+    fused_net = train_net(counter, reload_after=1)
+    reference_net = train_net(no_kernels)
+    assert counter.launches == 4  # two steps on two devices; none after the reload
+    for (key, p), q in zip(fused_net.collect_params().items(), reference_net.collect_params().values()):
+        for a, b in zip(p.list_data(), q.list_data()):
+            np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), err_msg=key, **F32)
