@@ -7,7 +7,8 @@
 //
 // Gradient preprocessing, as MXNet: g = rescale_grad * grad, then clipped to
 // [-clip_gradient, clip_gradient] when clip_gradient >= 0.
-//   SGD (MXNet 2.x state convention): g += wd * w; mom = momentum * mom + lr * g; w -= mom.
+//   SGD: g += wd * w; mom = momentum * mom + lr * g; w -= mom (mom holds the step taken;
+//   MXNet stores its negative; the weights are the same).
 //       Without momentum (has_momentum = 0): w -= lr * g.
 //   Adam:  g += wd * w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; w -= lr_t * m / (sqrt(v) + eps)
 //   AdamW: g has no wd term; same m, v; w -= lr_t * m / (sqrt(v) + eps) + lr * wd * w (old w)

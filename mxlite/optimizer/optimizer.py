@@ -12,7 +12,7 @@ import pickle
 
 import numpy as _np
 
-from .. import autograd
+from .. import autograd, storage
 from ..ndarray import ndarray, wrap
 from .fused import gpu_kernels
 
@@ -134,8 +134,8 @@ class Optimizer:
         return self.create_state(index, weight)
 
     def _zeros_like(self, weight):
-        return wrap(weight._device.backend.xp.zeros(weight.shape, dtype=weight.dtype),
-                    weight._device)
+        """Optimizer state comes from the weight's device pool."""
+        return wrap(storage.zeros(weight._device, weight.shape, weight.dtype), weight._device)
 
     # -- updates -----------------------------------------------------------------------------
     fused_kernels = staticmethod(gpu_kernels)  # device -> FusedKernels, or None: the seam tests rebind
