@@ -132,14 +132,6 @@ class Op:
         return f"<Op {self.name}>"
 
 
-def op(name=None, nout=1, has_aux=False, save_out=False, moves_device=False):
-    """Class decorator: turn a namespace with ``forward``/``backward`` into an ``Op``."""
-    def make(cls):
-        return Op(name or cls.__name__, cls.forward, getattr(cls, "backward", None), nout,
-                  has_aux, save_out, moves_device)
-    return make
-
-
 class Node:
     """A tape entry: the op that made an output, or a leaf variable (``op is None``).
 
@@ -515,11 +507,10 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     for (node, oidx), g in results.items():
         buf = node.bufs[oidx]
         target, req = buf[0], buf[1]
-        xp = node.backend.xp if node.op is not None else target._device.backend.xp
         if req == "add":
             target._data += g
         else:
-            xp.copyto(target._data, g, casting="unsafe")
+            target._device.backend.xp.copyto(target._data, g, casting="unsafe")
         buf[2] = True
 
 

@@ -1,6 +1,6 @@
 """Ops: each differentiable operation with its backward beside its forward.
 
-Every op module defines ``@op`` classes (see ``mxlite.autograd.Op``) and the public
+Every op module defines ``Op`` objects (see ``mxlite.autograd.Op``) and the public
 function that users call; ``mxlite.numpy`` and ``mxlite.numpy_extension`` only
 re-export them. Adding an op is one edit in one of these files.
 
@@ -20,12 +20,12 @@ the forward pass (MXNet: in backward).
 """
 import numbers
 
-from ..autograd import Op, apply, is_recording, op
+from ..autograd import Op, apply, is_recording
 from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
-__all__ = ["Op", "op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "as_axes",
+__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "as_axes",
            "keep_shape"]
 
 
