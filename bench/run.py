@@ -358,6 +358,11 @@ def main(argv=None):
             log(f"{name}: skipped (not importable)")
     workloads = all_workloads()
     log(f"{info['cpu']} ({info['cores']} cores), results -> {out_path}")
+    if info["openblas_env"]:
+        kernels = ", ".join(b["architecture"] or "?" for b in info["blas"] or [])
+        log(f"warning: {info['openblas_env']} in the environment forces OpenBLAS's kernel "
+            f"({kernels}); for a fair numpy comparison run "
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m bench")
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, open(out_path, "a") as out:
         for threads in args.threads:
