@@ -577,7 +577,7 @@ class maximum:
     def backward(ctx, g):
         a, b = ctx.inputs
         first = ctx.xp.greater_equal(a, b)
-        return ctx.xp.where(first, g, 0), ctx.xp.where(first, 0, g)
+        return g * first, g * ~first
 
 
 @binary()
@@ -588,7 +588,7 @@ class minimum:
     def backward(ctx, g):
         a, b = ctx.inputs
         first = ctx.xp.less_equal(a, b)
-        return ctx.xp.where(first, g, 0), ctx.xp.where(first, 0, g)
+        return g * first, g * ~first
 
 
 @binary()
@@ -628,7 +628,7 @@ class fmax:
         a, b = ctx.inputs
         xp = ctx.xp
         first = xp.logical_or(xp.greater_equal(a, b), xp.isnan(b))
-        return xp.where(first, g, 0), xp.where(first, 0, g)
+        return g * first, g * ~first
 
 
 @binary()
@@ -640,7 +640,7 @@ class fmin:
         a, b = ctx.inputs
         xp = ctx.xp
         first = xp.logical_or(xp.less_equal(a, b), xp.isnan(b))
-        return xp.where(first, g, 0), xp.where(first, 0, g)
+        return g * first, g * ~first
 
 
 @binary(save_out=True)
@@ -759,7 +759,7 @@ class _Clip:
             inside = x >= lo
         if hi is not None:
             inside = xp.logical_and(inside, x <= hi) if lo is not None else x <= hi
-        return (g if inside is True else xp.where(inside, g, 0)), None, None
+        return (g if inside is True else g * inside), None, None
 
 
 _clip = Op("clip", _Clip.forward, _Clip.backward)
