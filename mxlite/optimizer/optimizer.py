@@ -226,12 +226,17 @@ class Optimizer:
                 [self._index_update_count[indices[p]] for p in positions])
         return remaining
 
-    def _grad(self, xp, index, weight, grad, wd=0.0):
-        """``clip(rescale_grad * grad) + wd * weight`` in a per-parameter scratch buffer."""
+    def _scratch_for(self, xp, index, weight, grad):
+        """A per-parameter buffer shaped like ``grad`` in ``weight``'s dtype, reused every step."""
         key = (index, id(weight))
         buf = self._scratch.get(key)
         if buf is None or buf.shape != grad.shape or buf.dtype != weight.dtype:
             buf = self._scratch[key] = xp.empty(grad.shape, dtype=weight.dtype)
+        return buf
+
+    def _grad(self, xp, index, weight, grad, wd=0.0):
+        """``clip(rescale_grad * grad) + wd * weight`` in a per-parameter scratch buffer."""
+        buf = self._scratch_for(xp, index, weight, grad)
         xp.multiply(grad, self.rescale_grad, out=buf, casting="unsafe")
         if self.clip_gradient is not None:
             xp.clip(buf, -self.clip_gradient, self.clip_gradient, out=buf)

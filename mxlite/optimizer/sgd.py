@@ -29,6 +29,16 @@ class SGD(Optimizer):
         return self._zeros_like(weight) if self.momentum != 0.0 else None
 
     def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        if state is not None and not self.nesterov and self.clip_gradient is None:
+            # the same update with lr folded into the gradient scaling: one pass, no temporary
+            step = self._scratch_for(xp, index, weight, grad)
+            xp.multiply(grad, lr * self.rescale_grad, out=step, casting="unsafe")
+            if wd:
+                step += (lr * wd) * weight
+            state *= self.momentum
+            state += step
+            weight -= state
+            return
         g = self._grad(xp, index, weight, grad, wd)
         if state is None:
             weight -= lr * g
