@@ -12,6 +12,9 @@ LINALG = ["inv", "det", "slogdet", "solve", "cholesky", "svd", "norm"]
 
 class _Matmul:
     def forward(xp, a, b):
+        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:  # (..., k) @ (k, m): one GEMM
+            return xp.reshape(xp.matmul(xp.reshape(a, (-1, a.shape[-1])), b),
+                              a.shape[:-1] + b.shape[-1:])
         return xp.matmul(a, b)
 
     def backward(ctx, g):
@@ -28,7 +31,9 @@ class _Matmul:
         if ctx.need[0]:
             b2 = b if b.ndim > 1 else xp.reshape(b, b.shape + (1,))
             ga = xp.matmul(g2, xp.swapaxes(b2, -1, -2))  # summed to a's shape by the engine
-        if ctx.need[1]:
+        if ctx.need[1] and a.ndim > 2 and b.ndim == 2:  # one GEMM, not one per batch entry
+            gb = xp.matmul(xp.reshape(a, (-1, a.shape[-1])).T, xp.reshape(g, (-1, g.shape[-1])))
+        elif ctx.need[1]:
             a2 = a if a.ndim > 1 else xp.reshape(a, (1,) + a.shape)
             gb = xp.matmul(xp.swapaxes(a2, -1, -2), g2)
             if b.ndim == 1:
