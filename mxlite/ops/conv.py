@@ -307,16 +307,17 @@ class _MaxPool:
         out = _pool_out(x.shape, kernel, stride, pad, extra)
         padded = _pad(xp, x, pad, fill, extra)
         index_type = _np.int8 if _np.prod(kernel) < 128 else _np.int64
-        best = arg = None
-        for flat, key in _offset_keys(kernel, stride, out):
-            piece = padded[key]
-            if best is None:
-                best = piece.copy()
-                arg = xp.zeros(best.shape, dtype=index_type)
-                continue
-            better = piece > best
-            xp.copyto(best, piece, where=better)
-            xp.copyto(arg, flat, where=better)
+        pieces = [padded[key] for _, key in _offset_keys(kernel, stride, out)]
+        best = pieces[0].copy()
+        for piece in pieces[1:]:  # branch-free: a running maximum, then the first hit
+            xp.maximum(best, piece, out=best)
+        arg = xp.zeros(best.shape, dtype=index_type)
+        found = pieces[0] == best
+        for flat, piece in enumerate(pieces[1:], 1):
+            hit = piece == best
+            hit &= ~found
+            arg += hit.astype(index_type) * index_type(flat)
+            found |= hit
         return best, arg
 
     def backward(ctx, g):
@@ -328,7 +329,7 @@ class _MaxPool:
 class _MaxPoolScatter:
     """``g`` (N, C, *out) added at each window's argmax (the adjoint of the gather)."""
     def forward(xp, g, arg, shape, kernel, stride, pad, extra):
-        return _scatter_windows(xp, lambda flat: xp.where(arg == flat, g, 0), shape, kernel,
+        return _scatter_windows(xp, lambda flat: g * (arg == flat), shape, kernel,
                                 stride, pad, extra, g.shape[2:], g.dtype)
 
     def backward(ctx, gz):
