@@ -93,6 +93,8 @@ def test_operators_with_scalars_and_broadcasting():
     assert (np.ones(3, dtype=np.float32) + a).device == mx.cpu(0)  # numpy defers to us
     assert (a * 0.5).dtype == np.float32
     assert (mx.np.array(np.arange(3)) * 0.5).dtype == np.float32  # int * float -> float32
+    assert (a * np.float64(2)).dtype == np.float32  # numpy scalars are weak, as Python's
+    assert (np.float64(2) - a).dtype == np.float32
 
 
 def test_methods():

@@ -7,6 +7,8 @@ they return (the non-NaN one).
 """
 import math
 
+import numpy as _np
+
 from ..autograd import Op, apply, apply1, apply2
 from ..base import default_float
 from ..ndarray import ndarray, wrap
@@ -64,6 +66,8 @@ def _operands(x1, x2):
 
 
 def _scalar_or_nd(x, like):
+    if isinstance(x, _np.generic):  # numpy scalars are weak like Python's: float32 stays float32
+        return x.item()
     if isinstance(x, (int, float, bool)):
         return x
     return to_nd(x, like)
