@@ -421,17 +421,21 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
     if not wanted:
         raise MXNetError("There are no inputs in computation graph that require gradients: "
                          "attach_grad() on an input (or set a Parameter's grad_req) first.")
-    # which nodes lead to a wanted gradient (parents come before children in seq order)
     wanted_nodes = {n for n, _ in wanted}
-    needs = {}
-    for node in reversed(order):
-        need = node in wanted_nodes
-        if not need and node.inputs is not None:
-            for a in node.inputs:
-                if isinstance(a, ndarray) and needs.get(a._node):
-                    need = True
-                    break
-        needs[node] = need
+    # Which nodes lead to a wanted gradient. When every attached buffer wants one (the usual
+    # backward), every node on the tape does; otherwise walk parents before children.
+    needs = None
+    if variables is not None or any(b[1] == "null" for n in order if n.bufs
+                                    for b in n.bufs.values()):
+        needs = {}
+        for node in reversed(order):
+            need = node in wanted_nodes
+            if not need and node.inputs is not None:
+                for a in node.inputs:
+                    if isinstance(a, ndarray) and needs.get(a._node):
+                        need = True
+                        break
+            needs[node] = need
 
     grads = {}
     for h, hg in zip(heads, head_grads):
@@ -444,7 +448,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
     _state.recording = create_graph
     try:
         for node in order:
-            if not needs[node]:
+            if needs is not None and not needs[node]:
                 continue
             gs = grads.pop(node, None)
             if gs is None:
@@ -457,7 +461,10 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
             if op is None:
                 continue
             inputs = node.inputs
-            need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
+            if needs is None:
+                need = [isinstance(a, ndarray) and a._node is not None for a in inputs]
+            else:
+                need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
             if True in need:
                 be = node.backend
                 ctx = ctx_type(node, need)
