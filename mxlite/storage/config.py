@@ -10,7 +10,7 @@ __all__ = ["PoolConfig", "PoolConfigError", "POOL_TYPES", "DEFAULT_POOL_TYPE",
            "config_from_env"]
 
 POOL_TYPES = ("Naive", "Round", "BestFit", "Unpooled")
-# BestFit is the default: see bench/POOL.md for the measurements behind the choice.
+# BestFit is the default: see bench/README.md ("Memory pool") for the measurements behind the choice.
 DEFAULT_POOL_TYPE = "BestFit"
 
 

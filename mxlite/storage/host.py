@@ -8,7 +8,7 @@ import numpy
 
 __all__ = ["POOL_MIN_BYTES", "pooled_empty"]
 
-# Below this size numpy's own allocator wins (bench/POOL.md, "CPU pool"): glibc
+# Below this size numpy's own allocator wins (bench/README.md, "CPU pool"): glibc
 # recycles freed heap chunks without page faults, while a pooled array pays the
 # Python-level pool call and the __array_interface__ wrap. From 32 MiB (glibc's
 # largest mmap threshold) every numpy allocation is a fresh mmap whose pages fault on
