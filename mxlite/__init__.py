@@ -11,10 +11,10 @@ from . import numpy_extension as npx
 from . import initializer, lr_scheduler, optimizer
 from . import initializer as init
 from . import gluon
-from . import test_utils
+from . import symbol, test_utils
 
 __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device", "storage",
            "OutOfMemoryError", "MemoryError", "gluon", "init", "initializer", "optimizer",
-           "lr_scheduler", "test_utils"]
+           "lr_scheduler", "symbol", "test_utils"]

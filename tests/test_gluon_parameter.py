@@ -297,3 +297,12 @@ def test_forgetting_super_init_is_a_clear_error():
 
     with pytest.raises(RuntimeError, match="super\\(\\).__init__\\(\\)"):
         Forgetful()
+
+
+def test_var_describes_the_parameter():
+    p = gluon.Parameter("weight", shape=(3, -1), lr_mult=2.0, wd_mult=0.5, init="zeros")
+    v = p.var()
+    assert v.name == "weight" and v.list_arguments() == ["weight"]
+    assert v.attr("__shape__") == "(3, -1)" and v.attr("__dtype__") == "float32"
+    assert v.attr("__lr_mult__") == "2.0" and v.attr("__wd_mult__") == "0.5"
+    assert v.attr("__init__") == "zeros" and v.attr("missing") is None

@@ -294,6 +294,13 @@ class Parameter:
             return arrays[0]
         return (sum(a.astype(_np.float64) for a in arrays) / len(arrays)).astype(arrays[0].dtype)
 
+    def var(self):
+        """This parameter as a symbolic variable (name and attributes; see mxlite.symbol)."""
+        from ..symbol import Variable
+        shape = None if self._shape is None else tuple(-1 if d <= 0 else d for d in self._shape)
+        return Variable(self.name, shape=shape, dtype=self.dtype.name, lr_mult=self.lr_mult,
+                        wd_mult=self.wd_mult, init=self.init)
+
     def cast(self, dtype):
         """Cast data and gradients to ``dtype`` (values kept)."""
         self.dtype = _np.dtype(dtype)
