@@ -8,6 +8,7 @@ device holding its data, so one graph can span devices. With ``create_graph=True
 same backward formulas run against ``mxlite.numpy`` instead, so they are recorded too.
 """
 import itertools
+import sys
 import threading
 
 from . import storage
@@ -157,6 +158,20 @@ class Node:
 
 
 _seq = itertools.count()
+_getrefcount = sys.getrefcount
+
+
+def _refs_when_unshared():
+    """What getrefcount reports for a value popped from a dict that nothing else holds
+    (measured, so an interpreter that counts differently stays on the safe side)."""
+    held = {0: object()}
+    _, value = held.popitem()
+    return _getrefcount(value)
+
+
+# backward() hands a computed gradient to ``.grad`` instead of copying it only when its
+# reference count says no user, saved value, view or other buffer can see the array.
+_ONLY_OURS = _refs_when_unshared()
 _NO_PARAMS = {}
 
 
@@ -511,13 +526,18 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """
     with _Scope(None, train_mode):
         results = _run(heads, head_grads, retain_graph, False, None)
-    for (node, oidx), g in results.items():
+    while results:
+        (node, oidx), g = results.popitem()
         buf = node.bufs[oidx]
         target, req = buf[0], buf[1]
+        data = target._data
         if req == "add":
-            target._data += g
+            data += g
+        elif (_getrefcount(g) == _ONLY_OURS and g.base is None and g.dtype == data.dtype
+              and g.shape == data.shape and g.flags.c_contiguous):
+            target._data = g  # a temporary nothing else holds (not even a view): take it
         else:
-            target._device.backend.xp.copyto(target._data, g, casting="unsafe")
+            target._device.backend.xp.copyto(data, g, casting="unsafe")
         buf[2] = True
 
 

@@ -352,3 +352,46 @@ def test_training_loop_does_not_accumulate_nodes():
         assert all(r() is None for r in refs)
     finally:
         gc.enable()
+
+
+def test_gradient_buffers_never_alias_arrays_others_hold():
+    a, b = mx.np.ones(5), mx.np.ones(5)
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        z = a + b  # one gradient array flows to both inputs
+    z.backward()
+    assert a.grad._data is not b.grad._data
+    head = mx.np.full(5, 2.0)
+    with autograd.record():
+        z = +a  # the head gradient reaches a unchanged
+    z.backward(head)
+    assert a.grad._data is not head._data
+    a.grad[:] = 0
+    assert head.tolist() == [2.0] * 5
+
+    kept = mx.np.full(5, 7.0)
+
+    class Leak(autograd.Function):
+        def forward(self, x):
+            return x * 1
+
+        def backward(self, dy):
+            return kept  # an array the caller still holds
+
+    with autograd.record():
+        z = Leak()(a)
+    z.backward()
+    a.grad[:] = 0
+    assert kept.tolist() == [7.0] * 5
+
+
+def test_an_unshared_gradient_is_handed_to_its_buffer():
+    x = mx.np.ones(1000)
+    x.attach_grad()
+    grad = x.grad
+    with autograd.record():
+        y = (x * 3).sum()
+    y.backward()
+    assert x.grad is grad  # the same ndarray, now holding the computed array
+    assert x.grad.asnumpy().tolist() == [3.0] * 1000
