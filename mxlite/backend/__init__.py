@@ -6,7 +6,7 @@ The backend is always taken from the array's device, never from a global switch.
 
 Interface (see CpuBackend, GpuBackend): ``kind`` (CPU or GPU: the index into an op's
 implementation table), ``xp``, ``device``, ``rng``, ``asarray(obj, dtype)``,
-``to_host(data)``, ``synchronize()``, ``seed(seed)``.
+``to_host(data)``, ``copy_from_host(dst, host)``, ``synchronize()``, ``seed(seed)``.
 """
 from .cpu import CPU, CpuBackend
 

@@ -22,6 +22,9 @@ class CpuBackend:
     def to_host(self, data):
         return data
 
+    def copy_from_host(self, dst, host):
+        numpy.copyto(dst, host)
+
     def synchronize(self):
         pass
 

@@ -56,6 +56,10 @@ class GpuBackend:
     def to_host(self, data):
         return data.get()
 
+    def copy_from_host(self, dst, host):
+        with self.cuda_device:
+            dst.set(host)
+
     def synchronize(self):
         self.cuda_device.synchronize()
 

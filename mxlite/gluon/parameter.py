@@ -329,8 +329,5 @@ class Constant(Parameter):
 def _pooled_copy(device, host):
     """``host`` copied into a buffer from ``device``'s pool."""
     data = storage.empty(device, host.shape, host.dtype)
-    if device.backend.kind == 0:
-        _np.copyto(data, host)
-    else:
-        data.set(host)
+    device.backend.copy_from_host(data, _np.ascontiguousarray(host))
     return data

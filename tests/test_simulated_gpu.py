@@ -1,0 +1,172 @@
+"""A GPU training step without a GPU: a device of the GPU kind whose backend is numpy and whose
+registered op implementations are the CUDA kernels run on the CPU executor.
+
+This exercises what the per-kernel tests cannot: dispatch by backend kind, the kernel
+registrations inside real forward and backward passes (with their fallbacks), the fused
+optimizer path through ``gluon.Trainer``, and parameters and gradients placed on a GPU-kind
+device; the results must match the same step on the CPU.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+
+import mxlite as mx
+from mxlite import autograd, gluon, storage
+from mxlite.autograd import Op
+from mxlite.backend import GPU
+from mxlite.cuda import bind, loader, register
+from mxlite.optimizer.fused import bind_kernels
+from mxlite.testing import cudasim
+
+_usable, _why = cudasim.available()
+pytestmark = pytest.mark.skipif(not _usable, reason=f"CPU CUDA executor unavailable: {_why}")
+
+_modules = {}
+
+
+def module_for(stem):
+    if stem not in _modules:
+        path = loader.kernel_path(stem)
+        _modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(
+            path.read_text()), options=loader.COMPILE_OPTIONS)
+    return _modules[stem]
+
+
+class SimulatedGpuBackend:
+    """The GPU backend's interface over numpy: kernels launch on the CPU executor."""
+    kind = GPU
+    xp = np
+    array_type = np.ndarray
+    name = "simulated-gpu"
+
+    def __init__(self, device):
+        self.device = device
+        self.cuda_device = contextlib.nullcontext()
+        self.rng = np.random.default_rng(0)
+
+    def asarray(self, obj, dtype=None):
+        return np.asarray(obj, dtype=dtype)
+
+    def to_host(self, data):
+        return data
+
+    def copy_from_host(self, dst, host):
+        np.copyto(dst, host)
+
+    def synchronize(self):
+        pass
+
+    def seed(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+
+def _all_ops():
+    import gc
+    return [o for o in gc.get_objects() if isinstance(o, Op)]
+
+
+@pytest.fixture
+def sim_gpu(monkeypatch):
+    dev = mx.gpu(9)
+    monkeypatch.setattr(dev, "_backend", SimulatedGpuBackend(dev))
+    monkeypatch.setattr(storage._gpu_hook, "installed", lambda: True)
+    ops = _all_ops()
+    saved = {o: (list(o.forward_impls), list(o.backward_impls)) for o in ops}
+    launched = set()
+
+    def run(wrapper):
+        call = bind(wrapper, module_for, np)
+
+        def logged(*args, **kwargs):
+            launched.add(wrapper.__name__)
+            return call(*args, **kwargs)
+        return logged
+    register.register_gpu_kernels(run=run)
+    dev._backend.launched = launched
+    yield dev
+    for o, (forward, backward) in saved.items():
+        o.forward_impls[:] = forward
+        o.backward_impls[:] = backward
+
+
+def _net():
+    net = gluon.nn.HybridSequential()
+    # no conv bias: BatchNorm would cancel it, leaving a zero gradient that Adam turns into
+    # rounding-sign noise
+    net.add(gluon.nn.Conv2D(4, kernel_size=3, padding=1, activation="relu", use_bias=False),
+            gluon.nn.MaxPool2D(pool_size=2),
+            gluon.nn.BatchNorm(),
+            gluon.nn.Flatten(),
+            gluon.nn.Dense(8, activation="relu"),
+            gluon.nn.LayerNorm(),
+            gluon.nn.Dense(3))
+    return net
+
+
+def _train(device, steps, optimizer, params, fused=None):
+    mx.np.random.seed(0)
+    rng = np.random.default_rng(1)
+    x = mx.np.array(rng.standard_normal((4, 2, 6, 6)), device=device)
+    y = mx.np.array(rng.integers(0, 3, 4), device=device)
+    net = _net()
+    net.initialize(mx.init.Xavier(), device=device)
+    trainer = gluon.Trainer(net.collect_params(), optimizer, dict(params))
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    if fused is not None:
+        trainer._optimizer.fused_kernels = fused
+    losses = []
+    for _ in range(steps):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(4)
+        losses.append(loss.asnumpy())
+    weights = {k: p.data(device).asnumpy() for k, p in net.collect_params().items()}
+    return losses, weights
+
+
+def _launched_prefixes(names):
+    """Wrapper names, with batch norm's several wrappers counted under their family."""
+    return set(names) | {"batch_norm_forward" for n in names if n.startswith("batch_norm")}
+
+
+@pytest.mark.parametrize("optimizer,params", [
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 1e-4}),
+    ("adam", {"learning_rate": 0.01}),
+])
+def test_training_on_the_simulated_gpu_matches_the_cpu(sim_gpu, optimizer, params):
+    launches = []
+
+    def fused(device):
+        kernels = bind_kernels(module_for, np)
+        launches.append(device)
+        return kernels
+    gpu_losses, gpu_weights = _train(sim_gpu, 2, optimizer, params, fused=fused)
+    cpu_losses, cpu_weights = _train(mx.cpu(0), 2, optimizer, params)
+    assert launches and all(d == sim_gpu for d in launches)
+    assert {"im2col", "max_pool2d_forward", "max_pool2d_backward", "activation_forward",
+            "activation_backward", "layer_norm_forward", "layer_norm_backward",
+            "batch_norm_forward"} <= _launched_prefixes(sim_gpu._backend.launched)
+    for got, want in zip(gpu_losses, cpu_losses):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    for name, want in cpu_weights.items():
+        np.testing.assert_allclose(gpu_weights[name], want, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_gpu_kind_ops_use_the_kernels(sim_gpu):
+    from mxlite.ops import nn as nn_ops
+    assert nn_ops._softmax.forward_impls[GPU] is not nn_ops._softmax.forward_impls[0]
+    x = mx.np.array(np.random.default_rng(2).standard_normal((3, 5)), device=sim_gpu)
+    x.attach_grad()
+    with autograd.record():
+        y = (mx.npx.log_softmax(mx.npx.relu(x)) * mx.np.arange(5, device=sim_gpu)).sum()
+    y.backward()
+    host = mx.np.array(x.asnumpy())
+    host.attach_grad()
+    with autograd.record():
+        z = (mx.npx.log_softmax(mx.npx.relu(host)) * mx.np.arange(5)).sum()
+    z.backward()
+    np.testing.assert_allclose(y.item(), z.item(), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.asnumpy(), host.grad.asnumpy(), rtol=1e-5, atol=1e-6)
+    assert x.grad.device == sim_gpu
