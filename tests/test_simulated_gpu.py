@@ -13,7 +13,6 @@ import pytest
 
 import mxlite as mx
 from mxlite import autograd, gluon, storage
-from mxlite.autograd import Op
 from mxlite.backend import GPU
 from mxlite.cuda import bind, loader, register
 from mxlite.optimizer.fused import bind_kernels
@@ -61,18 +60,11 @@ class SimulatedGpuBackend:
         self.rng = np.random.default_rng(seed)
 
 
-def _all_ops():
-    import gc
-    return [o for o in gc.get_objects() if isinstance(o, Op)]
-
-
 @pytest.fixture
 def sim_gpu(monkeypatch):
     dev = mx.gpu(9)
     monkeypatch.setattr(dev, "_backend", SimulatedGpuBackend(dev))
     monkeypatch.setattr(storage._gpu_hook, "installed", lambda: True)
-    ops = _all_ops()
-    saved = {o: (list(o.forward_impls), list(o.backward_impls)) for o in ops}
     launched = set()
 
     def run(wrapper):
@@ -82,6 +74,8 @@ def sim_gpu(monkeypatch):
             launched.add(wrapper.__name__)
             return call(*args, **kwargs)
         return logged
+    ops = register.kernel_implementations(run, register._gpu_original)
+    saved = {o: (list(o.forward_impls), list(o.backward_impls)) for o in ops}
     register.register_gpu_kernels(run=run)
     dev._backend.launched = launched
     yield dev
