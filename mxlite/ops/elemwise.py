@@ -205,12 +205,15 @@ def _no_grad(ctx, g):
     return (ctx.xp.zeros_like(g),)
 
 
-@unary()
-class sign:
+def _piecewise_constant(name, doc=None):
+    """The numpy function ``name`` as an op with a zero gradient (sign and rounding)."""
     def forward(xp, x):
-        return xp.sign(x)
+        return getattr(xp, name)(x)
+    return unary()(type(name, (), {"forward": staticmethod(forward),
+                                   "backward": staticmethod(_no_grad), "__doc__": doc}))
 
-    backward = _no_grad
+
+sign = _piecewise_constant("sign")
 
 
 @unary(save_out=True)
@@ -388,45 +391,12 @@ rad2deg = degrees
 deg2rad = radians
 
 
-@unary()
-class floor:
-    def forward(xp, x):
-        return xp.floor(x)
-
-    backward = _no_grad
-
-
-@unary()
-class ceil:
-    def forward(xp, x):
-        return xp.ceil(x)
-
-    backward = _no_grad
-
-
-@unary()
-class rint:
-    """Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."""
-    def forward(xp, x):
-        return xp.rint(x)
-
-    backward = _no_grad
-
-
-@unary()
-class trunc:
-    def forward(xp, x):
-        return xp.trunc(x)
-
-    backward = _no_grad
-
-
-@unary()
-class fix:
-    def forward(xp, x):
-        return xp.fix(x)
-
-    backward = _no_grad
+floor = _piecewise_constant("floor")
+ceil = _piecewise_constant("ceil")
+rint = _piecewise_constant(
+    "rint", "Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied).")
+trunc = _piecewise_constant("trunc")
+fix = _piecewise_constant("fix")
 
 
 def _round_forward(xp, x, decimals=0):
