@@ -527,20 +527,27 @@ class mod:
 remainder = mod
 
 
-@binary(save_out=True)
-class power:
-    def forward(xp, a, b):
-        return xp.power(a, b)
-
+def _power_backward(name):
+    """d(a**b) = b*a**(b-1) da + a**b*log(a) db, with ``name`` the power function; the
+    exponent's gradient is taken as 0 where a <= 0 (log undefined)."""
     def backward(ctx, g):
         a, b = ctx.inputs
         xp = ctx.xp
-        ga = g * b * xp.power(a, b - 1) if ctx.need[0] else None
+        ga = g * b * getattr(xp, name)(a, b - 1) if ctx.need[0] else None
         gb = None
         if ctx.need[1]:
             positive_a = a > 0
             gb = g * ctx.out * xp.log(xp.where(positive_a, a, 1)) * positive_a
         return ga, gb
+    return backward
+
+
+@binary(save_out=True)
+class power:
+    def forward(xp, a, b):
+        return xp.power(a, b)
+
+    backward = _power_backward("power")
 
 
 @binary()
@@ -582,15 +589,7 @@ class float_power:
     def forward(xp, a, b):
         return xp.float_power(a, b)
 
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        ga = g * b * xp.float_power(a, b - 1) if ctx.need[0] else None
-        gb = None
-        if ctx.need[1]:
-            positive_a = a > 0
-            gb = g * ctx.out * xp.log(xp.where(positive_a, a, 1)) * positive_a
-        return ga, gb
+    backward = _power_backward("float_power")
 
 
 @binary()
