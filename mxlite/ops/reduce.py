@@ -203,9 +203,7 @@ def _ddof(ddof, correction):
     return ddof or 0
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, correction=None):
-    """Variance; ``correction`` is MXNet 2.0's name for ``ddof``. The gradient is exact
-    (MXNet's is all zeros)."""
+def _moment(a, axis, dtype, out, ddof, keepdims, correction, root):
     a = to_nd(a)
     if dtype is None and a.dtype.kind in "iub":
         dtype = default_float
@@ -213,20 +211,20 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, correction=N
         a = a.astype(dtype)
     p = _params(a, axis, keepdims)
     p["ddof"] = _ddof(ddof, correction)
+    if root:
+        p["root"] = True
     return finish_out(apply(_var, (a,), p), out)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, correction=None):
+    """Variance; ``correction`` is MXNet 2.0's name for ``ddof``. The gradient is exact
+    (MXNet's is all zeros)."""
+    return _moment(a, axis, dtype, out, ddof, keepdims, correction, root=False)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, correction=None):
     """Standard deviation; at a constant input the gradient is 0 (a subgradient)."""
-    a = to_nd(a)
-    if dtype is None and a.dtype.kind in "iub":
-        dtype = default_float
-    if dtype is not None:
-        a = a.astype(dtype)
-    p = _params(a, axis, keepdims)
-    p["ddof"] = _ddof(ddof, correction)
-    p["root"] = True
-    return finish_out(apply(_var, (a,), p), out)
+    return _moment(a, axis, dtype, out, ddof, keepdims, correction, root=True)
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
