@@ -157,7 +157,11 @@ class Trainer:
 
 
 def _data_on(arr, device):
-    """``arr``'s backend data usable on ``device`` (through the host between backends)."""
-    if arr._device is device or arr._device.backend.kind == device.backend.kind == 0:
+    """``arr``'s backend data usable on ``device``: as is between CPUs, a device-to-device
+    copy between GPUs (CuPy copies under the target's context), through the host otherwise."""
+    src, dst = arr._device.backend, device.backend
+    if arr._device is device or src.kind == dst.kind == 0:
         return arr._data
-    return device.backend.asarray(arr._device.backend.to_host(arr._data))
+    if src.kind == dst.kind:
+        return dst.asarray(arr._data)
+    return dst.asarray(src.to_host(arr._data))
