@@ -85,16 +85,8 @@ class CpuSim:
         ok, reason = cudasim.available()
         if not ok:
             raise SystemExit(f"--cpu-sim needs the CPU CUDA executor: {reason}")
-        self.cudasim = cudasim
         self.xp = np
-        self._modules = {}
-
-    def module_for(self, stem):
-        if stem not in self._modules:
-            path = loader.kernel_path(stem)
-            self._modules[stem] = self.cudasim.Module(
-                path, name_expressions=loader.name_expressions(path.read_text()), options=loader.COMPILE_OPTIONS)
-        return self._modules[stem]
+        self.module_for = cudasim.kernel_module
 
     def seconds(self, fn, repeats):
         start = time.perf_counter()

@@ -114,13 +114,9 @@ def _gpu_arch():
 def _load_kernels(path, expressions):
     """Load ``path``'s module on gpu(0) and look up each instantiation; None if it works,
     else the reason."""
-    import cupy
+    from .cuda.loader import compile_module
     try:
-        with open(path) as f:
-            source = f.read()
-        module = cupy.RawModule(code=source, options=("--std=c++17",),
-                                name_expressions=expressions)
-        module.compile()
+        module = compile_module(path, 0)
         for expression in expressions:
             module.get_function(expression)
     except Exception as err:  # compile or load failure: reported, not raised

@@ -12,7 +12,7 @@ import pytest
 import mxlite as mx
 from mxlite.autograd import _sum_to
 from mxlite.backend import CPU, GPU
-from mxlite.cuda import bind, loader, philox, register
+from mxlite.cuda import bind, philox, register
 from mxlite.ops import conv as conv_ops
 from mxlite.ops import elemwise as elemwise_ops
 from mxlite.ops import nn as nn_ops
@@ -24,15 +24,7 @@ _usable, _why = cudasim.available()
 pytestmark = pytest.mark.skipif(not _usable, reason=f"CPU CUDA executor unavailable: {_why}")
 
 F32 = dict(rtol=1e-5, atol=1e-6)
-_modules = {}
-
-
-def module_for(stem):
-    if stem not in _modules:
-        path = loader.kernel_path(stem)
-        _modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(path.read_text()),
-                                        options=loader.COMPILE_OPTIONS)
-    return _modules[stem]
+module_for = cudasim.kernel_module
 
 
 class Kernels:

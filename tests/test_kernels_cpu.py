@@ -19,17 +19,10 @@ _usable, _why = cudasim.available()
 
 F32 = dict(rtol=1e-5, atol=1e-6)
 F16 = dict(rtol=2e-3, atol=2e-3)
-_modules = {}
-
-
 def module_for(stem):
     if not _usable:
         pytest.skip(f"CPU CUDA executor unavailable: {_why}")
-    if stem not in _modules:
-        path = loader.kernel_path(stem)
-        _modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(path.read_text()),
-                                        options=loader.COMPILE_OPTIONS)
-    return _modules[stem]
+    return cudasim.kernel_module(stem)
 
 
 def run(wrapper, *args, **kwargs):

@@ -6,7 +6,6 @@ import pytest
 
 import mxlite as mx
 from mxlite import optimizer as opt
-from mxlite.cuda import loader
 from mxlite.optimizer.fused import FusedKernels, bind_kernels
 from mxlite.test_utils import gpu_unusable_reason
 from mxlite.testing import cudasim
@@ -31,15 +30,7 @@ CONFIGS = {
 def cpu_kernels():
     if not _usable:
         pytest.skip(f"CPU CUDA executor unavailable: {_why}")
-    modules = {}
-
-    def module_for(stem):
-        if stem not in modules:
-            path = loader.kernel_path(stem)
-            modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(path.read_text()),
-                                           options=loader.COMPILE_OPTIONS)
-        return modules[stem]
-    return bind_kernels(module_for, np)
+    return bind_kernels(cudasim.kernel_module, np)
 
 
 class LaunchCounter:

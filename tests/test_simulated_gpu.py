@@ -14,22 +14,14 @@ import pytest
 import mxlite as mx
 from mxlite import autograd, gluon, storage
 from mxlite.backend import GPU
-from mxlite.cuda import bind, loader, register
+from mxlite.cuda import bind, register
 from mxlite.optimizer.fused import bind_kernels
 from mxlite.testing import cudasim
 
 _usable, _why = cudasim.available()
 pytestmark = pytest.mark.skipif(not _usable, reason=f"CPU CUDA executor unavailable: {_why}")
 
-_modules = {}
-
-
-def module_for(stem):
-    if stem not in _modules:
-        path = loader.kernel_path(stem)
-        _modules[stem] = cudasim.Module(path, name_expressions=loader.name_expressions(
-            path.read_text()), options=loader.COMPILE_OPTIONS)
-    return _modules[stem]
+module_for = cudasim.kernel_module
 
 
 class SimulatedGpuBackend:

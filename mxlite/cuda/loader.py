@@ -8,6 +8,8 @@ installed package. CuPy is imported only when a module is compiled.
 Templated kernels are listed in their file on one line,
 ``// mxlite-name-expressions: name<float>, name<__half>, ...``; those names are passed to
 NVRTC so the instantiations exist, and ``module.get_function("name<float>")`` finds them.
+Local includes (``#include "common.cuh"``) are inlined by :func:`kernel_source`, so NVRTC
+and CuPy's compile cache see the whole program.
 """
 import importlib.resources
 import re
@@ -17,6 +19,7 @@ from pathlib import Path
 KERNEL_FILES = ("activation", "softmax", "norm", "dropout", "optimizer", "conv", "indexing")
 COMPILE_OPTIONS = ("--std=c++17",)
 _NAME_EXPRESSIONS = re.compile(r"^\s*//\s*mxlite-name-expressions:(.*)$", re.MULTILINE)
+_LOCAL_INCLUDE = re.compile(r'^[ \t]*#include[ \t]+"([^"]+)"[ \t]*$', re.MULTILINE)
 
 _modules = {}
 _lock = threading.Lock()
@@ -43,11 +46,53 @@ def kernel_path(stem):
 
 
 def name_expressions(source):
-    """The template instantiations a kernel source lists on its name-expressions line."""
+    """The template instantiations a kernel source lists on its name-expressions lines."""
     names = []
     for match in _NAME_EXPRESSIONS.finditer(source):
-        names.extend(name.strip() for name in match.group(1).split(",") if name.strip())
+        for name in _split_top_level(match.group(1)):
+            if name and name not in names:
+                names.append(name)
     return tuple(names)
+
+
+def _split_top_level(text):
+    """Split at commas outside template brackets and parentheses (``>`` in parentheses is a
+    comparison), so ``k<float, 256>`` stays one name."""
+    entries, angles, parens, current = [], 0, 0, []
+    for char in text:
+        if char in "([":
+            parens += 1
+        elif char in ")]":
+            parens -= 1
+        elif char == "<" and not parens:
+            angles += 1
+        elif char == ">" and not parens:
+            angles -= 1
+        if char == "," and not angles and not parens:
+            entries.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    entries.append("".join(current).strip())
+    return entries
+
+
+def kernel_source(path):
+    """The text of the ``.cu`` file at ``path`` with its local ``#include "..."`` files inlined."""
+    path = Path(path)
+    return _LOCAL_INCLUDE.sub(lambda m: (path.parent / m.group(1)).read_text(), path.read_text())
+
+
+def compile_module(path, device_id=None):
+    """A compiled cupy.RawModule for the ``.cu`` file at ``path`` (the current GPU by default)."""
+    import cupy
+
+    source = kernel_source(path)
+    with cupy.cuda.Device(device_id):
+        module = cupy.RawModule(code=source, options=COMPILE_OPTIONS,
+                                name_expressions=name_expressions(source))
+        module.compile()
+    return module
 
 
 def load_module(stem, device_id=None):
@@ -60,10 +105,5 @@ def load_module(stem, device_id=None):
     with _lock:
         module = _modules.get(key)
         if module is None:
-            source = kernel_path(stem).read_text()
-            with cupy.cuda.Device(device_id):
-                module = cupy.RawModule(code=source, options=COMPILE_OPTIONS,
-                                        name_expressions=name_expressions(source))
-                module.compile()
-            _modules[key] = module
+            module = _modules[key] = compile_module(kernel_path(stem), device_id)
     return module

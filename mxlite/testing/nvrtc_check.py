@@ -34,10 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+from ..cuda import loader
+
 __all__ = ["ARCHITECTURES", "CompileReport", "KernelReport", "available", "check_file", "name_expressions"]
 
 ARCHITECTURES = ("sm_80", "sm_90")
-_NAME_EXPRESSIONS_LINE = re.compile(r"^\s*//\s*mxlite-name-expressions:(.*)$", re.MULTILINE)
 _GLOBAL_FUNCTION = re.compile(r"\b__global__\b[^;{(]*?\b(\w+)\s*\(")
 _FUNCTION_HEADER = re.compile(r"ptxas info\s*: (?:Compiling entry function|Function properties for) '?([^' ]+)'?")
 _SPILLS = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
@@ -88,34 +89,7 @@ def available() -> tuple[bool, str]:
 
 def name_expressions(path) -> tuple[str, ...]:
     """The template instantiations a ``.cu`` file lists in ``// mxlite-name-expressions:`` lines."""
-    text = Path(path).read_text()
-    found: list[str] = []
-    for line in _NAME_EXPRESSIONS_LINE.findall(text):
-        for entry in _split_top_level(line):
-            if entry and entry not in found:
-                found.append(entry)
-    return tuple(found)
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas outside template brackets and parentheses (``>`` in parentheses is a comparison)."""
-    entries, angles, parens, current = [], 0, 0, []
-    for char in text:
-        if char in "([":
-            parens += 1
-        elif char in ")]":
-            parens -= 1
-        elif char == "<" and not parens:
-            angles += 1
-        elif char == ">" and not parens:
-            angles -= 1
-        if char == "," and not angles and not parens:
-            entries.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    entries.append("".join(current).strip())
-    return entries
+    return loader.name_expressions(Path(path).read_text())
 
 
 def _template_kernels(source: str) -> list[str]:
@@ -158,8 +132,8 @@ def check_file(path, arch: str) -> CompileReport:
     from cupy.cuda import nvrtc
 
     path = Path(path)
-    source = path.read_text()
-    expressions = name_expressions(path)
+    source = loader.kernel_source(path)
+    expressions = loader.name_expressions(source)
     errors = [
         f"template kernel {name!r} is never instantiated: list it in a "
         f"'// mxlite-name-expressions: {name}<...>' line"

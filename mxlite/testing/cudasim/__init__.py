@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy
 
-__all__ = ["Module", "Function", "available", "asan_runtime", "asan_environment", "run_under_asan"]
+__all__ = ["Module", "Function", "available", "kernel_module", "asan_runtime", "asan_environment",
+           "run_under_asan"]
 
 INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 SANITIZE_ENV = "MXLITE_CUDASIM_SANITIZE"
@@ -472,3 +473,20 @@ def _pointee_accepts(code: str, dtype: numpy.dtype) -> bool:
     if kind == "S":
         return size % dtype.itemsize == 0
     return _value_accepts(code, dtype)
+
+
+_kernel_modules = {}
+
+
+def kernel_module(stem: str) -> Module:
+    """``kernels/<stem>.cu`` compiled for the executor once per process, with its name
+    expressions and compile options, as ``mxlite.cuda.loader`` compiles it for a GPU."""
+    module = _kernel_modules.get(stem)
+    if module is None:
+        from ...cuda import loader
+
+        path = loader.kernel_path(stem)
+        module = _kernel_modules[stem] = Module(
+            path, name_expressions=loader.name_expressions(loader.kernel_source(path)),
+            options=loader.COMPILE_OPTIONS)
+    return module
