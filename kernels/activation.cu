@@ -12,18 +12,7 @@
 // grid-stride loop handles the tail.
 //
 // mxlite-name-expressions: activation_forward<float>, activation_forward<__half>, activation_forward<__nv_bfloat16>, activation_backward<float>, activation_backward<__half>, activation_backward<__nv_bfloat16>
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-    return __float2bfloat16(v);
-}
+#include "common.cuh"
 
 template <typename T> struct alignas(16) Pack16 {
     static constexpr int size = 16 / sizeof(T);

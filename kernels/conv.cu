@@ -16,13 +16,7 @@
 // backward scatters dy there with atomicAdd into a zeroed dx; avg pooling's backward is a gather.
 //
 // mxlite-name-expressions: im2col<float>, im2col<__half>, col2im<float>, col2im<__half>
-#include <cuda_fp16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
+#include "common.cuh"
 
 #define MXLITE_PLANES(plane, planes) for (long long plane = blockIdx.y; plane < (planes); plane += gridDim.y)
 #define MXLITE_POSITIONS(p, positions) \

@@ -13,18 +13,7 @@
 // vector when the host says the pointers are aligned to 4 * sizeof(T) (16 bytes for float).
 //
 // mxlite-name-expressions: dropout<float>, dropout<__half>, dropout<__nv_bfloat16>
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-    return __float2bfloat16(v);
-}
+#include "common.cuh"
 
 template <typename T> struct alignas(4 * sizeof(T)) Group4 {
     T v[4];

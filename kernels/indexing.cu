@@ -9,10 +9,7 @@
 // by the host). mode_wrap = 0 clips indices to the axis, 1 wraps them (MXNet's pick modes).
 //
 // mxlite-name-expressions: embedding_backward<float>, embedding_backward<__half>, pick_backward<float>, pick_backward<__half>
-#include <cuda_fp16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+#include "common.cuh"
 
 template <typename T>
 __global__ void embedding_backward(const int* __restrict__ indices, const T* __restrict__ dy,

@@ -10,20 +10,7 @@
 // cast('float16')).
 //
 // mxlite-name-expressions: layer_norm_forward<float>, layer_norm_forward<__half>, layer_norm_forward<__nv_bfloat16>, layer_norm_backward<float>, layer_norm_backward<__half>, layer_norm_backward<__nv_bfloat16>, layer_norm_backward_params<float>, layer_norm_backward_params<__half>, layer_norm_backward_params<__nv_bfloat16>
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-    return __float2bfloat16(v);
-}
-
-#define MXLITE_FULL_MASK 0xffffffffu
+#include "common.cuh"
 
 struct Welford {
     float count, mean, m2;  // m2: sum of squared deviations from mean

@@ -20,13 +20,7 @@
 // An unused pointer table may alias another one. Optimizer states are always float32.
 //
 // mxlite-name-expressions: sgd_multi_update<float>, sgd_multi_update<__half>, adam_multi_update<float>, adam_multi_update<__half>
-#include <cuda_fp16.h>
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
+#include "common.cuh"
 template <typename T> struct HasMaster { static constexpr bool value = true; };
 template <> struct HasMaster<float> { static constexpr bool value = false; };
 

@@ -11,20 +11,8 @@
 // every storage type.
 //
 // mxlite-name-expressions: softmax_forward<float>, softmax_forward<__half>, softmax_forward<__nv_bfloat16>, softmax_backward<float>, softmax_backward<__half>, softmax_backward<__nv_bfloat16>, softmax_cross_entropy<float>, softmax_cross_entropy<__half>, softmax_cross_entropy<__nv_bfloat16>
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "common.cuh"
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-    return __float2bfloat16(v);
-}
-
-#define MXLITE_FULL_MASK 0xffffffffu
 #define MXLITE_NEG_INF __int_as_float(0xff800000)
 
 struct MaxSum {
