@@ -360,39 +360,20 @@ class RoundPool(_BucketPool):
         return max(self.config.page_size, 1 << (nbytes - 1).bit_length())
 
 
-
-class UnpooledPool(MemoryPool):
+class UnpooledPool(_BucketPool):
     """No caching: every malloc and free goes to the raw allocator (for debugging)."""
 
     pool_type = "Unpooled"
 
-    def __init__(self, raw, config=None, name="device"):
-        super().__init__(raw, config, name)
-        self._live_by_address = {}
+    def _round(self, nbytes):
+        return nbytes
 
     def _take(self, nbytes):
         return None
 
-    def _segment_size(self, nbytes):
-        return nbytes
-
-    def _carve(self, address, segment_size, nbytes):
-        block = Block(address, segment_size, address)
-        self._live_by_address[address] = block
-        return block
-
     def _put(self, block):
         del self._live_by_address[block.address]
         self._raw_free(block.address, block.size)
-
-    def _release_cached(self):
-        pass
-
-    def _free_blocks(self):
-        return iter(())
-
-    def _live_block_list(self):
-        return list(self._live_by_address.values())
 
     def _bucket_of(self, size):
         return 1 << (size - 1).bit_length()
