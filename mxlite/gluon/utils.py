@@ -20,16 +20,7 @@ def split_data(data, num_slice, batch_axis=0, even_split=True):
     if size < num_slice:
         raise ValueError(f"Too many slices for data with shape {data.shape}: {num_slice} slices "
                          f"of axis {batch_axis} need at least {num_slice} samples")
-    each, extras = divmod(size, num_slice)
-    bounds = [0]
-    for i in range(num_slice):
-        bounds.append(bounds[-1] + each + (1 if i < extras else 0))
-    index = [slice(None)] * data.ndim
-    slices = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        index[batch_axis] = slice(lo, hi)
-        slices.append(data[tuple(index)])
-    return slices
+    return np.array_split(data, num_slice, axis=batch_axis)
 
 
 def split_and_load(data, ctx_list, batch_axis=0, even_split=True):
