@@ -20,12 +20,14 @@ the forward pass (MXNet: in backward).
 """
 import numbers
 
+import numpy as _np
+
 from ..autograd import Op, apply, is_recording
 from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
-__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "as_axes",
+__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "as_axes",
            "keep_shape"]
 
 
@@ -59,6 +61,16 @@ def finish_out(res, out):
                          "recorded graph; drop out= inside autograd.record()")
     out._device.backend.xp.copyto(out._data, res._data, casting="unsafe")
     return out
+
+
+def add_at(xp, out, key, values):
+    """``out[key] += values`` with repeated indices accumulating (numpy's ``add.at``, CuPy's
+    ``scatter_add``)."""
+    if xp is _np:
+        _np.add.at(out, key, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, key, values)
 
 
 def as_axes(axis, ndim):

@@ -8,7 +8,7 @@ import numpy as _np
 from ..autograd import Op, apply, is_training
 from ..base import default_float
 from ..ndarray import wrap
-from . import to_nd
+from . import add_at, to_nd
 
 __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connected", "pick",
            "activation", "silu", "leaky_relu", "gelu", "masked_softmax", "masked_log_softmax",
@@ -568,11 +568,7 @@ class _EmbeddingGrad:
         out = xp.zeros((num_rows,) + dy.shape[indices.ndim:], dtype=dy.dtype)
         flat_idx = indices.reshape(-1)
         flat_dy = dy.reshape((flat_idx.shape[0],) + out.shape[1:])
-        if xp is _np:
-            _np.add.at(out, flat_idx, flat_dy)
-        else:
-            import cupyx
-            cupyx.scatter_add(out, flat_idx, flat_dy)
+        add_at(xp, out, flat_idx, flat_dy)
         return out
 
     def backward(ctx, g):

@@ -4,7 +4,7 @@ import numpy as _np
 from ..autograd import Op, apply
 from ..device import Device
 from ..ndarray import ndarray, as_raw_key
-from . import as_axes, finish_out, to_nd
+from . import add_at, as_axes, finish_out, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
@@ -254,11 +254,8 @@ class _ScatterAdd:
         out = xp.zeros(shape, dtype=g.dtype)
         if _is_basic(key):
             out[key] = g
-        elif xp is _np:
-            _np.add.at(out, key, g)
         else:
-            import cupyx
-            cupyx.scatter_add(out, key, g)
+            add_at(xp, out, key, g)
         return out
 
     def backward(ctx, g):
