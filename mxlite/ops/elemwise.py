@@ -12,7 +12,7 @@ import numpy as _np
 from ..autograd import Op, apply, apply1, apply2
 from ..base import default_float
 from ..ndarray import ndarray, wrap
-from . import to_nd
+from . import finish_out, to_nd
 
 __all__ = ["negative", "positive", "abs", "absolute", "sign", "exp", "exp2", "expm1", "log",
            "log1p", "log2", "log10", "sqrt", "cbrt", "square", "reciprocal", "sin", "cos",
@@ -27,13 +27,6 @@ __all__ = ["negative", "positive", "abs", "absolute", "sign", "exp", "exp2", "ex
            "logical_xor", "logical_not", "where", "isclose", "allclose", "array_equal"]
 
 
-def _finish(res, out):
-    if out is None:
-        return res
-    from . import finish_out
-    return finish_out(res, out)
-
-
 def unary(save_out=False):
     """Class decorator: an ``Op`` from ``forward``/``backward`` and its public ``f(x, out=None)``."""
     def make(cls):
@@ -43,7 +36,7 @@ def unary(save_out=False):
             if x.__class__ is not ndarray:
                 x = to_nd(x)
             res = apply1(o, x)
-            return res if out is None else _finish(res, out)
+            return res if out is None else finish_out(res, out)
         f.__name__ = f.__qualname__ = cls.__name__
         f.__doc__ = cls.__doc__
         f.op = o
@@ -95,9 +88,9 @@ def binary(save_out=False):
                 x1, x2 = _promote_int_with_float(x1, x2)
                 if x1.__class__ is not ndarray:
                     res = apply(o, (x1, x2))
-                    return res if out is None else _finish(res, out)
+                    return res if out is None else finish_out(res, out)
             res = apply2(o, x1, x2)
-            return res if out is None else _finish(res, out)
+            return res if out is None else finish_out(res, out)
         f.__name__ = f.__qualname__ = cls.__name__
         f.__doc__ = cls.__doc__
         f.op = o
@@ -410,7 +403,7 @@ def round(x, decimals=0, out=None):  # noqa: A001 - numpy's name
     """Round half to even (numpy and MXNet agree); zero gradient."""
     x = to_nd(x)
     res = apply(_round, (x,), {"decimals": int(decimals)})
-    return res if out is None else _finish(res, out)
+    return res if out is None else finish_out(res, out)
 
 
 around = round_ = round
@@ -744,7 +737,7 @@ def clip(a, a_min=None, a_max=None, out=None):
         raise ValueError("clip needs at least one of a_min and a_max")
     a = to_nd(a)
     res = apply(_clip, (a, a_min, a_max))
-    return res if out is None else _finish(res, out)
+    return res if out is None else finish_out(res, out)
 
 
 
