@@ -17,7 +17,8 @@ from .device import current_device
 from .ndarray import ndarray, wrap
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
-           "set_recording", "set_training", "backward", "grad", "mark_variables",
+           "set_recording", "set_training", "check_inplace", "backward", "grad",
+           "mark_variables",
            "Function", "Op", "apply", "apply1", "apply2"]
 
 
@@ -69,6 +70,15 @@ class _Scope:
 
     def __exit__(self, *exc):
         _state.recording, _state.training = self._prev
+
+
+def check_inplace(array):
+    """Refuse an in-place write to an array on the tape while recording, as MXNet does."""
+    if array._node is not None and _state.recording:
+        raise MXNetError(
+            "Inplace operations (+=, -=, x[:]=, out=, etc) are not supported when recording "
+            "with autograd: this array is part of the recorded graph. Compute a new array "
+            "instead (y = x + 1, np.where) or do the write under autograd.pause().")
 
 
 def record(train_mode=True):

@@ -3,12 +3,12 @@
 This module holds the data side only. The layers above complete the class in one
 place each: ``mxlite.autograd`` adds the gradient methods (``attach_grad``,
 ``backward``, ``grad``, ``detach``) and ``mxlite.numpy._methods`` adds the operators
-and numpy-style methods, since those are ops.
+and numpy-style methods (``__setitem__`` included: in-place writes follow the tape's rules).
 """
 import numpy as _np
 
 from . import storage
-from .base import MXNetError, default_float
+from .base import default_float
 from .device import Device, current_device
 
 __all__ = ["ndarray", "wrap", "as_raw"]
@@ -151,17 +151,6 @@ class ndarray:
     def __reduce__(self):
         return (_unpickle, (self.asnumpy(), str(self._device.device_type),
                             self._device.device_id))
-
-    def __setitem__(self, key, value):
-        """In-place write; refused on arrays that are part of a recorded graph."""
-        if self._node is not None:
-            from .autograd import is_recording
-            if is_recording():
-                raise MXNetError(
-                    "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording "
-                    "with autograd: this array is part of the recorded graph. Compute a new "
-                    "array instead (e.g. np.where) or do the write under autograd.pause().")
-        self._data[as_raw_key(key, self._device)] = as_raw(value, self._device)
 
 
 _CPU0 = Device("cpu", 0)

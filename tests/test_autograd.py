@@ -291,6 +291,11 @@ def test_inplace_on_graph_array_inside_record_is_refused():
             y += 1
         with pytest.raises(MXNetError, match="Inplace operations"):
             y[0] = 5
+        with pytest.raises(MXNetError, match="Inplace operations"):
+            mx.np.add(x, 1, out=y)
+        with pytest.raises(MXNetError, match="Inplace operations"):
+            y.fill(0)
+    assert y.tolist() == [2, 2, 2]  # the refused writes left it untouched
     x += 1  # outside record: fine, as optimizers do
     np.testing.assert_allclose(x.asnumpy(), [2, 2, 2])
 

@@ -1,10 +1,9 @@
 """The operators and numpy-style methods of ``ndarray``, all routed through the ops."""
 import warnings
 
-from ..autograd import is_recording
-from ..base import MXNetError
+from ..autograd import check_inplace
 from ..device import Device
-from ..ndarray import ndarray, as_raw
+from ..ndarray import ndarray, as_raw, as_raw_key
 from ..ops import elemwise as E, linalg as L, reduce as R, shape as S
 
 
@@ -29,17 +28,15 @@ def _compare(f):
     return method
 
 
-def _check_inplace(self):
-    if self._node is not None and is_recording():
-        raise MXNetError(
-            "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with "
-            "autograd: this array is part of the recorded graph. Write y = x + 1 instead, or "
-            "do the update under autograd.pause().")
+def _setitem(self, key, value):
+    """In-place write; refused on arrays that are part of a recorded graph."""
+    check_inplace(self)
+    self._data[as_raw_key(key, self._device)] = as_raw(value, self._device)
 
 
 def _inplace(name):
     def method(self, other):
-        _check_inplace(self)
+        check_inplace(self)
         getattr(self._data, name)(as_raw(other, self._device))
         return self
     method.__name__ = name
@@ -88,13 +85,13 @@ def _deprecated_to_device(self, ctx):
 
 def _fill(self, value):
     """numpy's in-place fill; refused on arrays in a recorded graph."""
-    _check_inplace(self)
+    check_inplace(self)
     self._data.fill(value.item() if isinstance(value, ndarray) else value)
 
 
 def _sort_inplace(self, axis=-1, kind=None, order=None):
     """numpy's in-place sort (``np.sort`` returns a sorted copy, differentiably)."""
-    _check_inplace(self)
+    check_inplace(self)
     self._data.sort(axis=axis, kind=kind)
 
 
@@ -126,7 +123,7 @@ _METHODS = {
     "__imul__": _inplace("__imul__"), "__itruediv__": _inplace("__itruediv__"),
     "__ifloordiv__": _inplace("__ifloordiv__"), "__imod__": _inplace("__imod__"),
     "__ipow__": _inplace("__ipow__"),
-    "__getitem__": S.getitem,
+    "__getitem__": S.getitem, "__setitem__": _setitem,
     "reshape": _reshape, "transpose": _transpose,
     "T": property(lambda self: S.transpose(self)),
     "flatten": lambda self, order="C": S.reshape(S.copy(self), (-1,), order=order),

@@ -22,8 +22,8 @@ import numbers
 
 import numpy as _np
 
-from ..autograd import Op, apply, is_recording
-from ..base import MXNetError, default_float
+from ..autograd import Op, apply, check_inplace, is_recording
+from ..base import default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
@@ -56,9 +56,7 @@ def finish_out(res, out):
         raise ValueError(f"out has shape {out.shape} but the result has shape {res.shape}")
     if out._device is not res._device:
         raise ValueError(f"out is on {out._device} but the result is on {res._device}")
-    if out._node is not None and is_recording():
-        raise MXNetError("out= writes in place, which is not supported for arrays in a "
-                         "recorded graph; drop out= inside autograd.record()")
+    check_inplace(out)
     out._device.backend.xp.copyto(out._data, res._data, casting="unsafe")
     return out
 
