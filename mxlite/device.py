@@ -114,22 +114,8 @@ current_context = current_device
 
 def num_gpus():
     """Number of usable NVIDIA GPUs: NVML when present, else CuPy, else 0. Never raises."""
-    try:
-        import pynvml
-        pynvml.nvmlInit()
-        try:
-            return int(pynvml.nvmlDeviceGetCount())
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:
-        pass
-    try:
-        import cupy
-        if not cupy.cuda.is_available():
-            return 0
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:
-        return 0
+    from .device_info import gpu_count
+    return gpu_count()
 
 
 def empty_cache(device):

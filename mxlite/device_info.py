@@ -12,7 +12,7 @@ import threading
 from .device import Device, GPUUnavailableError
 from .storage.raw import host_memory_info
 
-__all__ = ["gpu_memory_info", "device_info", "driver_versions"]
+__all__ = ["gpu_count", "gpu_memory_info", "device_info", "driver_versions"]
 
 NVML_TIMEOUT_S = 10.0
 
@@ -80,6 +80,18 @@ def _cupy_runtime():
     if not cupy.cuda.is_available():
         raise GPUUnavailableError("CuPy finds no usable CUDA driver or GPU")
     return cupy
+
+
+def gpu_count():
+    """How many GPUs NVML (else CuPy) sees; 0 where neither can tell. Never raises."""
+    try:
+        return int(_nvml_query(lambda nvml: nvml.nvmlDeviceGetCount(), "GPU count"))
+    except Exception:  # GPUUnavailableError, or a driver error NVML did not wrap
+        pass
+    try:
+        return int(_cupy_runtime().cuda.runtime.getDeviceCount())
+    except Exception:
+        return 0
 
 
 def gpu_memory_info(device_id=0):

@@ -141,3 +141,14 @@ def test_info_command_reports_a_bad_setting_and_still_succeeds():
     assert result.returncode == 0, result.stderr
     assert "kernels (" not in result.stdout
     assert "invalid setting" in result.stdout and "MXLITE_CPU_MEM_POOL_TYPE" in result.stdout
+
+
+def test_num_gpus_asks_nvml_and_never_raises(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(count=4))
+    assert mx.device.num_gpus() == 4
+
+    def broken():
+        raise FakeNVMLError("driver not loaded")
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(init=broken))
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    assert mx.device.num_gpus() == 0
