@@ -13,7 +13,7 @@ import pytest
 
 import mxlite as mx
 from mxlite import autograd, gluon, storage
-from mxlite.backend import GPU
+from mxlite.backend import GPU, CpuBackend
 from mxlite.cuda import bind, register
 from mxlite.optimizer.fused import bind_kernels
 from mxlite.testing import cudasim
@@ -24,32 +24,15 @@ pytestmark = pytest.mark.skipif(not _usable, reason=f"CPU CUDA executor unavaila
 module_for = cudasim.kernel_module
 
 
-class SimulatedGpuBackend:
-    """The GPU backend's interface over numpy: kernels launch on the CPU executor."""
+class SimulatedGpuBackend(CpuBackend):
+    """The CPU backend under the GPU kind: ops dispatch to their GPU implementations, which
+    launch the kernels on the CPU executor."""
     kind = GPU
-    xp = np
-    array_type = np.ndarray
     name = "simulated-gpu"
 
     def __init__(self, device):
-        self.device = device
+        super().__init__(device)
         self.cuda_device = contextlib.nullcontext()
-        self.rng = np.random.default_rng(0)
-
-    def asarray(self, obj, dtype=None):
-        return np.asarray(obj, dtype=dtype)
-
-    def to_host(self, data):
-        return data
-
-    def copy_from_host(self, dst, host):
-        np.copyto(dst, host)
-
-    def synchronize(self):
-        pass
-
-    def seed(self, seed):
-        self.rng = np.random.default_rng(seed)
 
 
 @pytest.fixture
