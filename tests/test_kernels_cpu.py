@@ -70,21 +70,6 @@ def test_every_wrapper_names_a_kernel_file_that_has_its_kernels():
             assert f"void {name.split('<')[0]}(" in source, f"{stem}.cu lists {name} but defines no such kernel"
 
 
-def test_gpu_call_finds_the_device_of_the_first_gpu_array():
-    from types import SimpleNamespace
-
-    from mxlite.cuda import _first_device
-
-    class FakeGpuArray:
-        __cuda_array_interface__ = {}
-
-        def __init__(self, device_id):
-            self.device = SimpleNamespace(id=device_id)
-
-    assert _first_device([np.zeros(2), 3, [np.ones(1), FakeGpuArray(2)], FakeGpuArray(1)]) == 2
-    assert _first_device([np.zeros(2)]) is None
-
-
 def test_importing_the_kernel_package_does_not_import_cupy():
     code = "import sys, mxlite.cuda, mxlite.cuda.loader; assert 'cupy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
