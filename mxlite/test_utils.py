@@ -5,7 +5,7 @@ from . import autograd
 from .device import Device, current_device
 from .ndarray import ndarray, wrap
 
-__all__ = ["check_gradient", "numeric_gradient", "gpu_unusable_reason", "assert_almost_equal"]
+__all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unusable_reason", "assert_almost_equal"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -23,29 +23,37 @@ def _outputs(res):
     return tuple(res) if isinstance(res, (tuple, list)) else (res,)
 
 
+def central_difference(f, x, eps=1e-6):
+    """The gradient of the scalar ``f`` at host array ``x`` by float64 central differences.
+
+    ``f`` gets an array shaped like ``x`` (perturbed in place between calls, so it must not
+    keep it) and returns a float.
+    """
+    x = _np.array(x, dtype=_np.float64)
+    grad = _np.zeros_like(x)
+    for idx in _np.ndindex(*x.shape):
+        orig = x[idx]
+        x[idx] = orig + eps
+        up = f(x)
+        x[idx] = orig - eps
+        down = f(x)
+        x[idx] = orig
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
 def numeric_gradient(fn, inputs, projections, device=None, eps=1e-6):
     """Central differences of ``sum(proj * fn(*inputs))`` with respect to each input."""
-    def value(xs):
+    xs = [_np.array(x, dtype=_np.float64) for x in inputs]
+
+    def value(k, xk):
+        args = xs[:k] + [xk] + xs[k + 1:]
         with autograd.pause():
-            outs = _outputs(fn(*[_to_device(x, device) for x in xs]))
+            outs = _outputs(fn(*[_to_device(x, device) for x in args]))
         return sum(float((o.asnumpy().astype(_np.float64) * p).sum())
                    for o, p in zip(outs, projections))
 
-    xs = [_np.array(x, dtype=_np.float64) for x in inputs]
-    grads = []
-    for x in xs:
-        g = _np.zeros_like(x)
-        flat, gflat = x.reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            orig = flat[i]
-            flat[i] = orig + eps
-            up = value(xs)
-            flat[i] = orig - eps
-            down = value(xs)
-            flat[i] = orig
-            gflat[i] = (up - down) / (2 * eps)
-        grads.append(g)
-    return grads
+    return [central_difference(lambda xk, k=k: value(k, xk), xs[k], eps) for k in range(len(xs))]
 
 
 def check_gradient(fn, *inputs, device=None, eps=1e-6, rtol=1e-5, atol=1e-6, seed=0):

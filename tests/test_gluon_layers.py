@@ -8,7 +8,7 @@ import pytest
 import mxlite as mx
 from mxlite import autograd, gluon
 from mxlite.gluon import nn
-from mxlite.test_utils import check_gradient
+from mxlite.test_utils import central_difference, check_gradient
 
 RNG = np.random.default_rng(42)
 
@@ -44,15 +44,13 @@ def _param_grads_match(layer, x_host, train=False, eps=1e-6):
             continue
         analytic = p.grad().asnumpy()
         data = p.data()._data
-        numeric = np.zeros_like(analytic)
-        for i in range(data.size):
-            orig = data.flat[i]
-            data.flat[i] = orig + eps
-            up = value()
-            data.flat[i] = orig - eps
-            down = value()
-            data.flat[i] = orig
-            numeric.flat[i] = (up - down) / (2 * eps)
+        original = data.copy()
+
+        def at(values):
+            data[...] = values
+            return value()
+        numeric = central_difference(at, original, eps)
+        data[...] = original
         np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6, err_msg=name)
         checked += 1
     return checked

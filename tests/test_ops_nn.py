@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from mxlite.test_utils import check_gradient
+from mxlite.test_utils import central_difference, check_gradient
 
 mnp, npx = mx.np, mx.npx
 RNG = np.random.default_rng(5)
@@ -500,13 +500,7 @@ def test_second_order_through_convolution_pooling_and_norm(device):
         return float(pen)
 
     analytic = penalty(w0, True)
-    eps = 1e-6
-    numeric = np.zeros_like(w0)
-    for idx in np.ndindex(*w0.shape):
-        up, dn = w0.copy(), w0.copy()
-        up[idx] += eps
-        dn[idx] -= eps
-        numeric[idx] = (penalty(up, False) - penalty(dn, False)) / (2 * eps)
+    numeric = central_difference(lambda w: penalty(w, False), w0)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
+from mxlite.test_utils import central_difference
 
 mnp, npx = mx.np, mx.npx
 
@@ -24,13 +25,7 @@ def _check_second_order(fn, host, device, eps=1e-6, rtol=1e-5, atol=1e-7):
         (gx,) = mx.autograd.grad(mnp.sum(fn(x)), [x], create_graph=True)
         penalty = mnp.sum(gx * gx)
     penalty.backward()
-    numeric = np.zeros_like(host)
-    for idx in np.ndindex(*host.shape):
-        up, dn = host.copy(), host.copy()
-        up[idx] += eps
-        dn[idx] -= eps
-        numeric[idx] = ((_first_grad(fn, up, device) ** 2).sum()
-                        - (_first_grad(fn, dn, device) ** 2).sum()) / (2 * eps)
+    numeric = central_difference(lambda h: (_first_grad(fn, h, device) ** 2).sum(), host, eps)
     np.testing.assert_allclose(x.grad.asnumpy(), numeric, rtol=rtol, atol=atol)
 
 
