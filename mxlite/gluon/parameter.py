@@ -264,7 +264,7 @@ class Parameter:
             self._finish_deferred_init()
             return
         for d, arr in self._data.items():
-            arr._data[...] = d.backend.asarray(host.astype(arr.dtype, copy=False))
+            d.backend.copy_from_host(arr._data, _np.ascontiguousarray(host, dtype=arr.dtype))
 
     def zero_grad(self):
         if self._grad is None:
@@ -307,7 +307,7 @@ class Parameter:
         if self._data is None:
             return
         host = {d: a.asnumpy() for d, a in self._data.items()}
-        self._data = {d: wrap(d.backend.asarray(h.astype(self.dtype)), d) for d, h in host.items()}
+        self._data = {d: wrap(_pooled_copy(d, h.astype(self.dtype)), d) for d, h in host.items()}
         self._init_grad()
 
 
