@@ -5,12 +5,13 @@ faster implementation of an op (``Op.register``); the GPU kernels use that hook.
 The backend is always taken from the array's device, never from a global switch.
 
 Interface (see CpuBackend, GpuBackend): ``kind`` (CPU or GPU: the index into an op's
-implementation table), ``xp``, ``device``, ``rng``, ``asarray(obj, dtype)``,
-``to_host(data)``, ``copy_from_host(dst, host)``, ``synchronize()``, ``seed(seed)``.
+implementation table), ``xp``, ``array_type``, ``device``, ``rng``, ``asarray(obj, dtype)``,
+``to_host(data)``, ``copy_from_host(dst, host)``, ``synchronize()``, ``seed(seed)``; a GPU
+backend also has ``cuda_device``, entered around its ops. Importing this package does not
+import CuPy.
 """
 from .cpu import CPU, CpuBackend
-
-GPU = 1
+from .gpu import GPU, GpuBackend
 
 __all__ = ["CPU", "GPU", "CpuBackend", "backend_for", "set_default_seed"]
 
@@ -28,8 +29,7 @@ def backend_for(device):
     if device.device_type == "cpu":
         be = CpuBackend(device)
     else:
-        from .gpu import GpuBackend
-        be = GpuBackend(device)
+        be = GpuBackend(device)  # imports CuPy
     if _default_seed is not None:
         be.seed(_default_seed)
     return be
