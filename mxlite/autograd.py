@@ -19,7 +19,7 @@ from .ndarray import ndarray, wrap
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "check_inplace", "backward", "grad",
            "mark_variables",
-           "Function", "Op", "apply", "apply1", "apply2"]
+           "Function", "Op", "defop", "registered_op", "apply", "apply1", "apply2"]
 
 
 # -- recording state ---------------------------------------------------------------------
@@ -114,10 +114,15 @@ class Op:
     also has, so that ``create_graph=True`` can rerun it differentiably.
     """
     __slots__ = ("name", "forward_impls", "backward_impls", "backward", "nout", "has_aux",
-                 "save_out", "differentiable", "moves_device")
+                 "save_out", "differentiable", "moves_device", "doc")
 
     def __init__(self, name, forward, backward=None, nout=1, has_aux=False, save_out=False,
-                 moves_device=False):
+                 moves_device=False, anonymous=False):
+        if not anonymous:
+            if name in _registry:
+                raise ValueError(f"an op named {name!r} already exists; op names are unique "
+                                 "(kernels attach to ops by name)")
+            _registry[name] = self
         self.name = name
         self.forward_impls = [forward, forward]       # indexed by backend kind
         self.backward_impls = [backward, backward]
@@ -127,6 +132,7 @@ class Op:
         self.save_out = save_out
         self.differentiable = backward is not None
         self.moves_device = moves_device
+        self.doc = None
 
     def register(self, kind, forward=None, backward=None):
         """Install a faster implementation for one backend kind (e.g. a CUDA kernel).
@@ -141,6 +147,28 @@ class Op:
 
     def __repr__(self):
         return f"<Op {self.name}>"
+
+
+_registry = {}  # op name -> Op: kernels attach to ops by name
+
+
+def defop(name, **flags):
+    """Class decorator: the ``Op`` named ``name`` from the class's ``forward`` and optional
+    ``backward`` (``flags``: nout, has_aux, save_out, moves_device). The one way to declare an op
+    that is not an elementwise table row (see ``mxlite.ops``)."""
+    def make(cls):
+        op = Op(name, cls.forward, getattr(cls, "backward", None), **flags)
+        op.doc = cls.__doc__
+        return op
+    return make
+
+
+def registered_op(name):
+    """The op declared as ``name``."""
+    try:
+        return _registry[name]
+    except KeyError:
+        raise KeyError(f"no op named {name!r} is declared") from None
 
 
 class Node:
@@ -695,7 +723,7 @@ class Function:
                                     for a in inputs):
             dev = _device_of(inputs)
             fop = Op(type(self).__name__, None, _FunctionBackward(self, outs, dev),
-                     nout=len(outs))
+                     nout=len(outs), anonymous=True)
             node = Node(fop, inputs, _NO_PARAMS, None, None, dev.backend)
             for i, o in enumerate(outs):
                 o._node = node
