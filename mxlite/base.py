@@ -1,7 +1,8 @@
 """Exceptions and dtype defaults shared by every layer."""
 import numpy as _np
 
-__all__ = ["MXNetError", "DeviceMismatchError", "default_float", "float32"]
+__all__ = ["MXNetError", "DeviceMismatchError", "GPUUnavailableError", "default_float",
+           "float32"]
 
 
 class MXNetError(RuntimeError):
@@ -10,6 +11,10 @@ class MXNetError(RuntimeError):
 
 class DeviceMismatchError(ValueError):
     """Arrays on different devices were used in one operation."""
+
+
+class GPUUnavailableError(RuntimeError):
+    """A GPU device was asked for but cannot be used; the message says why."""
 
 
 float32 = _np.dtype(_np.float32)

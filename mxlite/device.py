@@ -5,16 +5,38 @@ multi-device code runs and is tested on machines without GPUs.
 """
 import contextvars
 
+from . import device_info as _info
+from .backend import backend_for
+from .base import GPUUnavailableError
+
 __all__ = ["Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "current_context", "num_gpus", "empty_cache", "gpu_memory_info", "device_info",
            "GPUUnavailableError"]
 
 
-class GPUUnavailableError(RuntimeError):
-    """A GPU device was asked for but cannot be used; the message says why."""
-
-
 _DEVICE_TYPES = ("cpu", "gpu")
+_backend_hooks = []  # called with each backend once it is made (see on_backend_created)
+
+
+class _MemoryHooks:
+    release = None  # release(device) empties its pool's cache: plugged in by mxlite.storage
+
+
+_memory = _MemoryHooks()
+
+
+def set_cache_release(release):
+    """Plug in what ``Device.empty_cache`` calls (the storage layer owns the pools)."""
+    _memory.release = release
+
+
+def on_backend_created(hook):
+    """Call ``hook(backend)`` for every device backend made from now on (and the ones made
+    already): the storage layer routes CuPy's allocations to its pools this way."""
+    _backend_hooks.append(hook)
+    for dev in list(Device._interned.values()):
+        if dev._backend is not None:
+            hook(dev._backend)
 
 
 class Device:
@@ -53,8 +75,9 @@ class Device:
         """The backend that runs ops on this device (created on first use)."""
         be = self._backend
         if be is None:
-            from .backend import backend_for
             be = self._backend = backend_for(self)
+            for hook in _backend_hooks:
+                hook(be)
         return be
 
     @property
@@ -83,8 +106,8 @@ class Device:
 
     def empty_cache(self):
         """Release this device's cached memory blocks back to the driver."""
-        from . import storage
-        storage.empty_cache(self)
+        if _memory.release is not None:  # no storage layer loaded: nothing is cached
+            _memory.release(self)
 
 
 Context = Device
@@ -114,8 +137,7 @@ current_context = current_device
 
 def num_gpus():
     """Number of usable NVIDIA GPUs: NVML when present, else CuPy, else 0. Never raises."""
-    from .device_info import gpu_count
-    return gpu_count()
+    return _info.gpu_count()
 
 
 def empty_cache(device):
@@ -125,11 +147,9 @@ def empty_cache(device):
 
 def gpu_memory_info(device_id=0):
     """``(free, total)`` bytes of ``gpu(device_id)`` (NVML, else CuPy)."""
-    from .device_info import gpu_memory_info as query
-    return query(device_id)
+    return _info.gpu_memory_info(device_id)
 
 
 def device_info(device=None):
     """Name, compute capability, memory, utilization and driver of ``device``."""
-    from .device_info import device_info as query
-    return query(device)
+    return _info.device_info(current_device() if device is None else Device(device))

@@ -9,10 +9,10 @@ import os
 import platform
 import threading
 
-from .device import Device, GPUUnavailableError
-from .storage.raw import host_memory_info
+from .base import GPUUnavailableError
 
-__all__ = ["gpu_count", "gpu_memory_info", "device_info", "driver_versions"]
+__all__ = ["gpu_count", "gpu_memory_info", "device_info", "driver_versions",
+           "host_memory_info"]
 
 NVML_TIMEOUT_S = 10.0
 
@@ -125,16 +125,14 @@ def driver_versions():
     return _nvml_query(query, "driver version")
 
 
-def device_info(device=None):
-    """A dict describing ``device`` (a Device, 'gpu'/'cpu', or None for the current one).
+def device_info(dev):
+    """A dict describing the device ``dev`` (its ``device_type`` and ``device_id``).
 
     GPU keys: name, compute_capability, total_memory, free_memory, used_memory,
     utilization_gpu / utilization_memory (percent, None where not supported),
     driver_version, cuda_driver_version, source ('nvml' or 'cupy').
     CPU keys: name, cores, total_memory, free_memory.
     """
-    from .device import current_device
-    dev = current_device() if device is None else Device(device)
     if dev.device_type == "cpu":
         return _cpu_info(dev)
     what = f"information about {dev}"
@@ -186,6 +184,22 @@ def _cupy_gpu_info(dev):
         "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}",
         "source": "cupy",
     }
+
+
+def host_memory_info():
+    """(available, total) bytes of host memory; MemAvailable counts reclaimable cache."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return (int(fields["MemAvailable"].split()[0]) * 1024,
+                int(fields["MemTotal"].split()[0]) * 1024)
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62, 1 << 62  # unknown: never trigger the reserve rule
 
 
 def _cpu_name():

@@ -49,14 +49,14 @@ class InitDesc(str):
 
 def _fill(arr, host):
     """Write host values into ``arr`` in place (keeps its device and dtype)."""
-    arr._data[...] = arr._device.backend.asarray(_np.asarray(host, dtype=arr.dtype))
+    arr._device.backend.copy_from_host(arr._data, _np.ascontiguousarray(_np.broadcast_to(
+        _np.asarray(host, dtype=arr.dtype), arr.shape)))
 
 
 def _rng(arr):
-    """A numpy generator for host-side draws: the device's own on CPU, else seeded from it
-    (values are made on the host and copied, so every backend gives the same numbers)."""
-    rng = arr._device.backend.rng
-    return rng if arr._device.backend.kind == 0 else _host_rng(arr)
+    """A numpy generator for host-side draws (values are made on the host and copied, so
+    every backend gives the same numbers)."""
+    return arr._device.backend.host_rng()
 
 
 def _host_rng(arr):

@@ -1,7 +1,11 @@
 """The numpy backend used by every ``cpu(i)`` device."""
+import contextlib
+
 import numpy
 
 CPU = 0  # backend kind; see mxlite.backend
+
+_NO_SCOPE = contextlib.nullcontext()
 
 
 class CpuBackend:
@@ -9,10 +13,30 @@ class CpuBackend:
     xp = numpy
     array_type = numpy.ndarray
     name = "numpy"
+    host_memory = True  # arrays live in host memory: storage pools them itself
 
     def __init__(self, device):
         self.device = device
-        self.rng = numpy.random.default_rng()
+        self._rng = None
+        self._seed = None
+
+    @property
+    def rng(self):
+        """This device's generator, made on first use (from the seed, else OS entropy)."""
+        if self._rng is None:
+            self._rng = numpy.random.default_rng(
+                None if self._seed is None else [self._seed, 0, self.device.device_id])
+        return self._rng
+
+    def host_rng(self):
+        """A numpy generator for values made on the host: on the CPU, the device's own."""
+        return self.rng
+
+    def scope(self):
+        return _NO_SCOPE
+
+    def empty(self, shape, dtype):
+        return numpy.empty(shape, dtype)
 
     def asarray(self, obj, dtype=None):
         if hasattr(obj, "__cuda_array_interface__"):
@@ -29,4 +53,5 @@ class CpuBackend:
         pass
 
     def seed(self, seed):
-        self.rng = numpy.random.default_rng([seed, 0, self.device.device_id])
+        self._seed = seed
+        self._rng = None

@@ -1,5 +1,12 @@
-"""The CuPy backend used by ``gpu(i)`` devices. CuPy is imported only here, lazily."""
-from ..device import GPUUnavailableError
+"""The CuPy backend used by ``gpu(i)`` devices. CuPy is imported only here, lazily.
+
+Making a backend allocates nothing on the GPU (its generator is made on first use): CuPy's
+allocations go through mxlite's pools, which look up this backend, so an allocation while
+it is being made would recurse.
+"""
+import numpy
+
+from ..base import GPUUnavailableError
 
 GPU = 1  # backend kind; see mxlite.backend
 
@@ -32,6 +39,7 @@ def gpu_unusable_reason(device_id=0):
 class GpuBackend:
     kind = GPU
     name = "cupy"
+    host_memory = False  # CuPy allocates, through the allocator hook storage installs
 
     def __init__(self, device):
         reason = gpu_unusable_reason(device.device_id)
@@ -42,19 +50,40 @@ class GpuBackend:
         self.array_type = cupy.ndarray
         self.device = device
         self.cuda_device = cupy.cuda.Device(device.device_id)
-        from ..storage import install_cupy_allocator
-        install_cupy_allocator()  # CuPy's allocations, temporaries included, use our pools
-        from ..cuda.register import register_gpu_kernels
-        register_gpu_kernels()  # our CUDA kernels become the GPU implementations of their ops
+        self._rng = None
+        self._seed = None
+
+    @property
+    def rng(self):
+        """This GPU's generator, made on first use inside its scope (from the seed, else OS
+        entropy)."""
+        if self._rng is None:
+            seed = None if self._seed is None else \
+                (self._seed * 1_000_003 + self.device.device_id) % 2**63
+            with self.cuda_device:
+                self._rng = self.xp.random.default_rng(seed)
+        return self._rng
+
+    def host_rng(self):
+        """A numpy generator seeded from this GPU's, for values made on the host."""
         with self.cuda_device:
-            self.rng = cupy.random.default_rng()
+            seed = int(self.rng.integers(0, 2**63 - 1))
+        return numpy.random.default_rng(seed)
+
+    def scope(self):
+        return self.cuda_device
+
+    def empty(self, shape, dtype):
+        with self.cuda_device:
+            return self.xp.empty(shape, dtype)
 
     def asarray(self, obj, dtype=None):
         with self.cuda_device:
             return self.xp.asarray(obj, dtype=dtype)
 
     def to_host(self, data):
-        return data.get()
+        with self.cuda_device:
+            return data.get()
 
     def copy_from_host(self, dst, host):
         with self.cuda_device:
@@ -64,5 +93,5 @@ class GpuBackend:
         self.cuda_device.synchronize()
 
     def seed(self, seed):
-        with self.cuda_device:
-            self.rng = self.xp.random.default_rng((seed * 1_000_003 + self.device.device_id) % 2**63)
+        self._seed = seed
+        self._rng = None

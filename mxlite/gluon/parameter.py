@@ -92,8 +92,7 @@ class Parameter:
 
     @grad_req.setter
     def grad_req(self, req):
-        if req not in ("write", "add", "null"):
-            raise ValueError(f"grad_req must be one of 'write', 'add', or 'null', but got {req!r}")
+        autograd.check_grad_req(req)
         if not self._differentiable:
             req = "null"
         if self._grad_req == req:

@@ -17,3 +17,9 @@ uint8, bool_ = _onp.uint8, _onp.bool_
 dtype = _onp.dtype
 pi, e, inf, nan, newaxis = _onp.pi, _onp.e, _onp.inf, _onp.nan, None
 
+
+import sys as _sys  # noqa: E402
+
+from ..autograd import set_differentiable_namespace as _set_namespace  # noqa: E402
+
+_set_namespace(_sys.modules[__name__])  # create_graph=True reruns backward formulas on mx.np

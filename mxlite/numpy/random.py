@@ -3,9 +3,11 @@
 ``seed(s)`` reseeds every device's generator (and those created later), so results
 are reproducible per device; without a seed, generators start from OS entropy.
 """
+from ..backend import set_default_seed
 from ..base import default_float
 from ..device import Device, current_device
 from ..ndarray import ndarray, wrap
+from ..ops import finish_out
 
 __all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle"]
 
@@ -20,7 +22,6 @@ def seed(seed, device="all", ctx=None):
 
 
 def _seed_all(value):
-    from ..backend import set_default_seed
     set_default_seed(value)
     for dev in list(Device._interned.values()):
         if dev._backend is not None:
@@ -43,32 +44,34 @@ def _scalar(v):
 
 def _finish(data, dev, out):
     res = wrap(data, dev)
-    if out is None:
-        return res
-    from ..ops import finish_out
-    return finish_out(res, out)
+    return res if out is None else finish_out(res, out)
 
 
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
     """Samples from [low, high), drawn in ``dtype`` (float32 default) on the device."""
     dev = _dev(device, ctx)
     low, high = _scalar(low), _scalar(high)
-    data = dev.backend.rng.random(_size(size), dtype=dtype or default_float)
-    return _finish(data * (high - low) + low, dev, out)
+    with dev.backend.scope():
+        data = dev.backend.rng.random(_size(size), dtype=dtype or default_float)
+        data = data * (high - low) + low
+    return _finish(data, dev, out)
 
 
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
     dev = _dev(device, ctx)
     loc, scale = _scalar(loc), _scalar(scale)
-    data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float)
-    return _finish(data * scale + loc, dev, out)
+    with dev.backend.scope():
+        data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float)
+        data = data * scale + loc
+    return _finish(data, dev, out)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, ctx=None):
     dev = _dev(device, ctx)
     if high is None:
         low, high = 0, low
-    data = dev.backend.rng.integers(low, high, _size(size)).astype(dtype or "int64")
+    with dev.backend.scope():
+        data = dev.backend.rng.integers(low, high, _size(size)).astype(dtype or "int64")
     return wrap(data, dev)
 
 
@@ -84,7 +87,8 @@ def shuffle(x):
     """Shuffle ``x`` in place along its first axis."""
     be = x._device.backend
     if len(x._data):
-        order = be.xp.argsort(be.rng.random(len(x._data)))
-        x._data[...] = x._data[order]
+        with be.scope():
+            order = be.xp.argsort(be.rng.random(len(x._data)))
+            x._data[...] = x._data[order]
 
 

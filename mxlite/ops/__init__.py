@@ -90,3 +90,6 @@ def keep_shape(shape, axis):
     axes = as_axes(axis, len(shape))
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
+
+
+from . import gpu_kernels  # noqa: E402,F401 - installs the GPU kernel hook (needs the helpers above)

@@ -11,13 +11,13 @@ import threading
 
 import numpy
 
-from ..device import Device, current_device
+from ..device import Device, current_device, on_backend_created, set_cache_release
 from . import gpu as _gpu_hook
 from .config import (DEFAULT_POOL_TYPE, POOL_TYPES, PoolConfig, PoolConfigError,
                      config_from_env)
 from .host import POOL_MIN_BYTES, pooled_empty
 from .pool import MemoryPool, OutOfMemoryError, make_pool
-from .raw import FakeRawAllocator, HostRawAllocator, RawOutOfMemory
+from .raw import CupyRawAllocator, FakeRawAllocator, HostRawAllocator, RawOutOfMemory
 
 __all__ = ["empty", "zeros", "stats", "reset_peak", "empty_cache", "memory_summary",
            "pool_for", "install_cupy_allocator", "OutOfMemoryError", "PoolConfig",
@@ -40,30 +40,30 @@ def pool_for(device=None):
     pool = _pools.get(dev)
     if pool is not None:
         return pool
-    if dev.device_type == "gpu":
-        # Raises GPUUnavailableError, with the reason, when unusable. Outside the lock:
-        # making the backend allocates through CuPy, which calls back into pool_for.
-        dev.backend
+    # Raises GPUUnavailableError, with the reason, when unusable. Outside the lock: making
+    # a backend installs the CuPy allocator hook, which calls back into pool_for.
+    backend = dev.backend
     with _pools_lock:
         pool = _pools.get(dev)
         if pool is None:
             config = config_from_env(dev.device_type)
-            if dev.device_type == "gpu":
-                from .raw import CupyRawAllocator
-                raw = CupyRawAllocator(dev.device_id)
-            else:
-                raw = HostRawAllocator()
+            raw = HostRawAllocator() if backend.host_memory else CupyRawAllocator(dev.device_id)
             pool = _pools[dev] = make_pool(raw, config, name=str(dev))
             _log.info("%s memory pool: %s", dev, config.describe())
     return pool
 
 
 def install_cupy_allocator(device=None):
-    """Route CuPy's allocations through mxlite's GPU pools; call once per process
-    (repeat calls are no-ops). The GPU backend calls it when it is created."""
+    """Route CuPy's allocations through mxlite's GPU pools (repeat calls are no-ops). Done
+    for every backend that does not hold host memory as soon as it is made."""
     if device is not None:
         pool_for(device)
     _gpu_hook.install_cupy_allocator(lambda device_id: pool_for(Device("gpu", device_id)))
+
+
+def _route_allocations(backend):
+    if not backend.host_memory:
+        install_cupy_allocator()
 
 
 def _normalize(shape, dtype):
@@ -76,19 +76,17 @@ def empty(device, shape, dtype=None):
     """An uninitialised backend array on ``device`` from its pool (float32 default)."""
     dev = _device(device)
     shape, dtype = _normalize(shape, dtype)
-    if dev.device_type == "cpu":
-        return pooled_empty(pool_for(dev), shape, dtype)
     backend = dev.backend
-    if not _gpu_hook.installed():
-        install_cupy_allocator(dev)
-    with backend.cuda_device:
-        return backend.xp.empty(shape, dtype)
+    if backend.host_memory:
+        return pooled_empty(pool_for(dev), shape, dtype)
+    return backend.empty(shape, dtype)  # through the CuPy allocator hook: from the pool
 
 
 def zeros(device, shape, dtype=None):
     """A zero-filled backend array on ``device`` from its pool (float32 default)."""
     array = empty(device, shape, dtype)
-    array.fill(0)
+    with _device(device).backend.scope():
+        array.fill(0)
     return array
 
 
@@ -115,3 +113,7 @@ def empty_cache(device=None):
 def memory_summary(device=None):
     """A readable table of ``device``'s pool: blocks per bucket, totals, fragmentation."""
     return pool_for(device).summary()
+
+
+on_backend_created(_route_allocations)
+set_cache_release(empty_cache)

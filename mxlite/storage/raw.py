@@ -5,9 +5,10 @@ source is exhausted), ``free(address)``, ``mem_info() -> (free_bytes, total_byte
 Keeping the pool behind this interface lets every pool rule run on the CPU against
 :class:`FakeRawAllocator`.
 """
-import os
 
 import numpy
+
+from ..device_info import host_memory_info
 
 __all__ = ["RawOutOfMemory", "FakeRawAllocator", "HostRawAllocator", "CupyRawAllocator"]
 
@@ -86,22 +87,6 @@ class HostRawAllocator:
 
     def mem_info(self):
         return host_memory_info()
-
-
-def host_memory_info():
-    """(available, total) bytes of host memory; MemAvailable counts reclaimable cache."""
-    try:
-        with open("/proc/meminfo") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return (int(fields["MemAvailable"].split()[0]) * 1024,
-                int(fields["MemTotal"].split()[0]) * 1024)
-    except (OSError, KeyError, ValueError):
-        pass
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62, 1 << 62  # unknown: never trigger the reserve rule
 
 
 class CupyRawAllocator:

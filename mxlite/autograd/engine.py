@@ -1,0 +1,341 @@
+"""The backward engine: walks the tape from the heads in reverse creation order; each
+node's backward runs on the backend of the device holding its data, so one graph can span
+devices. With ``create_graph=True`` the same backward formulas run against the
+differentiable namespace (``mx.np``, plugged in by the layer that defines it), so they are
+recorded too.
+"""
+import sys
+
+from .. import storage
+from ..base import MXNetError, DeviceMismatchError
+from ..ndarray import ndarray, wrap
+from .op import apply
+from .state import Scope, state as _state
+
+__all__ = ["backward", "grad", "set_differentiable_namespace", "sum_to"]
+
+
+_getrefcount = sys.getrefcount
+
+
+def _refs_when_unshared():
+    """What getrefcount reports, inside a function called with it, for a value popped from a
+    dict that nothing else holds (``backward`` hands ``_store`` its gradients that way; measured,
+    so an interpreter that counts differently stays on the safe side)."""
+    held = {0: object()}
+    _, value = held.popitem()
+    return _refs_in_callee(value)
+
+
+def _refs_in_callee(value):
+    return _getrefcount(value)
+
+
+# backward() hands a computed gradient to ``.grad`` instead of copying it only when its
+# reference count says no user, saved value, view or other buffer can see the array.
+_ONLY_OURS = _refs_when_unshared()
+
+
+class RawContext:
+    """What a backward formula sees on the fast path: backend arrays, nothing recorded."""
+    __slots__ = ("xp", "inputs", "out", "aux", "params", "need", "_kind")
+
+    def __init__(self, node, need):
+        be = node.backend
+        self.xp = be.xp
+        self._kind = be.kind
+        self.inputs = [a._data if isinstance(a, ndarray) else a for a in node.inputs]
+        self.out = node.out
+        self.aux = node.aux
+        self.params = node.params
+        self.need = need
+
+    def call(self, op, *args, **params):
+        res = op.forward_impls[self._kind](self.xp, *args, **params)
+        return res[0] if op.has_aux else res
+
+
+class _Differentiable:
+    namespace = None  # the array module whose functions record (mx.np): set from above
+
+
+_differentiable = _Differentiable()
+
+
+def set_differentiable_namespace(namespace):
+    """Plug in the module that ``create_graph=True`` runs backward formulas against: it must
+    offer, differentiably, every ``xp`` function the formulas use (``mxlite.numpy`` does)."""
+    _differentiable.namespace = namespace
+
+
+class GraphContext:
+    """The ``create_graph=True`` context: ndarrays and ``mxlite.numpy``, so it records."""
+    __slots__ = ("xp", "inputs", "aux", "params", "need", "_node", "_out")
+
+    def __init__(self, node, need):
+        if _differentiable.namespace is None:
+            raise MXNetError("create_graph=True needs mxlite.numpy, which plugs itself in on "
+                             "import: import mxlite first")
+        self.xp = _differentiable.namespace
+        self.inputs = node.inputs
+        self.aux = node.aux
+        self.params = node.params
+        self.need = need
+        self._node = node
+        self._out = None
+
+    @property
+    def out(self):
+        if self._out is None:  # recompute the output with history, from the inputs
+            self._out = apply(self._node.op, self._node.inputs, self._node.params)
+        return self._out
+
+    def call(self, op, *args, **params):
+        return apply(op, args, params)
+
+
+# -- the engine ----------------------------------------------------------------------------
+_NOT_IN_GRAPH = (
+    "Cannot differentiate node because it is not in a computational graph. You need to set "
+    "is_recording to true or use autograd.record() to save computational graphs for backward. "
+    "If you want to differentiate the same graph twice, you need to pass retain_graph=True "
+    "to backward.")
+
+
+def sum_to(xp, g, shape):
+    """Sum a broadcast gradient back to ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
+
+
+def as_list(x):
+    """``x`` as a list: None is one missing entry, a tuple or list its items."""
+    if x is None:
+        return [None]
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _collect(heads):
+    """Every node reachable from the heads, in reverse creation order."""
+    seen = set()
+    order = []
+    stack = [h._node for h in heads]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.released:
+            raise MXNetError(_NOT_IN_GRAPH)
+        order.append(node)
+        if node.inputs is not None:
+            for a in node.inputs:
+                if isinstance(a, ndarray) and a._node is not None:
+                    stack.append(a._node)
+    order.sort(key=_by_seq, reverse=True)
+    return order
+
+
+def _by_seq(node):
+    return node.seq
+
+
+def _head_gradient(h, hg):
+    be = h._device.backend
+    if hg is None:
+        with be.scope():
+            return be.xp.ones(h.shape, dtype=h.dtype)
+    if not isinstance(hg, ndarray):
+        raise TypeError(f"head gradient must be an ndarray, got {type(hg).__name__}")
+    if hg.shape != h.shape:
+        raise ValueError(f"head gradient of shape {hg.shape} given for a head of shape "
+                         f"{h.shape}; they must match")
+    if hg._device is not h._device:
+        raise DeviceMismatchError(f"head gradient on {hg._device} for a head on {h._device}")
+    return hg._data
+
+
+def _run(heads, head_grads, retain_graph, create_graph, variables):
+    """Propagate from ``heads``; return {(node, oidx): grad} for the gradients asked for.
+
+    ``variables`` None means: every attached buffer (``backward``); else those arrays only.
+    """
+    heads = as_list(heads)
+    head_grads = as_list(head_grads)
+    if len(head_grads) == 1 and len(heads) > 1 and head_grads[0] is None:
+        head_grads = [None] * len(heads)
+    if len(heads) != len(head_grads):
+        raise ValueError(f"{len(heads)} heads but {len(head_grads)} head gradients")
+    for h in heads:
+        if not isinstance(h, ndarray) or h._node is None or h._node.released:
+            raise MXNetError(_NOT_IN_GRAPH)
+    order = _collect(heads)
+    if variables is None:
+        wanted = {(n, i) for n in order if n.bufs
+                  for i, b in n.bufs.items() if b[1] != "null"}
+    else:
+        wanted = set()
+        for k, v in enumerate(variables):
+            if not isinstance(v, ndarray) or v._node is None:
+                raise MXNetError(f"Cannot differentiate with respect to the {k}-th variable "
+                                 "because it does not require gradient; call attach_grad() "
+                                 "on it before recording")
+            wanted.add((v._node, v._oidx))
+    if not wanted:
+        raise MXNetError("There are no inputs in computation graph that require gradients: "
+                         "attach_grad() on an input (or set a Parameter's grad_req) first.")
+    wanted_nodes = {n for n, _ in wanted}
+    # Which nodes lead to a wanted gradient. When every attached buffer wants one (the usual
+    # backward), every node on the tape does; otherwise walk parents before children.
+    needs = None
+    if variables is not None or any(b[1] == "null" for n in order if n.bufs
+                                    for b in n.bufs.values()):
+        needs = {}
+        for node in reversed(order):
+            need = node in wanted_nodes
+            if not need and node.inputs is not None:
+                for a in node.inputs:
+                    if isinstance(a, ndarray) and needs.get(a._node):
+                        need = True
+                        break
+            needs[node] = need
+
+    grads = {}
+    for h, hg in zip(heads, head_grads):
+        g = _head_gradient(h, hg)
+        _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g)
+
+    results = {}
+    prev_rec = _state.recording
+    _state.recording = create_graph
+    try:
+        for node in order:
+            if needs is not None and not needs[node]:
+                continue
+            gs = grads.pop(node, None)
+            if gs is None:
+                continue
+            if node in wanted_nodes:
+                for i, g in enumerate(gs):
+                    if g is not None and (node, i) in wanted:
+                        results[(node, i)] = g
+            op = node.op
+            if op is None:
+                continue
+            inputs = node.inputs
+            if needs is None:
+                need = [isinstance(a, ndarray) and a._node is not None for a in inputs]
+            else:
+                need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
+            if True in need:
+                be = node.backend
+                if be.kind:  # other backends than the CPU's work inside their device scope
+                    with be.scope():
+                        _propagate(node, gs, need, be, create_graph, grads)
+                else:
+                    _propagate(node, gs, need, be, create_graph, grads)
+            if not retain_graph:
+                node.inputs = None
+                node.out = None
+                node.aux = None
+    finally:
+        _state.recording = prev_rec
+    return results
+
+
+def _propagate(node, gs, need, be, create_graph, grads):
+    """Run ``node``'s backward on ``gs`` and accumulate its input gradients into ``grads``."""
+    op = node.op
+    ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
+    bwd = op.backward if create_graph else op.backward_impls[be.kind]
+    in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
+    for a, gi, nd in zip(node.inputs, in_grads, need):
+        if not nd or gi is None:
+            continue
+        data = a._data
+        if not create_graph:
+            if gi.__class__ is not be.array_type:
+                gi = be.xp.asarray(gi)
+            if gi.dtype is not data.dtype and gi.dtype != data.dtype:
+                gi = gi.astype(data.dtype)
+        if gi.shape != data.shape:
+            gi = sum_to(ctx.xp, gi, data.shape)
+        _accumulate(grads, a._node, a._oidx, gi)
+
+
+def _accumulate(grads, node, oidx, g):
+    slot = grads.get(node)
+    if slot is None:
+        if node.op is None or node.op.nout == 1:
+            grads[node] = [g]
+            return
+        slot = grads[node] = [None] * node.op.nout
+    prev = slot[oidx]
+    slot[oidx] = g if prev is None else prev + g
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Compute gradients of ``heads`` into every attached buffer (``.grad``).
+
+    A non-scalar head gets an implicit gradient of ones (same as backward of its sum).
+    """
+    with Scope(None, train_mode):
+        results = _run(heads, head_grads, retain_graph, False, None)
+    while results:
+        (node, oidx), g = results.popitem()
+        buf = node.bufs[oidx]
+        target, req = buf[0], buf[1]
+        _store(target, req, g)
+        buf[2] = True
+
+
+def _store(target, req, g):
+    """Write (or add) the gradient ``g`` into the buffer ``target``."""
+    data = target._data
+    if req == "add":
+        with target._device.backend.scope():
+            data += g
+    elif (_getrefcount(g) == _ONLY_OURS and g.base is None and g.dtype == data.dtype
+          and g.shape == data.shape and g.flags.c_contiguous):
+        target._data = g  # a temporary nothing else holds (not even a view): take it
+    else:
+        backend = target._device.backend
+        with backend.scope():
+            backend.xp.copyto(data, g, casting="unsafe")
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
+         train_mode=True):
+    """Gradients of ``heads`` with respect to ``variables``, returned (``.grad`` untouched).
+
+    With ``create_graph=True`` the result is itself recorded, for higher-order gradients.
+    """
+    single = isinstance(variables, ndarray)
+    variables = [variables] if single else list(variables)
+    if not variables:
+        raise ValueError("variables must be a non-empty list of arrays")
+    if retain_graph is None:
+        retain_graph = create_graph
+    with Scope(None, train_mode):
+        results = _run(heads, head_grads, retain_graph, create_graph, variables)
+    out = []
+    for v in variables:
+        g = results.get((v._node, v._oidx))
+        if create_graph:
+            out.append(g if g is not None else _zeros_of(v))
+        else:
+            out.append(wrap(g, v._device) if g is not None else _zeros_of(v))
+    return out
+
+
+def _zeros_of(v):
+    """Zeros like ``v`` (from its device's pool), for a variable the heads do not reach."""
+    return wrap(storage.zeros(v._device, v.shape, v.dtype), v._device)
