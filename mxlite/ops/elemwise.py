@@ -1,5 +1,8 @@
 """Elementwise ops: unary math, broadcasting binary arithmetic, comparisons, where, clip.
 
+Each elementwise op is one row of ``ROWS`` (see ``mxlite.ops`` for the row format); the
+module's names and ``__all__`` come from the table, so a row is all a new op needs.
+
 Gradient conventions (MXNet's): relu'(0) = abs'(0) = 0; maximum/minimum give a tie to
 the first operand; clip passes the gradient at its (inclusive) bounds; rounding ops
 and sign have zero gradient; sqrt'(0) = inf. fmax/fmin send the gradient to the operand
@@ -9,39 +12,105 @@ import math
 
 import numpy as _np
 
-from ..autograd import Op, apply, apply1, apply2
+from ..autograd import Op, apply, apply1, apply2, defop
+from ..backend import CPU
 from ..base import default_float
 from ..ndarray import ndarray, wrap
 from . import finish_out, to_nd
 
-__all__ = ["negative", "positive", "abs", "absolute", "sign", "exp", "exp2", "expm1", "log",
-           "log1p", "log2", "log10", "sqrt", "cbrt", "square", "reciprocal", "sin", "cos",
-           "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-           "arctanh", "degrees", "radians", "deg2rad", "rad2deg", "floor", "ceil", "round",
-           "around", "round_", "rint", "trunc", "fix", "clip", "nan_to_num", "isnan", "isinf",
-           "isfinite", "isposinf", "isneginf", "signbit",
-           "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod",
-           "remainder", "fmod", "power", "float_power", "maximum", "minimum", "fmax", "fmin",
-           "hypot", "arctan2", "copysign", "ldexp", "logaddexp", "equal", "not_equal", "less",
-           "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-           "logical_xor", "logical_not", "where", "isclose", "allclose", "array_equal"]
+
+# -- the row format ------------------------------------------------------------------------
+def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
+    """A row: the op ``name`` and its public ``f(x, out=None)``.
+
+    ``backward(ctx, g)`` returns a 1-tuple (None: not differentiable; ``zero_gradient``);
+    ``forward`` is ``xp.<name>`` unless it names another ``xp`` function or is a callable
+    ``forward(xp, x)``.
+    """
+    op = _row_op(name, forward, backward, save_out, doc, arity=1)
+
+    def f(x, out=None):
+        if x.__class__ is not ndarray:
+            x = to_nd(x)
+        res = apply1(op, x)
+        return res if out is None else finish_out(res, out)
+    return _public(f, op, alias)
 
 
-def unary(save_out=False):
-    """Class decorator: an ``Op`` from ``forward``/``backward`` and its public ``f(x, out=None)``."""
-    def make(cls):
-        o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
+def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
+    """A row: the broadcasting op ``name`` and its public ``f(x1, x2, out=None)``; as
+    ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask."""
+    op = _row_op(name, forward, backward, save_out, doc, arity=2)
 
-        def f(x, out=None):
-            if x.__class__ is not ndarray:
-                x = to_nd(x)
-            res = apply1(o, x)
-            return res if out is None else finish_out(res, out)
-        f.__name__ = f.__qualname__ = cls.__name__
-        f.__doc__ = cls.__doc__
-        f.op = o
-        return f
-    return make
+    def f(x1, x2, out=None):
+        c2 = x2.__class__
+        if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
+                c2 is not float or x1._data.dtype.kind != "f")):
+            x1, x2 = _operands(x1, x2)
+            x1, x2 = _promote_int_with_float(x1, x2)
+            if x1.__class__ is not ndarray:
+                res = apply(op, (x1, x2))
+                return res if out is None else finish_out(res, out)
+        res = apply2(op, x1, x2)
+        return res if out is None else finish_out(res, out)
+    return _public(f, op, alias)
+
+
+def zero_gradient(ctx, g):
+    """Piecewise-constant ops: a zero gradient for every input (MXNet), written so ``write``
+    overwrites."""
+    zero = ctx.xp.zeros_like(g)
+    return (zero,) * len(ctx.inputs)
+
+
+def export(namespace, rows):
+    """Put each row's public function, under its name and alias, into ``namespace``; the names,
+    for ``__all__``."""
+    public = {}
+    for f in rows:
+        public[f.__name__] = f
+        if f.alias:
+            public[f.alias] = f
+    namespace.update(public)
+    return list(public)
+
+
+def _row_op(name, forward, backward, save_out, doc, arity):
+    if callable(forward):
+        op = Op(name, forward, backward, save_out=save_out)
+    else:
+        generic, cpu = _xp_forward(forward or name, arity)
+        op = Op(name, generic, backward, save_out=save_out)
+        op.register(CPU, forward=cpu)
+    op.doc = doc if doc or backward else f"numpy's {name}: not differentiable."
+    return op
+
+
+def _xp_forward(fname, arity):
+    """The forward ``xp.<fname>`` as (generic, CPU): the CPU's binds numpy's function once, so
+    a call does no more than ``xp.<fname>(...)`` would; others look it up on their module."""
+    fn = getattr(_np, fname)
+    if arity == 1:
+        def generic(xp, x):
+            return getattr(xp, fname)(x)
+
+        def cpu(xp, x):
+            return fn(x)
+    else:
+        def generic(xp, a, b):
+            return getattr(xp, fname)(a, b)
+
+        def cpu(xp, a, b):
+            return fn(a, b)
+    return generic, cpu
+
+
+def _public(f, op, alias):
+    f.__name__ = f.__qualname__ = op.name
+    f.__doc__ = op.doc
+    f.op = op
+    f.alias = alias
+    return f
 
 
 def _operands(x1, x2):
@@ -75,452 +144,32 @@ def _promote_int_with_float(x1, x2):
     return x1, x2
 
 
-def binary(save_out=False):
-    """Class decorator: a broadcasting binary ``Op`` and its public ``f(x1, x2, out=None)``."""
-    def make(cls):
-        o = Op(cls.__name__, cls.forward, getattr(cls, "backward", None), save_out=save_out)
+# -- backward formulas too long for a row ----------------------------------------------------
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
 
-        def f(x1, x2, out=None):
-            c2 = x2.__class__
-            if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
-                    c2 is not float or x1._data.dtype.kind != "f")):
-                x1, x2 = _operands(x1, x2)
-                x1, x2 = _promote_int_with_float(x1, x2)
-                if x1.__class__ is not ndarray:
-                    res = apply(o, (x1, x2))
-                    return res if out is None else finish_out(res, out)
-            res = apply2(o, x1, x2)
-            return res if out is None else finish_out(res, out)
-        f.__name__ = f.__qualname__ = cls.__name__
-        f.__doc__ = cls.__doc__
-        f.op = o
-        return f
-    return make
 
+def _d_multiply(ctx, g):
+    a, b = ctx.inputs
+    need = ctx.need
+    return (g * b if need[0] else None), (g * a if need[1] else None)
 
-# -- unary ------------------------------------------------------------------------------
-@unary()
-class negative:
-    def forward(xp, x):
-        return xp.negative(x)
 
-    def backward(ctx, g):
-        return (-g,)
+def _d_divide(ctx, g):
+    a, b = ctx.inputs
+    need = ctx.need
+    return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
 
-@unary()
-class positive:
-    def forward(xp, x):
-        return xp.positive(x)
+def _d_mod(ctx, g):
+    return g, (-g * ctx.xp.floor_divide(*ctx.inputs) if ctx.need[1] else None)
 
-    def backward(ctx, g):
-        return (g,)
 
+def _d_fmod(ctx, g):
+    a, b = ctx.inputs
+    return g, (-g * ctx.xp.trunc(a / b) if ctx.need[1] else None)
 
-@unary()
-class abs:  # noqa: A001 - numpy's name
-    def forward(xp, x):
-        return xp.abs(x)
 
-    def backward(ctx, g):
-        return (g * ctx.xp.sign(ctx.inputs[0]),)
-
-
-absolute = abs
-
-
-@unary(save_out=True)
-class exp:
-    def forward(xp, x):
-        return xp.exp(x)
-
-    def backward(ctx, g):
-        return (g * ctx.out,)
-
-
-@unary()
-class log:
-    def forward(xp, x):
-        return xp.log(x)
-
-    def backward(ctx, g):
-        return (g / ctx.inputs[0],)
-
-
-@unary(save_out=True)
-class sqrt:
-    def forward(xp, x):
-        return xp.sqrt(x)
-
-    def backward(ctx, g):
-        return (g / (2 * ctx.out),)
-
-
-@unary()
-class square:
-    def forward(xp, x):
-        return xp.square(x)
-
-    def backward(ctx, g):
-        return (g * 2 * ctx.inputs[0],)
-
-
-@unary(save_out=True)
-class tanh:
-    def forward(xp, x):
-        return xp.tanh(x)
-
-    def backward(ctx, g):
-        y = ctx.out
-        return (g * (1 - y * y),)
-
-
-@unary()
-class sin:
-    def forward(xp, x):
-        return xp.sin(x)
-
-    def backward(ctx, g):
-        return (g * ctx.xp.cos(ctx.inputs[0]),)
-
-
-@unary()
-class cos:
-    def forward(xp, x):
-        return xp.cos(x)
-
-    def backward(ctx, g):
-        return (-g * ctx.xp.sin(ctx.inputs[0]),)
-
-
-def _no_grad(ctx, g):
-    """Piecewise-constant ops: a zero gradient (MXNet), written so ``write`` overwrites."""
-    return (ctx.xp.zeros_like(g),)
-
-
-def _piecewise_constant(name, doc=None):
-    """The numpy function ``name`` as an op with a zero gradient (sign and rounding)."""
-    def forward(xp, x):
-        return getattr(xp, name)(x)
-    return unary()(type(name, (), {"forward": staticmethod(forward),
-                                   "backward": staticmethod(_no_grad), "__doc__": doc}))
-
-
-sign = _piecewise_constant("sign")
-
-
-@unary(save_out=True)
-class exp2:
-    def forward(xp, x):
-        return xp.exp2(x)
-
-    def backward(ctx, g):
-        return (g * ctx.out * math.log(2.0),)
-
-
-@unary()
-class expm1:
-    def forward(xp, x):
-        return xp.expm1(x)
-
-    def backward(ctx, g):
-        return (g * ctx.xp.exp(ctx.inputs[0]),)
-
-
-@unary()
-class log1p:
-    def forward(xp, x):
-        return xp.log1p(x)
-
-    def backward(ctx, g):
-        return (g / (ctx.inputs[0] + 1),)
-
-
-@unary()
-class log2:
-    def forward(xp, x):
-        return xp.log2(x)
-
-    def backward(ctx, g):
-        return (g / (ctx.inputs[0] * math.log(2.0)),)
-
-
-@unary()
-class log10:
-    def forward(xp, x):
-        return xp.log10(x)
-
-    def backward(ctx, g):
-        return (g / (ctx.inputs[0] * math.log(10.0)),)
-
-
-@unary(save_out=True)
-class cbrt:
-    def forward(xp, x):
-        return xp.cbrt(x)
-
-    def backward(ctx, g):
-        y = ctx.out
-        return (g / (3 * y * y),)
-
-
-@unary(save_out=True)
-class reciprocal:
-    def forward(xp, x):
-        return xp.reciprocal(x)
-
-    def backward(ctx, g):
-        y = ctx.out
-        return (-g * y * y,)
-
-
-@unary(save_out=True)
-class tan:
-    def forward(xp, x):
-        return xp.tan(x)
-
-    def backward(ctx, g):
-        y = ctx.out
-        return (g * (1 + y * y),)
-
-
-@unary()
-class arcsin:
-    def forward(xp, x):
-        return xp.arcsin(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g / ctx.xp.sqrt(1 - x * x),)
-
-
-@unary()
-class arccos:
-    def forward(xp, x):
-        return xp.arccos(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (-g / ctx.xp.sqrt(1 - x * x),)
-
-
-@unary()
-class arctan:
-    def forward(xp, x):
-        return xp.arctan(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g / (1 + x * x),)
-
-
-@unary()
-class sinh:
-    def forward(xp, x):
-        return xp.sinh(x)
-
-    def backward(ctx, g):
-        return (g * ctx.xp.cosh(ctx.inputs[0]),)
-
-
-@unary()
-class cosh:
-    def forward(xp, x):
-        return xp.cosh(x)
-
-    def backward(ctx, g):
-        return (g * ctx.xp.sinh(ctx.inputs[0]),)
-
-
-@unary()
-class arcsinh:
-    def forward(xp, x):
-        return xp.arcsinh(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g / ctx.xp.sqrt(x * x + 1),)
-
-
-@unary()
-class arccosh:
-    def forward(xp, x):
-        return xp.arccosh(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g / ctx.xp.sqrt(x * x - 1),)
-
-
-@unary()
-class arctanh:
-    def forward(xp, x):
-        return xp.arctanh(x)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g / (1 - x * x),)
-
-
-@unary()
-class degrees:
-    def forward(xp, x):
-        return xp.degrees(x)
-
-    def backward(ctx, g):
-        return (g * (180.0 / math.pi),)
-
-
-@unary()
-class radians:
-    def forward(xp, x):
-        return xp.radians(x)
-
-    def backward(ctx, g):
-        return (g * (math.pi / 180.0),)
-
-
-rad2deg = degrees
-deg2rad = radians
-
-
-floor = _piecewise_constant("floor")
-ceil = _piecewise_constant("ceil")
-rint = _piecewise_constant(
-    "rint", "Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied).")
-trunc = _piecewise_constant("trunc")
-fix = _piecewise_constant("fix")
-
-
-def _round_forward(xp, x, decimals=0):
-    return xp.round(x, decimals)
-
-
-_round = Op("round", _round_forward, _no_grad)
-
-
-def round(x, decimals=0, out=None):  # noqa: A001 - numpy's name
-    """Round half to even (numpy and MXNet agree); zero gradient."""
-    x = to_nd(x)
-    res = apply(_round, (x,), {"decimals": int(decimals)})
-    return res if out is None else finish_out(res, out)
-
-
-around = round_ = round
-
-
-class _NanToNum:
-    """Replacements are constants: the gradient passes only where ``x`` was finite."""
-    def forward(xp, x, nan, posinf, neginf):
-        return xp.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
-
-    def backward(ctx, g):
-        return (ctx.xp.where(ctx.xp.isfinite(ctx.inputs[0]), g, 0),)
-
-
-_nan_to_num = Op("nan_to_num", _NanToNum.forward, _NanToNum.backward)
-
-
-def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
-    """numpy's nan_to_num (always a new array: in-place edits would bypass the tape)."""
-    x = to_nd(x)
-    if x.dtype.kind not in "fc":
-        return x.copy() if copy else x
-    return apply(_nan_to_num, (x,), {"nan": nan, "posinf": posinf, "neginf": neginf})
-
-
-def _predicate(name):
-    def forward(xp, x):
-        return getattr(xp, name)(x)
-    return unary()(type(name, (), {"forward": staticmethod(forward), "__doc__":
-                                   f"numpy's {name}: a bool array, not differentiable."}))
-
-
-isnan = _predicate("isnan")
-isinf = _predicate("isinf")
-isfinite = _predicate("isfinite")
-isposinf = _predicate("isposinf")
-isneginf = _predicate("isneginf")
-signbit = _predicate("signbit")
-
-
-@unary()
-class logical_not:
-    def forward(xp, x):
-        return xp.logical_not(x)
-
-
-# -- binary -----------------------------------------------------------------------------
-@binary()
-class add:
-    def forward(xp, a, b):
-        return xp.add(a, b)
-
-    def backward(ctx, g):
-        return g, g
-
-
-@binary()
-class subtract:
-    def forward(xp, a, b):
-        return xp.subtract(a, b)
-
-    def backward(ctx, g):
-        return g, (-g if ctx.need[1] else None)
-
-
-@binary()
-class multiply:
-    def forward(xp, a, b):
-        return xp.multiply(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        need = ctx.need
-        return (g * b if need[0] else None), (g * a if need[1] else None)
-
-
-@binary()
-class divide:
-    def forward(xp, a, b):
-        return xp.true_divide(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        need = ctx.need
-        ga = g / b if need[0] else None
-        gb = -g * a / (b * b) if need[1] else None
-        return ga, gb
-
-
-true_divide = divide
-
-
-@binary()
-class floor_divide:
-    """Zero gradient: the result is piecewise constant."""
-    def forward(xp, a, b):
-        return xp.floor_divide(a, b)
-
-    def backward(ctx, g):
-        zero = ctx.xp.zeros_like(g)
-        return zero, zero
-
-
-@binary()
-class mod:
-    def forward(xp, a, b):
-        return xp.mod(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        return g, (-g * ctx.xp.floor_divide(a, b) if ctx.need[1] else None)
-
-
-remainder = mod
-
-
-def _power_backward(name):
+def _d_power(name):
     """d(a**b) = b*a**(b-1) da + a**b*log(a) db, with ``name`` the power function; the
     exponent's gradient is taken as 0 where a <= 0 (log undefined)."""
     def backward(ctx, g):
@@ -535,159 +184,148 @@ def _power_backward(name):
     return backward
 
 
-@binary(save_out=True)
-class power:
-    def forward(xp, a, b):
-        return xp.power(a, b)
-
-    backward = _power_backward("power")
+def _to_first(g, first):
+    """maximum, minimum, fmax, fmin: the gradient goes to the operand returned."""
+    return g * first, g * ~first
 
 
-@binary()
-class maximum:
-    def forward(xp, a, b):
-        return xp.maximum(a, b)
+def _first_unless_nan(ctx, compare):
+    a, b = ctx.inputs
+    return ctx.xp.logical_or(compare(a, b), ctx.xp.isnan(b))
+
+
+def _d_hypot(ctx, g):
+    a, b = ctx.inputs
+    scale = g / ctx.xp.where(ctx.out == 0, 1, ctx.out)  # subgradient 0 at the origin
+    return (scale * a if ctx.need[0] else None), (scale * b if ctx.need[1] else None)
+
+
+def _d_arctan2(ctx, g):
+    a, b = ctx.inputs
+    scale = g / (a * a + b * b)
+    return (scale * b if ctx.need[0] else None), (-scale * a if ctx.need[1] else None)
+
+
+def _d_copysign(ctx, g):
+    a, b = ctx.inputs
+    xp = ctx.xp
+    flipped = xp.not_equal(xp.signbit(a), xp.signbit(b))
+    return (xp.where(flipped, -g, g) if ctx.need[0] else None), \
+        (xp.zeros_like(g) if ctx.need[1] else None)
+
+
+def _d_logaddexp(ctx, g):
+    a, b = ctx.inputs
+    xp = ctx.xp
+    return (g * xp.exp(a - ctx.out) if ctx.need[0] else None), \
+        (g * xp.exp(b - ctx.out) if ctx.need[1] else None)
+
+
+# -- the table -------------------------------------------------------------------------------
+ROWS = (
+    unary("negative", lambda ctx, g: (-g,)),
+    unary("positive", lambda ctx, g: (g,)),
+    unary("abs", lambda ctx, g: (g * ctx.xp.sign(ctx.inputs[0]),), alias="absolute"),
+    unary("exp", lambda ctx, g: (g * ctx.out,), save_out=True),
+    unary("exp2", lambda ctx, g: (g * ctx.out * _LN2,), save_out=True),
+    unary("expm1", lambda ctx, g: (g * ctx.xp.exp(ctx.inputs[0]),)),
+    unary("log", lambda ctx, g: (g / ctx.inputs[0],)),
+    unary("log1p", lambda ctx, g: (g / (ctx.inputs[0] + 1),)),
+    unary("log2", lambda ctx, g: (g / (ctx.inputs[0] * _LN2),)),
+    unary("log10", lambda ctx, g: (g / (ctx.inputs[0] * _LN10),)),
+    unary("sqrt", lambda ctx, g: (g / (2 * ctx.out),), save_out=True),
+    unary("cbrt", lambda ctx, g: (g / (3 * ctx.out * ctx.out),), save_out=True),
+    unary("square", lambda ctx, g: (g * 2 * ctx.inputs[0],)),
+    unary("reciprocal", lambda ctx, g: (-g * ctx.out * ctx.out,), save_out=True),
+    unary("sin", lambda ctx, g: (g * ctx.xp.cos(ctx.inputs[0]),)),
+    unary("cos", lambda ctx, g: (-g * ctx.xp.sin(ctx.inputs[0]),)),
+    unary("tan", lambda ctx, g: (g * (1 + ctx.xp.square(ctx.out)),), save_out=True),
+    unary("arcsin", lambda ctx, g: (g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
+    unary("arccos", lambda ctx, g: (-g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
+    unary("arctan", lambda ctx, g: (g / (1 + ctx.xp.square(ctx.inputs[0])),)),
+    unary("sinh", lambda ctx, g: (g * ctx.xp.cosh(ctx.inputs[0]),)),
+    unary("cosh", lambda ctx, g: (g * ctx.xp.sinh(ctx.inputs[0]),)),
+    unary("tanh", lambda ctx, g: (g * (1 - ctx.xp.square(ctx.out)),), save_out=True),
+    unary("arcsinh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) + 1),)),
+    unary("arccosh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) - 1),)),
+    unary("arctanh", lambda ctx, g: (g / (1 - ctx.xp.square(ctx.inputs[0])),)),
+    unary("degrees", lambda ctx, g: (g * (180.0 / math.pi),), alias="rad2deg"),
+    unary("radians", lambda ctx, g: (g * (math.pi / 180.0),), alias="deg2rad"),
+    *(unary(name, zero_gradient) for name in ("sign", "floor", "ceil", "trunc", "fix")),
+    unary("rint", zero_gradient,
+          doc="Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."),
+    *(unary(name, None) for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf",
+                                     "signbit", "logical_not")),
+
+    binary("add", lambda ctx, g: (g, g)),
+    binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
+    binary("multiply", _d_multiply),
+    binary("divide", _d_divide, forward="true_divide", alias="true_divide"),
+    binary("floor_divide", zero_gradient, doc="Zero gradient: the result is piecewise constant."),
+    binary("mod", _d_mod, alias="remainder"),
+    binary("fmod", _d_fmod, doc="C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."),
+    binary("power", _d_power("power"), save_out=True),
+    binary("float_power", _d_power("float_power"), save_out=True,
+           doc="numpy's float_power: computed and returned in float64, as numpy does."),
+    binary("maximum", lambda ctx, g: _to_first(g, ctx.xp.greater_equal(*ctx.inputs))),
+    binary("minimum", lambda ctx, g: _to_first(g, ctx.xp.less_equal(*ctx.inputs))),
+    binary("fmax", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.greater_equal))),
+    binary("fmin", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.less_equal))),
+    binary("hypot", _d_hypot, save_out=True),
+    binary("arctan2", _d_arctan2),
+    binary("copysign", _d_copysign, doc="d/dx1 is +-1 (whether the sign flipped); d/dx2 is 0."),
+    binary("ldexp", lambda ctx, g: (g * ctx.xp.exp2(ctx.inputs[1]).astype(g.dtype), None),
+           save_out=True, doc="``x1 * 2**x2`` with integer exponents; differentiable in x1 only."),
+    binary("logaddexp", _d_logaddexp, save_out=True),
+    *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
+                                      "greater_equal", "logical_and", "logical_or",
+                                      "logical_xor")),
+)
+
+__all__ = export(globals(), ROWS) + [  # and the functions below, over ops declared with defop
+    "round", "around", "round_", "nan_to_num", "where", "clip", "isclose", "allclose",
+    "array_equal"]
+
+
+# -- ops with parameters or a selection ------------------------------------------------------
+@defop("round")
+class _round:
+    def forward(xp, x, decimals=0):
+        return xp.round(x, decimals)
+
+    backward = zero_gradient
+
+
+def round(x, decimals=0, out=None):  # noqa: A001 - numpy's name
+    """Round half to even (numpy and MXNet agree); zero gradient."""
+    x = to_nd(x)
+    res = apply(_round, (x,), {"decimals": int(decimals)})
+    return res if out is None else finish_out(res, out)
+
+
+around = round_ = round
+
+
+@defop("nan_to_num")
+class _nan_to_num:
+    """Replacements are constants: the gradient passes only where ``x`` was finite."""
+    def forward(xp, x, nan, posinf, neginf):
+        return xp.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
 
     def backward(ctx, g):
-        a, b = ctx.inputs
-        first = ctx.xp.greater_equal(a, b)
-        return g * first, g * ~first
+        return (ctx.xp.where(ctx.xp.isfinite(ctx.inputs[0]), g, 0),)
 
 
-@binary()
-class minimum:
-    def forward(xp, a, b):
-        return xp.minimum(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        first = ctx.xp.less_equal(a, b)
-        return g * first, g * ~first
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """numpy's nan_to_num (always a new array: in-place edits would bypass the tape)."""
+    x = to_nd(x)
+    if x.dtype.kind not in "fc":
+        return x.copy() if copy else x
+    return apply(_nan_to_num, (x,), {"nan": nan, "posinf": posinf, "neginf": neginf})
 
 
-@binary()
-class fmod:
-    """C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."""
-    def forward(xp, a, b):
-        return xp.fmod(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        return g, (-g * ctx.xp.trunc(a / b) if ctx.need[1] else None)
-
-
-@binary(save_out=True)
-class float_power:
-    """numpy's float_power: computed and returned in float64, as numpy does."""
-    def forward(xp, a, b):
-        return xp.float_power(a, b)
-
-    backward = _power_backward("float_power")
-
-
-@binary()
-class fmax:
-    def forward(xp, a, b):
-        return xp.fmax(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        first = xp.logical_or(xp.greater_equal(a, b), xp.isnan(b))
-        return g * first, g * ~first
-
-
-@binary()
-class fmin:
-    def forward(xp, a, b):
-        return xp.fmin(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        first = xp.logical_or(xp.less_equal(a, b), xp.isnan(b))
-        return g * first, g * ~first
-
-
-@binary(save_out=True)
-class hypot:
-    def forward(xp, a, b):
-        return xp.hypot(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        scale = g / xp.where(ctx.out == 0, 1, ctx.out)  # subgradient 0 at the origin
-        return (scale * a if ctx.need[0] else None), (scale * b if ctx.need[1] else None)
-
-
-@binary()
-class arctan2:
-    def forward(xp, a, b):
-        return xp.arctan2(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        scale = g / (a * a + b * b)
-        return (scale * b if ctx.need[0] else None), (-scale * a if ctx.need[1] else None)
-
-
-@binary()
-class copysign:
-    """d/dx1 is +-1 (whether the sign flipped); d/dx2 is 0."""
-    def forward(xp, a, b):
-        return xp.copysign(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        flipped = xp.not_equal(xp.signbit(a), xp.signbit(b))
-        return (xp.where(flipped, -g, g) if ctx.need[0] else None), \
-            (xp.zeros_like(g) if ctx.need[1] else None)
-
-
-@binary(save_out=True)
-class ldexp:
-    """``x1 * 2**x2`` with integer exponents; differentiable in ``x1`` only."""
-    def forward(xp, a, b):
-        return xp.ldexp(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        return g * ctx.xp.exp2(b).astype(g.dtype), None
-
-
-@binary(save_out=True)
-class logaddexp:
-    def forward(xp, a, b):
-        return xp.logaddexp(a, b)
-
-    def backward(ctx, g):
-        a, b = ctx.inputs
-        xp = ctx.xp
-        return (g * xp.exp(a - ctx.out) if ctx.need[0] else None), \
-            (g * xp.exp(b - ctx.out) if ctx.need[1] else None)
-
-
-def _comparison(name):
-    def forward(xp, a, b):
-        return getattr(xp, name)(a, b)
-    return binary()(type(name, (), {"forward": staticmethod(forward)}))
-
-
-equal = _comparison("equal")
-not_equal = _comparison("not_equal")
-less = _comparison("less")
-less_equal = _comparison("less_equal")
-greater = _comparison("greater")
-greater_equal = _comparison("greater_equal")
-logical_and = _comparison("logical_and")
-logical_or = _comparison("logical_or")
-logical_xor = _comparison("logical_xor")
-
-
-# -- selection -----------------------------------------------------------------------------
-class _Where:
+@defop("where")
+class _where:
     def forward(xp, cond, x, y):
         return xp.where(cond, x, y)
 
@@ -696,9 +334,6 @@ class _Where:
         xp = ctx.xp
         return (None, xp.where(cond, g, 0) if ctx.need[1] else None,
                 xp.where(cond, 0, g) if ctx.need[2] else None)
-
-
-_where = Op("where", _Where.forward, _Where.backward)
 
 
 def where(condition, x=None, y=None):
@@ -713,7 +348,8 @@ def where(condition, x=None, y=None):
     return apply(_where, (condition, x, y))
 
 
-class _Clip:
+@defop("clip")
+class _clip:
     def forward(xp, x, a_min, a_max):
         return xp.clip(x, a_min, a_max)
 
@@ -728,9 +364,6 @@ class _Clip:
         return (g if inside is True else g * inside), None, None
 
 
-_clip = Op("clip", _Clip.forward, _Clip.backward)
-
-
 def clip(a, a_min=None, a_max=None, out=None):
     """Clip to ``[a_min, a_max]``; the gradient passes where ``a_min <= a <= a_max``."""
     if a_min is None and a_max is None:
@@ -738,7 +371,6 @@ def clip(a, a_min=None, a_max=None, out=None):
     a = to_nd(a)
     res = apply(_clip, (a, a_min, a_max))
     return res if out is None else finish_out(res, out)
-
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
