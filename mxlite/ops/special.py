@@ -8,16 +8,17 @@ the Lanczos approximation (g = 7, 9 terms) with reflection for x < 0.5; digamma 
 trigamma used for its gradient by recurrence to x >= 6 and the asymptotic series.
 All agree with ``math.erf``/``math.lgamma``/``math.gamma`` to about 1e-13 relative in
 float64 (tests check 1e-12). On GPU they use ``cupyx.scipy.special``.
+
+Each function is a row of ``ROWS`` (see ``mxlite.ops``); ``in_float64`` is the float64
+evaluation their forwards share.
 """
 import math
 
 import numpy as _np
 
-from ..autograd import Op, apply
+from ..autograd import defop, registered_op
 from ..base import default_float
-from . import to_nd
-
-__all__ = ["erf", "erfinv", "gamma", "gammaln", "digamma"]
+from .elemwise import export, unary
 
 _SQRT_PI = math.sqrt(math.pi)
 _LANCZOS_G = 7.0
@@ -26,21 +27,14 @@ _LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028,
             -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7)
 
 
-def _gpu_special(xp):
-    if xp is _np:
-        return None
-    import cupyx.scipy.special
-    return cupyx.scipy.special
-
-
-def _in_float64(fn):
-    """Run a formulation in float64 and hand back the input's float dtype."""
-    def forward(xp, x):
-        out_dtype = x.dtype if x.dtype.kind == "f" else default_float
-        special = _gpu_special(xp)
-        res = fn(xp, x.astype(_np.float64), special)
-        return res.astype(out_dtype, copy=False)
-    return forward
+def in_float64(xp, x, formula):
+    """``formula(xp, x64, special)`` evaluated in float64 and returned in ``x``'s float dtype
+    (integers: float32); ``special`` is ``cupyx.scipy.special`` on GPU, None on the CPU."""
+    out_dtype = x.dtype if x.dtype.kind == "f" else default_float
+    special = None
+    if xp is not _np:
+        import cupyx.scipy.special as special
+    return formula(xp, x.astype(_np.float64), special).astype(out_dtype, copy=False)
 
 
 def _erf(xp, x, special):
@@ -132,7 +126,7 @@ def _digamma(xp, x, special):
     return xp.where(xp.logical_and(x <= 0, x == xp.floor(x)), xp.nan, res)
 
 
-def _trigamma(xp, x, special):
+def _trigamma_formula(xp, x, special):
     if special is not None:
         return special.polygamma(1, x)
     reflect = x < 0.5
@@ -146,58 +140,33 @@ def _trigamma(xp, x, special):
     return xp.where(reflect, math.pi ** 2 / (sin_term * sin_term) - right, right)
 
 
-class _Erf:
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (g * (2 / _SQRT_PI) * ctx.xp.exp(-x * x),)
+def erf_forward(xp, x):
+    return in_float64(xp, x, _erf)
 
 
-class _Erfinv:
-    def backward(ctx, g):
-        y = ctx.out
-        return (g * (_SQRT_PI / 2) * ctx.xp.exp(y * y),)
+@defop("trigamma")
+class _trigamma:
+    """digamma's gradient; not itself differentiable: no third derivatives."""
+    def forward(xp, x):
+        return in_float64(xp, x, _trigamma_formula)
 
 
-class _Gammaln:
-    def backward(ctx, g):
-        return (g * ctx.call(_digamma_op, ctx.inputs[0]),)
+def _digamma_at_input(ctx):
+    return ctx.call(registered_op("digamma"), ctx.inputs[0])
 
 
-class _Gamma:
-    def backward(ctx, g):
-        return (g * ctx.out * ctx.call(_digamma_op, ctx.inputs[0]),)
+ROWS = (
+    unary("erf", lambda ctx, g: (g * (2 / _SQRT_PI) * ctx.xp.exp(-ctx.xp.square(ctx.inputs[0])),),
+          forward=erf_forward),
+    unary("erfinv", lambda ctx, g: (g * (_SQRT_PI / 2) * ctx.xp.exp(ctx.out * ctx.out),),
+          forward=lambda xp, x: in_float64(xp, x, _erfinv), save_out=True),
+    unary("gammaln", lambda ctx, g: (g * _digamma_at_input(ctx),),
+          forward=lambda xp, x: in_float64(xp, x, _gammaln)),
+    unary("gamma", lambda ctx, g: (g * ctx.out * _digamma_at_input(ctx),),
+          forward=lambda xp, x: in_float64(xp, x, _gamma), save_out=True),
+    unary("digamma", lambda ctx, g: (g * ctx.call(_trigamma, ctx.inputs[0]),),
+          forward=lambda xp, x: in_float64(xp, x, _digamma)),
+)
 
-
-class _Digamma:
-    """Its gradient (trigamma) is not itself differentiable: no third derivatives."""
-    def backward(ctx, g):
-        return (g * ctx.call(_trigamma_op, ctx.inputs[0]),)
-
-
-erf_forward = _in_float64(_erf)
-_erf_op = Op("erf", erf_forward, _Erf.backward)
-_erfinv_op = Op("erfinv", _in_float64(_erfinv), _Erfinv.backward, save_out=True)
-_gammaln_op = Op("gammaln", _in_float64(_gammaln), _Gammaln.backward)
-_gamma_op = Op("gamma", _in_float64(_gamma), _Gamma.backward, save_out=True)
-_digamma_op = Op("digamma", _in_float64(_digamma), _Digamma.backward)
-_trigamma_op = Op("trigamma", _in_float64(_trigamma))
-
-
-def erf(data):
-    return apply(_erf_op, (to_nd(data),))
-
-
-def erfinv(data):
-    return apply(_erfinv_op, (to_nd(data),))
-
-
-def gamma(data):
-    return apply(_gamma_op, (to_nd(data),))
-
-
-def gammaln(data):
-    return apply(_gammaln_op, (to_nd(data),))
-
-
-def digamma(data):
-    return apply(_digamma_op, (to_nd(data),))
+__all__ = export(globals(), ROWS)
+_erf_op = registered_op("erf")  # nn's gelu backward calls it
