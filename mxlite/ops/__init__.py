@@ -1,8 +1,35 @@
 """Ops: each differentiable operation with its backward beside its forward.
 
-Every op module defines ``Op`` objects (see ``mxlite.autograd.Op``) and the public
-function that users call; ``mxlite.numpy`` and ``mxlite.numpy_extension`` only
-re-export them. Adding an op is one edit in one of these files.
+Adding an op is one edit in one file, written one of two ways:
+
+- An elementwise op (unary, or broadcasting binary) is one row of its module's ``ROWS``
+  table (``elemwise``, ``special``)::
+
+      unary("exp", lambda ctx, g: (g * ctx.out,), save_out=True),
+      binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
+
+  ``unary``/``binary(name, backward, forward=None, save_out=False, alias=None, doc=None)``:
+  the forward is ``xp.<name>`` unless ``forward`` names another ``xp`` function or is a
+  callable ``forward(xp, *inputs)``; ``backward(ctx, g)`` returns one gradient (or None)
+  per input, skipping those ``ctx.need`` does not ask for; ``None`` declares the op not
+  differentiable and ``zero_gradient`` gives it a zero gradient. The row makes the op
+  (registered as ``name``: kernels attach by that name) and the public function
+  ``f(x, out=None)`` or ``f(x1, x2, out=None)`` with ``f.op``; the public names (``name``
+  and ``alias``) and the module's ``__all__`` come from the table
+  (``__all__ = export(globals(), ROWS)``), and ``mxlite.numpy`` / ``mxlite.numpy_extension``
+  re-export ``__all__``.
+- Anything else is an op declared with ``mxlite.autograd.defop`` and the public function
+  that applies it, listed in its module's ``__all__``::
+
+      @defop("clip")
+      class _clip:
+          def forward(xp, x, a_min, a_max): ...
+          def backward(ctx, g): ...  # one gradient (or None) per input
+
+      def clip(a, a_min=None, a_max=None):
+          return apply(_clip, (to_nd(a), a_min, a_max))
+
+See ``mxlite.autograd.Op`` for what ``forward`` gets and what ``ctx`` offers.
 
 Modules: ``elemwise`` (unary/binary math, comparisons, where, clip), ``reduce``,
 ``shape`` (data movement and indexing), ``linalg`` (products, einsum, numpy.linalg),
