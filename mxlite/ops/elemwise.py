@@ -221,6 +221,13 @@ def _d_logaddexp(ctx, g):
         (g * xp.exp(b - ctx.out) if ctx.need[1] else None)
 
 
+def _d_logaddexp2(ctx, g):
+    a, b = ctx.inputs
+    xp = ctx.xp
+    return (g * xp.exp2(a - ctx.out) if ctx.need[0] else None), \
+        (g * xp.exp2(b - ctx.out) if ctx.need[1] else None)
+
+
 # -- the table -------------------------------------------------------------------------------
 ROWS = (
     unary("negative", lambda ctx, g: (-g,)),
@@ -277,6 +284,7 @@ ROWS = (
     binary("ldexp", lambda ctx, g: (g * ctx.xp.exp2(ctx.inputs[1]).astype(g.dtype), None),
            save_out=True, doc="``x1 * 2**x2`` with integer exponents; differentiable in x1 only."),
     binary("logaddexp", _d_logaddexp, save_out=True),
+    binary("logaddexp2", _d_logaddexp2, save_out=True),
     *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
                                       "greater_equal", "logical_and", "logical_or",
                                       "logical_xor")),
