@@ -427,7 +427,7 @@ _split_ops = {}
 
 def _split_op(n):
     if n not in _split_ops:
-        _split_ops[n] = Op("split", _Split.forward, _Split.backward, nout=n)
+        _split_ops[n] = Op(f"split[{n}]", _Split.forward, _Split.backward, nout=n)
     return _split_ops[n]
 
 
