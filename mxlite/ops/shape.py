@@ -1,9 +1,9 @@
 """Shape and data-movement ops, indexing, dtype casts and device transfers."""
 import numpy as _np
 
-from ..autograd import Op, apply
+from ..autograd import Op, apply, defop
 from ..device import Device
-from ..ndarray import ndarray, as_raw_key
+from ..ndarray import as_raw, as_raw_key, ndarray, wrap
 from . import add_at, as_axes, finish_out, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
@@ -16,7 +16,8 @@ __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "co
            "diff", "append"]
 
 
-class _Reshape:
+@defop("reshape")
+class _reshape:
     def forward(xp, x, shape, order="C"):
         return xp.reshape(x, shape, order=order)
 
@@ -24,7 +25,6 @@ class _Reshape:
         return (ctx.xp.reshape(g, ctx.inputs[0].shape, order=ctx.params.get("order", "C")),)
 
 
-_reshape = Op("reshape", _Reshape.forward, _Reshape.backward)
 
 
 def _shape_arg(shape):
@@ -70,7 +70,8 @@ def _check_reshape(old, new):
         raise ValueError(f"{size} elements do not fit {known}")
 
 
-class _Transpose:
+@defop("transpose")
+class _transpose:
     def forward(xp, x, axes=None):
         return xp.transpose(x, axes)
 
@@ -81,7 +82,6 @@ class _Transpose:
         return (ctx.xp.transpose(g, tuple(_np.argsort(axes))),)
 
 
-_transpose = Op("transpose", _Transpose.forward, _Transpose.backward)
 
 
 def transpose(a, axes=None):
@@ -146,7 +146,8 @@ def ravel(a, order="C"):
     return reshape(a, (-1,), order=order)
 
 
-class _BroadcastTo:
+@defop("broadcast_to")
+class _broadcast_to:
     def forward(xp, x, shape):
         return xp.broadcast_to(x, shape)
 
@@ -154,7 +155,6 @@ class _BroadcastTo:
         return (g,)  # the engine sums the broadcast axes back to the input's shape
 
 
-_broadcast_to = Op("broadcast_to", _BroadcastTo.forward, _BroadcastTo.backward)
 
 
 def broadcast_to(array, shape):
@@ -170,7 +170,8 @@ def broadcast_to(array, shape):
     return apply(_broadcast_to, (array,), {"shape": shape})
 
 
-class _Concatenate:
+@defop("concatenate")
+class _concatenate:
     def forward(xp, *xs, axis=0):
         return xp.concatenate(xs, axis=axis)
 
@@ -191,7 +192,6 @@ class _Concatenate:
         return tuple(grads)
 
 
-_concatenate = Op("concatenate", _Concatenate.forward, _Concatenate.backward)
 
 
 def _arrays(seq):
@@ -238,7 +238,8 @@ def _is_basic(key):
     return True
 
 
-class _Getitem:
+@defop("getitem")
+class _getitem:
     def forward(xp, x, key):
         return x[key]
 
@@ -247,7 +248,8 @@ class _Getitem:
         return (ctx.call(_scatter_add, g, key=ctx.params["key"], shape=x.shape),)
 
 
-class _ScatterAdd:
+@defop("scatter_add")
+class _scatter_add:
     """Zeros of ``shape`` with ``g`` added at ``key``; repeated indices accumulate."""
 
     def forward(xp, g, key, shape):
@@ -262,8 +264,6 @@ class _ScatterAdd:
         return (ctx.call(_getitem, g, key=ctx.params["key"]),)
 
 
-_getitem = Op("getitem", _Getitem.forward, _Getitem.backward)
-_scatter_add = Op("scatter_add", _ScatterAdd.forward, _ScatterAdd.backward)
 
 
 def getitem(a, key):
@@ -278,14 +278,21 @@ def getitem(a, key):
 
 
 # -- copies, casts, transfers -------------------------------------------------------------
-_copy = Op("copy", lambda xp, x: xp.array(x, copy=True), lambda ctx, g: (g,))
+@defop("copy")
+class _copy:
+    def forward(xp, x):
+        return xp.array(x, copy=True)
+
+    def backward(ctx, g):
+        return (g,)
 
 
 def copy(a):
     return apply(_copy, (to_nd(a),))
 
 
-class _Astype:
+@defop("astype")
+class _astype:
     def forward(xp, x, dtype):
         return x.astype(dtype)
 
@@ -293,7 +300,6 @@ class _Astype:
         return (g.astype(ctx.inputs[0].dtype),)
 
 
-_astype = Op("astype", _Astype.forward, _Astype.backward)
 
 
 def astype(a, dtype, copy=True):
@@ -302,15 +308,15 @@ def astype(a, dtype, copy=True):
     if not copy and a.dtype == dtype:
         return a
     if dtype.kind not in "fc" or a.dtype.kind not in "fc":
-        from ..ndarray import wrap
         return wrap(a._data.astype(dtype), a._device)
     return apply(_astype, (a,), {"dtype": dtype})
 
 
-class _ToDevice:
+@defop("to_device", moves_device=True)
+class _to_device:
     def forward(xp, x, device, src):
         be = device.backend
-        if isinstance(x, be.xp.ndarray) and be.kind == 0:
+        if be.host_memory and isinstance(x, be.xp.ndarray):  # asarray would not copy it
             return x.copy()
         return be.asarray(x)
 
@@ -319,7 +325,6 @@ class _ToDevice:
         return (ctx.call(_to_device, g, device=p["src"], src=p["device"]),)
 
 
-_to_device = Op("to_device", _ToDevice.forward, _ToDevice.backward, moves_device=True)
 
 
 def to_device(a, device):
@@ -530,7 +535,8 @@ def flipud(m):
     return flip(m, 0)
 
 
-class _Roll:
+@defop("roll")
+class _roll:
     def forward(xp, x, shift, axis):
         return xp.roll(x, shift, axis)
 
@@ -540,7 +546,6 @@ class _Roll:
         return (ctx.xp.roll(g, back, ctx.params["axis"]),)
 
 
-_roll = Op("roll", _Roll.forward, _Roll.backward)
 
 
 def roll(a, shift, axis=None):
@@ -572,7 +577,8 @@ def rot90(m, k=1, axes=(0, 1)):
     return flip(transpose(m, tuple(perm)), a1)
 
 
-class _PadConstant:
+@defop("pad")
+class _pad_constant:
     def forward(xp, x, pad_width, value):
         return xp.pad(x, pad_width, mode="constant", constant_values=value)
 
@@ -582,7 +588,6 @@ class _PadConstant:
         return (ctx.call(_getitem, g, key=key),)
 
 
-_pad_constant = Op("pad", _PadConstant.forward, _PadConstant.backward)
 
 
 def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
@@ -661,7 +666,8 @@ def take_along_axis(arr, indices, axis):
     return apply(_getitem, (arr,), {"key": tuple(key)})
 
 
-class _Argsort:
+@defop("argsort")
+class _argsort:
     def forward(xp, x, axis, kind, descending):
         if descending:  # sort the reversed array so equal values keep their index order
             order = xp.flip(xp.argsort(xp.flip(x, axis), axis=axis, kind=kind), axis)
@@ -669,7 +675,6 @@ class _Argsort:
         return xp.argsort(x, axis=axis, kind=kind)
 
 
-_argsort = Op("argsort", _Argsort.forward)
 
 
 def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
@@ -696,7 +701,6 @@ def sort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
 
 
 def _host_result(a, res):
-    from ..ndarray import wrap
     return wrap(a._device.backend.asarray(res), a._device)
 
 
@@ -706,7 +710,6 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     xp = ar._device.backend.xp
     res = xp.unique(ar._data, return_index=return_index, return_inverse=return_inverse,
                     return_counts=return_counts, axis=axis)
-    from ..ndarray import wrap
     if isinstance(res, tuple):
         return tuple(wrap(r, ar._device) for r in res)
     return wrap(res, ar._device)
@@ -714,25 +717,21 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
 
 def nonzero(a):
     a = to_nd(a)
-    from ..ndarray import wrap
     return tuple(wrap(i, a._device) for i in a._device.backend.xp.nonzero(a._data))
 
 
 def flatnonzero(a):
     a = to_nd(a)
-    from ..ndarray import wrap
     return wrap(a._device.backend.xp.flatnonzero(a._data), a._device)
 
 
 def argwhere(a):
     a = to_nd(a)
-    from ..ndarray import wrap
     return wrap(a._device.backend.xp.argwhere(a._data), a._device)
 
 
 def searchsorted(a, v, side="left", sorter=None):
     a = to_nd(a)
-    from ..ndarray import wrap, as_raw
     raw_v = as_raw(v, a._device) if not isinstance(v, (int, float)) else v
     raw_sorter = None if sorter is None else as_raw(sorter, a._device)
     res = a._device.backend.xp.searchsorted(a._data, raw_v, side=side, sorter=raw_sorter)
