@@ -9,7 +9,7 @@ weight gradient are three ops, each differentiable through the other two, so
 """
 import numpy as _np
 
-from ..autograd import Op, apply
+from ..autograd import apply, defop
 from . import to_nd
 
 __all__ = ["convolution", "deconvolution", "pooling"]
@@ -77,94 +77,81 @@ def _grouped_grad(g, groups):
     return g.reshape(n, f, -1).transpose(1, 0, 2).reshape(groups, f // groups, -1)
 
 
-def _conv_forward(xp, x, w, b, stride, pad, dilate, groups):
-    n = x.shape[0]
-    f = w.shape[0]
-    kernel = w.shape[2:]
-    cols, out = _columns(xp, x, kernel, stride, pad, dilate, groups)
-    y = _bmm(xp, w.reshape(groups, f // groups, -1), cols)  # (G, Fg, N*P)
-    y = y.reshape(f, n, -1).transpose(1, 0, 2).reshape((n, f) + out)
-    if b is not None:
-        y = y + b.reshape((1, f) + (1,) * len(kernel))
-    return y
+def _with_geometry(ctx, op, *args, **extra):
+    """``op`` applied with the calling op's stride, pad, dilate and groups: the three
+    convolution ops are each other's gradients."""
+    p = ctx.params
+    return ctx.call(op, *args, **extra, stride=p["stride"], pad=p["pad"], dilate=p["dilate"],
+                    groups=p["groups"])
 
 
-def _data_grad_forward(xp, g, w, stride, pad, dilate, groups, size):
-    """The adjoint of convolution in its input: (N, F, *out) -> (N, C, *size)."""
-    n, f = g.shape[:2]
-    out = g.shape[2:]
-    kernel = w.shape[2:]
-    cg = w.shape[1]
-    wm = w.reshape(groups, f // groups, -1)
-    cols = _bmm(xp, wm.transpose(0, 2, 1), _grouped_grad(g, groups))  # (G, Cg*K, N*P)
-    cols = cols.reshape((groups * cg,) + tuple(kernel) + (n,) + tuple(out))
-    padded = tuple(s + 2 * p for s, p in zip(size, pad))
-    gx = xp.zeros((groups * cg, n) + padded, dtype=g.dtype)
-    for offset in _np.ndindex(*kernel):
-        key = (slice(None),) * 2 + tuple(
-            slice(k * dl, k * dl + t * (o - 1) + 1, t)
-            for k, dl, t, o in zip(offset, dilate, stride, out))
-        gx[key] += cols[(slice(None),) + offset]
-    crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
-    return xp.ascontiguousarray(gx[crop].swapaxes(0, 1))
-
-
-def _weight_grad_forward(xp, x, g, stride, pad, dilate, groups, kernel):
-    """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel)."""
-    f = g.shape[1]
-    cols, _ = _columns(xp, x, kernel, stride, pad, dilate, groups)
-    gw = _bmm(xp, _grouped_grad(g, groups), cols.transpose(0, 2, 1))  # (G, Fg, Cg*K)
-    return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
-
-
-def _geometry(p):
-    return {k: p[k] for k in ("stride", "pad", "dilate", "groups")}
-
-
-class _Conv:
+@defop("convolution")
+class _conv:
     def forward(xp, x, w, b, stride, pad, dilate, groups):
-        return _conv_forward(xp, x, w, b, stride, pad, dilate, groups)
+        n = x.shape[0]
+        f = w.shape[0]
+        kernel = w.shape[2:]
+        cols, out = _columns(xp, x, kernel, stride, pad, dilate, groups)
+        y = _bmm(xp, w.reshape(groups, f // groups, -1), cols)  # (G, Fg, N*P)
+        y = y.reshape(f, n, -1).transpose(1, 0, 2).reshape((n, f) + out)
+        if b is not None:
+            y = y + b.reshape((1, f) + (1,) * len(kernel))
+        return y
 
     def backward(ctx, g):
         x, w, b = ctx.inputs
-        geo = _geometry(ctx.params)
-        gx = ctx.call(_conv_data_grad, g, w, size=x.shape[2:], **geo) if ctx.need[0] else None
-        gw = ctx.call(_conv_weight_grad, x, g, kernel=w.shape[2:], **geo) \
-            if ctx.need[1] else None
+        need = ctx.need
+        gx = _with_geometry(ctx, _conv_data_grad, g, w, size=x.shape[2:]) if need[0] else None
+        gw = _with_geometry(ctx, _conv_weight_grad, x, g, kernel=w.shape[2:]) if need[1] else None
         gb = ctx.xp.sum(g, axis=(0,) + tuple(range(2, g.ndim))) \
-            if b is not None and ctx.need[2] else None
+            if b is not None and need[2] else None
         return gx, gw, gb
 
 
-class _ConvDataGrad:
+@defop("convolution_data_grad")
+class _conv_data_grad:
     def forward(xp, g, w, stride, pad, dilate, groups, size):
-        return _data_grad_forward(xp, g, w, stride, pad, dilate, groups, size)
+        """The adjoint of convolution in its input: (N, F, *out) -> (N, C, *size)."""
+        n, f = g.shape[:2]
+        out = g.shape[2:]
+        kernel = w.shape[2:]
+        cg = w.shape[1]
+        wm = w.reshape(groups, f // groups, -1)
+        cols = _bmm(xp, wm.transpose(0, 2, 1), _grouped_grad(g, groups))  # (G, Cg*K, N*P)
+        cols = cols.reshape((groups * cg,) + tuple(kernel) + (n,) + tuple(out))
+        padded = tuple(s + 2 * p for s, p in zip(size, pad))
+        gx = xp.zeros((groups * cg, n) + padded, dtype=g.dtype)
+        for offset in _np.ndindex(*kernel):
+            key = (slice(None),) * 2 + tuple(
+                slice(k * dl, k * dl + t * (o - 1) + 1, t)
+                for k, dl, t, o in zip(offset, dilate, stride, out))
+            gx[key] += cols[(slice(None),) + offset]
+        crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
+        return xp.ascontiguousarray(gx[crop].swapaxes(0, 1))
 
     def backward(ctx, gz):
         g, w = ctx.inputs
-        geo = _geometry(ctx.params)
-        gg = ctx.call(_conv, gz, w, None, **geo) if ctx.need[0] else None
-        gw = ctx.call(_conv_weight_grad, gz, g, kernel=w.shape[2:], **geo) \
+        gg = _with_geometry(ctx, _conv, gz, w, None) if ctx.need[0] else None
+        gw = _with_geometry(ctx, _conv_weight_grad, gz, g, kernel=w.shape[2:]) \
             if ctx.need[1] else None
         return gg, gw
 
 
-class _ConvWeightGrad:
+@defop("convolution_weight_grad")
+class _conv_weight_grad:
     def forward(xp, x, g, stride, pad, dilate, groups, kernel):
-        return _weight_grad_forward(xp, x, g, stride, pad, dilate, groups, kernel)
+        """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel)."""
+        f = g.shape[1]
+        cols, _ = _columns(xp, x, kernel, stride, pad, dilate, groups)
+        gw = _bmm(xp, _grouped_grad(g, groups), cols.transpose(0, 2, 1))  # (G, Fg, Cg*K)
+        return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
 
     def backward(ctx, gv):
         x, g = ctx.inputs
-        geo = _geometry(ctx.params)
-        gx = ctx.call(_conv_data_grad, g, gv, size=x.shape[2:], **geo) if ctx.need[0] else None
-        gg = ctx.call(_conv, x, gv, None, **geo) if ctx.need[1] else None
+        gx = _with_geometry(ctx, _conv_data_grad, g, gv, size=x.shape[2:]) \
+            if ctx.need[0] else None
+        gg = _with_geometry(ctx, _conv, x, gv, None) if ctx.need[1] else None
         return gx, gg
-
-
-_conv = Op("convolution", _Conv.forward, _Conv.backward)
-_conv_data_grad = Op("convolution_data_grad", _ConvDataGrad.forward, _ConvDataGrad.backward)
-_conv_weight_grad = Op("convolution_weight_grad", _ConvWeightGrad.forward,
-                       _ConvWeightGrad.backward)
 
 
 def _check_layout(layout, d):
@@ -173,18 +160,25 @@ def _check_layout(layout, d):
                          f"{('NCW', 'NCHW', 'NCDHW')[d - 1]} data (move the channel axis to 1)")
 
 
+def _conv_inputs(name, data, weight, layout, weight_shape):
+    """``data`` and ``weight`` as ndarrays and their spatial rank, checked to match (the
+    weight described as ``weight_shape``)."""
+    data = to_nd(data)
+    weight = to_nd(weight, data)
+    d = weight.ndim - 2
+    if d < 1 or data.ndim != d + 2:
+        raise ValueError(f"{name}: data {data.shape} and weight {weight.shape} must be "
+                         f"(N, C, *spatial) and {weight_shape} of matching rank")
+    _check_layout(layout, d)
+    return data, weight, d
+
+
 def convolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, pad=None,
                 num_filter=None, num_group=1, workspace=None, no_bias=False, cudnn_tune=None,
                 cudnn_off=False, layout=None):
     """N-d convolution (cross-correlation) of (N, C, *spatial) data with
     (num_filter, C / num_group, *kernel) weights; stride, dilate and pad per axis."""
-    data = to_nd(data)
-    weight = to_nd(weight, data)
-    d = weight.ndim - 2
-    if d < 1 or data.ndim != d + 2:
-        raise ValueError(f"convolution: data {data.shape} and weight {weight.shape} must be "
-                         f"(N, C, *spatial) and (F, C/groups, *kernel) of matching rank")
-    _check_layout(layout, d)
+    data, weight, d = _conv_inputs("convolution", data, weight, layout, "(F, C/groups, *kernel)")
     kernel = _tuple(kernel, d, "kernel") or weight.shape[2:]
     if tuple(kernel) != weight.shape[2:]:
         raise ValueError(f"convolution: kernel={kernel} but weight has shape {weight.shape}")
@@ -221,13 +215,8 @@ def deconvolution(data, weight, bias=None, kernel=None, stride=None, dilate=None
     ``weight`` is (C_in, num_filter / num_group, *kernel); the output spatial size is
     ``(in - 1) * stride - 2 * pad + dilate * (kernel - 1) + 1 + adj``. ``target_shape``
     (spatial sizes) sets ``adj`` to reach that size."""
-    data = to_nd(data)
-    weight = to_nd(weight, data)
-    d = weight.ndim - 2
-    if d < 1 or data.ndim != d + 2:
-        raise ValueError(f"deconvolution: data {data.shape} and weight {weight.shape} must be "
-                         f"(N, C, *spatial) and (C, F/groups, *kernel) of matching rank")
-    _check_layout(layout, d)
+    data, weight, d = _conv_inputs("deconvolution", data, weight, layout,
+                                   "(C, F/groups, *kernel)")
     groups = int(num_group)
     if data.shape[1] != weight.shape[0]:
         raise ValueError(f"deconvolution: data has {data.shape[1]} channels but weight "
@@ -299,7 +288,8 @@ def _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, dtype):
                        pad, extra)
 
 
-class _MaxPool:
+@defop("max_pool", has_aux=True)
+class _max_pool:
     """Max over windows; the gradient goes to the first maximum of each window. The aux
     is that maximum's flat index within its window (int8 is enough for <= 127 offsets)."""
     def forward(xp, x, kernel, stride, pad, extra):
@@ -326,7 +316,8 @@ class _MaxPool:
         return (ctx.call(_max_pool_scatter, g, ctx.aux, shape=x.shape, **p),)
 
 
-class _MaxPoolScatter:
+@defop("max_pool_scatter")
+class _max_pool_scatter:
     """``g`` (N, C, *out) added at each window's argmax (the adjoint of the gather)."""
     def forward(xp, g, arg, shape, kernel, stride, pad, extra):
         return _scatter_windows(xp, lambda flat: g * (arg == flat), shape, kernel,
@@ -338,7 +329,8 @@ class _MaxPoolScatter:
         return ctx.call(_max_pool_gather, gz, ctx.inputs[1], **p), None
 
 
-class _MaxPoolGather:
+@defop("max_pool_gather")
+class _max_pool_gather:
     """Each window's element at ``arg``."""
     def forward(xp, x, arg, kernel, stride, pad, extra):
         out = _pool_out(x.shape, kernel, stride, pad, extra)
@@ -353,7 +345,8 @@ class _MaxPoolGather:
         return ctx.call(_max_pool_scatter, g, arg, shape=x.shape, **ctx.params), None
 
 
-class _AvgPool:
+@defop("avg_pool")
+class _avg_pool:
     """Window sums divided by ``count`` (1 for sum pooling); linear, so the gradient
     is the adjoint spread and its gradient is this op again."""
     def forward(xp, x, kernel, stride, pad, extra, mode, include_pad):
@@ -368,7 +361,8 @@ class _AvgPool:
         return (ctx.call(_avg_pool_spread, g, shape=x.shape, **ctx.params),)
 
 
-class _AvgPoolSpread:
+@defop("avg_pool_spread")
+class _avg_pool_spread:
     def forward(xp, g, shape, kernel, stride, pad, extra, mode, include_pad):
         if mode != "sum":
             g = g / _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, g.dtype)
@@ -381,11 +375,6 @@ class _AvgPoolSpread:
         return (ctx.call(_avg_pool, gz, **p),)
 
 
-_max_pool = Op("max_pool", _MaxPool.forward, _MaxPool.backward, has_aux=True)
-_max_pool_scatter = Op("max_pool_scatter", _MaxPoolScatter.forward, _MaxPoolScatter.backward)
-_max_pool_gather = Op("max_pool_gather", _MaxPoolGather.forward, _MaxPoolGather.backward)
-_avg_pool = Op("avg_pool", _AvgPool.forward, _AvgPool.backward)
-_avg_pool_spread = Op("avg_pool_spread", _AvgPoolSpread.forward, _AvgPoolSpread.backward)
 
 
 def pooling(data, kernel=None, pool_type="max", global_pool=False, cudnn_off=False,
