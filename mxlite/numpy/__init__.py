@@ -6,6 +6,7 @@ from ..ops.elemwise import *  # noqa: F401,F403
 from ..ops.reduce import *  # noqa: F401,F403
 from ..ops.shape import *  # noqa: F401,F403
 from ..ops.linalg import *  # noqa: F401,F403
+from ..ops.composite import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import _methods  # noqa: F401  (installs ndarray's operators)
 from . import random  # noqa: F401

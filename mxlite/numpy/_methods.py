@@ -4,7 +4,7 @@ import warnings
 from ..autograd import check_inplace
 from ..device import Device
 from ..ndarray import ndarray, as_raw, as_raw_key
-from ..ops import elemwise as E, linalg as L, reduce as R, shape as S
+from ..ops import composite as C, elemwise as E, linalg as L, reduce as R, shape as S
 
 
 def _reflected(f):
@@ -134,7 +134,7 @@ _METHODS = {
     "var": R.var, "std": R.std, "cumsum": R.cumsum, "all": R.all, "any": R.any,
     "argmax": R.argmax, "argmin": R.argmin,
     "clip": E.clip, "round": E.round, "__round__": E.round, "dot": L.dot,
-    "diagonal": L.diagonal, "trace": L.trace,
+    "diagonal": C.diagonal, "trace": C.trace,
     "repeat": _repeat, "tile": _tile, "flip": S.flip, "take": S.take, "sort": _sort_inplace,
     "argsort": S.argsort, "nonzero": S.nonzero, "fill": _fill,
     "moveaxis": S.moveaxis, "split": S.split,

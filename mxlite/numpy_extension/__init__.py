@@ -9,7 +9,10 @@ from ..ops.nn import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.special import *  # noqa: F401,F403  (erf, erfinv, gamma, gammaln, digamma)
+from ..ops import composite as _composite
 from ..numpy import random as _random
+
+globals().update({name: getattr(_composite, name) for name in _composite.NPX})  # its composites
 
 
 def set_np(shape=True, array=True, dtype=False):

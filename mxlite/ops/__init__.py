@@ -29,12 +29,17 @@ Adding an op is one edit in one file, written one of two ways:
       def clip(a, a_min=None, a_max=None):
           return apply(_clip, (to_nd(a), a_min, a_max))
 
-See ``mxlite.autograd.Op`` for what ``forward`` gets and what ``ctx`` offers.
+See ``mxlite.autograd.Op`` for what ``forward`` gets and what ``ctx`` offers. A public
+function that only calls other ops declares no op of its own: it goes in ``composite``.
 
 Modules: ``elemwise`` (unary/binary math, comparisons, where, clip), ``reduce``,
 ``shape`` (data movement and indexing), ``linalg`` (products, einsum, numpy.linalg),
 ``nn`` (npx activations, softmax family, embedding, helpers), ``norm``, ``conv``
-(convolution, deconvolution, pooling) and ``special`` (erf, gamma family).
+(convolution, deconvolution, pooling), ``special`` (erf, gamma family) and ``composite``:
+public functions built only from other modules' ops (average, nan-reductions, quantiles,
+vdot/inner/outer/kron, diagonals and triangles, linalg.norm, logsumexp, topk, one_hot,
+sequence_mask, batch_dot, l2_normalization). Op modules import each other only at the top
+(``composite`` imports the primitive modules), never at call time.
 
 Where MXNet's gradient is wrong, mxlite is correct instead: prod with zeros (no NaN),
 var/std (MXNet: zeros), repeat (MXNet: zeros), selu for x < 0, arctan2 with a scalar

@@ -1,16 +1,16 @@
-"""Products (dot, matmul, tensordot, einsum, ...), diagonals and triangles, and the
-differentiable part of numpy.linalg (re-exported as ``mx.np.linalg``)."""
+"""Products (dot, matmul, tensordot, einsum) and the differentiable part of numpy.linalg
+(re-exported as ``mx.np.linalg``; its ``norm`` is in ``ops.composite``)."""
 import numpy as _np
 
-from ..autograd import Op, apply
-from . import to_nd, finish_out
+from ..autograd import apply, defop
+from . import finish_out, keep_shape, to_nd
+from .shape import reshape
 
-__all__ = ["matmul", "dot", "tensordot", "vdot", "inner", "outer", "kron", "einsum", "trace",
-           "diag", "diagonal", "tril", "triu"]
-LINALG = ["inv", "det", "slogdet", "solve", "cholesky", "svd", "norm"]
+__all__ = ["matmul", "dot", "tensordot", "einsum"]
 
 
-class _Matmul:
+@defop("matmul")
+class _matmul:
     def forward(xp, a, b):
         if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:  # (..., k) @ (k, m): one GEMM
             return xp.reshape(xp.matmul(xp.reshape(a, (-1, a.shape[-1])), b),
@@ -41,9 +41,6 @@ class _Matmul:
         return ga, gb
 
 
-_matmul = Op("matmul", _Matmul.forward, _Matmul.backward)
-
-
 def _check_matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul does not accept 0-d arrays; use multiply")
@@ -61,7 +58,8 @@ def matmul(a, b, out=None):
     return finish_out(apply(_matmul, (a, b)), out)
 
 
-class _Tensordot:
+@defop("tensordot")
+class _tensordot:
     def forward(xp, a, b, axes):
         return xp.tensordot(a, b, axes=axes)
 
@@ -83,9 +81,6 @@ class _Tensordot:
             rest = [ax_b[ax_a.index(i)] for i in sorted(ax_a)]
             gb = xp.transpose(t, tuple(_np.argsort(rest + free_b)))
         return ga, gb
-
-
-_tensordot = Op("tensordot", _Tensordot.forward, _Tensordot.backward)
 
 
 def tensordot(a, b, axes=2):
@@ -117,47 +112,6 @@ def dot(a, b, out=None):
         _check_matmul(a, b)
         return finish_out(apply(_matmul, (a, b)), out)
     return finish_out(tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 2])), out)
-
-
-# -- more products --------------------------------------------------------------------------
-def vdot(a, b):
-    """Sum of the elementwise product of the flattened inputs (real arrays)."""
-    from .shape import ravel
-    from .reduce import sum as _sum
-    a = to_nd(a)
-    b = to_nd(b, a)
-    if a.size != b.size:
-        raise ValueError(f"vdot: inputs of sizes {a.size} and {b.size} differ")
-    return _sum(ravel(a) * ravel(b))
-
-
-def inner(a, b):
-    """Sum-product over the last axes (a product when either is 0-d)."""
-    a = to_nd(a)
-    b = to_nd(b, a)
-    if a.ndim == 0 or b.ndim == 0:
-        return a * b
-    return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
-
-
-def outer(a, b, out=None):
-    from .shape import ravel, reshape
-    a = to_nd(a)
-    b = to_nd(b, a)
-    return finish_out(reshape(ravel(a), (-1, 1)) * reshape(ravel(b), (1, -1)), out)
-
-
-def kron(a, b):
-    """Kronecker product: a broadcast product of interleaved axes, then one reshape."""
-    from .shape import reshape
-    a = to_nd(a)
-    b = to_nd(b, a)
-    nd = max(a.ndim, b.ndim)
-    sa = (1,) * (nd - a.ndim) + a.shape
-    sb = (1,) * (nd - b.ndim) + b.shape
-    a2 = reshape(a, tuple(x for s in sa for x in (s, 1)))
-    b2 = reshape(b, tuple(x for s in sb for x in (1, s)))
-    return reshape(a2 * b2, tuple(x * y for x, y in zip(sa, sb)))
 
 
 # -- einsum ---------------------------------------------------------------------------------
@@ -195,14 +149,12 @@ def _explicit_einsum(subscripts, shapes):
     return explicit, out
 
 
-class _EinsumHelper:
+@defop("einsum_helper")
+class _einsum_helper:
     """Constant identity matrices and ones vectors for einsum gradients (on ``like``'s
     device and dtype)."""
     def forward(xp, like, n, eye):
         return xp.eye(n, dtype=like.dtype) if eye else xp.ones(n, dtype=like.dtype)
-
-
-_einsum_helper = Op("einsum_helper", _EinsumHelper.forward)
 
 
 def _prod(sizes):
@@ -248,7 +200,8 @@ def _pair_as_matmul(xp, ta, tb, out, a, b):
     return xp.transpose(res, [order.index(c) for c in out])
 
 
-class _Einsum:
+@defop("einsum")
+class _einsum:
     def forward(xp, *operands, terms, out):
         if len(operands) == 2:
             res = _pair_as_matmul(xp, terms[0], terms[1], out, *operands)
@@ -293,9 +246,6 @@ class _Einsum:
         return tuple(grads)
 
 
-_einsum = Op("einsum", _Einsum.forward, _Einsum.backward)
-
-
 def einsum(subscripts, *operands, out=None, optimize=True, **kwargs):
     """numpy's einsum (ellipsis, implicit output, repeated letters), differentiable in
     every operand. Contractions of several operands always go through numpy's
@@ -313,119 +263,62 @@ def einsum(subscripts, *operands, out=None, optimize=True, **kwargs):
     return finish_out(apply(_einsum, ops, {"terms": tuple(terms), "out": out_term}), out)
 
 
-# -- diagonals and triangles -----------------------------------------------------------------
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The diagonal as the last axis (numpy); a gather, so the gradient scatters back."""
-    from .shape import moveaxis, getitem
-    a = to_nd(a)
-    if a.ndim < 2:
-        raise ValueError(f"diagonal needs at least 2 dimensions, got shape {a.shape}")
-    a = moveaxis(a, (axis1, axis2), (-2, -1))
-    rows, cols = a.shape[-2:]
-    start_r, start_c = (0, offset) if offset >= 0 else (-offset, 0)
-    n = max(0, min(rows - start_r, cols - start_c))
-    xp = a._device.backend.xp
-    idx = xp.arange(n)
-    return getitem(a, (Ellipsis, idx + start_r, idx + start_c))
-
-
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    from .reduce import sum as _sum
-    return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
-
-
-def diag(v, k=0):
-    """1-D input: a matrix with ``v`` on diagonal ``k``; 2-D input: that diagonal."""
-    from .shape import _scatter_add
-    v = to_nd(v)
-    if v.ndim == 2:
-        return diagonal(v, k)
-    if v.ndim != 1:
-        raise ValueError(f"diag needs a 1-D or 2-D input, got shape {v.shape}")
-    n = v.shape[0] + abs(k)
-    xp = v._device.backend.xp
-    idx = xp.arange(v.shape[0])
-    key = (idx, idx + k) if k >= 0 else (idx - k, idx)
-    return apply(_scatter_add, (v,), {"key": key, "shape": (n, n)})
-
-
-def _triangle(m, k, lower):
-    from .elemwise import where
-    m = to_nd(m)
-    if m.ndim < 2:
-        raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got "
-                         f"shape {m.shape}")
-    rows, cols = m.shape[-2:]
-    mask = _np.tri(rows, cols, k if lower else k - 1, dtype=bool)
-    if not lower:
-        mask = ~mask
-    from ..ndarray import wrap
-    return where(wrap(m._device.backend.asarray(mask), m._device), m, 0)
-
-
-def tril(m, k=0):
-    return _triangle(m, k, True)
-
-
-def triu(m, k=0):
-    return _triangle(m, k, False)
-
-
 # -- numpy.linalg ----------------------------------------------------------------------------
 def _mT(xp, a):
     return xp.swapaxes(a, -1, -2)
 
 
-class _Inv:
+def _scaled_inv_t(xp, a, scale):
+    """``scale`` (one per matrix) times ``inv(a)^T``, the gradient of log|det a|."""
+    return xp.expand_dims(xp.expand_dims(scale, -1), -1) * _mT(xp, xp.linalg.inv(a))
+
+
+@defop("inv", save_out=True)
+class _inv:
     def forward(xp, a):
         return xp.linalg.inv(a)
 
     def backward(ctx, g):
-        y = ctx.out
-        xp = ctx.xp
-        yt = _mT(xp, y)
-        return (-xp.matmul(xp.matmul(yt, g), yt),)
+        yt = _mT(ctx.xp, ctx.out)
+        return (-ctx.xp.matmul(ctx.xp.matmul(yt, g), yt),)
 
 
-class _Det:
+@defop("det", save_out=True)
+class _det:
     def forward(xp, a):
         return xp.linalg.det(a)
 
     def backward(ctx, g):
-        a = ctx.inputs[0]
-        xp = ctx.xp
-        scale = xp.expand_dims(xp.expand_dims(g * ctx.out, -1), -1)
-        return (scale * _mT(xp, xp.linalg.inv(a)),)
+        return (_scaled_inv_t(ctx.xp, ctx.inputs[0], g * ctx.out),)
 
 
-class _Slogdet:
+@defop("slogdet", nout=2)
+class _slogdet:
     def forward(xp, a):
         sign, logabs = xp.linalg.slogdet(a)
         return sign, logabs
 
     def backward(ctx, g):
         g_log = g[1]
-        if g_log is None:
-            return (None,)
-        xp = ctx.xp
-        scale = xp.expand_dims(xp.expand_dims(g_log, -1), -1)
-        return (scale * _mT(xp, xp.linalg.inv(ctx.inputs[0])),)
+        return (None if g_log is None else _scaled_inv_t(ctx.xp, ctx.inputs[0], g_log),)
 
 
-class _Solve:
+@defop("solve", save_out=True)
+class _solve:
     """``a x = b`` with ``b`` a (stack of) matrices; vectors are handled by the wrapper."""
     def forward(xp, a, b):
         return xp.linalg.solve(a, b)
 
     def backward(ctx, g):
-        a, b = ctx.inputs
+        a = ctx.inputs[0]
         xp = ctx.xp
         gb = xp.linalg.solve(_mT(xp, a), g)
         ga = -xp.matmul(gb, _mT(xp, ctx.out)) if ctx.need[0] else None
         return ga, gb
 
 
-class _Cholesky:
+@defop("cholesky", save_out=True)
+class _cholesky:
     """Gradient: the symmetric one (as PyTorch and JAX), from ``L^-T Phi(L^T gL) L^-1``."""
     def forward(xp, a):
         return xp.linalg.cholesky(a)
@@ -442,7 +335,8 @@ class _Cholesky:
         return ((s + _mT(xp, s)) * 0.5,)
 
 
-class _Svd:
+@defop("svd", nout=3)
+class _svd:
     """Reduced SVD; differentiable through the singular values only."""
     def forward(xp, a):
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
@@ -460,7 +354,8 @@ class _Svd:
         return (xp.matmul(u * xp.expand_dims(gs, -2), vh),)
 
 
-class _Norm2:
+@defop("norm2", save_out=True)
+class _norm2:
     """Euclidean norm over ``axis``; at 0 the gradient is 0 (a subgradient), not NaN."""
     def forward(xp, x, axis=None, keepdims=False):
         return xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims))
@@ -468,23 +363,9 @@ class _Norm2:
     def backward(ctx, g):
         x = ctx.inputs[0]
         xp = ctx.xp
-        kshape = _keep_shape(x.shape, ctx.params.get("axis"))
+        kshape = keep_shape(x.shape, ctx.params.get("axis"))
         out = xp.reshape(ctx.out, kshape)
         return (xp.reshape(g, kshape) * x / xp.where(out == 0, 1, out),)
-
-
-_inv = Op("inv", _Inv.forward, _Inv.backward, save_out=True)
-_det = Op("det", _Det.forward, _Det.backward, save_out=True)
-_slogdet = Op("slogdet", _Slogdet.forward, _Slogdet.backward, nout=2)
-_solve = Op("solve", _Solve.forward, _Solve.backward, save_out=True)
-_cholesky = Op("cholesky", _Cholesky.forward, _Cholesky.backward, save_out=True)
-_svd = Op("svd", _Svd.forward, _Svd.backward, nout=3)
-_norm2 = Op("norm2", _Norm2.forward, _Norm2.backward, save_out=True)
-
-
-def _keep_shape(shape, axis):
-    from . import keep_shape
-    return keep_shape(shape, axis)
 
 
 def _square(a, name):
@@ -515,7 +396,6 @@ def solve(a, b):
     a = _square(a, "solve")
     b = to_nd(b, a)
     if b.ndim == 1:
-        from .shape import reshape
         if b.shape[0] != a.shape[-1]:
             raise ValueError(f"linalg.solve: b of shape {b.shape} does not fit a of shape "
                              f"{a.shape}")
@@ -543,55 +423,3 @@ def svd(a, full_matrices=False, compute_uv=True, hermitian=False):
     u, s, vh = apply(_svd, (a,))
     return (u, s, vh) if compute_uv else s
 
-
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
-    """numpy.linalg.norm: vector ord None/2/1/inf/-inf/0/p, matrix ord None/'fro'/'nuc'/
-    1/-1/2/-2/inf/-inf; differentiable (subgradient 0 at kinks such as a zero vector)."""
-    from . import as_axes
-    from .elemwise import abs as _abs, power
-    from .reduce import sum as _sum, max as _max, min as _min, count_nonzero
-    from .shape import reshape, moveaxis
-    x = to_nd(x)
-    if x.dtype.kind not in "fc":
-        x = x.astype("float32")
-    if axis is None and (ord is None or (ord == "fro" and x.ndim == 2)):
-        return apply(_norm2, (x,), {"axis": None, "keepdims": bool(keepdims)})
-    if axis is None:
-        if x.ndim not in (1, 2):
-            raise ValueError(f"norm with ord={ord!r} needs axis= for a {x.ndim}-d input")
-        axis = tuple(range(x.ndim))
-    axes = as_axes(axis, x.ndim) if not isinstance(axis, (tuple, list)) else \
-        tuple(a % x.ndim for a in axis)
-    kshape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
-    shape = kshape if keepdims else tuple(s for i, s in enumerate(x.shape) if i not in axes)
-    if len(axes) == 1:
-        ax = axes[0]
-        if ord is None or ord == 2:
-            return apply(_norm2, (x,), {"axis": ax, "keepdims": bool(keepdims)})
-        if ord == 1:
-            return _sum(_abs(x), axis=ax, keepdims=keepdims)
-        if ord == _np.inf:
-            return _max(_abs(x), axis=ax, keepdims=keepdims)
-        if ord == -_np.inf:
-            return _min(_abs(x), axis=ax, keepdims=keepdims)
-        if ord == 0:
-            return count_nonzero(x, axis=ax, keepdims=keepdims).astype(x.dtype)
-        if isinstance(ord, str):
-            raise ValueError(f"norm: ord={ord!r} is a matrix norm; give a 2-tuple axis")
-        return power(_sum(power(_abs(x), ord), axis=ax, keepdims=keepdims), 1.0 / ord)
-    if len(axes) != 2:
-        raise ValueError(f"norm: axis must name 1 or 2 axes, got {axis}")
-    row, col = axes
-    if ord in (None, "fro"):
-        return apply(_norm2, (x,), {"axis": (row, col), "keepdims": bool(keepdims)})
-    if ord in (1, -1, _np.inf, -_np.inf):
-        summed, pick = (row, col) if ord in (1, -1) else (col, row)
-        sums = _sum(_abs(x), axis=summed, keepdims=True)
-        res = (_max if ord > 0 else _min)(sums, axis=pick, keepdims=True)
-        return reshape(res, shape)
-    if ord in ("nuc", 2, -2):
-        s = svd(moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
-        res = _sum(s, axis=-1) if ord == "nuc" else \
-            (_max if ord == 2 else _min)(s, axis=-1)
-        return reshape(res, shape)
-    raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm")

@@ -1,22 +1,25 @@
 """Neural-network operators of ``mx.npx`` (MXNet names and argument names).
 
 Normalization layers live in ``ops.norm``, convolution and pooling in ``ops.conv``,
-special functions in ``ops.special``.
+special functions in ``ops.special``; composites (logsumexp, one_hot, topk, sequence_mask,
+batch_dot) in ``ops.composite``.
 """
 import numpy as _np
 
-from ..autograd import Op, apply, is_training
+from ..autograd import apply, defop, is_training
 from ..base import default_float
 from ..ndarray import wrap
 from . import add_at, to_nd
+from .elemwise import where
+from .special import _erf_op, erf_forward
 
 __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connected", "pick",
            "activation", "silu", "leaky_relu", "gelu", "masked_softmax", "masked_log_softmax",
-           "logsumexp", "one_hot", "topk", "sequence_mask", "embedding", "batch_dot",
-           "batch_flatten", "reshape_like", "arange_like", "stop_gradient"]
+           "embedding", "batch_flatten", "reshape_like", "arange_like", "stop_gradient"]
 
 
-class _Relu:
+@defop("relu")
+class _relu:
     def forward(xp, x):
         return xp.maximum(x, 0)
 
@@ -24,17 +27,14 @@ class _Relu:
         return (g * (ctx.inputs[0] > 0),)  # MXNet's formula; a mask multiply beats where()
 
 
-class _Sigmoid:
+@defop("sigmoid", save_out=True)
+class _sigmoid:
     def forward(xp, x):
         return (xp.tanh(x * 0.5) + 1) * 0.5  # stable for large |x|
 
     def backward(ctx, g):
         y = ctx.out
         return (g * y * (1 - y),)
-
-
-_relu = Op("relu", _Relu.forward, _Relu.backward)
-_sigmoid = Op("sigmoid", _Sigmoid.forward, _Sigmoid.backward, save_out=True)
 
 
 def relu(data):
@@ -45,7 +45,8 @@ def sigmoid(data):
     return apply(_sigmoid, (to_nd(data),))
 
 
-class _Softmax:
+@defop("softmax", save_out=True)
+class _softmax:
     def forward(xp, x, axis=-1, temperature=None):
         if temperature is not None and temperature != 1:
             x = x / temperature
@@ -60,7 +61,8 @@ class _Softmax:
         return (gx / t if t is not None and t != 1 else gx,)
 
 
-class _LogSoftmax:
+@defop("log_softmax", save_out=True)
+class _log_softmax:
     def forward(xp, x, axis=-1, temperature=None):
         if temperature is not None and temperature != 1:
             x = x / temperature
@@ -73,10 +75,6 @@ class _LogSoftmax:
         gx = g - xp.exp(ctx.out) * xp.sum(g, axis=p["axis"], keepdims=True)
         t = p.get("temperature")
         return (gx / t if t is not None and t != 1 else gx,)
-
-
-_softmax = Op("softmax", _Softmax.forward, _Softmax.backward, save_out=True)
-_log_softmax = Op("log_softmax", _LogSoftmax.forward, _LogSoftmax.backward, save_out=True)
 
 
 def _softmax_call(o, data, axis, length, temperature, use_length, dtype, log):
@@ -103,7 +101,8 @@ def log_softmax(data, axis=-1, length=None, temperature=None, use_length=False, 
                          True)
 
 
-class _Dropout:
+@defop("dropout", has_aux=True)
+class _dropout:
     """The keep-mask comes from a generator seeded per call from the device's generator,
     so ``mx.np.random.seed`` reproduces it (and a GPU kernel can regenerate it)."""
 
@@ -118,9 +117,6 @@ class _Dropout:
 
     def backward(ctx, g):
         return g * ctx.aux, None, None, None
-
-
-_dropout = Op("dropout", _Dropout.forward, _Dropout.backward, has_aux=True)
 
 
 def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
@@ -141,7 +137,8 @@ def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
     return apply(_dropout, (data, p, axes, seed))
 
 
-class _FullyConnected:
+@defop("fully_connected")
+class _fully_connected:
     def forward(xp, x, w, b, flatten):
         x2 = xp.reshape(x, (x.shape[0], -1)) if flatten else x
         y = xp.matmul(x2, w.T)
@@ -165,9 +162,6 @@ class _FullyConnected:
         return gx, gw, gb
 
 
-_fully_connected = Op("fully_connected", _FullyConnected.forward, _FullyConnected.backward)
-
-
 def fully_connected(x, weight, bias=None, num_hidden=None, no_bias=False, flatten=True):
     """``x @ weight.T + bias``; with ``flatten`` every axis after the first is folded."""
     x = to_nd(x)
@@ -186,7 +180,8 @@ def fully_connected(x, weight, bias=None, num_hidden=None, no_bias=False, flatte
     return apply(_fully_connected, (x, weight, bias), {"flatten": flatten})
 
 
-class _Pick:
+@defop("pick")
+class _pick:
     def forward(xp, x, index, axis, keepdims):
         idx = xp.expand_dims(index, axis)
         out = xp.take_along_axis(x, idx, axis=axis)
@@ -199,7 +194,8 @@ class _Pick:
                         keepdims=p["keepdims"]), None
 
 
-class _PickScatter:
+@defop("pick_scatter")
+class _pick_scatter:
     def forward(xp, g, index, shape, axis, keepdims):
         out = xp.zeros(shape, dtype=g.dtype)
         gk = g if keepdims else xp.expand_dims(g, axis)
@@ -211,10 +207,6 @@ class _PickScatter:
         return ctx.call(_pick, g, ctx.inputs[1], axis=p["axis"], keepdims=p["keepdims"]), None
 
 
-_pick = Op("pick", _Pick.forward, _Pick.backward)
-_pick_scatter = Op("pick_scatter", _PickScatter.forward, _PickScatter.backward)
-
-
 def pick(data, index, axis=-1, mode="clip", keepdims=False):
     """``data`` picked at ``index`` along ``axis`` (float indices accepted, as MXNet)."""
     data = to_nd(data)
@@ -224,7 +216,6 @@ def pick(data, index, axis=-1, mode="clip", keepdims=False):
     xp = data._device.backend.xp
     raw = index._data.astype("int64")
     raw = xp.clip(raw, 0, n - 1) if mode == "clip" else xp.mod(raw, n)
-    from ..ndarray import wrap
     return apply(_pick, (data, wrap(raw, data._device)), {"axis": axis, "keepdims": keepdims})
 
 
@@ -237,10 +228,13 @@ def _softplus_of(xp, x):
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-class _Activation:
+_ACT_TYPES = ("relu", "sigmoid", "tanh", "softrelu", "softsign", "log_sigmoid", "mish", "silu")
+
+
+@defop("activation")
+class _activation:
     """MXNet's Activation: one op, ``act_type`` picks the function (a GPU kernel may
     replace the forward and backward per ``act_type``)."""
-    TYPES = ("relu", "sigmoid", "tanh", "softrelu", "softsign", "log_sigmoid", "mish", "silu")
 
     def forward(xp, x, act_type):
         if act_type == "relu":
@@ -285,15 +279,12 @@ class _Activation:
         return (g * s * (1 + x * (1 - s)),)  # silu
 
 
-_activation = Op("activation", _Activation.forward, _Activation.backward)
-
-
 def activation(data, act_type="relu", **kwargs):
     """``act_type`` one of relu, sigmoid, tanh, softrelu, softsign, log_sigmoid, mish
     (and silu)."""
-    if act_type not in _Activation.TYPES:
+    if act_type not in _ACT_TYPES:
         raise ValueError(f"activation: unknown act_type {act_type!r}; choose one of "
-                         f"{', '.join(_Activation.TYPES)}")
+                         f"{', '.join(_ACT_TYPES)}")
     return apply(_activation, (to_nd(data),), {"act_type": act_type})
 
 
@@ -306,12 +297,13 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 _SQRT_2 = 2 ** 0.5
 _SQRT_2_OVER_PI = (2 / 3.141592653589793) ** 0.5
+_LEAKY_TYPES = ("leaky", "prelu", "elu", "selu", "gelu", "gelu_tanh")
 
 
-class _LeakyRelu:
+@defop("leaky_relu")
+class _leaky_relu:
     """MXNet's LeakyReLU family; selu's gradient is lambda*alpha*exp(x) for x < 0 (MXNet's
     is wrong there and is not copied)."""
-    TYPES = ("leaky", "prelu", "elu", "selu", "gelu", "gelu_tanh")
 
     def forward(xp, x, gamma, act_type, slope):
         if act_type == "leaky":
@@ -323,7 +315,6 @@ class _LeakyRelu:
         if act_type == "selu":
             return _SELU_LAMBDA * xp.where(x > 0, x, _SELU_ALPHA * xp.expm1(xp.minimum(x, 0)))
         if act_type == "gelu":
-            from .special import erf_forward
             return 0.5 * x * (1 + erf_forward(xp, x / _SQRT_2))
         inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1 + xp.tanh(inner))
@@ -344,7 +335,6 @@ class _LeakyRelu:
             return g * _SELU_LAMBDA * xp.where(
                 x > 0, 1, _SELU_ALPHA * xp.exp(xp.minimum(x, 0))), None
         if act == "gelu":
-            from .special import _erf_op
             cdf = 0.5 * (1 + ctx.call(_erf_op, x / _SQRT_2))
             pdf = xp.exp(-0.5 * x * x) * (1 / (2 * 3.141592653589793) ** 0.5)
             return g * (cdf + x * pdf), None
@@ -352,9 +342,6 @@ class _LeakyRelu:
         t = xp.tanh(inner)
         d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
         return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner), None
-
-
-_leaky_relu = Op("leaky_relu", _LeakyRelu.forward, _LeakyRelu.backward)
 
 
 def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125,
@@ -365,9 +352,9 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
     data = to_nd(data)
     if act_type == "rrelu":
         return _rrelu(data, lower_bound, upper_bound)
-    if act_type not in _LeakyRelu.TYPES:
+    if act_type not in _LEAKY_TYPES:
         raise ValueError(f"leaky_relu: unknown act_type {act_type!r}; choose one of "
-                         f"{', '.join(_LeakyRelu.TYPES)}")
+                         f"{', '.join(_LEAKY_TYPES)}")
     if act_type == "prelu":
         if gamma is None:
             raise ValueError("leaky_relu(act_type='prelu') needs gamma")
@@ -385,7 +372,6 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
 def _rrelu(data, lower, upper):
     if not is_training():
         return leaky_relu(data, act_type="leaky", slope=(lower + upper) / 2)
-    from .elemwise import where
     draws = data._device.backend.rng.random(data.shape, dtype=default_float)
     slopes = wrap((draws * (upper - lower) + lower).astype(data.dtype, copy=False), data._device)
     return where(data > 0, data, data * slopes)
@@ -399,7 +385,8 @@ def gelu(data, approximation="erf"):
 
 
 # -- masked softmax ---------------------------------------------------------------------------
-class _MaskedSoftmax:
+@defop("masked_softmax", save_out=True)
+class _masked_softmax:
     """Softmax over ``axis`` of the unmasked entries; masked entries give 0 (or -inf for
     the log form) and get no gradient. A fully masked row gives zeros."""
     def forward(xp, x, mask, axis, temperature, log):
@@ -430,10 +417,6 @@ class _MaskedSoftmax:
         if p["temperature"] != 1:
             gx = gx / p["temperature"]
         return gx, None
-
-
-_masked_softmax = Op("masked_softmax", _MaskedSoftmax.forward, _MaskedSoftmax.backward,
-                     save_out=True)
 
 
 def _length_mask(data, length, axis):
@@ -472,88 +455,11 @@ def masked_log_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
                  {"axis": axis, "temperature": temperature or 1.0, "log": True})
 
 
-def logsumexp(data, axis=None, keepdims=False):
-    """log(sum(exp(x))) computed stably; the gradient is softmax(x) (mxlite addition; also
-    ``mx.np.logaddexp`` for two operands)."""
-    from .reduce import max as _max, sum as _sum
-    from .elemwise import exp, log, where, isfinite
-    data = to_nd(data)
-    with _paused():
-        top = _max(data, axis=axis, keepdims=True)
-        top = where(isfinite(top), top, 0)
-    res = log(_sum(exp(data - top), axis=axis, keepdims=True)) + top
-    if keepdims:
-        return res
-    from .shape import squeeze
-    return squeeze(res, axis=axis) if axis is not None else res.reshape(())
+# -- embedding ------------------------------------------------------------------------------
 
 
-def _paused():
-    from ..autograd import pause
-    return pause(is_training())
-
-
-# -- indices and masks ------------------------------------------------------------------------
-def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
-    """float32 by default (MXNet); out-of-range indices give an all-off row."""
-    indices = to_nd(indices)
-    xp = indices._device.backend.xp
-    idx = indices._data.astype(_np.int64)
-    hit = xp.expand_dims(idx, -1) == xp.arange(depth)
-    out = xp.where(hit, on_value, off_value).astype(dtype)
-    return wrap(out, indices._device)
-
-
-def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
-    """The k largest (smallest with ``is_ascend``) along ``axis``; ties go to the lower
-    index. ``ret_typ``: indices (as ``dtype``, float32 by default), value, both
-    ([value, indices]) or mask. Values are differentiable."""
-    from .shape import argsort, take_along_axis, getitem
-    data = to_nd(data)
-    ax = axis % data.ndim if axis is not None else None
-    if ax is None:
-        data = data.reshape(-1)
-        ax = 0
-    n = data.shape[ax]
-    if k <= 0 or k > n:
-        k = n
-    order = argsort(data, axis=ax, stable=True, descending=not is_ascend)
-    order = getitem(order, (slice(None),) * ax + (slice(0, k),))
-    if ret_typ == "indices":
-        return order.astype(dtype)
-    if ret_typ == "value":
-        return take_along_axis(data, order, ax)
-    if ret_typ == "both":
-        return [take_along_axis(data, order, ax), order.astype(dtype)]
-    if ret_typ == "mask":
-        xp = data._device.backend.xp
-        mask = xp.zeros(data.shape, dtype=data.dtype)
-        xp.put_along_axis(mask, order._data, 1, axis=ax)
-        return wrap(mask, data._device)
-    raise ValueError(f"topk: ret_typ must be indices, value, both or mask, got {ret_typ!r}")
-
-
-def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0.0, axis=0):
-    """Set steps at or beyond each sequence's length to ``value``. ``axis`` (0 or 1) is the
-    time axis; the batch axis is the other one of the first two."""
-    from .elemwise import where
-    data = to_nd(data)
-    if not use_sequence_length:
-        return data
-    if sequence_length is None:
-        raise ValueError("sequence_mask: use_sequence_length=True needs sequence_length")
-    if axis not in (0, 1):
-        raise ValueError(f"sequence_mask: axis must be 0 or 1, got {axis}")
-    xp = data._device.backend.xp
-    lengths = to_nd(sequence_length, data)._data
-    steps = xp.arange(data.shape[axis])
-    mask = steps[:, None] < lengths[None, :] if axis == 0 else \
-        lengths[:, None] > steps[None, :]
-    mask = mask.reshape(mask.shape + (1,) * (data.ndim - 2))
-    return where(wrap(mask, data._device), data, value)
-
-
-class _Embedding:
+@defop("embedding")
+class _embedding:
     def forward(xp, indices, weight):
         return xp.take(weight, indices, axis=0)
 
@@ -562,7 +468,8 @@ class _Embedding:
         return None, ctx.call(_embedding_grad, indices, g, num_rows=weight.shape[0])
 
 
-class _EmbeddingGrad:
+@defop("embedding_grad")
+class _embedding_grad:
     """Rows of ``dy`` summed into a (num_rows, D) table at ``indices`` (scatter-add)."""
     def forward(xp, indices, dy, num_rows):
         out = xp.zeros((num_rows,) + dy.shape[indices.ndim:], dtype=dy.dtype)
@@ -573,10 +480,6 @@ class _EmbeddingGrad:
 
     def backward(ctx, g):
         return None, ctx.call(_embedding, ctx.inputs[0], g)
-
-
-_embedding = Op("embedding", _Embedding.forward, _Embedding.backward)
-_embedding_grad = Op("embedding_grad", _EmbeddingGrad.forward, _EmbeddingGrad.backward)
 
 
 def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
@@ -598,20 +501,6 @@ def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
 
 
 # -- small helpers ----------------------------------------------------------------------------
-def batch_dot(a, b, transpose_a=False, transpose_b=False, forward_stype=None):
-    """Batched matrix product over the leading axes, optionally transposing either side."""
-    from .linalg import matmul
-    from .shape import swapaxes
-    a = to_nd(a)
-    b = to_nd(b, a)
-    if a.ndim < 3 or b.ndim < 3:
-        raise ValueError(f"batch_dot needs (B, M, K) inputs of at least 3 dimensions, got "
-                         f"{a.shape} and {b.shape}")
-    if transpose_a:
-        a = swapaxes(a, -1, -2)
-    if transpose_b:
-        b = swapaxes(b, -1, -2)
-    return matmul(a, b)
 
 
 def batch_flatten(data):

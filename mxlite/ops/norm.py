@@ -1,15 +1,15 @@
-"""Normalization operators of ``mx.npx``: batch, layer, group and instance norm, and
-L2 normalization.
+"""Normalization operators of ``mx.npx``: batch, layer, group and instance norm
+(L2 normalization, a composite, is in ``ops.composite``).
 
 Statistics are the mean and the biased variance (divide by the count). Backward
 recomputes them from the input rather than saving them, so ``create_graph=True`` sees
 them as functions of the input (second-order gradients are exact).
 """
 
-from ..autograd import Op, apply, is_training
+from ..autograd import apply, defop, is_training
 from . import as_axes, to_nd
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "l2_normalization"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 def _count(shape, axes):
@@ -19,7 +19,8 @@ def _count(shape, axes):
     return n
 
 
-class _Normalize:
+@defop("normalize", nout=3)
+class _normalize:
     """``(x - mean) / sqrt(var + eps) * gamma + beta`` with batch statistics over ``axes``.
 
     Outputs (y, mean, var); mean and var keep the reduced axes. ``gamma``/``beta`` come
@@ -66,7 +67,8 @@ class _Normalize:
         return gx, ggamma, gbeta
 
 
-class _NormalizeGlobal:
+@defop("normalize_global")
+class _normalize_global:
     """Normalization with given statistics (batch_norm at inference or with
     ``use_global_stats``); the statistics get no gradient."""
     def forward(xp, x, gamma, beta, mean, var, eps, fix_gamma):
@@ -85,10 +87,6 @@ class _NormalizeGlobal:
         if ctx.need[1]:
             ggamma = xp.zeros_like(gamma) if fix_gamma else g * (x - mean) * invstd
         return gx, ggamma, (g if ctx.need[2] else None), None, None
-
-
-_normalize = Op("normalize", _Normalize.forward, _Normalize.backward, nout=3)
-_normalize_global = Op("normalize_global", _NormalizeGlobal.forward, _NormalizeGlobal.backward)
 
 
 def _param_shape(ndim, axis):
@@ -190,23 +188,4 @@ def group_norm(data, gamma, beta, num_groups=1, eps=1e-5, output_mean_var=False)
     if output_mean_var:
         return y, mean.reshape((n, num_groups)), var.reshape((n, num_groups))
     return y
-
-
-def l2_normalization(data, eps=1e-10, mode="instance"):
-    """``x / sqrt(sum(x^2) + eps)`` over all but axis 0 (instance), over axis 1
-    (channel) or over axes 2.. (spatial)."""
-    from .elemwise import sqrt
-    from .reduce import sum as _sum
-    data = to_nd(data)
-    if mode == "instance":
-        axes = tuple(range(1, data.ndim))
-    elif mode == "channel":
-        axes = (1,)
-    elif mode == "spatial":
-        axes = tuple(range(2, data.ndim))
-    else:
-        raise ValueError(f"l2_normalization: mode must be instance, channel or spatial, got "
-                         f"{mode!r}")
-    return data / sqrt(_sum(data * data, axis=axes, keepdims=True) + eps)
-
 

@@ -1,0 +1,355 @@
+"""Composite ops: public functions built from the other modules' ops, with no op of their
+own (their gradients are those of the ops they call).
+
+They live here so that the primitive modules never import each other at call time: this
+module imports them at the top and nothing imports it but the namespaces. ``__all__`` is
+what ``mx.np`` re-exports, ``NPX`` what ``mx.npx`` does; ``norm`` is ``mx.np.linalg``'s.
+"""
+import numpy as _np
+
+from ..autograd import apply, is_training, pause
+from ..ndarray import wrap
+from . import as_axes, finish_out, to_nd
+from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
+from .linalg import _norm2, matmul, svd, tensordot
+from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
+from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
+                    reshape, sort, squeeze, swapaxes, take, take_along_axis)
+
+__all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
+           "outer", "kron", "trace", "diag", "diagonal", "tril", "triu"]
+NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization"]
+
+
+# -- reductions ------------------------------------------------------------------------------
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """Weighted mean, ``sum(a * w) / sum(w)``; differentiable in ``a`` and ``weights``.
+
+    1-D ``weights`` with an int ``axis`` apply along that axis, as in numpy."""
+    a = to_nd(a)
+    if weights is None:
+        res = mean(a, axis=axis, keepdims=keepdims)
+        if not returned:
+            return res
+        count = a.size // max(res.size, 1) if a.size else 0
+        return res, wrap(a._device.backend.xp.full(res.shape, count, dtype=res.dtype),
+                         a._device)
+    w = to_nd(weights, a)
+    if w.dtype.kind in "iub" and a.dtype.kind == "f":
+        w = w.astype(a.dtype)
+    if w.shape != a.shape:
+        if axis is None or w.ndim != 1 or isinstance(axis, (tuple, list)):
+            raise ValueError(f"weights of shape {w.shape} differ from a's shape {a.shape}; "
+                             "give 1-D weights together with an int axis")
+        ax = as_axes(axis, a.ndim)[0]
+        if w.shape[0] != a.shape[ax]:
+            raise ValueError(f"weights of length {w.shape[0]} do not match axis {axis} of "
+                             f"length {a.shape[ax]}")
+        w = broadcast_to(reshape(w, tuple(-1 if i == ax else 1 for i in range(a.ndim))),
+                         a.shape)
+    total = _sum(w, axis=axis, keepdims=keepdims)
+    res = _sum(a * w, axis=axis, keepdims=keepdims) / total
+    return (res, total) if returned else res
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Sum treating NaN as zero; NaN entries get no gradient."""
+    a = to_nd(a)
+    return _sum(where(isnan(a), 0, a), axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Mean over the non-NaN entries."""
+    a = to_nd(a)
+    valid = logical_not(isnan(a))
+    total = _sum(where(valid, a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return finish_out(total / _sum(valid, axis=axis, keepdims=keepdims).astype(total.dtype),
+                      out)
+
+
+def quantile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+    """numpy's quantile (``method='linear'``): sorted values interpolated, so the
+    gradient goes to the two neighbouring order statistics."""
+    if method != "linear":
+        raise NotImplementedError(f"quantile: only method='linear' is supported, got "
+                                  f"{method!r}")
+    a = to_nd(a)
+    if axis is None:
+        a, axis, kept_axes = ravel(a), 0, tuple(range(a.ndim))
+    else:
+        kept_axes = as_axes(axis, a.ndim)
+        if len(kept_axes) != 1:
+            raise NotImplementedError("quantile over several axes at once is not supported; "
+                                      "move them together and reshape first")
+        axis = kept_axes[0]
+    q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
+    q_arr = _np.asarray(q_host, dtype=_np.float64)
+    if ((q_arr < 0) | (q_arr > 1)).any():
+        raise ValueError(f"quantile: q must be within [0, 1], got {q_host}")
+    n = a.shape[axis]
+    pos = q_arr.reshape(-1) * (n - 1)
+    lo = _np.floor(pos).astype(_np.int64)
+    hi = _np.minimum(lo + 1, n - 1)
+    frac = (pos - lo).astype(a.dtype)
+    s = sort(a, axis=axis)
+    lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
+    weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
+    weight = wrap(a._device.backend.asarray(frac.reshape(weight_shape)), a._device)
+    res = moveaxis(lower + (upper - lower) * weight, axis, 0)  # quantiles first, as numpy
+    if keepdims:
+        for ax in sorted(kept_axes):
+            res = expand_dims(res, ax + 1)
+    if q_arr.ndim == 0:
+        res = squeeze(res, 0)
+    return finish_out(res, out)
+
+
+def percentile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+    q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
+    return quantile(a, _np.asarray(q_host, dtype=_np.float64) / 100, axis=axis, out=out,
+                    keepdims=keepdims, method=method)
+
+
+def median(a, axis=None, out=None, keepdims=False):
+    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+
+
+# -- products --------------------------------------------------------------------------------
+def vdot(a, b):
+    """Sum of the elementwise product of the flattened inputs (real arrays)."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if a.size != b.size:
+        raise ValueError(f"vdot: inputs of sizes {a.size} and {b.size} differ")
+    return _sum(ravel(a) * ravel(b))
+
+
+def inner(a, b):
+    """Sum-product over the last axes (a product when either is 0-d)."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
+
+
+def outer(a, b, out=None):
+    a = to_nd(a)
+    b = to_nd(b, a)
+    return finish_out(reshape(ravel(a), (-1, 1)) * reshape(ravel(b), (1, -1)), out)
+
+
+def kron(a, b):
+    """Kronecker product: a broadcast product of interleaved axes, then one reshape."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    nd = max(a.ndim, b.ndim)
+    sa = (1,) * (nd - a.ndim) + a.shape
+    sb = (1,) * (nd - b.ndim) + b.shape
+    a2 = reshape(a, tuple(x for s in sa for x in (s, 1)))
+    b2 = reshape(b, tuple(x for s in sb for x in (1, s)))
+    return reshape(a2 * b2, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def batch_dot(a, b, transpose_a=False, transpose_b=False, forward_stype=None):
+    """Batched matrix product over the leading axes, optionally transposing either side."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if a.ndim < 3 or b.ndim < 3:
+        raise ValueError(f"batch_dot needs (B, M, K) inputs of at least 3 dimensions, got "
+                         f"{a.shape} and {b.shape}")
+    if transpose_a:
+        a = swapaxes(a, -1, -2)
+    if transpose_b:
+        b = swapaxes(b, -1, -2)
+    return matmul(a, b)
+
+
+# -- diagonals and triangles -----------------------------------------------------------------
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """The diagonal as the last axis (numpy); a gather, so the gradient scatters back."""
+    a = to_nd(a)
+    if a.ndim < 2:
+        raise ValueError(f"diagonal needs at least 2 dimensions, got shape {a.shape}")
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = a.shape[-2:]
+    start_r, start_c = (0, offset) if offset >= 0 else (-offset, 0)
+    n = max(0, min(rows - start_r, cols - start_c))
+    xp = a._device.backend.xp
+    idx = xp.arange(n)
+    return getitem(a, (Ellipsis, idx + start_r, idx + start_c))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
+
+
+def diag(v, k=0):
+    """1-D input: a matrix with ``v`` on diagonal ``k``; 2-D input: that diagonal."""
+    v = to_nd(v)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag needs a 1-D or 2-D input, got shape {v.shape}")
+    n = v.shape[0] + abs(k)
+    xp = v._device.backend.xp
+    idx = xp.arange(v.shape[0])
+    key = (idx, idx + k) if k >= 0 else (idx - k, idx)
+    return apply(_scatter_add, (v,), {"key": key, "shape": (n, n)})
+
+
+def _triangle(m, k, lower):
+    m = to_nd(m)
+    if m.ndim < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got "
+                         f"shape {m.shape}")
+    rows, cols = m.shape[-2:]
+    mask = _np.tri(rows, cols, k if lower else k - 1, dtype=bool)
+    if not lower:
+        mask = ~mask
+    return where(wrap(m._device.backend.asarray(mask), m._device), m, 0)
+
+
+def tril(m, k=0):
+    return _triangle(m, k, True)
+
+
+def triu(m, k=0):
+    return _triangle(m, k, False)
+
+
+# -- numpy.linalg.norm -----------------------------------------------------------------------
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
+    """numpy.linalg.norm: vector ord None/2/1/inf/-inf/0/p, matrix ord None/'fro'/'nuc'/
+    1/-1/2/-2/inf/-inf; differentiable (subgradient 0 at kinks such as a zero vector)."""
+    x = to_nd(x)
+    if x.dtype.kind not in "fc":
+        x = x.astype("float32")
+    if axis is None and (ord is None or (ord == "fro" and x.ndim == 2)):
+        return apply(_norm2, (x,), {"axis": None, "keepdims": bool(keepdims)})
+    if axis is None:
+        if x.ndim not in (1, 2):
+            raise ValueError(f"norm with ord={ord!r} needs axis= for a {x.ndim}-d input")
+        axis = tuple(range(x.ndim))
+    axes = as_axes(axis, x.ndim) if not isinstance(axis, (tuple, list)) else \
+        tuple(a % x.ndim for a in axis)
+    kshape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+    shape = kshape if keepdims else tuple(s for i, s in enumerate(x.shape) if i not in axes)
+    if len(axes) == 1:
+        ax = axes[0]
+        if ord is None or ord == 2:
+            return apply(_norm2, (x,), {"axis": ax, "keepdims": bool(keepdims)})
+        if ord == 1:
+            return _sum(_abs(x), axis=ax, keepdims=keepdims)
+        if ord == _np.inf:
+            return _max(_abs(x), axis=ax, keepdims=keepdims)
+        if ord == -_np.inf:
+            return _min(_abs(x), axis=ax, keepdims=keepdims)
+        if ord == 0:
+            return count_nonzero(x, axis=ax, keepdims=keepdims).astype(x.dtype)
+        if isinstance(ord, str):
+            raise ValueError(f"norm: ord={ord!r} is a matrix norm; give a 2-tuple axis")
+        return power(_sum(power(_abs(x), ord), axis=ax, keepdims=keepdims), 1.0 / ord)
+    if len(axes) != 2:
+        raise ValueError(f"norm: axis must name 1 or 2 axes, got {axis}")
+    row, col = axes
+    if ord in (None, "fro"):
+        return apply(_norm2, (x,), {"axis": (row, col), "keepdims": bool(keepdims)})
+    if ord in (1, -1, _np.inf, -_np.inf):
+        summed, pick = (row, col) if ord in (1, -1) else (col, row)
+        sums = _sum(_abs(x), axis=summed, keepdims=True)
+        res = (_max if ord > 0 else _min)(sums, axis=pick, keepdims=True)
+        return reshape(res, shape)
+    if ord in ("nuc", 2, -2):
+        s = svd(moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
+        res = _sum(s, axis=-1) if ord == "nuc" else \
+            (_max if ord == 2 else _min)(s, axis=-1)
+        return reshape(res, shape)
+    raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm")
+
+
+# -- mx.npx ----------------------------------------------------------------------------------
+def logsumexp(data, axis=None, keepdims=False):
+    """log(sum(exp(x))) computed stably; the gradient is softmax(x) (mxlite addition; also
+    ``mx.np.logaddexp`` for two operands)."""
+    data = to_nd(data)
+    with pause(is_training()):  # the shift is a constant: it cancels in the gradient
+        top = _max(data, axis=axis, keepdims=True)
+        top = where(isfinite(top), top, 0)
+    res = log(_sum(exp(data - top), axis=axis, keepdims=True)) + top
+    if keepdims:
+        return res
+    return squeeze(res, axis=axis) if axis is not None else res.reshape(())
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
+    """float32 by default (MXNet); out-of-range indices give an all-off row."""
+    indices = to_nd(indices)
+    xp = indices._device.backend.xp
+    idx = indices._data.astype(_np.int64)
+    hit = xp.expand_dims(idx, -1) == xp.arange(depth)
+    out = xp.where(hit, on_value, off_value).astype(dtype)
+    return wrap(out, indices._device)
+
+
+def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
+    """The k largest (smallest with ``is_ascend``) along ``axis``; ties go to the lower
+    index. ``ret_typ``: indices (as ``dtype``, float32 by default), value, both
+    ([value, indices]) or mask. Values are differentiable."""
+    data = to_nd(data)
+    ax = axis % data.ndim if axis is not None else None
+    if ax is None:
+        data = data.reshape(-1)
+        ax = 0
+    n = data.shape[ax]
+    if k <= 0 or k > n:
+        k = n
+    order = argsort(data, axis=ax, stable=True, descending=not is_ascend)
+    order = getitem(order, (slice(None),) * ax + (slice(0, k),))
+    if ret_typ == "indices":
+        return order.astype(dtype)
+    if ret_typ == "value":
+        return take_along_axis(data, order, ax)
+    if ret_typ == "both":
+        return [take_along_axis(data, order, ax), order.astype(dtype)]
+    if ret_typ == "mask":
+        xp = data._device.backend.xp
+        mask = xp.zeros(data.shape, dtype=data.dtype)
+        xp.put_along_axis(mask, order._data, 1, axis=ax)
+        return wrap(mask, data._device)
+    raise ValueError(f"topk: ret_typ must be indices, value, both or mask, got {ret_typ!r}")
+
+
+def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0.0, axis=0):
+    """Set steps at or beyond each sequence's length to ``value``. ``axis`` (0 or 1) is the
+    time axis; the batch axis is the other one of the first two."""
+    data = to_nd(data)
+    if not use_sequence_length:
+        return data
+    if sequence_length is None:
+        raise ValueError("sequence_mask: use_sequence_length=True needs sequence_length")
+    if axis not in (0, 1):
+        raise ValueError(f"sequence_mask: axis must be 0 or 1, got {axis}")
+    xp = data._device.backend.xp
+    lengths = to_nd(sequence_length, data)._data
+    steps = xp.arange(data.shape[axis])
+    mask = steps[:, None] < lengths[None, :] if axis == 0 else \
+        lengths[:, None] > steps[None, :]
+    mask = mask.reshape(mask.shape + (1,) * (data.ndim - 2))
+    return where(wrap(mask, data._device), data, value)
+
+
+def l2_normalization(data, eps=1e-10, mode="instance"):
+    """``x / sqrt(sum(x^2) + eps)`` over all but axis 0 (instance), over axis 1
+    (channel) or over axes 2.. (spatial)."""
+    data = to_nd(data)
+    if mode == "instance":
+        axes = tuple(range(1, data.ndim))
+    elif mode == "channel":
+        axes = (1,)
+    elif mode == "spatial":
+        axes = tuple(range(2, data.ndim))
+    else:
+        raise ValueError(f"l2_normalization: mode must be instance, channel or spatial, got "
+                         f"{mode!r}")
+    return data / sqrt(_sum(data * data, axis=axes, keepdims=True) + eps)
