@@ -8,6 +8,7 @@ import math
 from .. import numpy as np
 from .. import numpy_extension as npx
 from ..autograd import Op, apply
+from ..ops.loss import softmax_cross_entropy
 from .block import HybridBlock
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
@@ -86,6 +87,12 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._from_logits = from_logits
 
     def forward(self, pred, label, sample_weight=None):
+        if self._sparse_label and not self._from_logits and self._axis % max(pred.ndim, 1) == pred.ndim - 1 \
+                and label.size == pred.size // max(pred.shape[-1], 1) and pred.size:
+            # one fused op (one kernel on a GPU) instead of log_softmax, pick and negate
+            loss = softmax_cross_entropy(pred, label.reshape(pred.shape[:-1]))
+            loss = _apply_weighting(loss.reshape(loss.shape + (1,)), self._weight, sample_weight)
+            return _batch_mean(loss, self._batch_axis)
         if not self._from_logits:
             pred = npx.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
