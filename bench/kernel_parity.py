@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mxlite.cuda import bind, loader, ops, philox
+from mxlite.cuda import bind, elementwise, loader, ops, philox
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -164,11 +164,10 @@ def make_cases(scale):
     image = (32, 64, 32, 32) if scale == "gpu" else (2, 3, 6, 5)
     cases = []
 
-    x2, bias = normal(n_big // 1024, 1024) if scale == "gpu" else normal(20, 50), None
-    bias = normal(x2.shape[1])
-    cases.append(("activation_forward silu+bias", "activation", (x2, bias),
-                  lambda call, xp, x, b: call(ops.activation_forward, x, "silu", bias=b),
-                  lambda xp, x, b: (x + b) * _sigmoid(xp, x + b), 2 * x2.nbytes, 1e-5))
+    x2 = normal(n_big // 1024, 1024) if scale == "gpu" else normal(20, 50)
+    cases.append(("activation_forward silu", "activation", (x2,),
+                  lambda call, xp, x: call(ops.activation_forward, x, "silu"),
+                  lambda xp, x: x * _sigmoid(xp, x), 2 * x2.nbytes, 1e-5))
     cases.append(("activation_forward gelu_tanh", "activation", (x2,),
                   lambda call, xp, x: call(ops.activation_forward, x, "gelu_tanh"),
                   lambda xp, x: 0.5 * x * (1 + xp.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))),
@@ -181,12 +180,13 @@ def make_cases(scale):
                   lambda call, xp, dy, z: call(ops.activation_backward, dy, z, "silu"),
                   lambda xp, dy, z: dy * _sigmoid(xp, z) * (1 + z * (1 - _sigmoid(xp, z))), 3 * x2.nbytes, 1e-5))
 
-    def act_bias_backward_chain(xp, dy, z):
-        dx = dy * _sigmoid(xp, z) * (1 + z * (1 - _sigmoid(xp, z)))
-        return dx, dx.sum(axis=0)
-    cases.append(("activation_backward silu + dbias", "activation", (dy2, x2),
-                  lambda call, xp, dy, z: call(ops.activation_backward, dy, z, "silu", bias=True),
-                  act_bias_backward_chain, 3 * x2.nbytes, 1e-4))
+    # elementwise declarations: a broadcast backward in one pass against the op's own chain
+    row = normal(1, x2.shape[1])
+    hypot_backward = elementwise.declared("hypot").backward
+    cases.append(("elementwise hypot backward, (R, C) x (1, C)", "elementwise",
+                  (dy2, x2, row, np.hypot(x2, row)),
+                  lambda call, xp, g, a, b, y: call(hypot_backward, g, a, b, y),
+                  lambda xp, g, a, b, y: (g / y * a, g / y * b), 5 * x2.nbytes, 1e-5))
 
     logits = normal(rows, cols) * 3
     dy = normal(rows, cols)

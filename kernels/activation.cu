@@ -1,11 +1,8 @@
-// Elementwise activations with an optional fused bias add, forward and backward.
+// Elementwise activations, forward and backward.
 //
-// Layout: x is viewed as (outer, channels, inner); the bias has `channels` entries and is
-// broadcast along the channel axis: Dense (N, C) is inner = 1, Conv (N, C, H*W) is inner = H*W.
-// Forward writes y = act(x + bias) (bias only when has_bias) and, when store_preact, the
-// pre-activation z = x + bias to `preact` (unused pointers may alias x or y). Backward always takes z (which is x itself when no bias was fused) and recomputes
-// act'(z): sigmoid/tanh/gelu are cheaper to recompute than to store a second tensor.
-// Math is done in float for every storage type.
+// Forward writes y = act(x). Backward takes x and recomputes act'(x): sigmoid/tanh/gelu are
+// cheaper to recompute than to store a second tensor. Math is done in float for every storage
+// type.
 //
 // The host passes `n_packs`: how many 16-byte packs of elements it may load as one vector
 // (0 when a pointer is not 16-byte aligned). The packs cover [0, n_packs * PACK); a scalar
@@ -19,10 +16,11 @@ template <typename T> struct alignas(16) Pack16 {
     T v[size];
 };
 
-// Activation codes, shared with mxlite/cuda/ops.py (ACTIVATIONS).
+// Activation codes: the one definition; mxlite/cuda/ops.py reads ACTIVATIONS from this enum
+// (names lower-cased).
 enum Activation {
     IDENTITY = 0, RELU = 1, LEAKY_RELU = 2, SIGMOID = 3, TANH = 4,
-    GELU_ERF = 5, GELU_TANH = 6, SILU = 7
+    GELU = 5, GELU_TANH = 6, SILU = 7
 };
 
 __device__ __forceinline__ float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
@@ -38,7 +36,7 @@ __device__ __forceinline__ float activate(float z, int act, float slope) {
     case LEAKY_RELU: return z > 0.0f ? z : slope * z;
     case SIGMOID: return sigmoidf(z);
     case TANH: return tanhf(z);
-    case GELU_ERF: return 0.5f * z * (1.0f + erff(z * MXLITE_INV_SQRT_2));
+    case GELU: return 0.5f * z * (1.0f + erff(z * MXLITE_INV_SQRT_2));
     case GELU_TANH:
         return 0.5f * z * (1.0f + tanhf(MXLITE_SQRT_2_OVER_PI * (z + MXLITE_GELU_CUBIC * z * z * z)));
     case SILU: return z * sigmoidf(z);
@@ -53,7 +51,7 @@ __device__ __forceinline__ float activate_grad(float z, int act, float slope) {
     case LEAKY_RELU: return z > 0.0f ? 1.0f : slope;
     case SIGMOID: { float s = sigmoidf(z); return s * (1.0f - s); }
     case TANH: { float t = tanhf(z); return 1.0f - t * t; }
-    case GELU_ERF:
+    case GELU:
         return 0.5f * (1.0f + erff(z * MXLITE_INV_SQRT_2)) + z * MXLITE_INV_SQRT_2PI * expf(-0.5f * z * z);
     case GELU_TANH: {
         float t = tanhf(MXLITE_SQRT_2_OVER_PI * (z + MXLITE_GELU_CUBIC * z * z * z));
@@ -67,44 +65,19 @@ __device__ __forceinline__ float activate_grad(float z, int act, float slope) {
 
 
 template <typename T>
-__global__ void activation_forward(const T* __restrict__ x, const T* __restrict__ bias,
-                                   T* y, T* preact,
-                                   long long n, long long n_packs, int channels, int inner,
-                                   int has_bias, int store_preact, int act, float slope) {
+__global__ void activation_forward(const T* __restrict__ x, T* __restrict__ y, long long n,
+                                   long long n_packs, int act, float slope) {
     constexpr int P = Pack16<T>::size;
     const long long stride = (long long)blockDim.x * gridDim.x;
     const long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     for (long long p = start; p < n_packs; p += stride) {
         Pack16<T> xin = reinterpret_cast<const Pack16<T>*>(x)[p];
-        Pack16<T> zout, yout;
-        // Channel of the pack's first element, then stepped: one division per pack, not per element.
-        int within = 0, c = 0;
-        if (has_bias) {
-            const long long row = p * P / inner;
-            within = (int)(p * P - row * inner);
-            c = (int)(row % channels);
-        }
-        for (int j = 0; j < P; ++j) {
-            float z = to_float(xin.v[j]);
-            if (has_bias) {
-                z += to_float(bias[c]);
-                if (++within == inner) {
-                    within = 0;
-                    if (++c == channels) c = 0;
-                }
-            }
-            zout.v[j] = from_float<T>(z);
-            yout.v[j] = from_float<T>(activate(z, act, slope));
-        }
+        Pack16<T> yout;
+        for (int j = 0; j < P; ++j) yout.v[j] = from_float<T>(activate(to_float(xin.v[j]), act, slope));
         reinterpret_cast<Pack16<T>*>(y)[p] = yout;
-        if (store_preact) reinterpret_cast<Pack16<T>*>(preact)[p] = zout;
     }
-    for (long long i = n_packs * P + start; i < n; i += stride) {
-        float z = to_float(x[i]);
-        if (has_bias) z += to_float(bias[(i / inner) % channels]);
-        y[i] = from_float<T>(activate(z, act, slope));
-        if (store_preact) preact[i] = from_float<T>(z);
-    }
+    for (long long i = n_packs * P + start; i < n; i += stride)
+        y[i] = from_float<T>(activate(to_float(x[i]), act, slope));
 }
 
 template <typename T>

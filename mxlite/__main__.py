@@ -111,12 +111,12 @@ def _gpu_arch():
     return "sm_" + device_info(gpu(0))["compute_capability"].replace(".", "")
 
 
-def _load_kernels(path, expressions):
-    """Load ``path``'s module on gpu(0) and look up each instantiation; None if it works,
-    else the reason."""
+def _load_kernels(stem, expressions):
+    """Load the kernel module ``stem`` on gpu(0) and look up each instantiation; None if it
+    works, else the reason."""
     from .cuda.loader import compile_module
     try:
-        module = compile_module(path, 0)
+        module = compile_module(stem, 0)
         for expression in expressions:
             module.get_function(expression)
     except Exception as err:  # compile or load failure: reported, not raised
@@ -164,7 +164,7 @@ def _print_kernels(out, gpu_reason, kernels_dir):
             continue
         status = f"compiles for {arch} ({entries} kernels, no spills)"
         if gpu_reason is None:
-            failure = _load_kernels(path, nvrtc_check.name_expressions(path))
+            failure = _load_kernels(os.path.splitext(name)[0], nvrtc_check.name_expressions(path))
             status += ", loads" if failure is None else f", does not load: {failure}"
         print(f"  {name}: {status}", file=out)
 

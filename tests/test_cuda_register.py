@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from mxlite.autograd import _sum_to
+from mxlite.autograd import registered_op, sum_to
 from mxlite.backend import CPU, GPU
 from mxlite.cuda import bind, philox, register
 from mxlite.ops import conv as conv_ops
+from mxlite.ops import gpu_kernels
 from mxlite.ops import elemwise as elemwise_ops
 from mxlite.ops import nn as nn_ops
 from mxlite.ops import norm as norm_ops
@@ -43,7 +44,8 @@ class Kernels:
             return bound(*args, **kwargs)
         return call
 
-    def generic(self, op):
+    def generic(self, name):
+        op = registered_op(name)
         forward, backward = op.forward_impls[CPU], op.backward_impls[CPU]
 
         def logged_forward(*args, **kwargs):
@@ -56,11 +58,11 @@ class Kernels:
         return logged_forward, logged_backward
 
     def forward(self, op):
-        forward = self.impls.get(op, (None, None))[0]
+        forward = self.impls.get(op.name, (None, None))[0]
         return forward or op.forward_impls[CPU]
 
     def backward(self, op):
-        backward = self.impls.get(op, (None, None))[1]
+        backward = self.impls.get(op.name, (None, None))[1]
         return backward or op.backward_impls[CPU]
 
 
@@ -103,7 +105,7 @@ def forward_backward(op, forward_of, backward, inputs, params, head):
     if op.has_aux:
         res, aux = res
     grads = backward(Ctx(forward_of, inputs, params, res if op.save_out else None, aux), head)
-    grads = [None if g is None else _sum_to(np, np.asarray(g), a.shape) for g, a in zip(grads, inputs)]
+    grads = [None if g is None else sum_to(np, np.asarray(g), a.shape) for g, a in zip(grads, inputs)]
     return res, aux, grads
 
 
@@ -362,31 +364,76 @@ def test_float64_index_gradients_fall_back(kernels, rng):
           {"axis": 1, "keepdims": False}, rng)
 
 
+# ---- elementwise declarations (broadcasting included) ----
+
+@pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "hypot", "arctan2"])
+@pytest.mark.parametrize("shapes", [((3, 5), (3, 5)), ((3, 1), (1, 5)), ((), (4,))], ids=["same", "outer", "scalar"])
+def test_elementwise_backward_kernels_match(kernels, rng, name, shapes):
+    inputs = [np.asarray(normal(rng, *shape) + 0.5) for shape in shapes]
+    check(kernels, registered_op(name), inputs, {}, rng, uses=(f"elementwise_{name}_backward",))
+
+
+def test_elementwise_kernels_fall_back_for_mixed_dtypes_and_empty(kernels, rng):
+    check(kernels, registered_op("hypot"), [normal(rng, 3), normal(rng, 3, dtype=np.float64)], {}, rng)
+    check(kernels, registered_op("hypot"), [np.zeros((0, 3), np.float32), normal(rng, 3)], {}, rng)
+
+
+# ---- softmax cross entropy ----
+
+def test_softmax_cross_entropy_kernel_matches_the_generic_op(kernels, rng):
+    op = registered_op("softmax_cross_entropy")
+    logits, labels = normal(rng, 4, 3, 11), rng.integers(-1, 12, (4, 3)).astype(np.float32)  # clipped
+    kernels.log.clear()
+    loss, aux = kernels.forward(op)(np, logits, labels)
+    want_loss, want_aux = generic_forward(op)(np, logits, labels)
+    assert kernels.log == ["softmax_cross_entropy"]
+    assert_same(loss, want_loss)
+    assert_same(aux, want_aux)
+    g = normal(rng, 4, 3)
+    got = kernels.backward(op)(Ctx(kernels.forward, [logits, labels], {}, None, aux), g)
+    want = op.backward(Ctx(generic_forward, [logits, labels], {}, None, None), g)
+    assert_same(got[0], want[0])
+
+
+def test_softmax_cross_entropy_falls_back_for_float64(kernels, rng):
+    op = registered_op("softmax_cross_entropy")
+    kernels.log.clear()
+    kernels.forward(op)(np, normal(rng, 2, 5, dtype=np.float64), np.array([1, 4]))
+    assert kernels.log == ["generic softmax_cross_entropy"]
+
+
 # ---- registration ----
 
-def test_registration_is_idempotent_and_keeps_the_original_fallbacks(kernels, rng):
-    ops = list(kernels.impls)
-    saved = [(op, list(op.forward_impls), list(op.backward_impls)) for op in ops]
-    saved_generic = dict(register._gpu_generic)
-    original_relu = nn_ops._relu.forward_impls[GPU]
+def test_attaching_is_idempotent_and_keeps_the_original_fallbacks(kernels, rng):
+    relu = registered_op("relu")
+    original_relu = relu.forward_impls[GPU]
     try:
-        register.register_gpu_kernels(kernels.run)
-        register.register_gpu_kernels(kernels.run)
-        assert register._gpu_generic[nn_ops._relu][0] is original_relu
-        for op in ops:
-            assert op.forward_impls[CPU] is not None and op.forward_impls[GPU] is not op.forward_impls[CPU]
+        gpu_kernels.attach_gpu_kernels(kernels.run)
+        gpu_kernels.attach_gpu_kernels(kernels.run)
+        assert gpu_kernels._generic["relu"][0] is original_relu
+        for name in kernels.impls:
+            op = registered_op(name)
+            assert op.forward_impls[CPU] is not None
+            assert (op.forward_impls[GPU], op.backward_impls[GPU]) != gpu_kernels._generic[name]
         x64 = normal(rng, 4, 3, dtype=np.float64)
-        np.testing.assert_array_equal(nn_ops._relu.forward_impls[GPU](np, x64), np.maximum(x64, 0))
+        np.testing.assert_array_equal(relu.forward_impls[GPU](np, x64), np.maximum(x64, 0))
         x = normal(rng, 4, 3)
         kernels.log.clear()
-        np.testing.assert_array_equal(nn_ops._relu.forward_impls[GPU](np, x), np.maximum(x, 0))
+        np.testing.assert_array_equal(relu.forward_impls[GPU](np, x), np.maximum(x, 0))
         assert kernels.log == ["activation_forward"]
     finally:
-        for op, forward_impls, backward_impls in saved:
-            op.forward_impls[:] = forward_impls
-            op.backward_impls[:] = backward_impls
-        register._gpu_generic.clear()
-        register._gpu_generic.update(saved_generic)
+        gpu_kernels.detach_gpu_kernels()
+    assert relu.forward_impls[GPU] is original_relu
+
+
+def test_every_declared_kernel_names_a_declared_op():
+    for name in register.declared_ops():
+        registered_op(name)  # raises KeyError naming the op
+
+
+def test_a_phase_declared_twice_is_refused():
+    with pytest.raises(ValueError, match="already has a kernel"):
+        register.kernel("relu")(lambda k, xp, x: x)
 
 
 def test_importing_the_registration_does_not_import_cupy():
@@ -398,20 +445,14 @@ def test_importing_the_registration_does_not_import_cupy():
 
 @pytest.fixture
 def gpu_with_kernels(kernels):
-    """gpu(0) with the CuPy-bound kernels registered; the ops' GPU implementations are restored
-    afterwards."""
+    """gpu(0) with the CuPy-bound kernels attached; detached (the ops' own GPU implementations
+    back) afterwards."""
     reason = gpu_unusable_reason(0)
     if reason is not None:
         pytest.skip(f"no usable GPU: {reason}")
-    saved = [(op, list(op.forward_impls), list(op.backward_impls)) for op in kernels.impls]
-    saved_generic = dict(register._gpu_generic)
-    register.register_gpu_kernels()
+    gpu_kernels.attach_gpu_kernels()
     yield mx.gpu(0)
-    for op, forward_impls, backward_impls in saved:
-        op.forward_impls[:] = forward_impls
-        op.backward_impls[:] = backward_impls
-    register._gpu_generic.clear()
-    register._gpu_generic.update(saved_generic)
+    gpu_kernels.detach_gpu_kernels()
 
 
 def _bn_training(x, gamma, beta):

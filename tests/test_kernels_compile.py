@@ -1,4 +1,5 @@
-"""Every kernels/*.cu compiles with NVRTC for sm_80 and sm_90 without register spills.
+"""Every kernel module (kernels/*.cu and the generated elementwise one) compiles with NVRTC for
+sm_80 and sm_90 without register spills.
 
 Runs without a GPU; needs cupy-cuda13x and nvidia-cuda-nvrtc==13.0.* (the ``kernels`` extra).
 """
@@ -8,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from mxlite.cuda import loader
 from mxlite.testing import nvrtc_check
 
 ok, reason = nvrtc_check.available()
 pytestmark = pytest.mark.skipif(not ok, reason=reason)
 
-REPO = Path(__file__).resolve().parent.parent
-KERNEL_FILES = sorted((REPO / "kernels").glob("*.cu"))
+
 DATA = Path(__file__).resolve().parent / "data" / "cuda"
 
 
 @pytest.mark.parametrize("arch", nvrtc_check.ARCHITECTURES)
-@pytest.mark.parametrize("path", KERNEL_FILES, ids=[p.name for p in KERNEL_FILES])
-def test_kernel_file_compiles_without_spills(path, arch):
-    report = nvrtc_check.check_file(path, arch)
+@pytest.mark.parametrize("stem", loader.kernel_files())
+def test_kernel_module_compiles_without_spills(stem, arch):
+    report = nvrtc_check.check_module(stem, arch)
     assert report.ok, "\n".join(report.errors)
 
 

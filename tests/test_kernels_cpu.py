@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from mxlite.cuda import bind, loader, ops, philox
+from mxlite.cuda import bind, elementwise, loader, ops, philox
 from mxlite.testing import cudasim
 
 _usable, _why = cudasim.available()
@@ -63,11 +63,20 @@ def from_bf16_bits(bits):
 
 def test_every_wrapper_names_a_kernel_file_that_has_its_kernels():
     wrappers = [f for _, f in inspect.getmembers(ops, inspect.isfunction) if hasattr(f, "kernel_file")]
-    assert {f.kernel_file for f in wrappers} == set(loader.KERNEL_FILES)
-    for stem in loader.KERNEL_FILES:
-        source = loader.kernel_path(stem).read_text()
-        for name in loader.name_expressions(source):
-            assert f"void {name.split('<')[0]}(" in source, f"{stem}.cu lists {name} but defines no such kernel"
+    on_disk = {path.stem for path in loader.kernel_dir().glob("*.cu")}
+    assert {f.kernel_file for f in wrappers} == on_disk
+    assert set(loader.kernel_files()) == on_disk | {elementwise.STEM}
+    for stem in loader.kernel_files():
+        source, names = loader.module_source(stem)
+        for name in names:
+            assert f"void {name.split('<')[0]}(" in source, f"{stem} lists {name} but defines no such kernel"
+
+
+def test_activation_codes_come_from_the_kernel_enum():
+    source = loader.kernel_path("activation").read_text()
+    for name, code in ops.ACTIVATIONS.items():
+        assert f"{name.upper()} = {code}" in source
+    assert len(ops.ACTIVATIONS) == 8 and len(set(ops.ACTIVATIONS.values())) == 8
 
 
 def test_importing_the_kernel_package_does_not_import_cupy():
@@ -100,23 +109,18 @@ def act_reference(z, act, slope=0.25):
 
 @pytest.mark.parametrize("act", list(ops.ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-@pytest.mark.parametrize("shape", [(3, 5, 7), (6, 9)], ids=["conv", "dense"])
-def test_activation_forward_backward_with_bias(rng, act, dtype, shape):
-    x = rng.standard_normal(shape).astype(dtype)  # packs that cross channels, plus a scalar tail
-    bias = rng.standard_normal(shape[1]).astype(dtype)
+@pytest.mark.parametrize("shape", [(3, 5, 7), (6, 9)], ids=["odd", "even"])
+def test_activation_forward_backward(rng, act, dtype, shape):
+    x = rng.standard_normal(shape).astype(dtype)  # 16-byte packs plus a scalar tail
     dy = rng.standard_normal(x.shape).astype(dtype)
     tol = F32 if dtype == np.float32 else F16
-    y, preact = run(ops.activation_forward, x, act, bias=bias, return_preact=True)
-    z = x.astype(np.float64) + bias.astype(np.float64).reshape((1, -1) + (1,) * (x.ndim - 2))
-    forward, grad = act_reference(z, act)
+    y = run(ops.activation_forward, x, act)
+    forward, grad = act_reference(x, act)
     assert y.dtype == dtype
-    assert_close(preact, z, tol)
     assert_close(y, forward, tol)
-    dx, dbias = run(ops.activation_backward, dy, preact, act, bias=True)
-    _, grad_at_preact = act_reference(preact, act)
-    expected_dx = dy.astype(np.float64) * grad_at_preact
-    assert_close(dx, expected_dx, tol)
-    assert_close(dbias, expected_dx.sum(axis=(0,) + tuple(range(2, x.ndim))), dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else F16)
+    dx = run(ops.activation_backward, dy, x, act)
+    assert dx.dtype == dtype
+    assert_close(dx, dy.astype(np.float64) * grad, tol)
 
 
 @pytest.mark.parametrize("act", ["leaky_relu", "gelu_tanh"])
@@ -141,8 +145,8 @@ def test_activation_bfloat16_forward(rng):
     x = from_bf16_bits(to_bf16_bits(rng.standard_normal(37)))
     y = np.empty(37, dtype=np.uint16)
     kernel = module_for("activation").get_function("activation_forward<__nv_bfloat16>")
-    kernel((1,), (64,), (to_bf16_bits(x), to_bf16_bits(x), y, y, np.int64(37), np.int64(0), np.int32(1),
-                         np.int32(1), np.int32(0), np.int32(0), np.int32(ops.ACTIVATIONS["silu"]), np.float32(0)))
+    kernel((1,), (64,), (to_bf16_bits(x), y, np.int64(37), np.int64(0), np.int32(ops.ACTIVATIONS["silu"]),
+                         np.float32(0)))
     expected, _ = act_reference(x, "silu")
     assert_close(from_bf16_bits(y), expected, dict(rtol=1e-2, atol=1e-2))
 
@@ -570,3 +574,57 @@ def test_kernel_parity_script_passes_on_the_cpu_executor(tmp_path):
     table = [line for line in output.read_text().splitlines() if line.startswith("| ") and "---" not in line]
     assert len(table) == 1 + len(kernel_parity.make_cases("cpu"))
     assert all("| ok |" in row for row in table[1:])
+
+
+# ---- generated elementwise kernels (mxlite.cuda.elementwise) ----
+
+ELEMENTWISE_REFERENCES = {
+    "logaddexp": lambda g, a, b, y: (g * np.exp(a - y), g * np.exp(b - y)),
+    "logaddexp2": lambda g, a, b, y: (g * np.exp2(a - y), g * np.exp2(b - y)),
+    "hypot": lambda g, a, b, y: (g * a / y, g * b / y),
+    "arctan2": lambda g, a, b, y: (g * b / (a * a + b * b), -g * a / (a * a + b * b)),
+}
+ELEMENTWISE_FORWARD = {"logaddexp": np.logaddexp, "logaddexp2": np.logaddexp2, "hypot": np.hypot,
+                       "arctan2": np.arctan2}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_REFERENCES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shapes", [((4, 5), (4, 5)), ((4, 1), (1, 5)), ((), (3,)), ((2, 3, 4), (4,))],
+                         ids=["same", "outer", "scalar", "row"])
+def test_elementwise_backward_kernels(rng, name, dtype, shapes):
+    a, b = (np.asarray(rng.standard_normal(s) + 0.5).astype(dtype) for s in shapes)
+    y = ELEMENTWISE_FORWARD[name](a, b).astype(dtype)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    declaration = elementwise.declared(name)
+    args = (g, a, b, y) if declaration.reads_out else (g, a, b)
+    got = run(declaration.backward, *args)
+    want = ELEMENTWISE_REFERENCES[name](*(v.astype(np.float64) for v in (g, a, b, y)))
+    tol = {np.float32: F32, np.float64: dict(rtol=1e-12, atol=1e-12), np.float16: F16}[dtype]
+    for got_one, want_one in zip(got, want):
+        assert got_one.dtype == dtype and got_one.shape == y.shape
+        assert_close(got_one, want_one, tol)
+
+
+def test_elementwise_kernels_read_strided_inputs_in_place(rng):
+    """A transposed (non-contiguous) input goes through the strided kernel, not a copy."""
+    a = rng.standard_normal((5, 3)).astype(np.float32).T
+    b = rng.standard_normal((3, 5)).astype(np.float32)
+    g = rng.standard_normal((3, 5)).astype(np.float32)
+    y = np.hypot(a, b)
+    g1, g2 = run(elementwise.declared("hypot").backward, g, a, b, y)
+    assert_close(g1, g * a / y)
+    assert_close(g2, g * b / y)
+
+
+def test_elementwise_launcher_rejects_mixed_dtypes():
+    x = np.ones(3, np.float32)
+    with pytest.raises(TypeError, match="one dtype"):
+        run(elementwise.declared("arctan2").backward, x, x, x.astype(np.float64))
+
+
+def test_elementwise_declarations_are_checked():
+    with pytest.raises(ValueError, match="already has elementwise kernels"):
+        elementwise.declare("hypot", ("x1", "x2"), backward="g1 = g; g2 = g;")
+    with pytest.raises(KeyError, match="no elementwise kernels are declared for 'nope'"):
+        elementwise.declared("nope")

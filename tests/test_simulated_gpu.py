@@ -14,7 +14,8 @@ import pytest
 import mxlite as mx
 from mxlite import autograd, gluon, storage
 from mxlite.backend import GPU, CpuBackend
-from mxlite.cuda import bind, register
+from mxlite.cuda import bind
+from mxlite.ops import gpu_kernels
 from mxlite.optimizer.fused import bind_kernels
 from mxlite.testing import cudasim
 
@@ -49,14 +50,10 @@ def sim_gpu(monkeypatch):
             launched.add(wrapper.__name__)
             return call(*args, **kwargs)
         return logged
-    ops = register.kernel_implementations(run, register._gpu_original)
-    saved = {o: (list(o.forward_impls), list(o.backward_impls)) for o in ops}
-    register.register_gpu_kernels(run=run)
+    gpu_kernels.attach_gpu_kernels(run=run)
     dev._backend.launched = launched
     yield dev
-    for o, (forward, backward) in saved.items():
-        o.forward_impls[:] = forward
-        o.backward_impls[:] = backward
+    gpu_kernels.detach_gpu_kernels()
 
 
 def _net():
@@ -115,7 +112,7 @@ def test_training_on_the_simulated_gpu_matches_the_cpu(sim_gpu, optimizer, param
     cpu_losses, cpu_weights = _train(mx.cpu(0), 2, optimizer, params)
     assert launches and all(d == sim_gpu for d in launches)
     assert {"im2col", "max_pool2d_forward", "max_pool2d_backward", "activation_forward",
-            "activation_backward", "layer_norm_forward", "layer_norm_backward",
+            "activation_backward", "layer_norm_forward", "layer_norm_backward", "softmax_cross_entropy",
             "batch_norm_forward"} <= _launched_prefixes(sim_gpu._backend.launched)
     for got, want in zip(gpu_losses, cpu_losses):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

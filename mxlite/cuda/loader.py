@@ -1,5 +1,8 @@
 """Finds the hand-written kernels (kernels/*.cu) and compiles each file once per GPU.
 
+Every ``kernels/<stem>.cu`` is a kernel file, and so is the generated module
+``elementwise`` (``mxlite.cuda.elementwise``): adding a ``.cu`` file needs no list edit.
+
 The sources live in the repository's top-level ``kernels/`` directory; ``mxlite/cuda/kernels``
 is a symlink to it, so the same relative path works in a source checkout and, with the
 ``mxlite.cuda`` package data ``kernels/*.cu`` (copied through the link at build time), in an
@@ -16,7 +19,8 @@ import re
 import threading
 from pathlib import Path
 
-KERNEL_FILES = ("activation", "softmax", "norm", "dropout", "optimizer", "conv", "indexing")
+from . import elementwise
+
 COMPILE_OPTIONS = ("--std=c++17",)
 _NAME_EXPRESSIONS = re.compile(r"^\s*//\s*mxlite-name-expressions:(.*)$", re.MULTILINE)
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#include[ \t]+"([^"]+)"[ \t]*$', re.MULTILINE)
@@ -38,11 +42,42 @@ def kernel_dir():
     )
 
 
+def kernel_files():
+    """The stems of the kernel modules: every kernels/*.cu and the generated ``elementwise``."""
+    return tuple(sorted(path.stem for path in kernel_dir().glob("*.cu"))) + (elementwise.STEM,)
+
+
 def kernel_path(stem):
     """Path of kernels/<stem>.cu."""
-    if stem not in KERNEL_FILES:
-        raise ValueError(f"unknown kernel file {stem!r}; expected one of {', '.join(KERNEL_FILES)}")
-    return kernel_dir() / f"{stem}.cu"
+    path = kernel_dir() / f"{stem}.cu"
+    if not path.is_file():
+        raise ValueError(f"unknown kernel file {stem!r}; expected one of {', '.join(kernel_files())}")
+    return path
+
+
+def module_source(stem):
+    """The whole program of the kernel module ``stem`` (local includes inlined) and the template
+    instantiations NVRTC must emit."""
+    if stem == elementwise.STEM:
+        source = _inline_includes(elementwise.source(), kernel_dir())
+        return source, elementwise.name_expressions()
+    source = kernel_source(kernel_path(stem))
+    return source, name_expressions(source)
+
+
+def enum_values(stem, enum_name):
+    """``{name: value}`` of the C enum ``enum_name`` in kernels/<stem>.cu, names lower-cased:
+    codes shared by C and Python are defined once, in the kernel file."""
+    source = kernel_path(stem).read_text()
+    match = re.search(rf"\benum\s+{enum_name}\s*{{([^}}]*)}}", source)
+    if match is None:
+        raise ValueError(f"kernels/{stem}.cu defines no enum {enum_name}")
+    values = {}
+    for entry in match.group(1).split(","):
+        name, _, value = entry.partition("=")
+        if name.strip():
+            values[name.strip().lower()] = int(value) if value.strip() else len(values)
+    return values
 
 
 def name_expressions(source):
@@ -80,23 +115,27 @@ def _split_top_level(text):
 def kernel_source(path):
     """The text of the ``.cu`` file at ``path`` with its local ``#include "..."`` files inlined."""
     path = Path(path)
-    return _LOCAL_INCLUDE.sub(lambda m: (path.parent / m.group(1)).read_text(), path.read_text())
+    return _inline_includes(path.read_text(), path.parent)
 
 
-def compile_module(path, device_id=None):
-    """A compiled cupy.RawModule for the ``.cu`` file at ``path`` (the current GPU by default)."""
+def _inline_includes(source, directory):
+    return _LOCAL_INCLUDE.sub(lambda m: (directory / m.group(1)).read_text(), source)
+
+
+def compile_module(stem, device_id=None):
+    """A compiled cupy.RawModule for the kernel module ``stem`` (the current GPU by default)."""
     import cupy
 
-    source = kernel_source(path)
+    source, names = module_source(stem)
     with cupy.cuda.Device(device_id):
-        module = cupy.RawModule(code=source, options=COMPILE_OPTIONS,
-                                name_expressions=name_expressions(source))
+        module = cupy.RawModule(code=source, options=COMPILE_OPTIONS, name_expressions=names)
         module.compile()
     return module
 
 
 def load_module(stem, device_id=None):
-    """The cupy.RawModule for kernels/<stem>.cu on a GPU (the current one by default), compiled once."""
+    """The cupy.RawModule for the kernel module ``stem`` on a GPU (the current one by default),
+    compiled once."""
     import cupy
 
     if device_id is None:
@@ -105,5 +144,5 @@ def load_module(stem, device_id=None):
     with _lock:
         module = _modules.get(key)
         if module is None:
-            module = _modules[key] = compile_module(kernel_path(stem), device_id)
+            module = _modules[key] = compile_module(stem, device_id)
     return module

@@ -7,50 +7,22 @@ On a GPU that is ``(mxlite.cuda.loader.load_module(stem), cupy)``; in CPU tests 
 ``(mxlite.testing.cudasim.Module(path, ...), numpy)``. ``fn.kernel_file`` names the file stem a
 wrapper needs; ``mxlite.cuda.bind`` pairs a wrapper with its module.
 
-Signatures (dtypes: f32 = float32, f16 = float16, bf16 = bfloat16 where the array module has it):
-  activation_forward(k, xp, x, act, bias=None, slope=0.25, return_preact=False)
-      -> y, or (y, preact) with preact = x + bias. f32/f16/bf16. bias runs along axis 1.
-  activation_backward(k, xp, dy, preact, act, slope=0.25, bias=False) -> dx, or (dx, dbias).
-      preact is x when no bias was fused. act: one of ACTIVATIONS.
-  softmax_forward(k, xp, x, log=False) -> y               (last axis; f32/f16/bf16)
-  softmax_backward(k, xp, dy, y, log=False) -> dx
-  softmax_cross_entropy(k, xp, logits, labels) -> (loss, dlogits)
-      loss has logits.shape[:-1]; dlogits = softmax - onehot (unit head gradient).
-  dropout_forward(k, xp, x, p, seed, offset) -> y; dropout_backward(k, xp, dy, p, seed, offset) -> dx
-      mask from Philox 4x32-10 (mxlite.cuda.philox reproduces it); f32/f16/bf16.
-  batch_norm_forward(k, xp, x, gamma, beta, running_mean, running_var, eps=1e-5, momentum=0.9,
-                     training=True) -> (y, mean, inv_std)       (NCHW or (N, C); f32)
-      training updates running_mean/running_var in place (when given) with the biased variance.
-  batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=False)
-      -> (dx, dgamma, dbeta)
-  layer_norm_forward(k, xp, x, gamma, beta, eps=1e-5) -> (y, mean, inv_std)   (last axis)
-  layer_norm_backward(k, xp, dy, x, gamma, mean, inv_std) -> (dx, dgamma, dbeta)
-  sgd_momentum_update(k, xp, weights, grads, moms, lr, momentum=0.0, wd=0.0, rescale_grad=1.0,
-                      clip_gradient=None, master_weights=None)                     (in place)
-  adam_update(k, xp, weights, grads, means, variances, lr, t, beta1=0.9, beta2=0.999,
-              epsilon=1e-8, wd=0.0, rescale_grad=1.0, clip_gradient=None, master_weights=None)
-  adamw_update(...same as adam_update...)                                          (in place)
-      lr, wd and t may be one number or one per tensor. f32 weights, or f16 weights with f32
-      master_weights. Formulas: kernels/optimizer.cu.
-  im2col(k, xp, x, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)) -> cols (N, C*KH*KW, OH*OW)
-  col2im(k, xp, cols, x_shape, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)) -> dx
-  max_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0)) -> (y, argmax)            (f32)
-  max_pool2d_backward(k, xp, dy, argmax, x_shape) -> dx
-  avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=True) -> y
-  avg_pool2d_backward(k, xp, dy, x_shape, kernel, stride, pad=(0, 0), count_include_pad=True) -> dx
-  embedding_backward(k, xp, indices, dy, num_rows) -> dweight (num_rows, D), dy's dtype
-  pick_backward(k, xp, index, dy, x_shape, axis=-1, mode="clip") -> dx
+Each wrapper's docstring gives its dtypes and what it returns (f32 = float32, f16 = float16,
+bf16 = bfloat16 where the array module has it); kernels/README.md gives each kernel's launch
+shape and the bytes it moves.
 """
 import math
 
 import numpy
 
+from . import loader
+from .philox import keep_threshold
+
 BLOCK = 256
 MAX_BLOCKS = 8192  # grid-stride kernels loop beyond this
 OPTIMIZER_CHUNK = 1 << 16
 
-ACTIVATIONS = {"identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4,
-               "gelu": 5, "gelu_tanh": 6, "silu": 7}
+ACTIVATIONS = loader.enum_values("activation", "Activation")  # the codes of kernels/activation.cu
 _TYPE_NAMES = {"float32": "float", "float16": "__half", "bfloat16": "__nv_bfloat16"}
 _FLOATING = ("float32", "float16", "bfloat16")
 
@@ -120,53 +92,37 @@ def _activation_code(act):
         raise ValueError(f"unknown activation {act!r}; expected one of {', '.join(ACTIVATIONS)}") from None
 
 
-def _channel_layout(shape):
-    """(channels, inner) of a (N, C, ...) array: the bias broadcasts along axis 1."""
-    if len(shape) < 2:
-        raise ValueError(f"a fused bias needs an input with a channel axis 1, got shape {shape}")
-    return shape[1], math.prod(shape[2:])
+def _packs(arrays, itemsize, size):
+    """How many 16-byte packs the activation kernels may load as vectors (0 unless aligned)."""
+    return size // (16 // itemsize) if _aligned(arrays, 16) else 0
 
 
 @_uses("activation")
-def activation_forward(k, xp, x, act, bias=None, slope=0.25, return_preact=False):
+def activation_forward(k, xp, x, act, slope=0.25):
+    """y = act(x), act one of ACTIVATIONS (slope: leaky_relu's); f32/f16/bf16."""
     x = xp.ascontiguousarray(x)
-    code = _activation_code(act)
     y = xp.empty_like(x)
-    preact = xp.empty_like(x) if return_preact else None
-    channels, inner = 1, 1
-    if bias is not None:
-        channels, inner = _channel_layout(x.shape)
-        if bias.shape != (channels,) or bias.dtype != x.dtype:
-            raise ValueError(f"bias must have shape ({channels},) and dtype {x.dtype}; got {bias.shape} {bias.dtype}")
-        bias = xp.ascontiguousarray(bias)
-    pack = 16 // x.itemsize
-    packs = x.size // pack if _aligned([a for a in (x, y, preact) if a is not None], 16) else 0
-    kernel = k.get_function(_template("activation_forward", x.dtype))
-    # Kernels take no null pointers (the CPU executor passes arrays only): unused ones alias x or y.
-    kernel(_grid(max(packs, x.size - packs * pack)), (BLOCK,),
-           (x, x if bias is None else bias, y, y if preact is None else preact, numpy.int64(x.size),
-            numpy.int64(packs), numpy.int32(channels), numpy.int32(inner), numpy.int32(bias is not None),
-            numpy.int32(return_preact), numpy.int32(code), numpy.float32(slope)))
-    return (y, preact) if return_preact else y
+    packs = _packs((x, y), x.itemsize, x.size)
+    k.get_function(_template("activation_forward", x.dtype))(
+        _grid(max(packs, x.size - packs * (16 // x.itemsize))), (BLOCK,),
+        (x, y, numpy.int64(x.size), numpy.int64(packs), numpy.int32(_activation_code(act)),
+         numpy.float32(slope)))
+    return y
 
 
 @_uses("activation")
-def activation_backward(k, xp, dy, preact, act, slope=0.25, bias=False):
-    dy, preact = xp.ascontiguousarray(dy), xp.ascontiguousarray(preact)
-    if dy.shape != preact.shape or dy.dtype != preact.dtype:
-        raise ValueError(f"dy {dy.shape} {dy.dtype} and preact {preact.shape} {preact.dtype} must match")
+def activation_backward(k, xp, dy, x, act, slope=0.25):
+    """dx = dy * act'(x), recomputed from the forward's input x."""
+    dy, x = xp.ascontiguousarray(dy), xp.ascontiguousarray(x)
+    if dy.shape != x.shape or dy.dtype != x.dtype:
+        raise ValueError(f"dy {dy.shape} {dy.dtype} and x {x.shape} {x.dtype} must match")
     dx = xp.empty_like(dy)
-    pack = 16 // dy.itemsize
-    packs = dy.size // pack if _aligned((dy, preact, dx), 16) else 0
-    kernel = k.get_function(_template("activation_backward", dy.dtype))
-    kernel(_grid(max(packs, dy.size - packs * pack)), (BLOCK,),
-           (dy, preact, dx, numpy.int64(dy.size), numpy.int64(packs), numpy.int32(_activation_code(act)),
-            numpy.float32(slope)))
-    if not bias:
-        return dx
-    _channel_layout(dx.shape)
-    reduce_axes = (0,) + tuple(range(2, dx.ndim))
-    return dx, dx.sum(axis=reduce_axes, dtype=numpy.float32).astype(dx.dtype)
+    packs = _packs((dy, x, dx), dy.itemsize, dy.size)
+    k.get_function(_template("activation_backward", dy.dtype))(
+        _grid(max(packs, dy.size - packs * (16 // dy.itemsize))), (BLOCK,),
+        (dy, x, dx, numpy.int64(dy.size), numpy.int64(packs), numpy.int32(_activation_code(act)),
+         numpy.float32(slope)))
+    return dx
 
 
 # ---- softmax family (last axis) ----
@@ -190,6 +146,7 @@ def _rows(x):
 
 @_uses("softmax")
 def softmax_forward(k, xp, x, log=False):
+    """softmax (log_softmax with ``log``) over the last axis; f32/f16/bf16."""
     x = xp.ascontiguousarray(x)
     y = xp.empty_like(x)
     rows, cols = _rows(x)
@@ -201,6 +158,7 @@ def softmax_forward(k, xp, x, log=False):
 
 @_uses("softmax")
 def softmax_backward(k, xp, dy, y, log=False):
+    """dx from dy and the forward's output y (log: y is log_softmax)."""
     dy, y = xp.ascontiguousarray(dy), xp.ascontiguousarray(y)
     if dy.shape != y.shape or dy.dtype != y.dtype:
         raise ValueError(f"dy {dy.shape} {dy.dtype} and y {y.shape} {y.dtype} must match")
@@ -214,6 +172,8 @@ def softmax_backward(k, xp, dy, y, log=False):
 
 @_uses("softmax")
 def softmax_cross_entropy(k, xp, logits, labels):
+    """(loss, dlogits) for sparse labels (class indices, clipped into range): loss has
+    logits.shape[:-1], dlogits = softmax - onehot (the gradient for a unit head gradient)."""
     logits = xp.ascontiguousarray(logits)
     rows, cols = _rows(logits)
     if tuple(labels.shape) != logits.shape[:-1]:
@@ -230,8 +190,6 @@ def softmax_cross_entropy(k, xp, logits, labels):
 # ---- dropout ----
 
 def _dropout(k, xp, x, p, seed, offset):
-    from .philox import keep_threshold
-
     x = xp.ascontiguousarray(x)
     threshold = keep_threshold(p)
     y = xp.empty_like(x)
@@ -245,6 +203,8 @@ def _dropout(k, xp, x, p, seed, offset):
 
 @_uses("dropout")
 def dropout_forward(k, xp, x, p, seed, offset):
+    """x masked by Philox 4x32-10 keyed by (seed, offset), kept values scaled by 1/(1-p);
+    mxlite.cuda.philox reproduces the mask. f32/f16/bf16."""
     return _dropout(k, xp, x, p, seed, offset)
 
 
@@ -277,6 +237,8 @@ def _plane_launch(planes, positions):
 @_uses("norm")
 def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=None, eps=1e-5,
                        momentum=0.9, training=True):
+    """(y, mean, inv_std) over every axis but 1 of (N, C, ...) f32 input; training updates
+    running_mean/running_var in place (when given) with the biased variance, inference uses them."""
     _require_float32("batch_norm", x, gamma, beta, running_mean, running_var)
     x = xp.ascontiguousarray(x)
     batch, channels, inner = _batch_layout(x)
@@ -314,6 +276,7 @@ def batch_norm_forward(k, xp, x, gamma, beta, running_mean=None, running_var=Non
 
 @_uses("norm")
 def batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=False):
+    """(dx, dgamma, dbeta); ``use_global_stats``: dx = gamma * inv_std * dy."""
     _require_float32("batch_norm", dy, x, mean, inv_std, gamma)
     dy, x = xp.ascontiguousarray(dy), xp.ascontiguousarray(x)
     batch, channels, inner = _batch_layout(x)
@@ -338,6 +301,7 @@ def batch_norm_backward(k, xp, dy, x, mean, inv_std, gamma, use_global_stats=Fal
 
 @_uses("norm")
 def layer_norm_forward(k, xp, x, gamma, beta, eps=1e-5):
+    """(y, mean, inv_std) over the last axis, mean and inv_std float32; f32/f16/bf16."""
     x = xp.ascontiguousarray(x)
     rows, cols = _rows(x)
     gamma, beta = xp.ascontiguousarray(gamma), xp.ascontiguousarray(beta)
@@ -354,6 +318,7 @@ def layer_norm_forward(k, xp, x, gamma, beta, eps=1e-5):
 
 @_uses("norm")
 def layer_norm_backward(k, xp, dy, x, gamma, mean, inv_std):
+    """(dx, dgamma, dbeta) from the forward's mean and inv_std."""
     dy, x, gamma = xp.ascontiguousarray(dy), xp.ascontiguousarray(x), xp.ascontiguousarray(gamma)
     rows, cols = _rows(x)
     dx = xp.empty_like(x)
@@ -503,6 +468,7 @@ def _conv_geometry(x_shape, kernel, stride, pad, dilate):
 
 @_uses("conv")
 def im2col(k, xp, x, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)):
+    """(N, C*KH*KW, OH*OW) columns of NCHW x, for convolution as one batched matmul; f32/f16."""
     x = xp.ascontiguousarray(x)
     geometry = _conv_geometry(x.shape, kernel, stride, pad, dilate)
     n, c, _, _, kh, kw, oh, ow = (int(v) for v in geometry[:8])
@@ -514,6 +480,7 @@ def im2col(k, xp, x, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)):
 
 @_uses("conv")
 def col2im(k, xp, cols, x_shape, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)):
+    """dx of shape x_shape, the columns summed back into the input (a gather: deterministic)."""
     cols = xp.ascontiguousarray(cols)
     geometry = _conv_geometry(x_shape, kernel, stride, pad, dilate)
     n, c, _, _, kh, kw, oh, ow = (int(v) for v in geometry[:8])
@@ -534,6 +501,7 @@ def _pool_geometry(x_shape, kernel, stride, pad):
 
 @_uses("conv")
 def max_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0)):
+    """(y, argmax) of NCHW f32 x, argmax the index within the H*W plane (first maximum)."""
     _require_float32("max_pool2d", x)
     x = xp.ascontiguousarray(x)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x.shape, kernel, stride, pad)
@@ -546,6 +514,7 @@ def max_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0)):
 
 @_uses("conv")
 def max_pool2d_backward(k, xp, dy, argmax, x_shape):
+    """dx of shape x_shape: dy added at each window's argmax."""
     _require_float32("max_pool2d", dy)
     dy = xp.ascontiguousarray(dy)
     n, c, h, w = x_shape
@@ -559,6 +528,7 @@ def max_pool2d_backward(k, xp, dy, argmax, x_shape):
 
 @_uses("conv")
 def avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=True):
+    """Window means of NCHW f32 x; ``count_include_pad`` as MXNet."""
     _require_float32("avg_pool2d", x)
     x = xp.ascontiguousarray(x)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x.shape, kernel, stride, pad)
@@ -571,6 +541,7 @@ def avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=T
 
 @_uses("conv")
 def avg_pool2d_backward(k, xp, dy, x_shape, kernel, stride, pad=(0, 0), count_include_pad=True):
+    """dx of shape x_shape from the window means' dy."""
     _require_float32("avg_pool2d", dy)
     dy = xp.ascontiguousarray(dy)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x_shape, kernel, stride, pad)
@@ -587,6 +558,7 @@ def avg_pool2d_backward(k, xp, dy, x_shape, kernel, stride, pad=(0, 0), count_in
 
 @_uses("indexing")
 def embedding_backward(k, xp, indices, dy, num_rows):
+    """dweight (num_rows, D) in dy's dtype: dy's rows summed at their (clipped) indices."""
     dy = xp.ascontiguousarray(dy)
     indices = xp.ascontiguousarray(indices.reshape(-1).astype(numpy.int32))
     dim = dy.shape[-1] if dy.ndim else 1
@@ -602,6 +574,7 @@ def embedding_backward(k, xp, indices, dy, num_rows):
 
 @_uses("indexing")
 def pick_backward(k, xp, index, dy, x_shape, axis=-1, mode="clip"):
+    """dx of shape x_shape, zero but dy at each picked index along ``axis``; f32/f16."""
     if mode not in ("clip", "wrap"):
         raise ValueError(f"pick mode must be 'clip' or 'wrap', got {mode!r}")
     x_shape = tuple(x_shape)

@@ -129,11 +129,20 @@ def parse_ptxas_report(log: str) -> list[KernelReport]:
 
 def check_file(path, arch: str) -> CompileReport:
     """Compile one ``.cu`` file for ``arch`` (e.g. ``"sm_90"``) and list what is wrong with it."""
-    from cupy.cuda import nvrtc
-
     path = Path(path)
     source = loader.kernel_source(path)
-    expressions = loader.name_expressions(source)
+    return _check(source, loader.name_expressions(source), path.name, str(path), arch)
+
+
+def check_module(stem, arch: str) -> CompileReport:
+    """``check_file`` for a kernel module by stem, the generated ``elementwise`` included."""
+    source, expressions = loader.module_source(stem)
+    return _check(source, expressions, f"{stem}.cu", stem, arch)
+
+
+def _check(source, expressions, filename, origin, arch) -> CompileReport:
+    from cupy.cuda import nvrtc
+
     errors = [
         f"template kernel {name!r} is never instantiated: list it in a "
         f"'// mxlite-name-expressions: {name}<...>' line"
@@ -141,7 +150,7 @@ def check_file(path, arch: str) -> CompileReport:
         if not any(re.match(rf"\s*(\w+::)*{name}\s*<", e) for e in expressions)
     ]
     started = time.perf_counter()
-    program = nvrtc.createProgram(source, path.name, [], [])
+    program = nvrtc.createProgram(source, filename, [], [])
     try:
         for expression in expressions:
             nvrtc.addNameExpression(program, expression)
@@ -163,7 +172,7 @@ def check_file(path, arch: str) -> CompileReport:
             hint = " (NVRTC has no C++ standard library: use <cuda/std/...> headers or builtin types)"
         elif re.search(r'cannot open source file "cuda_(fp16|bf16)\.h"', log):
             hint = " (install 'nvidia-cuda-runtime==13.0.*' or a CUDA toolkit for the CUDA headers)"
-        errors.append(f"NVRTC failed to compile {path.name} for {arch}{hint}:\n{log.strip()}")
+        errors.append(f"NVRTC failed to compile {filename} for {arch}{hint}:\n{log.strip()}")
     kernels = parse_ptxas_report(log)
     for kernel in kernels:
         kernel.name = lowered.get(kernel.name, kernel.name)
@@ -174,8 +183,8 @@ def check_file(path, arch: str) -> CompileReport:
                 f"values or relax __launch_bounds__"
             )
     if compiled and not any(k.entry for k in kernels):
-        errors.append(f"{path.name} compiled to no kernels for {arch}: nothing was checked")
-    return CompileReport(str(path), arch, seconds, log, errors, kernels)
+        errors.append(f"{filename} compiled to no kernels for {arch}: nothing was checked")
+    return CompileReport(origin, arch, seconds, log, errors, kernels)
 
 
 def _kernel_files(targets) -> list[Path]:

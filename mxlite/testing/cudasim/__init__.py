@@ -479,14 +479,16 @@ _kernel_modules = {}
 
 
 def kernel_module(stem: str) -> Module:
-    """``kernels/<stem>.cu`` compiled for the executor once per process, with its name
-    expressions and compile options, as ``mxlite.cuda.loader`` compiles it for a GPU."""
+    """The kernel module ``stem`` (``kernels/<stem>.cu`` or the generated ``elementwise``)
+    compiled for the executor once per process, with its name expressions and compile options,
+    as ``mxlite.cuda.loader`` compiles it for a GPU."""
     module = _kernel_modules.get(stem)
     if module is None:
         from ...cuda import loader
 
-        path = loader.kernel_path(stem)
-        module = _kernel_modules[stem] = Module(
-            path, name_expressions=loader.name_expressions(loader.kernel_source(path)),
-            options=loader.COMPILE_OPTIONS)
+        source, names = loader.module_source(stem)
+        # a file keeps its path, so sanitizer reports name its lines
+        origin = source if stem == loader.elementwise.STEM else loader.kernel_path(stem)
+        module = _kernel_modules[stem] = Module(origin, name_expressions=names,
+                                                options=loader.COMPILE_OPTIONS)
     return module
