@@ -35,7 +35,8 @@ function that only calls other ops declares no op of its own: it goes in ``compo
 Modules: ``elemwise`` (unary/binary math, comparisons, where, clip), ``reduce``,
 ``shape`` (data movement and indexing), ``linalg`` (products, einsum, numpy.linalg),
 ``nn`` (npx activations, softmax family, embedding, helpers), ``norm``, ``conv``
-(convolution, deconvolution, pooling), ``special`` (erf, gamma family) and ``composite``:
+(convolution, deconvolution, pooling), ``special`` (erf, gamma family), ``loss`` (fused losses: softmax_cross_entropy)
+and ``composite``:
 public functions built only from other modules' ops (average, nan-reductions, quantiles,
 vdot/inner/outer/kron, diagonals and triangles, linalg.norm, logsumexp, topk, one_hot,
 sequence_mask, batch_dot, l2_normalization). Op modules import each other only at the top
