@@ -158,6 +158,29 @@ def test_non_differentiable_shape_ops(device):
     assert mnp.searchsorted(s, 2.5).item() == 2
 
 
+@pytest.mark.parametrize("split", [
+    lambda a: mnp.split(a, 1), lambda a: mnp.split(a, [], axis=1), lambda a: mnp.array_split(a, 1),
+    lambda a: mnp.array_split(a, []), lambda a: mnp.hsplit(a, 1), lambda a: a.split(1)])
+def test_split_into_one_piece_keeps_the_shape(split, device):
+    a = mnp.array(np.arange(6.0).reshape(2, 3), device=device)
+    a.attach_grad()
+    with mx.autograd.record():
+        (piece,) = split(a)
+        y = (piece * piece).sum()
+    assert piece.shape == (2, 3)
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), 2 * np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: a.transpose(0, 5), lambda a: mnp.transpose(a, (1, 4)),
+    lambda a: mnp.moveaxis(a, 0, 5), lambda a: mnp.moveaxis(a, -3, 0),
+    lambda a: mnp.swapaxes(a, 0, 2)])
+def test_out_of_range_axes_raise_axis_error(call, device):
+    with pytest.raises(np.exceptions.AxisError):
+        call(mnp.ones((2, 3), device=device))
+
+
 def test_split_uneven_raises_with_hint(device):
     with pytest.raises(ValueError, match="array_split"):
         mnp.split(mnp.ones((5,), device=device), 2)

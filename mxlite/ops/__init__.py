@@ -114,7 +114,8 @@ def as_axes(axis, ndim):
         axes = (axis + ndim if axis < 0 else axis,)
     for a in axes:
         if not 0 <= a < max(ndim, 1):
-            raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+            raise _np.exceptions.AxisError(f"axis {axis} is out of bounds for an array of "
+                                           f"dimension {ndim}")
     return tuple(sorted(axes))
 
 

@@ -1,4 +1,6 @@
 """Shape and data-movement ops, indexing, dtype casts and device transfers."""
+import operator as _operator
+
 import numpy as _np
 
 from ..autograd import Op, apply, defop
@@ -84,10 +86,18 @@ class _transpose:
 
 
 
+def _axis_in_range(axis, ndim):
+    """``axis`` as a non-negative index, raising numpy's AxisError outside [-ndim, ndim)."""
+    axis = _operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise _np.exceptions.AxisError(axis, ndim)
+    return axis % ndim
+
+
 def transpose(a, axes=None):
     a = to_nd(a)
     if axes is not None:
-        axes = tuple(ax % a.ndim if a.ndim else ax for ax in axes)
+        axes = tuple(_axis_in_range(ax, a.ndim) for ax in axes)
         if sorted(axes) != list(range(a.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of an array of dimension "
                              f"{a.ndim}")
@@ -104,9 +114,9 @@ def swapaxes(a, axis1, axis2):
 
 def moveaxis(a, source, destination):
     a = to_nd(a)
-    src = [s % a.ndim for s in (source if isinstance(source, (tuple, list)) else (source,))]
-    dst = [d % a.ndim for d in (destination if isinstance(destination, (tuple, list))
-                                else (destination,))]
+    src = [_axis_in_range(s, a.ndim) for s in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [_axis_in_range(d, a.ndim) for d in (destination if isinstance(destination, (tuple, list))
+                                               else (destination,))]
     if len(src) != len(dst):
         raise ValueError("source and destination must have the same number of axes")
     order = [n for n in range(a.ndim) if n not in src]
@@ -412,9 +422,11 @@ class _Split:
     """Pieces of ``x`` between ``bounds`` along ``axis``; unused pieces get no gradient."""
     def forward(xp, x, bounds, axis):
         lead = (slice(None),) * axis
-        return tuple(x[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:]))
+        pieces = tuple(x[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:]))
+        return pieces if len(pieces) > 1 else pieces[0]  # a one-output op returns its array
 
     def backward(ctx, gs):
+        gs = gs if isinstance(gs, tuple) else (gs,)
         x = ctx.inputs[0]
         bounds, axis = ctx.params["bounds"], ctx.params["axis"]
         lead = (slice(None),) * axis
