@@ -4,6 +4,7 @@ Gradients of a parameter's device copies are summed (MXNet's kvstore 'device'
 semantics) and every copy is updated identically, each with its own optimizer state
 on its own device.
 """
+import numbers
 import pickle
 
 from .. import autograd
@@ -71,7 +72,7 @@ class Trainer:
 
     def step(self, batch_size, ignore_stale_grad=False):
         """One update: gradients are rescaled by ``1/batch_size``, summed over devices, applied."""
-        self._optimizer.rescale_grad = self._scale / batch_size
+        self._set_batch_size(batch_size)
         self._check_fresh(ignore_stale_grad)
         self._allreduce_grads()
         self._update(ignore_stale_grad)
@@ -82,9 +83,17 @@ class Trainer:
 
     def update(self, batch_size, ignore_stale_grad=False):
         """The second half of ``step``, after ``allreduce_grads``."""
-        self._optimizer.rescale_grad = self._scale / batch_size
+        self._set_batch_size(batch_size)
         self._check_fresh(ignore_stale_grad)
         self._update(ignore_stale_grad)
+
+    def _set_batch_size(self, batch_size):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Real) \
+                or not batch_size > 0:
+            raise ValueError(f"Trainer.step: batch_size must be the positive number of samples "
+                             f"the gradients were summed over (e.g. data.shape[0]), got "
+                             f"{batch_size!r}; nothing was updated")
+        self._optimizer.rescale_grad = self._scale / batch_size
 
     def _trainable(self):
         return [(i, p) for i, p in enumerate(self._params) if p.grad_req != "null"]

@@ -5,6 +5,8 @@ They live here so that the primitive modules never import each other at call tim
 module imports them at the top and nothing imports it but the namespaces. ``__all__`` is
 what ``mx.np`` re-exports, ``NPX`` what ``mx.npx`` does; ``norm`` is ``mx.np.linalg``'s.
 """
+import operator as _operator
+
 import numpy as _np
 
 from ..autograd import apply, is_training, pause
@@ -285,6 +287,9 @@ def logsumexp(data, axis=None, keepdims=False):
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     """float32 by default (MXNet); out-of-range indices give an all-off row."""
     indices = to_nd(indices)
+    depth = _operator.index(depth)
+    if depth < 0:
+        raise ValueError(f"one_hot: depth must be a non-negative number of classes, got {depth}")
     xp = indices._device.backend.xp
     idx = indices._data.astype(_np.int64)
     hit = xp.expand_dims(idx, -1) == xp.arange(depth)

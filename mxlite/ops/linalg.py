@@ -146,6 +146,13 @@ def _explicit_einsum(subscripts, shapes):
         out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     else:
         out = out.replace("...", ell)
+        given = set("".join(explicit))
+        stray = sorted(c for c in set(out) if c not in given)
+        if stray or not out.isalpha() and out or len(set(out)) != len(out):
+            raise ValueError(f"einsum: output {out!r} of {subscripts!r} must name each of the "
+                             f"input letters {''.join(sorted(given))!r} at most once"
+                             + (f"; {', '.join(map(repr, stray))} appears in no input"
+                                if stray else ""))
     return explicit, out
 
 

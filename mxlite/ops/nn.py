@@ -4,6 +4,8 @@ Normalization layers live in ``ops.norm``, convolution and pooling in ``ops.conv
 special functions in ``ops.special``; composites (logsumexp, one_hot, topk, sequence_mask,
 batch_dot) in ``ops.composite``.
 """
+import math as _math
+
 import numpy as _np
 
 from ..autograd import apply, defop, is_training
@@ -140,7 +142,7 @@ def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
 @defop("fully_connected")
 class _fully_connected:
     def forward(xp, x, w, b, flatten):
-        x2 = xp.reshape(x, (x.shape[0], -1)) if flatten else x
+        x2 = xp.reshape(x, (x.shape[0], w.shape[1])) if flatten else x
         y = xp.matmul(x2, w.T)
         if b is not None:
             y += b
@@ -150,7 +152,7 @@ class _fully_connected:
         x, w, b = ctx.inputs
         xp = ctx.xp
         flatten = ctx.params["flatten"]
-        x2 = xp.reshape(x, (x.shape[0], -1)) if flatten else x
+        x2 = xp.reshape(x, (x.shape[0], w.shape[1])) if flatten else x
         gx = gw = gb = None
         if ctx.need[0]:
             gx = xp.reshape(xp.matmul(g, w), x.shape)
@@ -165,7 +167,7 @@ class _fully_connected:
 def fully_connected(x, weight, bias=None, num_hidden=None, no_bias=False, flatten=True):
     """``x @ weight.T + bias``; with ``flatten`` every axis after the first is folded."""
     x = to_nd(x)
-    in_units = x.size // x.shape[0] if flatten and x.ndim else x.shape[-1]
+    in_units = _math.prod(x.shape[1:]) if flatten and x.ndim else x.shape[-1]
     if weight.ndim != 2 or weight.shape[1] != in_units:
         raise ValueError(f"fully_connected: weight of shape {weight.shape} does not fit input "
                          f"of shape {x.shape} (expects (num_hidden, {in_units}))")

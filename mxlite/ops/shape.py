@@ -493,7 +493,9 @@ def dsplit(ary, indices_or_sections):
 def tile(A, reps):
     """numpy's tile as broadcast + reshape, so the gradient sums the copies."""
     A = to_nd(A)
-    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = tuple(_operator.index(r) for r in ((reps,) if _np.ndim(reps) == 0 else reps))
+    if any(r < 0 for r in reps):
+        raise ValueError(f"tile: reps must be non-negative, got {reps}")
     nd = max(A.ndim, len(reps))
     shape = (1,) * (nd - A.ndim) + A.shape
     reps = (1,) * (nd - len(reps)) + reps

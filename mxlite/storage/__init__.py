@@ -7,6 +7,7 @@ The strategy and limits come from ``MXLITE_<DEV>_MEM_*`` environment variables
 (:mod:`mxlite.storage.config`), read when a device's pool is first used.
 """
 import logging
+import operator
 import threading
 
 import numpy
@@ -67,9 +68,17 @@ def _route_allocations(backend):
 
 
 def _normalize(shape, dtype):
+    """``shape`` as a tuple of non-negative ints: a float or negative size raises, never truncates."""
     if type(shape) is not tuple:
         shape = (shape,) if numpy.ndim(shape) == 0 else tuple(shape)
-    return tuple(map(int, shape)), numpy.dtype(numpy.float32 if dtype is None else dtype)
+    try:
+        dims = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"a shape must hold integers, got {shape!r}; round the sizes "
+                        f"yourself (e.g. int(n)) if truncation is meant") from None
+    if any(n < 0 for n in dims):
+        raise ValueError(f"negative dimensions are not allowed, got shape {dims}")
+    return dims, numpy.dtype(numpy.float32 if dtype is None else dtype)
 
 
 def empty(device, shape, dtype=None):

@@ -116,7 +116,7 @@ class Flatten(HybridBlock):
     """Fold every axis after the first: (N, ...) -> (N, prod(...))."""
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(_np.prod(x.shape[1:])))  # -1 is ambiguous at batch 0
 
 
 class Identity(HybridBlock):

@@ -69,6 +69,12 @@ class _RNNLayer(HybridBlock):
     def forward(self, inputs, states=None):
         """``inputs`` (T, N, C) or (N, T, C); returns outputs, plus new states when given."""
         given_states = states is not None
+        if inputs.ndim != 3:
+            tnc = self._layout == "TNC"
+            axes = "sequence, batch, features" if tnc else "batch, sequence, features"
+            raise ValueError(f"{type(self).__name__} takes a 3-d input in layout {self._layout} "
+                             f"({axes}), got shape {inputs.shape}; add the batch axis with "
+                             f"np.expand_dims(x, {1 if tnc else 0})")
         if self._layout == "NTC":
             inputs = np.swapaxes(inputs, 0, 1)
         if not given_states:
