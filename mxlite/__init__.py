@@ -12,9 +12,21 @@ from . import initializer, lr_scheduler, optimizer
 from . import initializer as init
 from . import gluon
 from . import symbol, test_utils
+from . import context, random, util
+
+_LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
+           "sym": "mx.np inside a HybridBlock (MXNet 2.x's numpy-style API)",
+           "mod": "gluon.Block, gluon.Trainer and a training loop"}
+
+
+def __getattr__(name):
+    if name in _LEGACY:
+        raise AttributeError(f"mxlite has no mx.{name} (MXNet's legacy API, out of scope): use "
+                             f"{_LEGACY[name]}")
+    raise AttributeError(f"module 'mxlite' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device", "storage",
            "OutOfMemoryError", "MemoryError", "gluon", "init", "initializer", "optimizer",
-           "lr_scheduler", "symbol", "test_utils"]
+           "lr_scheduler", "symbol", "test_utils", "context", "random", "util"]

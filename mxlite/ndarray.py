@@ -93,6 +93,14 @@ class ndarray:
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
 
+    def to_dlpack_for_read(self):
+        """A DLPack capsule over this array's memory (MXNet's name)."""
+        return self.__dlpack__()
+
+    def to_dlpack_for_write(self):
+        """A DLPack capsule over this array's memory; the consumer's writes show here."""
+        return self.__dlpack__()
+
     # -- Python protocol ---------------------------------------------------------------
     def __len__(self):
         if self._data.ndim == 0:

@@ -17,17 +17,18 @@ ROOT = Path(mxlite.__file__).parent
 LAYERS = [
     ("mxlite.base",),
     ("mxlite.backend", "mxlite.device_info"),
-    ("mxlite.device",),
+    ("mxlite.device", "mxlite.context", "mxlite.util"),
     ("mxlite.storage",),
     ("mxlite.ndarray",),
     ("mxlite.autograd",),
     ("mxlite.cuda",),
     ("mxlite.testing",),
     ("mxlite.ops",),
-    ("mxlite.numpy", "mxlite.numpy_extension", "mxlite.symbol", "mxlite.test_utils"),
+    ("mxlite.numpy", "mxlite.numpy_extension", "mxlite.random", "mxlite.symbol",
+     "mxlite.test_utils"),
     ("mxlite.initializer", "mxlite.lr_scheduler", "mxlite.optimizer"),
     ("mxlite.gluon",),
-    ("mxlite.examples", "mxlite.__main__", "mxlite"),
+    ("mxlite.examples", "mxlite.__main__", "mxlite.nd", "mxlite"),
 ]
 
 

@@ -9,12 +9,14 @@ from ..ops.linalg import *  # noqa: F401,F403
 from ..ops.composite import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import _methods  # noqa: F401  (installs ndarray's operators)
+from . import numpy_dispatch  # noqa: F401  (numpy's functions on mxlite arrays run mx.np's)
 from . import random  # noqa: F401
 from . import linalg  # noqa: F401
 
 float16, float32, float64 = _onp.float16, _onp.float32, _onp.float64
 int8, int16, int32, int64 = _onp.int8, _onp.int16, _onp.int32, _onp.int64
 uint8, bool_ = _onp.uint8, _onp.bool_
+bool = _onp.bool_  # noqa: A001 - MXNet 2.x exports the dtype under this name
 dtype = _onp.dtype
 pi, e, inf, nan, newaxis = _onp.pi, _onp.e, _onp.inf, _onp.nan, None
 

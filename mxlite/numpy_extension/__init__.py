@@ -12,24 +12,12 @@ from ..ops.special import *  # noqa: F401,F403  (erf, erfinv, gamma, gammaln, di
 from ..ops import composite as _composite
 from ..ops import loss as _loss  # noqa: F401 - its ops exist before GPU kernels attach by name
 from ..numpy import random as _random
+from ..device import cpu, gpu, gpu_memory_info, num_gpus  # noqa: F401
+from ..util import is_np_array, is_np_shape, reset_np, set_np  # noqa: F401
+from .interop import *  # noqa: F401,F403
 
-globals().update({name: getattr(_composite, name) for name in _composite.NPX})  # its composites
-
-
-def set_np(shape=True, array=True, dtype=False):
-    """numpy semantics are always on in mxlite; kept so MXNet scripts run unchanged."""
-
-
-def reset_np():
-    """numpy semantics are always on in mxlite; kept so MXNet scripts run unchanged."""
-
-
-def is_np_array():
-    return True
-
-
-def is_np_shape():
-    return True
+globals().update({name.removeprefix("npx_"): getattr(_composite, name)  # its composites
+                 for name in _composite.NPX})
 
 
 def seed(seed, device="all", ctx=None):

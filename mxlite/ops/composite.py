@@ -20,7 +20,8 @@ from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, m
 
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
            "outer", "kron", "trace", "diag", "diagonal", "tril", "triu"]
-NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization"]
+NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
+       "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
 
 
 # -- reductions ------------------------------------------------------------------------------
@@ -358,3 +359,82 @@ def l2_normalization(data, eps=1e-10, mode="instance"):
         raise ValueError(f"l2_normalization: mode must be instance, channel or spatial, got "
                          f"{mode!r}")
     return data / sqrt(_sum(data * data, axis=axes, keepdims=True) + eps)
+
+
+# -- MXNet's shape helpers -------------------------------------------------------------------
+def _mxnet_shape(shape, codes):
+    """The output shape of MXNet's reshape codes read left to right over ``shape``:
+    -1 inferred, -2 copy one input axis, -3 drop an axis of size 1, -4 copy the remaining
+    axes, -5 merge two axes, -6 split one axis into the next two values (one may be -1);
+    a size >= 0 (and -1) stands for one input axis."""
+    axes = iter(shape)
+
+    def take(code):
+        size = next(axes, None)
+        if size is None:
+            raise ValueError(f"npx.reshape: {codes} reads more axes than the input's {shape} "
+                             f"(at code {code})")
+        return size
+
+    out, i = [], 0
+    while i < len(codes):
+        code = codes[i]
+        if code >= -1:
+            if code == -1 and -1 in out:
+                raise ValueError(f"npx.reshape: only one -1 may be inferred, got {codes}")
+            out.append(code)
+            next(axes, None)
+        elif code == -2:
+            out.append(take(code))
+        elif code == -3:
+            size = take(code)
+            if size != 1:
+                raise ValueError(f"npx.reshape: -3 drops an axis of size 1, got one of size "
+                                 f"{size} in {shape}")
+        elif code == -4:
+            out.extend(axes)
+        elif code == -5:
+            out.append(take(code) * take(code))
+        elif code == -6:
+            if i + 2 >= len(codes):
+                raise ValueError(f"npx.reshape: -6 needs the two sizes it splits into, got {codes}")
+            whole, (d1, d2) = take(code), codes[i + 1:i + 3]
+            if d1 == -1 and d2 == -1:
+                raise ValueError("npx.reshape: the two sizes after -6 cannot both be -1")
+            d1, d2 = (whole // d2 if d1 == -1 else d1), (whole // d1 if d2 == -1 else d2)
+            if d1 * d2 != whole:
+                raise ValueError(f"npx.reshape: -6 cannot split an axis of size {whole} into "
+                                 f"{codes[i + 1:i + 3]}")
+            out += [d1, d2]
+            i += 2
+        else:
+            raise ValueError(f"npx.reshape: unknown code {code} in {codes} (codes are -1..-6)")
+        i += 1
+    return tuple(out)
+
+
+def npx_reshape(a, newshape, reverse=False, order="C"):
+    """MXNet's ``npx.reshape`` with its special codes -1..-6 (see ``_mxnet_shape``);
+    ``reverse`` reads the codes and the input's axes from the right."""
+    a = to_nd(a)
+    codes = (_operator.index(newshape),) if _np.ndim(newshape) == 0 else \
+        tuple(_operator.index(c) for c in newshape)
+    if reverse:
+        shape = _mxnet_shape(a.shape[::-1], codes[::-1])[::-1]
+    else:
+        shape = _mxnet_shape(a.shape, codes)
+    return reshape(a, shape, order=order)
+
+
+def npx_slice(data, begin, end, step=None):
+    """MXNet's ``npx.slice``: ``data[b0:e0:s0, b1:e1:s1, ...]`` over the leading axes, where
+    ``None`` in ``begin``, ``end`` or ``step`` keeps Python's default."""
+    data = to_nd(data)
+    begin, end = tuple(begin), tuple(end)
+    step = (None,) * len(begin) if step is None or step == () else tuple(step)
+    if not len(begin) == len(end) == len(step) or len(begin) > data.ndim:
+        raise ValueError(f"npx.slice: begin {begin}, end {end} and step {step} must have one "
+                         f"entry per sliced axis, at most {data.ndim} for shape {data.shape}")
+    if any(s == 0 for s in step):
+        raise ValueError("npx.slice: step cannot be 0")
+    return getitem(data, tuple(slice(b, e, s) for b, e, s in zip(begin, end, step)))
