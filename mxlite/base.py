@@ -2,7 +2,7 @@
 import numpy as _np
 
 __all__ = ["MXNetError", "DeviceMismatchError", "GPUUnavailableError", "default_float",
-           "float32"]
+           "set_np_default_dtype", "is_np_default_dtype", "float32"]
 
 
 class MXNetError(RuntimeError):
@@ -18,4 +18,22 @@ class GPUUnavailableError(RuntimeError):
 
 
 float32 = _np.dtype(_np.float32)
-default_float = float32
+_float64 = _np.dtype(_np.float64)
+_numpy_default_dtype = False  # the documented process-wide default: MXNet's float32
+
+
+def default_float():
+    """The dtype creation and float promotion use: float32 as in MXNet, float64 after
+    ``npx.set_np(dtype=True)`` (numpy's default)."""
+    return _float64 if _numpy_default_dtype else float32
+
+
+def is_np_default_dtype():
+    return _numpy_default_dtype
+
+
+def set_np_default_dtype(is_np_default_dtype=True):
+    """Switch numpy's default dtype (float64) on or off; returns the previous setting."""
+    global _numpy_default_dtype
+    previous, _numpy_default_dtype = _numpy_default_dtype, bool(is_np_default_dtype)
+    return previous

@@ -23,7 +23,7 @@ class ndarray:
     def __init__(self, shape=(), dtype=None, device=None, ctx=None):
         """Uninitialized array of ``shape``, as ``numpy.ndarray(shape)``."""
         dev = Device(device or ctx or current_device())
-        self._data = storage.empty(dev, shape, dtype or default_float)
+        self._data = storage.empty(dev, shape, dtype or default_float())
         self._device = dev
         self._node = None
         self._oidx = 0
@@ -142,7 +142,7 @@ class ndarray:
         host = self._device.backend.to_host(self._data)
         body = _np.array2string(host, separator=", ", prefix="array(")
         extra = ""
-        if host.dtype != default_float:
+        if host.dtype != default_float():
             extra += f", dtype={host.dtype}"
         if self._device is not _CPU0:
             extra += f", device={self._device}"

@@ -35,8 +35,32 @@ def test_util_switches_numpy_semantics_on_only():
         mx.util.set_np(shape=False)
     with pytest.raises(ValueError, match="legacy mode"):
         mx.util.set_np_shape(False)
-    with pytest.raises(NotImplementedError, match="pass dtype='float64'"):
-        npx.set_np(dtype=True)
+
+
+@pytest.fixture
+def numpy_default_dtype():
+    npx.set_np(dtype=True)
+    yield
+    npx.reset_np()
+
+
+def test_set_np_dtype_makes_float64_the_default(numpy_default_dtype):
+    assert mx.util.is_np_default_dtype()
+    for made in (mnp.ones(2), mnp.zeros((1,)), mnp.array([1, 2]), mnp.array([1.5]),
+                 mnp.arange(3), mnp.linspace(0, 1, 3), mnp.eye(2), mnp.random.uniform(size=2),
+                 mnp.random.normal(size=2), mnp.mean(mnp.array([1, 2], dtype="int32")),
+                 mnp.ndarray((2,))):
+        assert made.dtype == onp.float64, made
+    assert mnp.array([True]).dtype == onp.bool_
+    assert mnp.array([1, 2], dtype="int32").dtype == onp.int32
+
+
+def test_default_dtype_scopes_restore_float32():
+    with mx.util.np_default_dtype(True):
+        assert mnp.ones(1).dtype == onp.float64
+    assert mnp.ones(1).dtype == onp.float32 and not mx.util.is_np_default_dtype()
+    assert mx.util.use_np_default_dtype(lambda: mnp.array([1]).dtype)() == onp.float64
+    assert mnp.array([1]).dtype == onp.float32
 
 
 def test_random_module_takes_mxnet_arguments():

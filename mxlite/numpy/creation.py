@@ -19,10 +19,10 @@ def _default_dtype(obj, host):
     """The dtype MXNet 2.x gives ``obj`` when none is asked for."""
     if isinstance(obj, _np.ndarray) or hasattr(obj, "__array_interface__") \
             or hasattr(obj, "__cuda_array_interface__"):
-        return default_float if host.dtype == _np.float64 else host.dtype
+        return default_float() if host.dtype == _np.float64 else host.dtype
     if host.dtype.kind == "b":
         return host.dtype
-    return default_float if host.dtype.kind in "iuf" else host.dtype
+    return default_float() if host.dtype.kind in "iuf" else host.dtype
 
 
 def array(object, dtype=None, device=None, ctx=None, copy=True):
@@ -64,15 +64,15 @@ def _filled(dev, shape, dtype, fill_value):
 
 
 def zeros(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float, 0)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), 0)
 
 
 def ones(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float, 1)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), 1)
 
 
 def empty(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float, None)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), None)
 
 
 def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
@@ -80,7 +80,7 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
         fill_value = fill_value.item()
     if dtype is None and isinstance(fill_value, bool):
         dtype = _np.bool_
-    return _filled(_device(device, ctx), shape, dtype or default_float, fill_value)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), fill_value)
 
 
 def _like(a, dtype, device, ctx, fill_value):
@@ -106,8 +106,8 @@ def full_like(a, fill_value, dtype=None, order="C", device=None, ctx=None):
 def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     """Evenly spaced values; float32 unless ``dtype`` is given (MXNet)."""
     dev = _device(device, ctx)
-    host = _np.arange(start, stop, step, dtype=dtype or default_float) if stop is not None \
-        else _np.arange(start, step=step, dtype=dtype or default_float)
+    host = _np.arange(start, stop, step, dtype=dtype or default_float()) if stop is not None \
+        else _np.arange(start, step=step, dtype=dtype or default_float())
     return wrap(dev.backend.asarray(host), dev)
 
 
@@ -116,13 +116,13 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dev = _device(device, ctx)
     res = _np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep, axis=axis)
     host, step = res if retstep else (res, None)
-    out = wrap(dev.backend.asarray(host.astype(dtype or default_float)), dev)
+    out = wrap(dev.backend.asarray(host.astype(dtype or default_float())), dev)
     return (out, step) if retstep else out
 
 
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
-    return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float), dev)
+    return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
 
 
 def identity(n, dtype=None, device=None, ctx=None):

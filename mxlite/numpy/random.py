@@ -52,7 +52,7 @@ def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out
     dev = _dev(device, ctx)
     low, high = _scalar(low), _scalar(high)
     with dev.backend.scope():
-        data = dev.backend.rng.random(_size(size), dtype=dtype or default_float)
+        data = dev.backend.rng.random(_size(size), dtype=dtype or default_float())
         data = data * (high - low) + low
     return _finish(data, dev, out)
 
@@ -61,7 +61,7 @@ def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out
     dev = _dev(device, ctx)
     loc, scale = _scalar(loc), _scalar(scale)
     with dev.backend.scope():
-        data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float)
+        data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float())
         data = data * scale + loc
     return _finish(data, dev, out)
 

@@ -71,7 +71,7 @@ def to_nd(x, like=None):
     dev = like._device if isinstance(like, ndarray) else current_device()
     data = dev.backend.asarray(x)
     if data.dtype.kind == "f" and data.dtype.itemsize == 8 and not hasattr(x, "dtype"):
-        data = data.astype(default_float)
+        data = data.astype(default_float())
     return wrap(data, dev)
 
 

@@ -138,9 +138,9 @@ def _scalar_or_nd(x, like):
 def _promote_int_with_float(x1, x2):
     """int array with a Python float gives float32 (MXNet), not numpy's float64."""
     if isinstance(x2, float) and isinstance(x1, ndarray) and x1._data.dtype.kind in "iub":
-        x1 = wrap(x1._data.astype(default_float), x1._device)
+        x1 = wrap(x1._data.astype(default_float()), x1._device)
     elif isinstance(x1, float) and isinstance(x2, ndarray) and x2._data.dtype.kind in "iub":
-        x2 = wrap(x2._data.astype(default_float), x2._device)
+        x2 = wrap(x2._data.astype(default_float()), x2._device)
     return x1, x2
 
 

@@ -374,7 +374,7 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
 def _rrelu(data, lower, upper):
     if not is_training():
         return leaky_relu(data, act_type="leaky", slope=(lower + upper) / 2)
-    draws = data._device.backend.rng.random(data.shape, dtype=default_float)
+    draws = data._device.backend.rng.random(data.shape, dtype=default_float())
     slopes = wrap((draws * (upper - lower) + lower).astype(data.dtype, copy=False), data._device)
     return where(data > 0, data, data * slopes)
 
@@ -533,7 +533,7 @@ def arange_like(data, start=0.0, step=1.0, repeat=1, device=None, axis=None, ctx
     for s in shape:
         n *= s
     values = start + step * (xp.arange(n) // repeat)
-    return wrap(values.astype(default_float).reshape(shape), data._device)
+    return wrap(values.astype(default_float()).reshape(shape), data._device)
 
 
 def stop_gradient(data):

@@ -90,7 +90,7 @@ def _params(x, axis, keepdims, dtype=None, promoted=""):
         as_axes(axis, x.ndim)
     p = {"axis": axis, "keepdims": bool(keepdims)}
     if promoted and dtype is None and x.dtype.kind in promoted:
-        dtype = default_float
+        dtype = default_float()
     if dtype is not None:
         p["dtype"] = dtype
     return p
@@ -210,7 +210,7 @@ def _ddof(ddof, correction):
 def _moment(a, axis, dtype, out, ddof, keepdims, correction, root):
     a = to_nd(a)
     if dtype is None and a.dtype.kind in "iub":
-        dtype = default_float
+        dtype = default_float()
     if dtype is not None:
         a = a.astype(dtype)
     p = _params(a, axis, keepdims)
@@ -239,7 +239,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
         axis = 0
     axis = as_axes(axis, a.ndim)[0]
     if dtype is None and a.dtype.kind == "b":
-        dtype = default_float
+        dtype = default_float()
     return finish_out(apply(_cumsum, (a,), {"axis": axis, "dtype": dtype}), out)
 
 
