@@ -46,7 +46,7 @@ class Device:
     ``with mx.gpu(0):`` makes it the default device for new arrays in this context only.
     """
 
-    __slots__ = ("device_type", "device_id", "_backend", "_tokens", "__weakref__")
+    __slots__ = ("device_type", "device_id", "_backend", "__weakref__")
     _interned = {}
 
     def __new__(cls, device_type, device_id=0):
@@ -63,7 +63,6 @@ class Device:
             dev.device_type = device_type
             dev.device_id = int(device_id)
             dev._backend = None
-            dev._tokens = []
             cls._interned[key] = dev
         return dev
 
@@ -98,11 +97,16 @@ class Device:
     def __enter__(self):
         if self.device_type == "gpu":
             self.backend  # fail early, with the reason, if the GPU is unusable
-        self._tokens.append(_current.set(self))
+        # The device to restore goes on a stack in this thread's (or task's) own context, so
+        # the shared, interned Device holds no per-scope state; the switch is the last step.
+        _outer.set(_outer.get() + (_current.get(),))
+        _current.set(self)
         return self
 
     def __exit__(self, *exc):
-        _current.reset(self._tokens.pop())
+        outer = _outer.get()
+        _current.set(outer[-1])
+        _outer.set(outer[:-1])
 
     def empty_cache(self):
         """Release this device's cached memory blocks back to the driver."""
@@ -113,6 +117,7 @@ class Device:
 Context = Device
 
 _current = contextvars.ContextVar("mxlite_device", default=Device("cpu", 0))
+_outer = contextvars.ContextVar("mxlite_outer_devices", default=())  # what each scope restores
 
 
 def cpu(device_id=0):

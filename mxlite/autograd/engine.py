@@ -214,58 +214,56 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
         _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g)
 
     results = {}
-    prev_rec = _state.recording
-    _state.recording = create_graph
     scope_of, scope = None, None  # the backend whose scope is entered, and that scope
-    try:
-        for node in order:
-            if needs is not None and not needs[node]:
-                continue
-            gs = grads.pop(node, None)
-            if gs is None:
-                continue
-            if node in wanted_nodes:
-                for i, g in enumerate(gs):
-                    if g is not None and (node, i) in wanted:
-                        results[(node, i)] = g
-            op = node.op
-            if op is None:
-                continue
-            inputs = node.inputs
-            if needs is None:
-                need = [isinstance(a, ndarray) and a._node is not None for a in inputs]
-            else:
-                need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
-            if True in need:
-                be = node.backend
-                if be is not scope_of:  # each backward runs in its own device's scope
-                    if scope is not None:
-                        scope.__exit__(None, None, None)
-                    scope_of, scope = be, be.scope()
-                    scope.__enter__()
-                ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
-                bwd = op.backward if create_graph else op.backward_impls[be.kind]
-                in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
-                for a, gi, nd in zip(inputs, in_grads, need):
-                    if not nd or gi is None:
-                        continue
-                    data = a._data
-                    if not create_graph:
-                        if gi.__class__ is not be.array_type:
-                            gi = be.xp.asarray(gi)
-                        if gi.dtype is not data.dtype and gi.dtype != data.dtype:
-                            gi = gi.astype(data.dtype)
-                    if gi.shape != data.shape:
-                        gi = sum_to(ctx.xp, gi, data.shape)
-                    _accumulate(grads, a._node, a._oidx, gi)
-            if not retain_graph:
-                node.inputs = None
-                node.out = None
-                node.aux = None
-    finally:
-        if scope is not None:
-            scope.__exit__(None, None, None)
-        _state.recording = prev_rec
+    with Scope(create_graph, None):
+        try:
+            for node in order:
+                if needs is not None and not needs[node]:
+                    continue
+                gs = grads.pop(node, None)
+                if gs is None:
+                    continue
+                if node in wanted_nodes:
+                    for i, g in enumerate(gs):
+                        if g is not None and (node, i) in wanted:
+                            results[(node, i)] = g
+                op = node.op
+                if op is None:
+                    continue
+                inputs = node.inputs
+                if needs is None:
+                    need = [isinstance(a, ndarray) and a._node is not None for a in inputs]
+                else:
+                    need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
+                if True in need:
+                    be = node.backend
+                    if be is not scope_of:  # each backward runs in its own device's scope
+                        if scope is not None:
+                            scope.__exit__(None, None, None)
+                        scope_of, scope = be, be.scope()
+                        scope.__enter__()
+                    ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
+                    bwd = op.backward if create_graph else op.backward_impls[be.kind]
+                    in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
+                    for a, gi, nd in zip(inputs, in_grads, need):
+                        if not nd or gi is None:
+                            continue
+                        data = a._data
+                        if not create_graph:
+                            if gi.__class__ is not be.array_type:
+                                gi = be.xp.asarray(gi)
+                            if gi.dtype is not data.dtype and gi.dtype != data.dtype:
+                                gi = gi.astype(data.dtype)
+                        if gi.shape != data.shape:
+                            gi = sum_to(ctx.xp, gi, data.shape)
+                        _accumulate(grads, a._node, a._oidx, gi)
+                if not retain_graph:
+                    node.inputs = None
+                    node.out = None
+                    node.aux = None
+        finally:
+            if scope is not None:
+                scope.__exit__(None, None, None)
     return results
 
 

@@ -1,6 +1,12 @@
 """Recording state: whether ops are recorded and whether layers run in training mode.
 
-Both are per thread (a ``threading.local``), so threads record independently.
+Both are per thread (a ``threading.local``), so threads record independently. What a
+scope restores is kept on the thread's own stack, not on the scope object, so one scope
+object may be entered from several threads or nested; entering changes the flags as its
+last step and leaving restores them as its first, so an exception (KeyboardInterrupt
+included) raised anywhere in the block leaves them as they were. One window remains, as in
+every context manager written in Python: CPython can deliver a signal on entry to
+``__exit__`` itself, before its first statement.
 """
 import threading
 
@@ -13,6 +19,7 @@ __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_
 class _State(threading.local):
     recording = False
     training = False
+    outer = ()  # (recording, training) each open scope restores, innermost last
 
 
 state = _State()  # this thread's recording and training flags
@@ -40,23 +47,31 @@ def set_training(train_mode):
 
 class Scope:
     """Sets recording and/or training on entry and restores both on exit; scopes nest."""
-    __slots__ = ("_rec", "_train", "_prev")
+    __slots__ = ("_rec", "_train")
 
     def __init__(self, recording, training):
         self._rec = recording
         self._train = training
-        self._prev = None
 
+    # Entering changes the flags with attribute stores only (no call after the first one,
+    # so CPython takes no signal in between and a KeyboardInterrupt cannot leave the flags
+    # set without the record of what to restore); leaving restores them the same way.
     def __enter__(self):
-        self._prev = (state.recording, state.training)
-        if self._rec is not None:
-            state.recording = self._rec
-        if self._train is not None:
-            state.training = self._train
+        st = state
+        rec, train = st.recording, st.training
+        new_rec = rec if self._rec is None else self._rec
+        new_train = train if self._train is None else self._train
+        st.outer = st.outer + ((rec, train),)
+        st.recording = new_rec
+        st.training = new_train
         return self
 
     def __exit__(self, *exc):
-        state.recording, state.training = self._prev
+        st = state
+        (rec, train), outer = st.outer[-1], st.outer[:-1]
+        st.recording = rec
+        st.training = train
+        st.outer = outer
 
 
 def check_inplace(array):
