@@ -14,7 +14,7 @@ from .block import HybridBlock
 __all__ = ["Loss", "L2Loss", "L1Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss", "KLDivLoss", "HuberLoss",
            "HingeLoss", "SquaredHingeLoss", "LogisticLoss", "CosineEmbeddingLoss",
-           "PoissonNLLLoss", "CTCLoss"]
+           "PoissonNLLLoss", "CTCLoss", "TripletLoss", "SDMLLoss"]
 
 
 def _apply_weighting(loss, weight=None, sample_weight=None):
@@ -235,6 +235,43 @@ class CosineEmbeddingLoss(Loss):
         loss = np.where(label == 1, 1 - cos_sim, npx.relu(cos_sim - self._margin))
         loss = _apply_weighting(loss, self._weight, sample_weight)
         return _batch_mean(loss, self._batch_axis)
+
+
+class TripletLoss(Loss):
+    """``max(0, |pred - positive|^2 - |pred - negative|^2 + margin)``, the squared
+    distances summed over every axis but ``batch_axis`` (MXNet sums, it does not average)."""
+
+    def __init__(self, margin=1, weight=None, batch_axis=0):
+        super().__init__(weight, batch_axis)
+        self._margin = margin
+
+    def forward(self, pred, positive, negative, sample_weight=None):
+        positive, negative = positive.reshape(pred.shape), negative.reshape(pred.shape)
+        gap = np.square(positive - pred) - np.square(negative - pred)
+        axes = tuple(a for a in range(gap.ndim) if a != self._batch_axis % max(gap.ndim, 1))
+        loss = npx.relu(np.sum(gap, axis=axes) + self._margin)
+        return _apply_weighting(loss, self._weight, sample_weight)
+
+
+class SDMLLoss(Loss):
+    """Smoothed deep metric learning: row ``i`` of ``x1`` should be nearest to row ``i`` of
+    ``x2`` among the batch. The KL divergence between softmax(-squared distances) and the
+    identity smoothed by ``smoothing_parameter``, averaged per row as MXNet 2.x does."""
+
+    def __init__(self, smoothing_parameter=0.3, weight=1., batch_axis=0):
+        super().__init__(weight, batch_axis)
+        self._kl = KLDivLoss(from_logits=True)
+        self._smoothing = smoothing_parameter
+
+    def forward(self, x1, x2):
+        if x1.ndim != 2 or x1.shape != x2.shape:
+            raise ValueError(f"SDMLLoss takes two (batch, dim) arrays of one shape, got "
+                             f"{x1.shape} and {x2.shape}")
+        n = x1.shape[0]
+        distances = np.sum(np.square(np.expand_dims(x1, 1) - np.expand_dims(x2, 0)), axis=2)
+        eye = np.eye(n, dtype=x1.dtype, device=x1.device)
+        labels = eye * (1 - self._smoothing) + (1 - eye) * (self._smoothing / max(n - 1, 1))
+        return self._kl(npx.log_softmax(-distances, axis=1), labels)
 
 
 class PoissonNLLLoss(Loss):

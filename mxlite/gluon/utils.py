@@ -1,12 +1,20 @@
-"""Helpers for data-parallel training: ``split_and_load`` and ``clip_global_norm``."""
+"""Helpers for data-parallel training (``split_and_load``, ``clip_global_norm``) and for
+fetching files (``download``, ``check_sha1``)."""
+import hashlib
 import math
+import os
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.request
 import warnings
 
 from .. import numpy as np
 from ..device import Device
 from ..ndarray import ndarray
 
-__all__ = ["split_data", "split_and_load", "clip_global_norm"]
+__all__ = ["split_data", "split_and_load", "clip_global_norm", "check_sha1", "download"]
 
 
 def split_data(data, num_slice, batch_axis=0, even_split=True):
@@ -57,3 +65,62 @@ def clip_global_norm(arrays, max_norm, check_isfinite=True):
         for a in arrays:
             a._data *= a.dtype.type(scale)
     return norm
+
+
+def check_sha1(filename, sha1_hash):
+    """Whether ``filename``'s SHA-1 equals ``sha1_hash`` (a prefix of the hex digest is
+    enough, as MXNet's model store uses 8-character prefixes)."""
+    sha1 = hashlib.sha1()
+    with open(filename, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha1.update(chunk)
+    digest = sha1.hexdigest()
+    return digest.startswith(sha1_hash.lower()) if len(sha1_hash) < 40 else digest == sha1_hash
+
+
+def download(url, path=None, overwrite=False, sha1_hash=None, retries=5, verify_ssl=True):
+    """Fetch ``url`` (``http(s)://`` or ``file://``) to ``path`` and return the file name.
+
+    An existing file is kept unless ``overwrite`` or its SHA-1 differs from ``sha1_hash``.
+    The file appears only when complete (written beside the target, then renamed), so an
+    interrupted or offline download never leaves a partial file under the final name."""
+    if retries < 1:
+        raise ValueError(f"download: retries must be at least 1, got {retries}")
+    name = url.rstrip("/").split("/")[-1]
+    if path is None:
+        fname = name
+    elif os.path.isdir(os.path.expanduser(path)) or path.endswith(os.sep):
+        fname = os.path.join(os.path.expanduser(path), name)
+    else:
+        fname = os.path.expanduser(path)
+    if os.path.exists(fname) and not overwrite and (sha1_hash is None
+                                                    or check_sha1(fname, sha1_hash)):
+        return fname
+    folder = os.path.dirname(os.path.abspath(fname))
+    os.makedirs(folder, exist_ok=True)
+    context = None
+    if not verify_ssl:
+        context = ssl._create_unverified_context()  # the caller asked for no verification
+    for attempt in range(retries):
+        fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(fname)}.")
+        try:
+            with os.fdopen(fd, "wb") as out, \
+                    urllib.request.urlopen(url, timeout=60, context=context) as response:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    out.write(chunk)
+            if sha1_hash is not None and not check_sha1(partial, sha1_hash):
+                raise UserWarning(f"download: {url} does not match its SHA-1 {sha1_hash}; the "
+                                  f"file may be corrupted or changed upstream")
+            os.replace(partial, fname)
+            return fname
+        except (urllib.error.URLError, OSError) as err:
+            os.unlink(partial)
+            if attempt + 1 == retries:
+                raise RuntimeError(f"download: could not fetch {url} after {retries} "
+                                   f"attempt(s): {err}. If this machine is offline, copy "
+                                   f"the file to {fname} yourself") from err
+            time.sleep(min(2 ** attempt, 10) * 0.1)
+        except BaseException:
+            os.unlink(partial)
+            raise
+    return fname

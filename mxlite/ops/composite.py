@@ -21,7 +21,7 @@ from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, m
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
            "outer", "kron", "trace", "diag", "diagonal", "tril", "triu"]
 NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
-       "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
+       "sequence_last", "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
 
 
 # -- reductions ------------------------------------------------------------------------------
@@ -343,6 +343,28 @@ def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0
         lengths[:, None] > steps[None, :]
     mask = mask.reshape(mask.shape + (1,) * (data.ndim - 2))
     return where(wrap(mask, data._device), data, value)
+
+
+def sequence_last(data, sequence_length=None, use_sequence_length=False, axis=0):
+    """The last valid step of each sequence: ``data[length - 1]`` per batch entry along the
+    time ``axis`` (0 or 1; the batch axis is the other of the first two)."""
+    data = to_nd(data)
+    if axis not in (0, 1):
+        raise ValueError(f"sequence_last: axis must be 0 or 1, got {axis}")
+    steps = data.shape[axis]
+    if not use_sequence_length:
+        return getitem(data, (slice(None),) * axis + (steps - 1,))
+    if sequence_length is None:
+        raise ValueError("sequence_last: use_sequence_length=True needs sequence_length")
+    xp = data._device.backend.xp
+    last = to_nd(sequence_length, data)._data.astype(_np.int64) - 1
+    if steps == 0 or bool((last < 0).any()) or bool((last >= steps).any()):
+        raise ValueError(f"sequence_last: every length must be in [1, {steps}]")
+    index = last.reshape((1, -1) if axis == 0 else (-1, 1))
+    index = wrap(xp.broadcast_to(index.reshape(index.shape + (1,) * (data.ndim - 2)),
+                                 tuple(1 if a == axis else n for a, n in enumerate(data.shape))),
+                 data._device)
+    return squeeze(take_along_axis(data, index, axis=axis), axis=axis)
 
 
 def l2_normalization(data, eps=1e-10, mode="instance"):

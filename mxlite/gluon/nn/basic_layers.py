@@ -8,7 +8,7 @@ from ..parameter import Parameter
 from .activations import Activation
 
 __all__ = ["Sequential", "HybridSequential", "Dense", "Dropout", "Flatten", "Identity",
-           "Lambda", "HybridLambda", "Embedding"]
+           "Lambda", "HybridLambda", "Embedding", "Concatenate", "HybridConcatenate"]
 
 
 class _SequentialMixin:
@@ -54,6 +54,40 @@ class HybridSequential(_SequentialMixin, HybridBlock):
 
     def __init__(self):
         HybridBlock.__init__(self)
+
+
+class _ConcatenateMixin:
+    """Every child runs on the same input; their outputs are joined along ``axis``."""
+
+    def __init__(self, axis=-1):
+        self._axis = axis
+
+    def add(self, *blocks):
+        for block in blocks:
+            self.register_child(block)
+        return self
+
+    def forward(self, x):
+        return np.concatenate([block(x) for block in self._children.values()], axis=self._axis)
+
+    def __len__(self):
+        return len(self._children)
+
+
+class Concatenate(_ConcatenateMixin, Block):
+    """Blocks run side by side on one input, outputs concatenated (an Inception branch)."""
+
+    def __init__(self, axis=-1):
+        Block.__init__(self)
+        _ConcatenateMixin.__init__(self, axis)
+
+
+class HybridConcatenate(_ConcatenateMixin, HybridBlock):
+    """HybridBlocks run side by side on one input, outputs concatenated."""
+
+    def __init__(self, axis=-1):
+        HybridBlock.__init__(self)
+        _ConcatenateMixin.__init__(self, axis)
 
 
 class Dense(HybridBlock):

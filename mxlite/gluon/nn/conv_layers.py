@@ -1,13 +1,16 @@
 """Convolution and pooling layers of ``gluon.nn`` (channel-first layouts), over
 ``npx.convolution``, ``npx.deconvolution`` and ``npx.pooling``."""
+from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
 from ..parameter import Parameter
 from .activations import Activation
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-           "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-           "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D"]
+           "Conv3DTranspose", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D",
+           "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+           "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "PixelShuffle1D",
+           "PixelShuffle2D", "PixelShuffle3D"]
 
 _LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
 
@@ -129,6 +132,11 @@ class Conv2DTranspose(_ConvTransposeND):
     ndim = 2
 
 
+class Conv3DTranspose(_ConvTransposeND):
+    """3-D transposed convolution: weight (in_channels, channels/groups, kd, kh, kw)."""
+    ndim = 3
+
+
 class _Pool(HybridBlock):
     def __init__(self, ndim, pool_size, strides, padding, ceil_mode, global_pool, pool_type,
                  layout, count_include_pad=None):
@@ -237,3 +245,62 @@ class GlobalAvgPool2D(_GlobalPoolND):
     """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1)."""
     ndim = 2
     pool_type = "avg"
+
+
+class GlobalMaxPool3D(_GlobalPoolND):
+    """Max over D, H and W: (N, C, D, H, W) -> (N, C, 1, 1, 1)."""
+    ndim = 3
+
+
+class GlobalAvgPool3D(_GlobalPoolND):
+    """Mean over D, H and W: (N, C, D, H, W) -> (N, C, 1, 1, 1)."""
+    ndim = 3
+    pool_type = "avg"
+
+
+class _PixelShuffle(HybridBlock):
+    """Moves ``prod(factor)`` channel groups into the spatial axes (sub-pixel convolution):
+    channel ``c * prod(f) + i`` (``i`` row-major over the factors) lands at offset ``i``
+    inside each output cell, as in MXNet."""
+    ndim = 2
+
+    def __init__(self, factor):
+        super().__init__()
+        factors = (factor,) * self.ndim if isinstance(factor, int) else tuple(factor)
+        if len(factors) != self.ndim or any(int(f) < 1 for f in factors):
+            raise ValueError(f"{type(self).__name__} takes {self.ndim} positive factors, "
+                             f"got {factor!r}")
+        self._factors = tuple(int(f) for f in factors)
+
+    def forward(self, x):
+        n, channels, *spatial = x.shape
+        block = 1
+        for f in self._factors:
+            block *= f
+        if x.ndim != self.ndim + 2 or channels % block:
+            raise ValueError(f"{type(self).__name__}{self._factors} takes (N, C*{block}, "
+                             f"{', '.join('DHW'[3 - self.ndim:])}) input, got shape {x.shape}")
+        x = x.reshape((n, channels // block) + self._factors + tuple(spatial))
+        d = self.ndim
+        # (N, C, f1..fd, s1..sd) -> (N, C, s1, f1, ..., sd, fd)
+        x = np.transpose(x, (0, 1) + tuple(a for k in range(d) for a in (2 + d + k, 2 + k)))
+        return x.reshape((n, channels // block) +
+                         tuple(s * f for s, f in zip(spatial, self._factors)))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._factors})"
+
+
+class PixelShuffle1D(_PixelShuffle):
+    """(N, C*f, W) -> (N, C, W*f)."""
+    ndim = 1
+
+
+class PixelShuffle2D(_PixelShuffle):
+    """(N, C*f1*f2, H, W) -> (N, C, H*f1, W*f2)."""
+    ndim = 2
+
+
+class PixelShuffle3D(_PixelShuffle):
+    """(N, C*f1*f2*f3, D, H, W) -> (N, C, D*f1, H*f2, W*f3)."""
+    ndim = 3
