@@ -1,10 +1,10 @@
-"""Adam, AdamW, Adamax and LAMB, with MXNet's update formulas."""
+"""Adam, AdamW, Adamax, Nadam, FTML, LAMB and LANS, with MXNet's update formulas."""
 import math
 
 from ..ndarray import ndarray
 from .optimizer import Optimizer, register
 
-__all__ = ["Adam", "AdamW", "Adamax", "LAMB"]
+__all__ = ["Adam", "AdamW", "Adamax", "Nadam", "FTML", "LAMB", "LANS"]
 
 
 def _moments(xp, g, mean, var, beta1, beta2):
@@ -181,3 +181,116 @@ class LAMB(Optimizer):
         r2 = float(xp.linalg.norm(step))
         ratio = 1.0 if r1 == 0 or r2 == 0 else r1 / r2
         weight -= (lr * ratio) * step
+
+
+@register
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum and a warming momentum schedule (Dozat, 2016):
+    ``mu_t = beta1 * (1 - 0.5 * 0.96^(t*schedule_decay))``; the schedule product is kept by
+    the optimizer across all parameters' updates, as in MXNet."""
+
+    default_learning_rate = 0.001
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.0
+
+    def create_state(self, index, weight):
+        return (self._zeros_like(weight), self._zeros_like(weight))
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        t = self._index_update_count[index]
+        g = self._grad(xp, index, weight, grad, wd)
+        mu_t = self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
+        mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.schedule_decay))
+        self.m_schedule *= mu_t
+        schedule_next = self.m_schedule * mu_next
+        mean, var = state
+        _moments(xp, g, mean, var, self.beta1, self.beta2)
+        m_bar = (1.0 - mu_t) * g / (1.0 - self.m_schedule) + mu_next * mean / (1.0 - schedule_next)
+        weight -= lr * m_bar / (xp.sqrt(var / (1.0 - self.beta2 ** t)) + self.epsilon)
+
+
+@register
+class FTML(Optimizer):
+    """Follow the moving leader (Zheng & Kwok, 2017). States (d, v, z):
+    ``v = beta2*v + (1-beta2)*g^2``; ``d_t = (1-beta1^t)/lr * (sqrt(v/(1-beta2^t)) + eps)``;
+    ``z = beta1*z + (1-beta1)*g - (d_t - beta1*d_{t-1})*w``; ``w = -z/d_t``."""
+
+    default_learning_rate = 0.0025
+
+    def __init__(self, learning_rate=0.0025, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (self._zeros_like(weight), self._zeros_like(weight), self._zeros_like(weight))
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        t = self._index_update_count[index]
+        g = self._grad(xp, index, weight, grad, wd)
+        d, v, z = state
+        v *= self.beta2
+        v += (1.0 - self.beta2) * xp.square(g)
+        sigma = -self.beta1 * d
+        d[...] = (xp.sqrt(v / (1.0 - self.beta2 ** t)) + self.epsilon) * ((1.0 - self.beta1 ** t) / lr)
+        sigma += d
+        z *= self.beta1
+        z += (1.0 - self.beta1) * g
+        z -= sigma * weight
+        weight[...] = -z / d
+
+
+def _trust(r1, r2):
+    """``r1 / r2``, or 1 where that is 0 or NaN (the LAMB/LANS trust ratio)."""
+    ratio = r1 / r2 if r2 else math.nan
+    return 1.0 if ratio == 0 or math.isnan(ratio) else ratio
+
+
+@register
+class LANS(Optimizer):
+    """LAMB with Nesterov momentum on the normalized gradient (Zheng et al., 2020): the
+    gradient is divided by its norm, and the step is the sum of a momentum part (weight
+    ``beta1``) and a gradient part (weight ``1 - beta1``), each scaled by its own trust
+    ratio ``||w|| / ||part||``."""
+
+    default_learning_rate = 0.001
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
+                 lower_bound=None, upper_bound=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+
+    def create_state(self, index, weight):
+        return (self._zeros_like(weight), self._zeros_like(weight))
+
+    def _update_one(self, xp, index, weight, grad, state, lr, wd):
+        t = self._index_update_count[index]
+        g = grad * self.rescale_grad
+        norm = float(xp.linalg.norm(g))
+        g = g / norm if norm else g
+        if self.clip_gradient is not None:
+            g = xp.clip(g, -self.clip_gradient, self.clip_gradient)
+        mean, var = state
+        _moments(xp, g, mean, var, self.beta1, self.beta2)
+        r1 = float(xp.linalg.norm(weight))
+        if self.lower_bound is not None:
+            r1 = max(r1, self.lower_bound)
+        if self.upper_bound is not None:
+            r1 = min(r1, self.upper_bound)
+        denom = xp.sqrt(var / (1.0 - self.beta2 ** t)) + self.epsilon
+        part_m = mean / (1.0 - self.beta1 ** t) / denom + wd * weight
+        weight -= (lr * _trust(r1, float(xp.linalg.norm(part_m))) * self.beta1) * part_m
+        part_g = g / denom + wd * weight
+        weight -= (lr * _trust(r1, float(xp.linalg.norm(part_g))) * (1 - self.beta1)) * part_g
