@@ -28,7 +28,10 @@ class Trainer:
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
                  compression_params=None, update_on_kvstore=None):
+        self._names = {}  # id(parameter) -> the name it was given under, for messages
         if isinstance(params, dict):
+            for k in sorted(params):
+                self._names.setdefault(id(params[k]), k)
             params = [params[k] for k in sorted(params)]
         elif not isinstance(params, (list, tuple)):
             raise ValueError(f"First argument must be a list or dict of Parameters, got "
@@ -193,7 +196,8 @@ class Trainer:
             for array in _arrays_of(state):
                 if shape_is_known(param._shape) and tuple(array.shape) != param.shape:
                     raise ValueError(
-                        f"{source}: the state of parameter {index} ('{param.name}', shape "
+                        f"{source}: the state of parameter {index} "
+                        f"('{self._names.get(id(param), param.name)}', shape "
                         f"{param.shape}) has shape {array.shape}; the file belongs to another "
                         "model (or the parameters were given in another order)")
 
