@@ -24,10 +24,16 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members / an empt
 @contextlib.contextmanager
 def atomic_write(path):
     """Yield a binary file whose contents replace ``path`` only when the block succeeds."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    given = os.fspath(path)
+    path = os.path.realpath(given)  # through a symlink to its target, as an in-place write
+    folder = os.path.dirname(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot save '{given}': cannot create a file in its folder "
+                               f"'{folder}' ({e.strerror})") from None
     try:
         with open(fd, "wb") as f:
             yield f

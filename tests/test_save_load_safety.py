@@ -1,6 +1,7 @@
 """Saved files: a failed save never destroys the previous file, states files carry no code,
 and a bad file raises an error naming it without changing the model or the trainer."""
 import errno
+import json
 import pickle
 
 import numpy as np
@@ -101,13 +102,20 @@ def test_a_save_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["model.file"]
 
 
-def test_a_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+def test_a_save_keeps_the_permissions_and_links_of_the_file_it_replaces(tmp_path):
     path = tmp_path / "x.npz"
     mx.npx.save(str(path), [mx.np.ones(2)])
     path.chmod(0o640)
     mx.npx.save(str(path), [mx.np.zeros(2)])
     assert path.stat().st_mode & 0o777 == 0o640
     np.testing.assert_array_equal(mx.npx.load(str(path))[0].asnumpy(), np.zeros(2))
+    link = tmp_path / "link.npz"
+    link.symlink_to(path)
+    mx.npx.save(str(link), [mx.np.full(2, 7.0)])  # writes through the link, which stays one
+    assert link.is_symlink()
+    np.testing.assert_array_equal(mx.npx.load(str(path))[0].asnumpy(), np.full(2, 7.0))
+    with pytest.raises(FileNotFoundError, match="cannot save '.*no-such-folder/x.npz'"):
+        mx.npx.save(str(tmp_path / "no-such-folder" / "x.npz"), [mx.np.ones(2)])
 
 
 # -- states files carry no code ----------------------------------------------------------------
@@ -277,3 +285,20 @@ def test_states_of_another_model_or_optimizer_are_refused_and_change_nothing(tmp
         trainer.load_states(str(tmp_path / "adam.states"))
     trainer.save_states(str(tmp_path / "after.states"))
     assert (tmp_path / "after.states").read_bytes() == (tmp_path / "before.states").read_bytes()
+
+
+def test_a_tampered_states_file_is_refused_before_the_optimizer_changes(tmp_path):
+    net = _net()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"momentum": 0.9})
+    _train(net, trainer, 1)
+    trainer.save_states(str(tmp_path / "t.states"))
+    with np.load(str(tmp_path / "t.states")) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["__mxlite_states__"].tobytes())
+    meta["optimizer"]["hyper"].update(lr="fast", _launch_fused=1)
+    arrays["__mxlite_states__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(tmp_path / "bad.states", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(MXNetError, match=r"bad.states.*\['_launch_fused', 'lr'\] are unknown"):
+        trainer.load_states(str(tmp_path / "bad.states"))
+    assert trainer.optimizer.lr == 0.1 and "_launch_fused" not in vars(trainer.optimizer)

@@ -169,11 +169,14 @@ def restore_optimizer(optimizer, desc, devices, source):
             raise MXNetError(f"{source} holds states of optimizer '{desc['name']}' but this one "
                              f"is '{name}'; create the Trainer with optimizer '{desc['name']}'")
         hyper = dict(desc["hyper"])
-        unknown = sorted(k for k in hyper if not hasattr(optimizer, k) or k in _NOT_HYPER)
-        if unknown or not all(_is_scalar(v) for v in hyper.values()):
-            raise ValueError(f"unknown or non-scalar settings {unknown}")
-        tables = {key: {_index(i): v for i, v in desc[key]}
-                  for key in ("idx2name", "lr_mult", "wd_mult")}
+        current = vars(optimizer)
+        wrong = sorted(k for k, v in hyper.items() if k not in current or k in _NOT_HYPER
+                       or not _is_scalar(v) or not _same_kind(current[k], v))
+        if wrong:
+            raise ValueError(f"settings {wrong} are unknown to {name} or of the wrong type")
+        tables = {"idx2name": {_index(i): str(n) for i, n in desc["idx2name"]}}
+        tables.update({key: {_index(i): float(v) for i, v in desc[key]}
+                       for key in ("lr_mult", "wd_mult")})
         known = {str(k): k for k in optimizer._all_index_update_counts}
         known.update(devices)
         counts = {known[d]: {_index(i): int(c) for i, c in entries}
@@ -191,6 +194,15 @@ def restore_optimizer(optimizer, desc, devices, source):
     optimizer.lr_scheduler = scheduler
 
 
+def _same_kind(old, new):
+    """Whether a saved setting may replace the current one: numbers by numbers, strings by
+    strings (None either way)."""
+    if old is None or new is None:
+        return True
+    return isinstance(old, numbers.Real) == isinstance(new, numbers.Real) and \
+        isinstance(old, str) == isinstance(new, str)
+
+
 def _scheduler(desc):
     """A scheduler of one of mx.lr_scheduler's own classes, its attributes set as saved."""
     if desc is None:
@@ -198,6 +210,10 @@ def _scheduler(desc):
     name, attrs = desc["class"], desc["attrs"]
     if name not in lr_scheduler.__all__ or not isinstance(attrs, dict):
         raise ValueError(f"unknown learning-rate scheduler {name!r}")
+    for key, value in attrs.items():
+        values = value if isinstance(value, list) else [value]
+        if key.startswith("__") or not all(_is_scalar(v) for v in values):
+            raise ValueError(f"{name} attribute {key!r} = {value!r} is not a saved setting")
     klass = getattr(lr_scheduler, name)
     scheduler = klass.__new__(klass)
     scheduler.__dict__.update(attrs)
