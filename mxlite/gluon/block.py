@@ -14,6 +14,7 @@ import numpy as _np
 
 from .. import autograd, initializer
 from ..device import current_device
+from ..fileio import read_npz, write_npz
 from ..ndarray import ndarray
 from .parameter import Parameter, shape_is_known
 
@@ -181,7 +182,8 @@ class Block:
 
     # -- save / load -----------------------------------------------------------------------
     def save_parameters(self, filename, deduplicate=False):
-        """Save parameter values to an uncompressed ``.npz`` keyed by structural names.
+        """Save parameter values to an uncompressed ``.npz`` keyed by structural names,
+        replacing ``filename`` atomically (a failed save leaves the old file intact).
 
         With ``deduplicate`` a shared parameter is saved once, under its first name.
         """
@@ -191,42 +193,40 @@ class Block:
             for name, p in params.items():
                 first.setdefault(id(p), name)
             params = {name: p for name, p in params.items() if first[id(p)] == name}
-        arrays = {name: p._reduce() for name, p in params.items()}
-        with open(filename, "wb") as f:
-            _np.savez(f, **arrays)
+        write_npz(filename, {name: p._reduce() for name, p in params.items()})
 
     def load_parameters(self, filename, device=None, allow_missing=False, ignore_extra=False,
                         cast_dtype=False, dtype_source="current", ctx=None):
         """Load values saved by ``save_parameters``; deferred shapes are filled from the file.
 
-        Every entry is checked before any parameter changes, so a bad file leaves the
-        model as it was.
+        The file holds arrays only (read with ``allow_pickle=False``). Every entry is
+        checked before any parameter changes, so a bad file leaves the model as it was.
         """
         device = device if device is not None else ctx
-        with _np.load(filename, allow_pickle=False) as npz:
-            loaded = {k: npz[k] for k in npz.files}
+        loaded = read_npz(filename, "load_parameters", "Block.save_parameters or npx.save")
         params = self._collect_params_with_prefix()
         if not allow_missing:
             names_of = {}
             for name, p in params.items():
                 names_of.setdefault(id(p), []).append(name)
-            for name, p in params.items():
-                if not any(n in loaded for n in names_of[id(p)]):
-                    raise MissingParameterError(
-                        f"Parameter '{name}' is missing in 'file: {filename}', which contains "
-                        f"parameters: {_brief(loaded)}. Set allow_missing=True to ignore "
-                        "missing parameters.")
-        for name, value in loaded.items():
-            if name not in params:
-                if ignore_extra:
-                    continue
-                raise ValueError(
-                    f"Parameter '{name}' loaded from 'file: {filename}' is not present in the "
-                    f"model, which contains parameters {_brief(params)}. Set ignore_extra=True "
-                    "to ignore.")
-            problem = params[name]._check_load(value, cast_dtype)
-            if problem:
-                raise ValueError(problem)
+            missing = [name for name, p in params.items()
+                       if not any(n in loaded for n in names_of[id(p)])]
+            if missing:
+                raise MissingParameterError(
+                    f"Parameter '{missing[0]}' is missing in 'file: {filename}'. Missing: "
+                    f"{_listed(missing, params)}; the file contains {_listed(loaded, loaded)}. "
+                    "Set allow_missing=True to ignore missing parameters.")
+        extra = [name for name in loaded if name not in params]
+        if extra and not ignore_extra:
+            raise ValueError(
+                f"Parameter '{extra[0]}' loaded from 'file: {filename}' is not present in the "
+                f"model. Not in the model: {_listed(extra, loaded)}; the model contains "
+                f"{_listed(params, params)}. Set ignore_extra=True to ignore.")
+        problems = [params[name]._check_load(value, cast_dtype, name)
+                    for name, value in loaded.items() if name in params]
+        problems = [p for p in problems if p]
+        if problems:
+            raise ValueError(f"load_parameters: 'file: {filename}': " + "; ".join(problems))
         for name, value in loaded.items():
             if name in params:
                 params[name]._load_init(value, device or current_device(), cast_dtype,
@@ -362,7 +362,13 @@ class HybridBlock(Block):
         return super().__call__(x, *args, **kwargs)
 
 
-def _brief(names, limit=5):
+def _listed(names, shapes, limit=8):
+    """``'a' (shape (2, 3)), 'b' (...)``: the first ``limit`` of ``names`` with their shapes
+    (``shapes`` maps a name to an array or Parameter), then how many there are in all."""
     names = list(names)
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)} in all)"
+    shown = ", ".join(f"'{n}' (shape {_shape_of(shapes[n])})" for n in names[:limit])
+    return f"{shown}{', ...' if len(names) > limit else ''} ({len(names)} in all)"
+
+
+def _shape_of(value):
+    return value.shape if value.shape is not None else "unknown"

@@ -179,15 +179,17 @@ class Parameter:
         else:
             self.set_data(data)
 
-    def _check_load(self, data, cast_dtype):
-        """Why host ``data`` cannot be loaded into this parameter, or None."""
+    def _check_load(self, data, cast_dtype, name=None):
+        """Why host ``data`` cannot be loaded into this parameter (called ``name`` in the
+        model, e.g. ``'0.weight'``), or None."""
+        name = name or self.name
         if self._shape is not None:
             if len(data.shape) != len(self._shape) or any(
                     old > 0 and old != new for old, new in zip(self._shape, data.shape)):
-                return (f"Failed loading Parameter '{self.name}': shape incompatible, expected "
+                return (f"Failed loading Parameter '{name}': shape incompatible, expected "
                         f"{self.shape} but loaded {data.shape}")
         if not cast_dtype and _np.dtype(data.dtype) != self.dtype:
-            return (f"Failed loading Parameter '{self.name}': dtype {self.dtype.name} but the "
+            return (f"Failed loading Parameter '{name}': dtype {self.dtype.name} but the "
                     f"file has {data.dtype}; set cast_dtype=True to cast")
         return None
 

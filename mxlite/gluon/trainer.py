@@ -5,12 +5,14 @@ semantics) and every copy is updated identically, each with its own optimizer st
 on its own device.
 """
 import numbers
-import pickle
 
 from .. import autograd
+from ..base import MXNetError
 from .. import optimizer as opt
+from ..fileio import atomic_write
+from ..optimizer import statefile
 from ..ndarray import wrap
-from .parameter import Parameter
+from .parameter import Parameter, shape_is_known
 
 __all__ = ["Trainer"]
 
@@ -26,7 +28,10 @@ class Trainer:
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
                  compression_params=None, update_on_kvstore=None):
+        self._names = {}  # id(parameter) -> the name it was given under, for messages
         if isinstance(params, dict):
+            for k in sorted(params):
+                self._names.setdefault(id(params[k]), k)
             params = [params[k] for k in sorted(params)]
         elif not isinstance(params, (list, tuple)):
             raise ValueError(f"First argument must be a list or dict of Parameters, got "
@@ -143,26 +148,66 @@ class Trainer:
                 w._fresh_grad = False
 
     def save_states(self, fname):
-        """Save the optimizer states (per device) and update counts to ``fname``."""
-        states = {str(dev): upd.get_states(dump_optimizer=False)
-                  for dev, upd in self._updaters.items()}
-        with open(fname, "wb") as f:
-            pickle.dump({"states": states, "optimizer": self._optimizer}, f)
+        """Save the optimizer's settings, update counts and states (per device) to ``fname``:
+        an ``.npz`` of arrays plus JSON metadata, replacing the file atomically."""
+        devices = {str(dev): upd._host_view() for dev, upd in self._updaters.items()}
+        blob = statefile.pack(devices, self._optimizer)
+        with atomic_write(fname) as f:
+            f.write(blob)
 
-    def load_states(self, fname):
-        """Restore states saved by ``save_states`` (the optimizer's settings included)."""
+    def load_states(self, fname, allow_pickle=False):
+        """Restore what ``save_states`` wrote. The file is checked in full (optimizer,
+        parameter indices, state shapes) before anything changes. Files of older mxlite
+        versions are pickles and are read only with ``allow_pickle=True``: unpickling runs
+        code, so pass it only for files you made yourself."""
+        source = f"Trainer.load_states: '{fname}'"
         with open(fname, "rb") as f:
-            saved = pickle.load(f)
-        optimizer = saved["optimizer"]
-        optimizer.param_dict = self._optimizer.param_dict
-        self._optimizer = optimizer
-        self._updaters = {}
+            blob = f.read()
         devices = {str(d): d for p in self._params if p._data is not None for d in p._data}
-        for name, blob in saved["states"].items():
-            device = devices.get(name)
-            if device is None:
-                continue
-            self._updater(device).set_states(blob)
+        if statefile.is_pickle(blob):
+            saved = statefile.load_pickle(blob, source, allow_pickle)
+            optimizer = saved["optimizer"]
+            optimizer.param_dict = self._optimizer.param_dict
+            self._optimizer = optimizer
+            states = {name: statefile.load_pickle(b, source, allow_pickle)
+                      for name, b in saved["states"].items()}
+        else:
+            states, desc = statefile.unpack(blob, source)
+            for host in states.values():
+                self._check_states(host, source)
+            if desc is None:
+                raise MXNetError(f"{source} holds no optimizer settings; it was not "
+                                 "written by Trainer.save_states")
+            statefile.restore_optimizer(self._optimizer, desc, devices, source)
+        self._updaters = {}
+        for name, host in states.items():
+            if name in devices:
+                self._updater(devices[name])._load_host(dict(host))
+
+    def _check_states(self, host, source):
+        """Raise unless every state belongs to one of this trainer's parameters by index and
+        matches its shape."""
+        for index, state in host.items():
+            if not isinstance(index, int) or not 0 <= index < len(self._params):
+                raise ValueError(f"{source} holds states for parameter index {index!r} but this "
+                                 f"Trainer has {len(self._params)} parameters; the file "
+                                 "belongs to another model")
+            param = self._params[index]
+            for array in _arrays_of(state):
+                if shape_is_known(param._shape) and tuple(array.shape) != param.shape:
+                    raise ValueError(
+                        f"{source}: the state of parameter {index} "
+                        f"('{self._names.get(id(param), param.name)}', shape "
+                        f"{param.shape}) has shape {array.shape}; the file belongs to another "
+                        "model (or the parameters were given in another order)")
+
+
+def _arrays_of(state):
+    if state is None:
+        return []
+    if isinstance(state, tuple):
+        return [a for s in state for a in _arrays_of(s)]
+    return [state]
 
 
 def _data_on(arr, device):

@@ -1,9 +1,8 @@
 """``mx.npx``: MXNet's neural-network operators and runtime helpers."""
 import re
 
-import numpy as _onp
-
 from ..device import Device, current_device
+from ..fileio import read_npz, write_npz
 from ..ndarray import ndarray, wrap
 from ..ops.nn import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
@@ -36,8 +35,8 @@ _LIST_KEY = re.compile(r"arr_(\d+)$")
 
 def save(file, arr):
     """Save an ndarray, a list of them or a dict of them to ``file`` (an uncompressed
-    ``.npz``, written to exactly that name). Lists are stored under keys ``arr_0``,
-    ``arr_1``, ... and come back from ``load`` as lists."""
+    ``.npz``, written to exactly that name and replacing it atomically). Lists are stored
+    under keys ``arr_0``, ``arr_1``, ... and come back from ``load`` as lists."""
     if isinstance(arr, ndarray):
         arr = [arr]
     if isinstance(arr, dict):
@@ -53,16 +52,14 @@ def save(file, arr):
     else:
         raise TypeError(f"save: expected an ndarray, list or dict of ndarrays, got "
                         f"{type(arr).__name__}")
-    with open(file, "wb") as f:
-        _onp.savez(f, **host)
+    write_npz(file, host)
 
 
 def savez(file, *args, **kwds):
     """numpy's savez for mxlite arrays (positional arrays become ``arr_0``, ...)."""
     host = {f"arr_{i}": a.asnumpy() for i, a in enumerate(args)}
     host.update({k: v.asnumpy() for k, v in kwds.items()})
-    with open(file, "wb") as f:
-        _onp.savez(f, **host)
+    write_npz(file, host)
 
 
 def load(file, device=None):
@@ -70,8 +67,8 @@ def load(file, device=None):
     otherwise a dict. Arrays keep their saved dtype and go to ``device`` (default: the
     current device)."""
     dev = Device(device or current_device())
-    with _onp.load(file, allow_pickle=False) as data:
-        items = {key: wrap(dev.backend.asarray(data[key]), dev) for key in data.files}
+    host = read_npz(file, "npx.load", "npx.save or numpy.savez")
+    items = {key: wrap(dev.backend.asarray(value), dev) for key, value in host.items()}
     positions = [_LIST_KEY.match(k) for k in items]
     if items and all(positions) and \
             sorted(int(m.group(1)) for m in positions) == list(range(len(items))):

@@ -8,12 +8,13 @@ and writing the same states as the per-array path. Updates run outside the autog
 and never modify the gradients.
 """
 import numbers
-import pickle
 
 import numpy as _np
 
 from .. import autograd, storage
+from ..base import MXNetError
 from ..ndarray import ndarray, wrap
+from . import statefile
 from .fused import gpu_kernels
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater"]
@@ -322,18 +323,42 @@ class Updater:
         self.update_multi([index], [weight], [grad])
 
     def get_states(self, dump_optimizer=False):
+        """The states as bytes of an ``.npz`` of arrays plus JSON metadata (no pickle); with
+        ``dump_optimizer`` the optimizer's settings and update counts too."""
+        return statefile.pack({str(self.device_key): self._host_view()},
+                              self.optimizer if dump_optimizer else None)
+
+    def set_states(self, states, allow_pickle=False):
+        """Restore what ``get_states`` made. Old pickled states are read only with
+        ``allow_pickle=True`` (unpickling runs code: only for bytes you made yourself)."""
+        source = "Updater.set_states"
+        if statefile.is_pickle(states):
+            loaded = statefile.load_pickle(states, source, allow_pickle)
+            if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
+                loaded, optimizer = loaded
+                optimizer.param_dict = self.optimizer.param_dict
+                self.optimizer = optimizer
+            self._load_host(dict(loaded))
+            return
+        devices, desc = statefile.unpack(states, source)
+        if len(devices) > 1:
+            raise MXNetError(f"{source}: the bytes hold the states of several devices "
+                             f"{sorted(devices)}; load them with Trainer.load_states")
+        if desc is not None:
+            statefile.restore_optimizer(self.optimizer, desc,
+                                        {name: self.device_key for name in devices}, source)
+        self._load_host(next(iter(devices.values()), {}))
+
+    def _host_view(self):
+        """Every state on the host: loaded ones not used yet and the device ones."""
         host = dict(self._host_states)
         host.update({i: _to_host(s) for i, s in self.states.items()})
-        return pickle.dumps((host, self.optimizer) if dump_optimizer else host)
+        return host
 
-    def set_states(self, states):
-        loaded = pickle.loads(states)
-        if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
-            loaded, optimizer = loaded
-            optimizer.param_dict = self.optimizer.param_dict
-            self.optimizer = optimizer
+    def _load_host(self, host):
+        """Take host states (index -> state); each moves to the device on first use."""
         self.states = {}
-        self._host_states = dict(loaded)
+        self._host_states = host
 
 
 def get_updater(optimizer):

@@ -1,0 +1,114 @@
+"""Writing and reading users' files: every save replaces its file atomically, every load
+reads arrays only and names the file when it cannot.
+
+A save writes a temporary file in the target's folder, flushes and fsyncs it, then
+``os.replace``s the target, so a full disk, a size limit or a KeyboardInterrupt midway
+leaves the previous file byte for byte as it was and no temporary file behind.
+"""
+import contextlib
+import io
+import os
+import secrets
+import zipfile
+import zlib
+
+import numpy as _np
+
+from .base import MXNetError
+
+__all__ = ["atomic_write", "write_npz", "read_npz", "npz_bytes", "read_npz_bytes"]
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members / an empty one
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Yield a binary file whose contents replace ``path`` only when the block succeeds."""
+    given = os.fspath(path)
+    path = os.path.realpath(given)  # through a symlink to its target, as an in-place write
+    folder = os.path.dirname(path)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot save '{given}': cannot create a file in its folder "
+                               f"'{folder}' ({e.strerror})") from None
+    try:
+        with open(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):  # keep the permissions an in-place write would have kept
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the rename durable where the OS can open a folder (POSIX; not Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems do not fsync folders; the file itself is synced
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_npz(path, arrays):
+    """Save host ``arrays`` (name -> numpy array) as an uncompressed ``.npz`` at ``path``."""
+    with atomic_write(path) as f:
+        _np.savez(f, **arrays)
+
+
+def npz_bytes(arrays):
+    """The bytes ``write_npz`` would write."""
+    buf = io.BytesIO()
+    _np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def read_npz(path, what, expected):
+    """All arrays of the ``.npz`` at ``path``, read in full with ``allow_pickle=False``.
+
+    ``what`` names the caller (``"load_parameters"``) and ``expected`` the writer of such
+    files; a file that is no archive, is truncated or holds pickled objects raises
+    MXNetError naming the file.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        return _read(f, f"{what}: '{path}'", expected)
+
+
+def read_npz_bytes(data, what, expected):
+    """``read_npz`` for ``.npz`` bytes in memory."""
+    return _read(io.BytesIO(data), what, expected)
+
+
+def _read(f, source, expected):
+    head = f.read(4)
+    f.seek(0)
+    if head not in _ZIP_MAGIC:
+        raise MXNetError(
+            f"{source} is not an .npz archive (it starts with {head!r}, an .npz starts with "
+            f"b'PK'); expected a file written by {expected}")
+    try:
+        with _np.load(f, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise MXNetError(
+                f"{source} holds pickled Python objects, which can run code when loaded; mxlite "
+                f"reads arrays only. Expected a file written by {expected}") from None
+        raise MXNetError(f"{source} is truncated or corrupt ({e}); save it again or use an "
+                         "earlier copy") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as e:
+        raise MXNetError(f"{source} is truncated or corrupt ({type(e).__name__}: {e}); save it "
+                         "again or use an earlier copy") from None
