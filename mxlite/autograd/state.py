@@ -11,6 +11,7 @@ every context manager written in Python: CPython can deliver a signal on entry t
 import threading
 
 from ..base import MXNetError
+from ..ndarray import bump_version
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "check_inplace", "Scope", "state"]
@@ -75,12 +76,14 @@ class Scope:
 
 
 def check_inplace(array):
-    """Refuse an in-place write to an array on the tape while recording, as MXNet does."""
+    """Before an in-place write: refuse it on an array on the tape while recording, as MXNet
+    does, else count it in the buffer's version (backward refuses stale saved arrays)."""
     if array._node is not None and state.recording:
         raise MXNetError(
             "Inplace operations (+=, -=, x[:]=, out=, etc) are not supported when recording "
             "with autograd: this array is part of the recorded graph. Compute a new array "
             "instead (y = x + 1, np.where) or do the write under autograd.pause().")
+    bump_version(array)
 
 
 def record(train_mode=True):
