@@ -154,13 +154,20 @@ def _head_gradient(h, hg):
         with be.scope():
             return be.xp.ones(h.shape, dtype=h.dtype)
     if not isinstance(hg, ndarray):
-        raise TypeError(f"head gradient must be an ndarray, got {type(hg).__name__}")
+        raise TypeError(f"head gradient must be an mxlite ndarray, got {_type_name(hg)}; "
+                        "wrap it with mx.np.array(...) on the head's device")
     if hg.shape != h.shape:
         raise ValueError(f"head gradient of shape {hg.shape} given for a head of shape "
                          f"{h.shape}; they must match")
     if hg._device is not h._device:
         raise DeviceMismatchError(f"head gradient on {hg._device} for a head on {h._device}")
     return hg._data
+
+
+def _type_name(value):
+    """``module.Class``: tells numpy.ndarray and cupy.ndarray from mxlite's ndarray."""
+    kind = type(value)
+    return f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def _run(heads, head_grads, retain_graph, create_graph, variables):
