@@ -14,7 +14,7 @@ from . import storage
 from .base import default_float
 from .device import Device, current_device
 
-__all__ = ["ndarray", "wrap", "as_raw", "clock", "bump_version", "writes_after"]
+__all__ = ["ndarray", "wrap", "as_raw", "clock", "latest_write", "bump_version", "writes_after"]
 
 
 class ndarray:
@@ -183,6 +183,7 @@ def _unpickle(host, device_type, device_id):
 # sees a write that postdates a node without recording anything per op (the hot path).
 clock = itertools.count()
 _writes = {}  # id(root buffer) -> [version, ticks of the latest writes]
+latest_write = [-1]  # tick of the latest write anywhere: nodes recorded after it need no check
 _KEPT_TICKS = 16
 
 
@@ -207,12 +208,13 @@ def bump_version(array):
             pass
     rec[0] += 1
     ticks = rec[1]
-    ticks.append(next(clock))
+    tick = latest_write[0] = next(clock)
+    ticks.append(tick)
     del ticks[:-_KEPT_TICKS]
 
 
 def writes_after(data, tick):
-    """``(version then, version now)`` if backend array ``data``'s buffer was written after
+    """``(version then, version now)`` if backend array ``data``'s buffer was _writes after
     ``tick``, else None."""
     rec = _writes.get(id(_root(data)))
     if rec is None or rec[1][-1] < tick:

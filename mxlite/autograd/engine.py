@@ -8,7 +8,7 @@ import sys
 
 from .. import storage
 from ..base import MXNetError, DeviceMismatchError
-from ..ndarray import ndarray, wrap, writes_after
+from ..ndarray import latest_write, ndarray, wrap, writes_after
 from .op import apply
 from .state import Scope, state as _state
 
@@ -249,7 +249,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
                             scope.__exit__(None, None, None)
                         scope_of, scope = be, be.scope()
                         scope.__enter__()
-                    _check_versions(node)
+                    if latest_write[0] > node.seq:  # a write since this node was recorded
+                        _check_versions(node)
                     ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
                     bwd = op.backward if create_graph else op.backward_impls[be.kind]
                     in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
@@ -280,19 +281,22 @@ def _check_versions(node):
     (their values are no longer the ones the op saw)."""
     for i, a in enumerate(node.inputs):
         if isinstance(a, ndarray):
-            _refuse_written(node, writes_after(a._data, node.seq), f"input {i} (shape {a.shape})")
+            versions = writes_after(a._data, node.seq)
+            if versions is not None:
+                _refuse_written(node, versions, f"input {i} (shape {a.shape})")
     if node.out is not None:
         outs = node.out if node.op.nout > 1 else (node.out,)
         for i, o in enumerate(outs):
-            _refuse_written(node, writes_after(o, node.seq), f"output {i} (shape {o.shape})")
+            versions = writes_after(o, node.seq)
+            if versions is not None:
+                _refuse_written(node, versions, f"output {i} (shape {o.shape})")
 
 
 def _refuse_written(node, versions, what):
-    if versions is not None:
-        raise MXNetError(
-            f"an array needed by `{node.op.name}`'s backward ({what}) was modified in place "
-            f"after it was recorded (version {versions[0]} → {versions[1]}); use a copy, or "
-            "write before recording")
+    raise MXNetError(
+        f"an array needed by `{node.op.name}`'s backward ({what}) was modified in place "
+        f"after it was recorded (version {versions[0]} → {versions[1]}); use a copy, or "
+        "write before recording")
 
 
 def _accumulate(grads, node, oidx, g):
