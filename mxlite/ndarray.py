@@ -214,7 +214,7 @@ def bump_version(array):
 
 
 def writes_after(data, tick):
-    """``(version then, version now)`` if backend array ``data``'s buffer was _writes after
+    """``(version then, version now)`` if backend array ``data``'s buffer was written after
     ``tick``, else None."""
     rec = _writes.get(id(_root(data)))
     if rec is None or rec[1][-1] < tick:
