@@ -4,6 +4,8 @@ CPU ids are virtual (``cpu(0)`` and ``cpu(1)`` are distinct numpy-backed devices
 multi-device code runs and is tested on machines without GPUs.
 """
 import contextvars
+import threading
+import weakref
 
 from . import device_info as _info
 from .backend import backend_for
@@ -37,6 +39,22 @@ def on_backend_created(hook):
     for dev in list(Device._interned.values()):
         if dev._backend is not None:
             hook(dev._backend)
+
+
+class _ExitLookup:
+    """``Device.__exit__``: a fresh callable per ``with``, which lives exactly as long as the
+    ``with`` statement, so an interrupt that skips the exit call (between the switch and the
+    body, or at the ``with`` line on the way out) still restores the device when collected."""
+
+    def __get__(self, device, cls=None):
+        if device is None:  # looked up on the class (contextlib.ExitStack): a plain function
+            return _leave_unbound
+        leave = _pending.exit = _Leave(device)
+        return leave
+
+
+def _leave_unbound(device, *exc):
+    _Leave(device)()
 
 
 class Device:
@@ -97,16 +115,12 @@ class Device:
     def __enter__(self):
         if self.device_type == "gpu":
             self.backend  # fail early, with the reason, if the GPU is unusable
-        # The device to restore goes on a stack in this thread's (or task's) own context, so
-        # the shared, interned Device holds no per-scope state; the switch is the last step.
-        _outer.set(_outer.get() + (_current.get(),))
-        _current.set(self)
-        return self
+        leave, _pending.exit = _pending.exit, None
+        ref = (weakref.ref(leave, _abandoned) if leave is not None and leave.device is self
+               else None)
+        _current.set(((self, ref), *_current.get())); return self  # noqa: E702 (no event between)
 
-    def __exit__(self, *exc):
-        outer = _outer.get()
-        _current.set(outer[-1])
-        _outer.set(outer[:-1])
+    __exit__ = _ExitLookup()
 
     def empty_cache(self):
         """Release this device's cached memory blocks back to the driver."""
@@ -116,8 +130,43 @@ class Device:
 
 Context = Device
 
-_current = contextvars.ContextVar("mxlite_device", default=Device("cpu", 0))
-_outer = contextvars.ContextVar("mxlite_outer_devices", default=())  # what each scope restores
+
+class _Leave:
+    """``with device:``'s exit: drops the device's innermost entry and any left above it."""
+    __slots__ = ("device", "__weakref__")
+
+    def __init__(self, device):
+        self.device = device
+
+    def __call__(self, *exc):
+        if _pending.exit is self:  # called without entering (by hand): no later enter takes it
+            _pending.exit = None
+        stack = _current.get()
+        for i, (dev, _) in enumerate(stack[:-1]):
+            if dev is self.device:
+                _current.set(stack[i + 1:])
+                return
+
+
+def _abandoned(ref):
+    """A ``with device:`` ended without its exit call: drop its entry."""
+    stack = _current.get()
+    for i, (_, r) in enumerate(stack):
+        if r is ref:
+            _current.set(stack[:i] + stack[i + 1:])
+            return
+
+
+class _Pending(threading.local):
+    exit = None  # the exit looked up by the ``with`` statement about to call __enter__
+
+
+_pending = _Pending()
+
+# The open ``with device:`` scopes of this context as (device, weakref to its exit), innermost
+# first, then the default. The stack is the context variable's value (not tokens kept on the
+# interned, shared Device), so threads and asyncio tasks each see their own and nest freely.
+_current = contextvars.ContextVar("mxlite_device", default=((Device("cpu", 0), None),))
 
 
 def cpu(device_id=0):
@@ -134,7 +183,7 @@ def cpu_pinned(device_id=0):
 
 
 def current_device():
-    return _current.get()
+    return _current.get()[0][0]
 
 
 current_context = current_device

@@ -5,13 +5,16 @@ place each: ``mxlite.autograd`` adds the gradient methods (``attach_grad``,
 ``backward``, ``grad``, ``detach``) and ``mxlite.numpy._methods`` adds the operators
 and numpy-style methods (``__setitem__`` included: in-place writes follow the tape's rules).
 """
+import itertools
+import weakref
+
 import numpy as _np
 
 from . import storage
 from .base import default_float
 from .device import Device, current_device
 
-__all__ = ["ndarray", "wrap", "as_raw"]
+__all__ = ["ndarray", "wrap", "as_raw", "clock", "latest_write", "bump_version", "writes_after"]
 
 
 class ndarray:
@@ -60,6 +63,12 @@ class ndarray:
     @property
     def device(self):
         return self._device
+
+    @property
+    def _version(self):
+        """How many in-place writes this array's buffer (any view of it) has had."""
+        rec = _writes.get(id(_root(self._data)))
+        return 0 if rec is None else rec[0]
 
     ctx = device
     context = device
@@ -167,6 +176,50 @@ _CPU0 = Device("cpu", 0)
 def _unpickle(host, device_type, device_id):
     dev = Device(device_type, device_id)
     return wrap(dev.backend.asarray(host), dev)
+
+
+# Saved-tensor version counters. A write stamps the buffer's root (shared by all views) with
+# a tick of ``clock``; recorded nodes take their ``seq`` from the same clock, so backward
+# sees a write that postdates a node without recording anything per op (the hot path).
+clock = itertools.count()
+_writes = {}  # id(root buffer) -> [version, ticks of the latest writes]
+latest_write = [-1]  # tick of the latest write anywhere: nodes recorded after it need no check
+_KEPT_TICKS = 16
+
+
+def _root(data):
+    """The object that owns ``data``'s memory: the same for every view of one buffer."""
+    kind = data.__class__
+    while isinstance(data.base, kind):
+        data = data.base
+    return data if data.base is None else data.base
+
+
+def bump_version(array):
+    """Count an in-place write to ``array``'s buffer (every in-place path calls this)."""
+    root = _root(array._data)
+    key = id(root)
+    rec = _writes.get(key)
+    if rec is None:
+        rec = _writes[key] = [0, []]
+        try:
+            weakref.finalize(root, _writes.pop, key, None)
+        except TypeError:  # an owner without weak references: its entry stays (harmless)
+            pass
+    rec[0] += 1
+    ticks = rec[1]
+    tick = latest_write[0] = next(clock)
+    ticks.append(tick)
+    del ticks[:-_KEPT_TICKS]
+
+
+def writes_after(data, tick):
+    """``(version then, version now)`` if backend array ``data``'s buffer was written after
+    ``tick``, else None."""
+    rec = _writes.get(id(_root(data)))
+    if rec is None or rec[1][-1] < tick:
+        return None
+    return rec[0] - sum(1 for t in rec[1] if t > tick), rec[0]
 
 
 def wrap(data, device):

@@ -8,7 +8,7 @@ import sys
 
 from .. import storage
 from ..base import MXNetError, DeviceMismatchError
-from ..ndarray import ndarray, wrap
+from ..ndarray import latest_write, ndarray, wrap, writes_after
 from .op import apply
 from .state import Scope, state as _state
 
@@ -154,13 +154,20 @@ def _head_gradient(h, hg):
         with be.scope():
             return be.xp.ones(h.shape, dtype=h.dtype)
     if not isinstance(hg, ndarray):
-        raise TypeError(f"head gradient must be an ndarray, got {type(hg).__name__}")
+        raise TypeError(f"head gradient must be an mxlite ndarray, got {_type_name(hg)}; "
+                        "wrap it with mx.np.array(...) on the head's device")
     if hg.shape != h.shape:
         raise ValueError(f"head gradient of shape {hg.shape} given for a head of shape "
                          f"{h.shape}; they must match")
     if hg._device is not h._device:
         raise DeviceMismatchError(f"head gradient on {hg._device} for a head on {h._device}")
     return hg._data
+
+
+def _type_name(value):
+    """``module.Class``: tells numpy.ndarray and cupy.ndarray from mxlite's ndarray."""
+    kind = type(value)
+    return f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def _run(heads, head_grads, retain_graph, create_graph, variables):
@@ -242,6 +249,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
                             scope.__exit__(None, None, None)
                         scope_of, scope = be, be.scope()
                         scope.__enter__()
+                    if latest_write[0] > node.seq:  # a write since this node was recorded
+                        _check_versions(node)
                     ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
                     bwd = op.backward if create_graph else op.backward_impls[be.kind]
                     in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
@@ -265,6 +274,29 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
             if scope is not None:
                 scope.__exit__(None, None, None)
     return results
+
+
+def _check_versions(node):
+    """Refuse to run ``node``'s backward on arrays written in place after it was recorded
+    (their values are no longer the ones the op saw)."""
+    for i, a in enumerate(node.inputs):
+        if isinstance(a, ndarray):
+            versions = writes_after(a._data, node.seq)
+            if versions is not None:
+                _refuse_written(node, versions, f"input {i} (shape {a.shape})")
+    if node.out is not None:
+        outs = node.out if node.op.nout > 1 else (node.out,)
+        for i, o in enumerate(outs):
+            versions = writes_after(o, node.seq)
+            if versions is not None:
+                _refuse_written(node, versions, f"output {i} (shape {o.shape})")
+
+
+def _refuse_written(node, versions, what):
+    raise MXNetError(
+        f"an array needed by `{node.op.name}`'s backward ({what}) was modified in place "
+        f"after it was recorded (version {versions[0]} → {versions[1]}); use a copy, or "
+        "write before recording")
 
 
 def _accumulate(grads, node, oidx, g):

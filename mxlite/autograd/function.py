@@ -34,7 +34,7 @@ class Function:
         if _state.recording and any(isinstance(a, ndarray) and a._node is not None
                                     for a in inputs):
             dev = device_of(inputs)
-            fop = Op(type(self).__name__, None, _FunctionBackward(self, outs, dev),
+            fop = Op(type(self).__name__, None, _FunctionBackward(self, inputs, outs, dev),
                      nout=len(outs), anonymous=True)
             node = Node(fop, inputs, NO_PARAMS, None, None, dev.backend)
             for i, o in enumerate(outs):
@@ -49,11 +49,31 @@ class Function:
         raise NotImplementedError
 
 
-class _FunctionBackward:
-    __slots__ = ("fn", "out_shapes", "device")
+def _check_gradient(name, i, grad, shape, device):
+    """A gradient ``backward`` returned for input ``i`` (of ``shape`` on ``device``; None for
+    a constant) must match it; None means no gradient."""
+    if grad is None or shape is None:
+        return
+    where = f"{name}.backward: the gradient for input {i}"
+    if not isinstance(grad, ndarray):
+        kind = type(grad)
+        raise MXNetError(f"{where} is a {kind.__module__.split('.')[0]}.{kind.__qualname__}, "
+                         f"expected an mxlite ndarray; wrap it with mx.np.array(..., "
+                         f"device={device}) or compute it with mx.np operations")
+    if grad.device is not device:
+        raise MXNetError(f"{where} is on {grad.device} but the input is on {device}; "
+                         f"return it on the input's device (.to_device({device}))")
+    if grad.shape != shape:
+        raise MXNetError(f"{where} has shape {grad.shape} but the input has shape {shape}; "
+                         "return one gradient of each input's shape")
 
-    def __init__(self, fn, outs, device):
+
+class _FunctionBackward:
+    __slots__ = ("fn", "in_shapes", "out_shapes", "device")
+
+    def __init__(self, fn, inputs, outs, device):
         self.fn = fn
+        self.in_shapes = [a.shape if isinstance(a, ndarray) else None for a in inputs]
         self.out_shapes = [(o.shape, o.dtype) for o in outs]
         self.device = device
 
@@ -69,10 +89,14 @@ class _FunctionBackward:
                 res = self.fn.backward(*gs)
         else:
             res = self.fn.backward(*gs)
-        res = (res,) if isinstance(res, ndarray) else tuple(res)
+        res = (res,) if isinstance(res, ndarray) or not isinstance(res, (tuple, list)) \
+            else tuple(res)
+        name = type(self.fn).__name__
         if len(res) != len(ctx.inputs):
-            raise MXNetError(f"{type(self.fn).__name__}.backward returned {len(res)} gradients "
-                             f"for {len(ctx.inputs)} inputs; return one per forward input")
+            raise MXNetError(f"{name}.backward returned {len(res)} gradients for "
+                             f"{len(ctx.inputs)} inputs; return one per forward input")
+        for i, (r, shape) in enumerate(zip(res, self.in_shapes)):
+            _check_gradient(name, i, r, shape, self.device)
         if raw:
             return tuple(r._data if isinstance(r, ndarray) else r for r in res)
         return res

@@ -2,11 +2,9 @@
 entry ``Node``, and ``apply``, which runs an op on the backend of its inputs' device and
 records a ``Node`` while recording.
 """
-import itertools
-
 from ..base import DeviceMismatchError
 from ..device import current_device
-from ..ndarray import ndarray, wrap
+from ..ndarray import clock, ndarray, wrap
 from .state import state as _state
 
 __all__ = ["Op", "defop", "registered_op", "on_first_dispatch", "Node", "apply", "apply1",
@@ -100,7 +98,7 @@ class Node:
         self.params = params
         self.out = out
         self.aux = aux
-        self.seq = next(_seq)
+        self.seq = next(clock)  # the write clock: backward spots later in-place writes
         self.backend = backend
         self.bufs = None
 
@@ -109,7 +107,6 @@ class Node:
         return self.op is not None and self.inputs is None
 
 
-_seq = itertools.count()
 NO_PARAMS = {}
 
 

@@ -1,16 +1,15 @@
 """Recording state: whether ops are recorded and whether layers run in training mode.
 
-Both are per thread (a ``threading.local``), so threads record independently. What a
-scope restores is kept on the thread's own stack, not on the scope object, so one scope
-object may be entered from several threads or nested; entering changes the flags as its
-last step and leaving restores them as its first, so an exception (KeyboardInterrupt
-included) raised anywhere in the block leaves them as they were. One window remains, as in
-every context manager written in Python: CPython can deliver a signal on entry to
-``__exit__`` itself, before its first statement.
+Both are per thread (a ``threading.local``), so threads record independently. Each thread
+keeps the scopes it has open, innermost last, with the state each one found; a scope leaves
+by its own entry, so an interrupt anywhere in or around ``with`` cannot strand the state.
 """
 import threading
+import weakref
+from functools import partial
 
 from ..base import MXNetError
+from ..ndarray import bump_version
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "check_inplace", "Scope", "state"]
@@ -19,7 +18,9 @@ __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_
 class _State(threading.local):
     recording = False
     training = False
-    outer = ()  # (recording, training) each open scope restores, innermost last
+
+    def __init__(self):
+        self.entered = []  # (scope, recording before, training before) per open scope
 
 
 state = _State()  # this thread's recording and training flags
@@ -46,41 +47,56 @@ def set_training(train_mode):
 
 
 class Scope:
-    """Sets recording and/or training on entry and restores both on exit; scopes nest."""
-    __slots__ = ("_rec", "_train")
+    """Sets recording and/or training on entry and restores both on exit; scopes nest.
+
+    Every state change is one line without calls (no trace event or signal lands inside it).
+    The open-scope entry refers to the scope weakly: a scope abandoned between its entry and
+    its ``with`` body (an interrupt while entering, or at the start of ``__exit__``) is
+    collected as the interrupt unwinds, and its entry then restores the state it found.
+    """
+    __slots__ = ("_rec", "_train", "__weakref__")
 
     def __init__(self, recording, training):
         self._rec = recording
         self._train = training
 
-    # Entering changes the flags with attribute stores only (no call after the first one,
-    # so CPython takes no signal in between and a KeyboardInterrupt cannot leave the flags
-    # set without the record of what to restore); leaving restores them the same way.
     def __enter__(self):
-        st = state
-        rec, train = st.recording, st.training
-        new_rec = rec if self._rec is None else self._rec
-        new_train = train if self._train is None else self._train
-        st.outer = st.outer + ((rec, train),)
-        st.recording = new_rec
-        st.training = new_train
-        return self
+        rec = state.recording if self._rec is None else self._rec
+        train = state.training if self._train is None else self._train
+        entered = state.entered
+        entered.append((weakref.ref(self, partial(_abandoned, entered)), state.recording,
+                        state.training))
+        # MXNet's scopes enter as None; dropping self here keeps a traceback from holding it
+        state.recording, state.training = rec, train; del self  # noqa: E702
 
     def __exit__(self, *exc):
-        st = state
-        (rec, train), outer = st.outer[-1], st.outer[:-1]
-        st.recording = rec
-        st.training = train
-        st.outer = outer
+        entered = state.entered
+        for i in range(len(entered) - 1, -1, -1):
+            if entered[i][0]() is self:
+                _, state.recording, state.training = entered[i]; del entered[i:]  # noqa: E702
+                return
+
+
+def _abandoned(entered, ref):
+    """A scope died while open: restore what it found, or hand that to the scope above it."""
+    for i in range(len(entered) - 1, -1, -1):
+        if entered[i][0] is ref:
+            if i + 1 < len(entered):
+                entered[i + 1] = (entered[i + 1][0], *entered[i][1:]); del entered[i]  # noqa
+            else:
+                _, state.recording, state.training = entered[i]; del entered[i:]  # noqa: E702
+            return
 
 
 def check_inplace(array):
-    """Refuse an in-place write to an array on the tape while recording, as MXNet does."""
+    """Before an in-place write: refuse it on an array on the tape while recording, as MXNet
+    does, else count it in the buffer's version (backward refuses stale saved arrays)."""
     if array._node is not None and state.recording:
         raise MXNetError(
             "Inplace operations (+=, -=, x[:]=, out=, etc) are not supported when recording "
             "with autograd: this array is part of the recorded graph. Compute a new array "
             "instead (y = x + 1, np.where) or do the write under autograd.pause().")
+    bump_version(array)
 
 
 def record(train_mode=True):

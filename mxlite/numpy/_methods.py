@@ -70,6 +70,7 @@ def _copyto(self, other):
             return False
         if other.shape != self.shape:
             raise ValueError(f"copyto: shape {self.shape} does not match target {other.shape}")
+        check_inplace(other)
         data = self._data
         if other._device.backend.kind != self._device.backend.kind:
             data = other._device.backend.asarray(self._device.backend.to_host(data))

@@ -13,7 +13,7 @@ import numpy as _np
 
 from .. import autograd, storage
 from ..base import MXNetError
-from ..ndarray import ndarray, wrap
+from ..ndarray import bump_version, ndarray, wrap
 from . import statefile
 from .fused import gpu_kernels
 
@@ -147,6 +147,8 @@ class Optimizer:
 
     def update_multi(self, indices, weights, grads, states):
         """Update the weights (all on one device) in place from their gradients and states."""
+        for w in weights:
+            bump_version(w)  # graphs recorded before the step now refuse to backward
         with autograd.pause():
             rates = [self._rates(index) for index in indices]
             remaining = range(len(weights))
