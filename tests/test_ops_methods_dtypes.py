@@ -99,8 +99,8 @@ def test_integer_and_bool_arrays_flow_through(device):
     assert mnp.var(i).dtype == np.float32
     assert mnp.take(i, [1], axis=0).tolist() == [[2, 2]]
     assert npx.one_hot(i, 4).dtype == np.float32
-    with pytest.raises(TypeError, match="astype"):
-        i.attach_grad()
+    i.attach_grad()  # MXNet 2.x: the gradient buffer takes the array's dtype
+    assert i.grad.dtype == np.int64
 
 
 def test_fully_connected_gradients(device):

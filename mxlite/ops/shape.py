@@ -313,12 +313,10 @@ class _astype:
 
 
 def astype(a, dtype, copy=True):
-    """Cast; differentiable between floating types."""
+    """Cast; the gradient is cast back to ``a``'s dtype, integer and bool included (MXNet)."""
     dtype = _np.dtype(dtype)
     if not copy and a.dtype == dtype:
         return a
-    if dtype.kind not in "fc" or a.dtype.kind not in "fc":
-        return wrap(a._data.astype(dtype), a._device)
     return apply(_astype, (a,), {"dtype": dtype})
 
 

@@ -1,0 +1,53 @@
+"""MXNet 2.x autograd on integer and boolean arrays: ``attach_grad`` works on any dtype and
+the gradient buffer takes the array's dtype (MXNet's test_np_sum/test_np_max_min expect
+``x.grad`` equal to ``ones(x.shape, dtype=x.dtype)`` and to a 0/1 mask for int inputs)."""
+import numpy as np
+import pytest
+
+import mxlite as mx
+from mxlite import autograd
+
+
+@pytest.mark.parametrize("itype", ["int8", "int32", "int64", "uint8"])
+@pytest.mark.parametrize("dtype", [None, "float16", "float32", "int64"])
+def test_sum_of_integer_array_gives_ones_of_its_dtype(itype, dtype):
+    x = mx.np.array(np.arange(12).reshape(3, 4) % 5, dtype=itype)
+    x.attach_grad()
+    assert x.grad.dtype == np.dtype(itype)
+    with autograd.record():
+        y = mx.np.sum(x, axis=1, dtype=dtype)
+    y.backward()
+    assert x.grad.dtype == np.dtype(itype)
+    np.testing.assert_array_equal(x.grad.asnumpy(), np.ones((3, 4), dtype=itype))
+
+
+@pytest.mark.parametrize("func, index", [("max", -1), ("min", 0)])
+def test_max_min_of_integer_array_marks_the_extremum(func, index):
+    x = mx.np.arange(24).reshape(2, 3, 4).astype("int64")
+    x.attach_grad()
+    with autograd.record():
+        y = getattr(x, func)(axis=1)
+    y.backward()
+    expected = np.zeros((2, 3, 4), dtype=np.int64)
+    expected[:, index, :] = 1
+    np.testing.assert_array_equal(x.grad.asnumpy(), expected)
+
+
+def test_integer_gradient_is_the_float_gradient_cast_to_the_buffer():
+    x = mx.np.array([[1, 2], [3, 4]], dtype="int32")
+    x.attach_grad()
+    with autograd.record():
+        y = (x.T.astype("float32") * 2.5).sum()
+    y.backward()
+    assert x.grad.dtype == np.int32
+    np.testing.assert_array_equal(x.grad.asnumpy(), np.full((2, 2), 2))  # 2.5 truncated
+
+
+def test_bool_array_takes_a_bool_gradient():
+    x = mx.np.array([True, False, True])
+    x.attach_grad()
+    with autograd.record():
+        y = x.astype("float32") * 3
+    y.backward()
+    assert x.grad.dtype == np.bool_
+    assert x.grad.tolist() == [True, True, True]
