@@ -263,6 +263,7 @@ ROWS = (
           doc="Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."),
     *(unary(name, None) for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf",
                                      "signbit", "logical_not")),
+    unary("invert", None, alias="bitwise_not"),
 
     binary("add", lambda ctx, g: (g, g)),
     binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
@@ -288,6 +289,9 @@ ROWS = (
     *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
                                       "greater_equal", "logical_and", "logical_or",
                                       "logical_xor")),
+    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor")),
+    binary("left_shift", None, alias="bitwise_left_shift"),
+    binary("right_shift", None, alias="bitwise_right_shift"),
 )
 
 __all__ = export(globals(), ROWS) + [  # and the functions below, over ops declared with defop

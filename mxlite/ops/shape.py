@@ -1,5 +1,7 @@
 """Shape and data-movement ops, indexing, dtype casts and device transfers."""
+import numbers as _numbers
 import operator as _operator
+from collections import namedtuple
 
 import numpy as _np
 
@@ -15,7 +17,8 @@ __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "co
            "array_split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr",
            "flipud", "roll", "rot90", "pad", "take", "take_along_axis", "sort", "argsort",
            "unique", "nonzero", "flatnonzero", "argwhere", "searchsorted", "meshgrid",
-           "diff", "append"]
+           "diff", "append", "unique_all", "unique_counts", "unique_inverse", "unique_values",
+           "unravel_index"]
 
 
 @defop("reshape")
@@ -725,6 +728,56 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     if isinstance(res, tuple):
         return tuple(wrap(r, ar._device) for r in res)
     return wrap(res, ar._device)
+
+
+UniqueAllResult = namedtuple("UniqueAllResult", "values indices inverse_indices counts")
+UniqueCountsResult = namedtuple("UniqueCountsResult", "values counts")
+UniqueInverseResult = namedtuple("UniqueInverseResult", "values inverse_indices")
+
+
+def _unique_of_all(x, **flags):
+    """unique of the flattened ``x``, with the inverse (if asked) in ``x``'s shape."""
+    x = to_nd(x)
+    res = unique(ravel(x), **flags)
+    if flags.get("return_inverse"):
+        res = list(res)
+        res[-2 if flags.get("return_counts") else -1] = \
+            reshape(res[-2 if flags.get("return_counts") else -1], x.shape)
+    return res
+
+
+def unique_all(x):
+    """The Array API's unique_all (numpy 2): values, first indices, inverse, counts."""
+    return UniqueAllResult(*_unique_of_all(x, return_index=True, return_inverse=True,
+                                           return_counts=True))
+
+
+def unique_counts(x):
+    return UniqueCountsResult(*_unique_of_all(x, return_counts=True))
+
+
+def unique_inverse(x):
+    return UniqueInverseResult(*_unique_of_all(x, return_inverse=True))
+
+
+def unique_values(x):
+    return unique(ravel(to_nd(x)))
+
+
+def unravel_index(indices, shape, order="C"):
+    """Flat indices to a tuple of coordinate arrays (int64), as numpy; not differentiable."""
+    if isinstance(indices, _numbers.Integral):
+        return _np.unravel_index(indices, shape, order=order)
+    indices = to_nd(indices)
+    if indices.dtype.kind not in "iu":
+        indices = wrap(indices._data.astype(_np.int64), indices._device)
+    size = int(_np.prod(shape))
+    xp = indices._device.backend.xp
+    if indices.size and (int(xp.min(indices._data)) < 0 or int(xp.max(indices._data)) >= size):
+        raise ValueError(f"unravel_index: indices must be in [0, {size}) for shape "
+                         f"{tuple(shape)}")
+    return tuple(wrap(c.astype(_np.int64), indices._device)
+                 for c in xp.unravel_index(indices._data, shape, order=order))
 
 
 def nonzero(a):
