@@ -56,12 +56,25 @@ import numbers
 import numpy as _np
 
 from ..autograd import Op, apply, check_inplace, is_recording
-from ..base import default_float
+from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
 __all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "as_axes",
-           "keep_shape"]
+           "keep_shape", "AxisError", "EmptyReductionError", "ShapeError"]
+
+
+class AxisError(_np.exceptions.AxisError, MXNetError):
+    """An axis out of range: numpy's AxisError and, as MXNet raises there, an MXNetError."""
+
+
+class ShapeError(ValueError, MXNetError):
+    """Operand shapes an op cannot combine: numpy's ValueError and MXNet's MXNetError."""
+
+
+class EmptyReductionError(ValueError, MXNetError):
+    """A reduction with no identity (max, argmin, ...) over no elements: numpy's ValueError
+    and MXNet's MXNetError."""
 
 
 def to_nd(x, like=None):
@@ -114,7 +127,7 @@ def as_axes(axis, ndim):
         axes = (axis + ndim if axis < 0 else axis,)
     for a in axes:
         if not 0 <= a < max(ndim, 1):
-            raise _np.exceptions.AxisError(f"axis {axis} is out of bounds for an array of "
+            raise AxisError(f"axis {axis} is out of bounds for an array of "
                                            f"dimension {ndim}")
     return tuple(sorted(axes))
 

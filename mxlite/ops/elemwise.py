@@ -29,7 +29,9 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     """
     op = _row_op(name, forward, backward, save_out, doc, arity=1)
 
-    def f(x, out=None):
+    def f(x, out=None, **kwargs):
+        if kwargs:
+            check_ufunc_kwargs(name, kwargs)
         if x.__class__ is not ndarray:
             x = to_nd(x)
         res = apply1(op, x)
@@ -42,7 +44,9 @@ def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask."""
     op = _row_op(name, forward, backward, save_out, doc, arity=2)
 
-    def f(x1, x2, out=None):
+    def f(x1, x2, out=None, **kwargs):
+        if kwargs:
+            check_ufunc_kwargs(name, kwargs)
         c2 = x2.__class__
         if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
                 c2 is not float or x1._data.dtype.kind != "f")):
@@ -54,6 +58,31 @@ def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
         res = apply2(op, x1, x2)
         return res if out is None else finish_out(res, out)
     return _public(f, op, alias)
+
+
+_UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype": None,
+                   "subok": True}
+_CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def check_ufunc_kwargs(name, kwargs):
+    """MXNet's ufunc keywords: numpy's are accepted at their defaults; another value raises
+    NotImplementedError, an unknown keyword, dtype or casting rule raises TypeError."""
+    for key, value in kwargs.items():
+        if key not in _UFUNC_DEFAULTS:
+            raise TypeError(f"{key} is an invalid keyword to function '{name}'; it takes "
+                            f"out= and numpy's {sorted(_UFUNC_DEFAULTS)} at their defaults")
+        if key == "dtype" and value is not None:
+            _np.dtype(value)  # TypeError for a name that is no dtype
+        if key == "casting" and value not in _CASTINGS:
+            raise TypeError(f"{name}: casting must be one of {_CASTINGS}, got {value!r}")
+        default = _UFUNC_DEFAULTS[key]
+        if value is not default and value != default:
+            hint = {"where": f"; for a masked result use np.where(mask, {name}(...), other)",
+                    "dtype": "; cast the inputs or the result with .astype(dtype)"}
+            raise NotImplementedError(
+                f"{name}({key}={value!r}) is not implemented (as in MXNet): leave {key} at "
+                f"{default!r}{hint.get(key, '')}")
 
 
 def zero_gradient(ctx, g):

@@ -3,7 +3,7 @@
 import numpy as _np
 
 from ..autograd import apply, defop
-from . import finish_out, keep_shape, to_nd
+from . import ShapeError, finish_out, keep_shape, to_nd
 from .shape import reshape, swapaxes
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "cross"]
@@ -43,12 +43,18 @@ class _matmul:
 
 def _check_matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul does not accept 0-d arrays; use multiply")
+        raise ShapeError(f"matmul does not accept 0-d arrays (got shapes {a.shape} and "
+                         f"{b.shape}); use multiply")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                          f"({k_a} != {k_b} on the contracted axis)")
+    try:
+        _np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} "
+                         f"do not broadcast") from None
 
 
 def matmul(a, b, out=None):
@@ -96,7 +102,7 @@ def tensordot(a, b, axes=2):
     ax_a = [x % a.ndim for x in ax_a]
     ax_b = [x % b.ndim for x in ax_b]
     if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
-        raise ValueError(f"tensordot: shape mismatch for sum over axes {ax_a} of {a.shape} "
+        raise ShapeError(f"tensordot: shape mismatch for sum over axes {ax_a} of {a.shape} "
                          f"and {ax_b} of {b.shape}")
     return apply(_tensordot, (a, b), {"axes": (tuple(ax_a), tuple(ax_b))})
 

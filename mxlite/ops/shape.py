@@ -8,7 +8,7 @@ import numpy as _np
 from ..autograd import Op, apply, defop
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
-from . import add_at, as_axes, finish_out, to_nd
+from . import AxisError, add_at, as_axes, finish_out, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
@@ -90,10 +90,10 @@ class _transpose:
 
 
 def _axis_in_range(axis, ndim):
-    """``axis`` as a non-negative index, raising numpy's AxisError outside [-ndim, ndim)."""
+    """``axis`` as a non-negative index, raising AxisError (numpy's, MXNet's MXNetError) outside [-ndim, ndim)."""
     axis = _operator.index(axis)
     if not -ndim <= axis < ndim:
-        raise _np.exceptions.AxisError(axis, ndim)
+        raise AxisError(axis, ndim)
     return axis % ndim
 
 
@@ -171,8 +171,16 @@ class _broadcast_to:
 
 
 def broadcast_to(array, shape):
+    """numpy's broadcast_to; MXNet's -2 in ``shape`` keeps the input's size there (sizes
+    aligned from the right)."""
     array = to_nd(array)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if -2 in shape:
+        lead = len(shape) - array.ndim
+        if lead < 0 or -2 in shape[:lead]:
+            raise ValueError(f"broadcast_to: -2 in shape {shape} must sit over an axis of the "
+                             f"input (shape {array.shape})")
+        shape = tuple(array.shape[i - lead] if s == -2 else s for i, s in enumerate(shape))
     try:
         _np.broadcast_shapes(array.shape, shape)
         if len(shape) < array.ndim:
