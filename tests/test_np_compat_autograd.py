@@ -51,3 +51,24 @@ def test_bool_array_takes_a_bool_gradient():
     y.backward()
     assert x.grad.dtype == np.bool_
     assert x.grad.tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize("itype", ["bool", "int8", "int32", "int64", "uint8"])
+def test_float_valued_unary_ops_give_the_default_float_for_integers(itype):
+    host = np.array([1, 0, 1], dtype=itype)
+    x = mx.np.array(host)
+    for name in ("sin", "exp", "log1p", "sqrt", "arctan", "degrees"):
+        res = getattr(mx.np, name)(x)
+        assert res.dtype == np.float32, name  # numpy: float16 or float64
+        np.testing.assert_allclose(res.asnumpy(), getattr(np, name)(host.astype(np.float32)),
+                                   rtol=1e-6, err_msg=name)
+    assert mx.np.square(x).dtype == np.square(host).dtype  # integer-valued ops keep the dtype
+
+
+def test_gradient_through_a_float_valued_op_reaches_the_integer_array():
+    x = mx.np.array([1, 4, 9], dtype="int32")
+    x.attach_grad()
+    with autograd.record():
+        y = mx.np.square(mx.np.sqrt(x) * 2)  # = 4x
+    y.backward()
+    assert x.grad.dtype == np.int32 and x.grad.tolist() == [4, 4, 4]

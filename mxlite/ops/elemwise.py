@@ -17,6 +17,7 @@ from ..backend import CPU
 from ..base import default_float
 from ..ndarray import ndarray, wrap
 from . import finish_out, to_nd
+from .shape import astype
 
 
 # -- the row format ------------------------------------------------------------------------
@@ -25,15 +26,19 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
 
     ``backward(ctx, g)`` returns a 1-tuple (None: not differentiable; ``zero_gradient``);
     ``forward`` is ``xp.<name>`` unless it names another ``xp`` function or is a callable
-    ``forward(xp, x)``.
+    ``forward(xp, x)``. An op numpy makes float of integers (sin, exp, ...) takes integer
+    and bool inputs in the default float (MXNet; numpy would give float16 or float64).
     """
     op = _row_op(name, forward, backward, save_out, doc, arity=1)
+    float_valued = not callable(forward) and _float_valued(forward or name)
 
     def f(x, out=None, **kwargs):
         if kwargs:
             check_ufunc_kwargs(name, kwargs)
         if x.__class__ is not ndarray:
             x = to_nd(x)
+        if float_valued and x._data.dtype.kind in "biu":
+            x = astype(x, default_float())
         res = apply1(op, x)
         return res if out is None else finish_out(res, out)
     return _public(f, op, alias)
@@ -83,6 +88,11 @@ def check_ufunc_kwargs(name, kwargs):
             raise NotImplementedError(
                 f"{name}({key}={value!r}) is not implemented (as in MXNet): leave {key} at "
                 f"{default!r}{hint.get(key, '')}")
+
+
+def _float_valued(fname):
+    with _np.errstate(all="ignore"):
+        return getattr(_np, fname)(_np.ones(1, _np.int8)).dtype.kind == "f"
 
 
 def zero_gradient(ctx, g):
