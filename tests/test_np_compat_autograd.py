@@ -72,3 +72,14 @@ def test_gradient_through_a_float_valued_op_reaches_the_integer_array():
         y = mx.np.square(mx.np.sqrt(x) * 2)  # = 4x
     y.backward()
     assert x.grad.dtype == np.int32 and x.grad.tolist() == [4, 4, 4]
+
+
+def test_float_valued_binary_ops_on_integers():
+    i = mx.np.array([1, 2, 4], dtype="int32")
+    h = mx.np.array([2.0, 2.0, 2.0], dtype="float16")
+    for res in (i / i, mx.np.divide(i, 2), 3 / i, mx.np.arctan2(i, i), mx.np.hypot(i, i)):
+        assert res.dtype == np.float32  # MXNet: int / int is float32 (numpy: float64)
+    assert mx.np.divide(i, h).dtype == np.float16  # the float operand's dtype
+    np.testing.assert_allclose(mx.np.true_divide(i, 8).asnumpy(), [0.125, 0.25, 0.5])
+    assert mx.np.ldexp(h, i).dtype == np.float16  # ldexp keeps an integer exponent
+    assert (i + i).dtype == np.int32 and mx.np.mod(i, 3).dtype == np.int32

@@ -46,12 +46,17 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
 
 def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     """A row: the broadcasting op ``name`` and its public ``f(x1, x2, out=None)``; as
-    ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask."""
+    ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask;
+    integer and bool arrays in a float-valued op (divide, arctan2, ...) become the other
+    operand's float dtype, else the default float (MXNet: int / int is float32)."""
     op = _row_op(name, forward, backward, save_out, doc, arity=2)
+    float_valued = not callable(forward) and _float_valued(forward or name, arity=2)
 
     def f(x1, x2, out=None, **kwargs):
         if kwargs:
             check_ufunc_kwargs(name, kwargs)
+        if float_valued:
+            x1, x2 = _as_float_operands(x1, x2)
         c2 = x2.__class__
         if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
                 c2 is not float or x1._data.dtype.kind != "f")):
@@ -90,9 +95,24 @@ def check_ufunc_kwargs(name, kwargs):
                 f"{default!r}{hint.get(key, '')}")
 
 
-def _float_valued(fname):
+def _float_valued(fname, arity=1):
+    """Whether numpy's ``fname`` makes floats of integers and also takes floats (ldexp's
+    exponent must stay an integer)."""
+    fn = getattr(_np, fname)
     with _np.errstate(all="ignore"):
-        return getattr(_np, fname)(_np.ones(1, _np.int8)).dtype.kind == "f"
+        try:
+            fn(*(_np.ones(1, _np.float32),) * arity)
+        except TypeError:
+            return False
+        return fn(*(_np.ones(1, _np.int8),) * arity).dtype.kind == "f"
+
+
+def _as_float_operands(x1, x2):
+    floats = [x._data.dtype for x in (x1, x2)
+              if x.__class__ is ndarray and x._data.dtype.kind == "f"]
+    target = floats[0] if floats else default_float()
+    return tuple(astype(x, target) if x.__class__ is ndarray and x._data.dtype.kind in "biu"
+                 else x for x in (x1, x2))
 
 
 def zero_gradient(ctx, g):
