@@ -83,3 +83,19 @@ def test_float_valued_binary_ops_on_integers():
     np.testing.assert_allclose(mx.np.true_divide(i, 8).asnumpy(), [0.125, 0.25, 0.5])
     assert mx.np.ldexp(h, i).dtype == np.float16  # ldexp keeps an integer exponent
     assert (i + i).dtype == np.int32 and mx.np.mod(i, 3).dtype == np.int32
+
+
+def test_integer_meets_float_array_in_the_float_dtype():
+    i = mx.np.array([1, 2, 3], dtype="int32")
+    for dtype in ("float16", "float32", "float64"):
+        f = mx.np.ones(3, dtype=dtype)
+        for res in (i + f, f * i, i - f, mx.np.maximum(i, f), i ** f):
+            assert res.dtype == np.dtype(dtype)  # MXNet; numpy: float64 for int32 with these
+    assert (mx.np.array([True, False]) * mx.np.ones(2, dtype="float16")).dtype == np.float16
+    w = mx.np.array([0.5, 1.0, 2.0])
+    w.attach_grad()
+    i.attach_grad()
+    with autograd.record():
+        y = (i * w).sum()
+    y.backward()
+    assert w.grad.tolist() == [1.0, 2.0, 3.0] and i.grad.tolist() == [0, 1, 2]

@@ -30,7 +30,7 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     and bool inputs in the default float (MXNet; numpy would give float16 or float64).
     """
     op = _row_op(name, forward, backward, save_out, doc, arity=1)
-    float_valued = not callable(forward) and _float_valued(forward or name)
+    float_valued = not callable(forward) and _float_behaviour(forward or name)[1]
 
     def f(x, out=None, **kwargs):
         if kwargs:
@@ -47,17 +47,20 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
 def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     """A row: the broadcasting op ``name`` and its public ``f(x1, x2, out=None)``; as
     ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask;
-    integer and bool arrays in a float-valued op (divide, arctan2, ...) become the other
-    operand's float dtype, else the default float (MXNet: int / int is float32)."""
+    an integer or bool array meeting a float array takes the float's dtype (MXNet: int32 +
+    float16 is float16, numpy: float64), and in a float-valued op (divide, arctan2, ...) with
+    no float operand it becomes the default float (MXNet: int / int is float32)."""
     op = _row_op(name, forward, backward, save_out, doc, arity=2)
-    float_valued = not callable(forward) and _float_valued(forward or name, arity=2)
+    takes_floats, float_valued = (False, False) if callable(forward) else \
+        _float_behaviour(forward or name, arity=2)
 
     def f(x1, x2, out=None, **kwargs):
         if kwargs:
             check_ufunc_kwargs(name, kwargs)
-        if float_valued:
-            x1, x2 = _as_float_operands(x1, x2)
         c2 = x2.__class__
+        if float_valued or (takes_floats and c2 is ndarray and x1.__class__ is ndarray and (
+                x1._data.dtype.kind == "f") is not (x2._data.dtype.kind == "f")):
+            x1, x2 = _as_float_operands(x1, x2)
         if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
                 c2 is not float or x1._data.dtype.kind != "f")):
             x1, x2 = _operands(x1, x2)
@@ -95,16 +98,16 @@ def check_ufunc_kwargs(name, kwargs):
                 f"{default!r}{hint.get(key, '')}")
 
 
-def _float_valued(fname, arity=1):
-    """Whether numpy's ``fname`` makes floats of integers and also takes floats (ldexp's
-    exponent must stay an integer)."""
+def _float_behaviour(fname, arity=1):
+    """(whether numpy's ``fname`` takes floats for every operand, whether it then also makes
+    floats of integers); ldexp's exponent and the bitwise ops take no floats."""
     fn = getattr(_np, fname)
     with _np.errstate(all="ignore"):
         try:
             fn(*(_np.ones(1, _np.float32),) * arity)
         except TypeError:
-            return False
-        return fn(*(_np.ones(1, _np.int8),) * arity).dtype.kind == "f"
+            return False, False
+        return True, fn(*(_np.ones(1, _np.int8),) * arity).dtype.kind == "f"
 
 
 def _as_float_operands(x1, x2):
