@@ -99,3 +99,25 @@ def test_integer_meets_float_array_in_the_float_dtype():
         y = (i * w).sum()
     y.backward()
     assert w.grad.tolist() == [1.0, 2.0, 3.0] and i.grad.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("itype", ["int8", "int32", "uint8"])
+def test_indexing_diagonal_and_grad_req_add_on_integer_arrays(itype):
+    x = mx.np.array(np.arange(12).reshape(3, 4) % 2, dtype=itype)
+    x.attach_grad()
+    with autograd.record():
+        heads = [x[mx.np.array([0, 0, 2], dtype="int64")], x[1:, ::2], x[x > 0]]
+    autograd.backward(heads)
+    expected = np.zeros((3, 4), dtype=itype)
+    expected[0] += 2  # row 0 is taken twice
+    expected[2] += 1
+    expected[1:, ::2] += 1
+    expected[np.arange(12).reshape(3, 4) % 2 > 0] += 1
+    np.testing.assert_array_equal(x.grad.asnumpy(), expected)
+    x.attach_grad(grad_req="add")
+    for _ in range(2):  # MXNet's test_np_transpose/test_np_diagonal with grad_req='add'
+        with autograd.record():
+            y = mx.np.diagonal(x)
+        y.backward()
+    assert x.grad.dtype == np.dtype(itype)
+    np.testing.assert_array_equal(x.grad.asnumpy(), 2 * np.eye(3, 4, dtype=itype))
