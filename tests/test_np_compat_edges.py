@@ -155,3 +155,19 @@ def test_sort_and_argsort_take_mxnet_keywords():
     assert mx.np.argsort(x, descending=True).tolist() == [[0, 2, 1], [0, 1, 2]]
     distinct = np.random.default_rng(2).permutation(6).reshape(2, 3).astype(np.float64)
     check_gradient(lambda v: mx.np.sort(v, axis=None, descending=True), distinct)
+
+
+def test_sort_method_returns_a_differentiable_copy_as_mxnet():
+    host = np.array([[0.3, -1.0, 2.0], [5.0, 4.0, -3.0]])
+    x = mx.np.array(host)
+    assert x.sort(axis=0, descending=True).tolist() == (-np.sort(-host.astype(np.float32),
+                                                                 axis=0)).tolist()
+    assert x.tolist() == host.astype(np.float32).tolist()  # untouched
+    check_gradient(lambda v: v.sort(descending=True), host)
+
+
+def test_argsort_is_stable_by_default():
+    ties = mx.np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0] * 20)
+    order = mx.np.argsort(ties).asnumpy()
+    np.testing.assert_array_equal(order, np.argsort(ties.asnumpy(), kind="stable"))
+    np.testing.assert_array_equal(mx.np.argsort(ties, descending=True).asnumpy()[:3], [0, 2, 4])

@@ -701,14 +701,15 @@ class _argsort:
 
 
 def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
-    """Indices that sort ``a`` (int64); not differentiable."""
+    """Indices that sort ``a`` (int64); not differentiable. Stable unless ``kind`` names
+    another sort (MXNet 2.x: ``stable=True`` by default)."""
     a = to_nd(a)
     if order is not None:
         raise NotImplementedError("argsort(order=...) applies to structured arrays only")
     if axis is None:
         a = ravel(a)
         axis = 0
-    if stable:
+    if stable or (stable is None and kind is None):
         kind = "stable"
     return apply(_argsort, (a,), {"axis": axis, "kind": kind, "descending": descending})
 
