@@ -14,7 +14,9 @@ Adding an op is one edit in one file, written one of two ways:
   per input, skipping those ``ctx.need`` does not ask for; ``None`` declares the op not
   differentiable and ``zero_gradient`` gives it a zero gradient. The row makes the op
   (registered as ``name``: kernels attach by that name) and the public function
-  ``f(x, out=None)`` or ``f(x1, x2, out=None)`` with ``f.op``; the public names (``name``
+  ``f(x, out=None, **ufunc_keywords)`` or ``f(x1, x2, out=None, **ufunc_keywords)`` with
+  ``f.op`` (numpy's ufunc keywords at their defaults, as MXNet; integers meet floats in the
+  float's dtype, see ``elemwise.unary``/``binary``); the public names (``name``
   and ``alias``) and the module's ``__all__`` come from the table
   (``__all__ = export(globals(), ROWS)``), and ``mxlite.numpy`` / ``mxlite.numpy_extension``
   re-export ``__all__``.
