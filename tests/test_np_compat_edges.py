@@ -171,3 +171,15 @@ def test_argsort_is_stable_by_default():
     order = mx.np.argsort(ties).asnumpy()
     np.testing.assert_array_equal(order, np.argsort(ties.asnumpy(), kind="stable"))
     np.testing.assert_array_equal(mx.np.argsort(ties, descending=True).asnumpy()[:3], [0, 2, 4])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_random_parameters_may_be_arrays(dtype):
+    low = mx.np.array([0.0, 10.0, 100.0])
+    u = mx.np.random.uniform(low, low + 1, dtype=dtype)
+    assert u.shape == (3,) and u.dtype == np.dtype(dtype)
+    assert np.all((u.asnumpy() >= low.asnumpy()) & (u.asnumpy() < low.asnumpy() + 1))
+    n = mx.np.random.normal(mx.np.array([[0.0], [50.0]]), 0.1, size=(2, 500), dtype=dtype)
+    assert n.shape == (2, 500)
+    np.testing.assert_allclose(n.astype("float64").mean(axis=1).asnumpy(), [0.0, 50.0],
+                               atol=0.1)
