@@ -300,12 +300,6 @@ def test_inplace_on_graph_array_inside_record_is_refused():
     np.testing.assert_allclose(x.asnumpy(), [2, 2, 2])
 
 
-def test_integer_arrays_cannot_require_grad():
-    x = mx.np.array(np.arange(3))
-    with pytest.raises(TypeError, match="astype"):
-        x.attach_grad()
-
-
 def test_graph_spans_devices():
     a = mx.np.array([1.0, 2.0], device=mx.cpu(1))
     a.attach_grad()

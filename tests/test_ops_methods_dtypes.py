@@ -33,16 +33,14 @@ def test_methods_match_numpy(device):
 
 def test_in_place_methods_and_refusal_in_record(device):
     a = mnp.array([3.0, 1.0, 2.0], device=device)
-    a.sort()
-    assert a.tolist() == [1.0, 2.0, 3.0]
+    assert a.sort().tolist() == [1.0, 2.0, 3.0]  # MXNet 2.x: a sorted copy
+    assert a.sort(descending=True).tolist() == [3.0, 2.0, 1.0] and a.tolist() == [3.0, 1.0, 2.0]
     a.fill(7)
     assert a.tolist() == [7.0, 7.0, 7.0]
     a.attach_grad()
     with mx.autograd.record():
         with pytest.raises(MXNetError, match="Inplace"):
             a.fill(0)
-        with pytest.raises(MXNetError, match="Inplace"):
-            a.sort()
 
 
 FLOAT_OPS = [
@@ -99,8 +97,8 @@ def test_integer_and_bool_arrays_flow_through(device):
     assert mnp.var(i).dtype == np.float32
     assert mnp.take(i, [1], axis=0).tolist() == [[2, 2]]
     assert npx.one_hot(i, 4).dtype == np.float32
-    with pytest.raises(TypeError, match="astype"):
-        i.attach_grad()
+    i.attach_grad()  # MXNet 2.x: the gradient buffer takes the array's dtype
+    assert i.grad.dtype == np.int64
 
 
 def test_fully_connected_gradients(device):

@@ -21,9 +21,6 @@ def check_grad_req(grad_req):
 
 def _mark(array, grad_buffer, grad_req):
     check_grad_req(grad_req)
-    if array.dtype.kind not in "fc":
-        raise TypeError(f"cannot differentiate with respect to an array of dtype {array.dtype}; "
-                        "cast it to a floating type first (x.astype('float32'))")
     node = array._node
     if node is None or node.op is None:
         node = Node(None, None, None, None, None, array._device.backend)

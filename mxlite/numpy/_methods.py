@@ -90,10 +90,9 @@ def _fill(self, value):
     self._data.fill(value.item() if isinstance(value, ndarray) else value)
 
 
-def _sort_inplace(self, axis=-1, kind=None, order=None):
-    """numpy's in-place sort (``np.sort`` returns a sorted copy, differentiably)."""
-    check_inplace(self)
-    self._data.sort(axis=axis, kind=kind)
+def _sort(self, axis=-1, descending=False, stable=True):
+    """MXNet 2.x's ``x.sort``: the sorted copy, differentiable (numpy's sorts in place)."""
+    return S.sort(self, axis=axis, descending=descending, stable=stable)
 
 
 def _repeat(self, repeats, axis=None):
@@ -136,7 +135,7 @@ _METHODS = {
     "argmax": R.argmax, "argmin": R.argmin,
     "clip": E.clip, "round": E.round, "__round__": E.round, "dot": L.dot,
     "diagonal": C.diagonal, "trace": C.trace,
-    "repeat": _repeat, "tile": _tile, "flip": S.flip, "take": S.take, "sort": _sort_inplace,
+    "repeat": _repeat, "tile": _tile, "flip": S.flip, "take": S.take, "sort": _sort,
     "argsort": S.argsort, "nonzero": S.nonzero, "fill": _fill,
     "moveaxis": S.moveaxis, "split": S.split,
     "astype": S.astype, "copy": S.copy,

@@ -8,7 +8,8 @@ from ..device import Device, current_device
 from ..ndarray import ndarray, wrap
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
-           "full_like", "empty_like", "arange", "linspace", "eye", "identity", "from_dlpack"]
+           "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "identity",
+           "from_dlpack"]
 
 
 def _device(device, ctx):
@@ -118,6 +119,14 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     host, step = res if retstep else (res, None)
     out = wrap(dev.backend.asarray(host.astype(dtype or default_float())), dev)
     return (out, step) if retstep else out
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, device=None,
+             ctx=None):
+    """``base ** linspace(start, stop)``, computed in float64 and cast (float32 by default)."""
+    dev = _device(device, ctx)
+    host = _np.logspace(start, stop, num, endpoint=endpoint, base=base, axis=axis)
+    return wrap(dev.backend.asarray(host.astype(dtype or default_float())), dev)
 
 
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):

@@ -1,8 +1,9 @@
 """``mx.np.linalg``: numpy.linalg over mxlite arrays; see ``mxlite.ops.linalg`` (and
 ``mxlite.ops.composite`` for ``norm``)."""
-from ..ops.composite import norm  # noqa: F401
+from ..ops.composite import (LINALG, matrix_norm, matrix_transpose, norm,  # noqa: F401
+                             svdvals, vector_norm)
 from ..ops.linalg import (inv, det, slogdet, solve, cholesky, svd,  # noqa: F401
-                          matmul, tensordot, einsum)
+                          matmul, tensordot, einsum, cross)
 
-__all__ = ["inv", "det", "slogdet", "solve", "cholesky", "svd", "norm", "matmul",
-           "tensordot", "einsum"]
+__all__ = ["inv", "det", "slogdet", "solve", "cholesky", "svd", "matmul", "tensordot", "einsum",
+           "cross"] + LINALG

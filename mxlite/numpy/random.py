@@ -3,6 +3,8 @@
 ``seed(s)`` reseeds every device's generator (and those created later), so results
 are reproducible per device; without a seed, generators start from OS entropy.
 """
+import numpy as _np
+
 from ..backend import set_default_seed
 from ..base import default_float
 from ..device import Device, current_device
@@ -38,8 +40,16 @@ def _size(size):
 
 # Only ``random``, ``standard_normal`` and ``integers`` are used from the generators:
 # numpy's and CuPy's Generator both have those three with the same meaning.
-def _scalar(v):
-    return v.item() if isinstance(v, ndarray) else v
+def _params(dev, size, *params):
+    """The parameters as scalars or raw arrays on ``dev`` (MXNet takes arrays of them, each
+    draw using its element), and the draw's shape: ``size``, else the parameters' broadcast
+    shape."""
+    raw = [v.to_device(dev)._data if isinstance(v, ndarray) else v for v in params]
+    if size is None:
+        shape = _np.broadcast_shapes(*[getattr(v, "shape", ()) for v in raw])
+    else:
+        shape = _size(size)
+    return shape, raw
 
 
 def _finish(data, dev, out):
@@ -47,22 +57,39 @@ def _finish(data, dev, out):
     return res if out is None else finish_out(res, out)
 
 
+def _draw(draw, size, dtype, name, shift, scale, xp=None):
+    """``draw(size) * scale + shift`` in ``dtype``: the generators make float32 and float64
+    only, so float16 (which MXNet's tests ask for) is drawn in float32 and cast; with ``xp``
+    the cast result is kept below ``shift + scale`` (uniform's half-open interval)."""
+    dtype = _np.dtype(dtype or default_float())
+    if dtype.kind != "f":
+        raise TypeError(f"random.{name}: dtype must be float16, float32 or float64, got "
+                        f"{dtype}")
+    drawn = draw(size, dtype=_np.float64 if dtype.itemsize == 8 else _np.float32)
+    data = (drawn * scale + shift).astype(dtype, copy=False)
+    if xp is not None and dtype.itemsize < 4:
+        top = (xp.asarray(shift) + scale).astype(dtype)
+        data = xp.where(data >= top, xp.nextafter(top, dtype.type(-_np.inf)), data)
+    return data
+
+
 def uniform(low=0.0, high=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
-    """Samples from [low, high), drawn in ``dtype`` (float32 default) on the device."""
+    """Samples from [low, high), drawn in ``dtype`` (float32 default) on the device; ``low``
+    and ``high`` may be arrays (broadcast against each other and ``size``)."""
     dev = _dev(device, ctx)
-    low, high = _scalar(low), _scalar(high)
+    shape, (low, high) = _params(dev, size, low, high)
     with dev.backend.scope():
-        data = dev.backend.rng.random(_size(size), dtype=dtype or default_float())
-        data = data * (high - low) + low
+        data = _draw(dev.backend.rng.random, shape, dtype, "uniform", low, high - low,
+                     dev.backend.xp)
     return _finish(data, dev, out)
 
 
 def normal(loc=0.0, scale=1.0, size=None, dtype=None, device=None, ctx=None, out=None):
+    """Samples of N(loc, scale**2); ``loc`` and ``scale`` may be arrays, as in ``uniform``."""
     dev = _dev(device, ctx)
-    loc, scale = _scalar(loc), _scalar(scale)
+    shape, (loc, scale) = _params(dev, size, loc, scale)
     with dev.backend.scope():
-        data = dev.backend.rng.standard_normal(_size(size), dtype=dtype or default_float())
-        data = data * scale + loc
+        data = _draw(dev.backend.rng.standard_normal, shape, dtype, "normal", loc, scale)
     return _finish(data, dev, out)
 
 

@@ -14,7 +14,9 @@ Adding an op is one edit in one file, written one of two ways:
   per input, skipping those ``ctx.need`` does not ask for; ``None`` declares the op not
   differentiable and ``zero_gradient`` gives it a zero gradient. The row makes the op
   (registered as ``name``: kernels attach by that name) and the public function
-  ``f(x, out=None)`` or ``f(x1, x2, out=None)`` with ``f.op``; the public names (``name``
+  ``f(x, out=None, **ufunc_keywords)`` or ``f(x1, x2, out=None, **ufunc_keywords)`` with
+  ``f.op`` (numpy's ufunc keywords at their defaults, as MXNet; integers meet floats in the
+  float's dtype, see ``elemwise.unary``/``binary``); the public names (``name``
   and ``alias``) and the module's ``__all__`` come from the table
   (``__all__ = export(globals(), ROWS)``), and ``mxlite.numpy`` / ``mxlite.numpy_extension``
   re-export ``__all__``.
@@ -56,12 +58,25 @@ import numbers
 import numpy as _np
 
 from ..autograd import Op, apply, check_inplace, is_recording
-from ..base import default_float
+from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
 __all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "as_axes",
-           "keep_shape"]
+           "keep_shape", "AxisError", "EmptyReductionError", "ShapeError"]
+
+
+class AxisError(_np.exceptions.AxisError, MXNetError):
+    """An axis out of range: numpy's AxisError and, as MXNet raises there, an MXNetError."""
+
+
+class ShapeError(ValueError, MXNetError):
+    """Operand shapes an op cannot combine: numpy's ValueError and MXNet's MXNetError."""
+
+
+class EmptyReductionError(ValueError, MXNetError):
+    """A reduction with no identity (max, argmin, ...) over no elements: numpy's ValueError
+    and MXNet's MXNetError."""
 
 
 def to_nd(x, like=None):
@@ -114,7 +129,7 @@ def as_axes(axis, ndim):
         axes = (axis + ndim if axis < 0 else axis,)
     for a in axes:
         if not 0 <= a < max(ndim, 1):
-            raise _np.exceptions.AxisError(f"axis {axis} is out of bounds for an array of "
+            raise AxisError(f"axis {axis} is out of bounds for an array of "
                                            f"dimension {ndim}")
     return tuple(sorted(axes))
 

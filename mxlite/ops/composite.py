@@ -11,15 +11,17 @@ import numpy as _np
 
 from ..autograd import apply, is_training, pause
 from ..ndarray import wrap
-from . import as_axes, finish_out, to_nd
+from . import as_axes, finish_out, keep_shape, to_nd
 from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
 from .linalg import _norm2, matmul, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
 from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
-                    reshape, sort, squeeze, swapaxes, take, take_along_axis)
+                    reshape, sort, squeeze, swapaxes, take, take_along_axis, transpose)
 
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
-           "outer", "kron", "trace", "diag", "diagonal", "tril", "triu"]
+           "outer", "kron", "trace", "diag", "diagonal", "tril", "triu", "permute_dims",
+           "matrix_transpose"]
+LINALG = ["norm", "vector_norm", "matrix_norm", "svdvals", "matrix_transpose"]  # mx.np.linalg
 NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
        "sequence_last", "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
 
@@ -269,6 +271,46 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
             (_max if ord == 2 else _min)(s, axis=-1)
         return reshape(res, shape)
     raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm")
+
+
+def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002 - the Array API's name
+    """The Array API's vector norm: ``axis=None`` takes the norm of all elements."""
+    x = to_nd(x)
+    if axis is None:
+        res = norm(ravel(x), ord=ord, axis=0)
+        return reshape(res, (1,) * x.ndim) if keepdims else res
+    if isinstance(axis, (tuple, list)) and len(axis) != 1:
+        axes = as_axes(axis, x.ndim)
+        rest = tuple(i for i in range(x.ndim) if i not in axes)
+        moved = reshape(transpose(x, rest + axes), tuple(x.shape[i] for i in rest) + (-1,))
+        res = norm(moved, ord=ord, axis=-1)
+        return reshape(res, keep_shape(x.shape, axes)) if keepdims else res
+    return norm(x, ord=ord, axis=axis[0] if isinstance(axis, (tuple, list)) else axis,
+                keepdims=keepdims)
+
+
+def matrix_norm(x, keepdims=False, ord="fro"):  # noqa: A002 - the Array API's name
+    """The Array API's matrix norm over the last two axes."""
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def svdvals(x):
+    """Singular values (descending) of each matrix in ``x``."""
+    return svd(x, compute_uv=False)
+
+
+def matrix_transpose(x):
+    """Swap the last two axes (the Array API's ``x.mT``)."""
+    x = to_nd(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose needs an array of at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    return swapaxes(x, -1, -2)
+
+
+def permute_dims(x, axes):
+    """The Array API's name for ``transpose`` with explicit axes."""
+    return transpose(x, axes)
 
 
 # -- mx.npx ----------------------------------------------------------------------------------

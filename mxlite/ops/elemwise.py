@@ -17,6 +17,7 @@ from ..backend import CPU
 from ..base import default_float
 from ..ndarray import ndarray, wrap
 from . import finish_out, to_nd
+from .shape import astype
 
 
 # -- the row format ------------------------------------------------------------------------
@@ -25,13 +26,19 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
 
     ``backward(ctx, g)`` returns a 1-tuple (None: not differentiable; ``zero_gradient``);
     ``forward`` is ``xp.<name>`` unless it names another ``xp`` function or is a callable
-    ``forward(xp, x)``.
+    ``forward(xp, x)``. An op numpy makes float of integers (sin, exp, ...) takes integer
+    and bool inputs in the default float (MXNet; numpy would give float16 or float64).
     """
     op = _row_op(name, forward, backward, save_out, doc, arity=1)
+    float_valued = not callable(forward) and _float_behaviour(forward or name)[1]
 
-    def f(x, out=None):
+    def f(x, out=None, **kwargs):
+        if kwargs:
+            check_ufunc_kwargs(name, kwargs)
         if x.__class__ is not ndarray:
             x = to_nd(x)
+        if float_valued and x._data.dtype.kind in "biu":
+            x = astype(x, default_float())
         res = apply1(op, x)
         return res if out is None else finish_out(res, out)
     return _public(f, op, alias)
@@ -39,11 +46,21 @@ def unary(name, backward, forward=None, save_out=False, alias=None, doc=None):
 
 def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
     """A row: the broadcasting op ``name`` and its public ``f(x1, x2, out=None)``; as
-    ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask."""
+    ``unary``, with ``backward`` returning a pair that skips what ``ctx.need`` does not ask;
+    an integer or bool array meeting a float array takes the float's dtype (MXNet: int32 +
+    float16 is float16, numpy: float64), and in a float-valued op (divide, arctan2, ...) with
+    no float operand it becomes the default float (MXNet: int / int is float32)."""
     op = _row_op(name, forward, backward, save_out, doc, arity=2)
+    takes_floats, float_valued = (False, False) if callable(forward) else \
+        _float_behaviour(forward or name, arity=2)
 
-    def f(x1, x2, out=None):
+    def f(x1, x2, out=None, **kwargs):
+        if kwargs:
+            check_ufunc_kwargs(name, kwargs)
         c2 = x2.__class__
+        if float_valued or (takes_floats and c2 is ndarray and x1.__class__ is ndarray and (
+                x1._data.dtype.kind == "f") is not (x2._data.dtype.kind == "f")):
+            x1, x2 = _as_float_operands(x1, x2)
         if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
                 c2 is not float or x1._data.dtype.kind != "f")):
             x1, x2 = _operands(x1, x2)
@@ -54,6 +71,51 @@ def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
         res = apply2(op, x1, x2)
         return res if out is None else finish_out(res, out)
     return _public(f, op, alias)
+
+
+_UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype": None,
+                   "subok": True}
+_CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def check_ufunc_kwargs(name, kwargs):
+    """MXNet's ufunc keywords: numpy's are accepted at their defaults; another value raises
+    NotImplementedError, an unknown keyword, dtype or casting rule raises TypeError."""
+    for key, value in kwargs.items():
+        if key not in _UFUNC_DEFAULTS:
+            raise TypeError(f"{key} is an invalid keyword to function '{name}'; it takes "
+                            f"out= and numpy's {sorted(_UFUNC_DEFAULTS)} at their defaults")
+        if key == "dtype" and value is not None:
+            _np.dtype(value)  # TypeError for a name that is no dtype
+        if key == "casting" and value not in _CASTINGS:
+            raise TypeError(f"{name}: casting must be one of {_CASTINGS}, got {value!r}")
+        default = _UFUNC_DEFAULTS[key]
+        if value is not default and value != default:
+            hint = {"where": f"; for a masked result use np.where(mask, {name}(...), other)",
+                    "dtype": "; cast the inputs or the result with .astype(dtype)"}
+            raise NotImplementedError(
+                f"{name}({key}={value!r}) is not implemented (as in MXNet): leave {key} at "
+                f"{default!r}{hint.get(key, '')}")
+
+
+def _float_behaviour(fname, arity=1):
+    """(whether numpy's ``fname`` takes floats for every operand, whether it then also makes
+    floats of integers); ldexp's exponent and the bitwise ops take no floats."""
+    fn = getattr(_np, fname)
+    with _np.errstate(all="ignore"):
+        try:
+            fn(*(_np.ones(1, _np.float32),) * arity)
+        except TypeError:
+            return False, False
+        return True, fn(*(_np.ones(1, _np.int8),) * arity).dtype.kind == "f"
+
+
+def _as_float_operands(x1, x2):
+    floats = [x._data.dtype for x in (x1, x2)
+              if x.__class__ is ndarray and x._data.dtype.kind == "f"]
+    target = floats[0] if floats else default_float()
+    return tuple(astype(x, target) if x.__class__ is ndarray and x._data.dtype.kind in "biu"
+                 else x for x in (x1, x2))
 
 
 def zero_gradient(ctx, g):
@@ -263,6 +325,7 @@ ROWS = (
           doc="Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."),
     *(unary(name, None) for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf",
                                      "signbit", "logical_not")),
+    unary("invert", None, alias="bitwise_not"),
 
     binary("add", lambda ctx, g: (g, g)),
     binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
@@ -288,6 +351,9 @@ ROWS = (
     *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
                                       "greater_equal", "logical_and", "logical_or",
                                       "logical_xor")),
+    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor")),
+    binary("left_shift", None, alias="bitwise_left_shift"),
+    binary("right_shift", None, alias="bitwise_right_shift"),
 )
 
 __all__ = export(globals(), ROWS) + [  # and the functions below, over ops declared with defop

@@ -3,10 +3,10 @@
 import numpy as _np
 
 from ..autograd import apply, defop
-from . import finish_out, keep_shape, to_nd
-from .shape import reshape
+from . import ShapeError, finish_out, keep_shape, to_nd
+from .shape import reshape, swapaxes
 
-__all__ = ["matmul", "dot", "tensordot", "einsum"]
+__all__ = ["matmul", "dot", "tensordot", "einsum", "cross"]
 
 
 @defop("matmul")
@@ -43,12 +43,18 @@ class _matmul:
 
 def _check_matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul does not accept 0-d arrays; use multiply")
+        raise ShapeError(f"matmul does not accept 0-d arrays (got shapes {a.shape} and "
+                         f"{b.shape}); use multiply")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                          f"({k_a} != {k_b} on the contracted axis)")
+    try:
+        _np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} "
+                         f"do not broadcast") from None
 
 
 def matmul(a, b, out=None):
@@ -96,7 +102,7 @@ def tensordot(a, b, axes=2):
     ax_a = [x % a.ndim for x in ax_a]
     ax_b = [x % b.ndim for x in ax_b]
     if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
-        raise ValueError(f"tensordot: shape mismatch for sum over axes {ax_a} of {a.shape} "
+        raise ShapeError(f"tensordot: shape mismatch for sum over axes {ax_a} of {a.shape} "
                          f"and {ax_b} of {b.shape}")
     return apply(_tensordot, (a, b), {"axes": (tuple(ax_a), tuple(ax_b))})
 
@@ -344,21 +350,88 @@ class _cholesky:
 
 @defop("svd", nout=3)
 class _svd:
-    """Reduced SVD; differentiable through the singular values only."""
+    """Reduced SVD, differentiable through ``s`` and the singular vectors (real case, as
+    MXNet); the vectors' gradient is undefined where singular values repeat."""
     def forward(xp, a):
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
         return u, s, vh
 
     def backward(ctx, g):
         gu, gs, gvh = g
-        if gu is not None or gvh is not None:
-            raise NotImplementedError(
-                "svd: gradients through the singular vectors are not supported; "
-                "differentiate through the singular values (np.linalg.svd(a)[1] or "
-                "np.linalg.norm(a, 'nuc'))")
         u, s, vh = ctx.call(_svd, ctx.inputs[0])
         xp = ctx.xp
-        return (xp.matmul(u * xp.expand_dims(gs, -2), vh),)
+        inner = xp.zeros(s.shape[:-1] + (s.shape[-1], s.shape[-1]), dtype=s.dtype) \
+            if gs is None else gs[..., :, None] * xp.eye(s.shape[-1], dtype=s.dtype)
+        if gu is None and gvh is None:
+            return (xp.matmul(u * xp.expand_dims(gs, -2), vh),)
+        v = _mT(xp, vh)
+        s2 = s * s
+        diff = s2[..., None, :] - s2[..., :, None]  # s_j^2 - s_i^2
+        off = ~xp.eye(s.shape[-1], dtype=bool)
+        f = xp.where(off, 1 / xp.where(off, diff, 1), 0)
+        extra = 0
+        if gu is not None:
+            j = xp.matmul(_mT(xp, u), gu)
+            inner = inner + (f * (j - _mT(xp, j))) * s[..., None, :]
+            proj = gu - xp.matmul(u, j)  # (I - U U^T) gU
+            extra = extra + xp.matmul(proj / s[..., None, :], vh)
+        if gvh is not None:
+            gv = _mT(xp, gvh)
+            k = xp.matmul(vh, gv)
+            inner = inner + s[..., :, None] * (f * (k - _mT(xp, k)))
+            proj = gv - xp.matmul(v, k)  # (I - V V^T) gV
+            extra = extra + xp.matmul(u / s[..., None, :], _mT(xp, proj))
+        return (xp.matmul(xp.matmul(u, inner), vh) + extra,)
+
+
+@defop("cross")
+class _cross:
+    """Cross product of 2- or 3-vectors along ``axisa``/``axisb`` (numpy's rules): the
+    backward pads 2-vectors with a zero z and uses d(a x b) = da x b + a x db."""
+    def forward(xp, a, b, axisa, axisb, axisc):
+        a, b = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
+        if a.shape[-1] == 3 and b.shape[-1] == 3:
+            return xp.cross(a, b, axisc=axisc)
+        c = xp.cross(_as_3vectors(xp, a), _as_3vectors(xp, b))  # numpy 2 deprecates 2-vectors
+        return c[..., 2] if a.shape[-1] == b.shape[-1] == 2 else xp.moveaxis(c, -1, axisc)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        p = ctx.params
+        xp = ctx.xp
+        a3, b3 = (_as_3vectors(xp, xp.moveaxis(v, ax, -1)) for v, ax in
+                  ((a, p["axisa"]), (b, p["axisb"])))
+        if a.shape[p["axisa"]] == 2 and b.shape[p["axisb"]] == 2:  # the result is the z part
+            g3 = xp.stack([xp.zeros_like(g), xp.zeros_like(g), g], axis=-1)
+        else:
+            g3 = xp.moveaxis(g, p["axisc"], -1)
+        ga = gb = None
+        if ctx.need[0]:
+            ga = xp.moveaxis(xp.cross(b3, g3)[..., :a.shape[p["axisa"]]], -1,
+                             p["axisa"] % a.ndim - a.ndim)
+        if ctx.need[1]:
+            gb = xp.moveaxis(xp.cross(g3, a3)[..., :b.shape[p["axisb"]]], -1,
+                             p["axisb"] % b.ndim - b.ndim)
+        return ga, gb
+
+
+def _as_3vectors(xp, v):
+    if v.shape[-1] == 3:
+        return v
+    return xp.concatenate([v, xp.zeros_like(v[..., :1])], axis=-1)
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """numpy's cross of 2- or 3-element vectors (broadcasting); differentiable in both."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    for name, v, ax in (("a", a, axisa), ("b", b, axisb)):
+        if v.ndim == 0 or not -v.ndim <= ax < v.ndim or v.shape[ax] not in (2, 3):
+            raise ValueError(f"cross: {name} of shape {v.shape} needs 2 or 3 elements along "
+                             f"axis{name[-1]}={ax}")
+    return apply(_cross, (a, b), {"axisa": axisa, "axisb": axisb, "axisc": axisc})
 
 
 @defop("norm2", save_out=True)
@@ -413,14 +486,15 @@ def solve(a, b):
     return apply(_solve, (a, b))
 
 
-def cholesky(a):
-    """Lower factor ``L`` with ``a = L L^T`` (the lower triangle of ``a`` is read)."""
-    return apply(_cholesky, (_square(a, "cholesky"),))
+def cholesky(a, upper=False):
+    """Lower factor ``L`` with ``a = L L^T`` (the lower triangle of ``a`` is read); with
+    ``upper=True`` (MXNet) the upper factor ``L^T``."""
+    low = apply(_cholesky, (_square(a, "cholesky"),))
+    return swapaxes(low, -1, -2) if upper else low
 
 
 def svd(a, full_matrices=False, compute_uv=True, hermitian=False):
-    """Reduced SVD ``(u, s, vh)`` (``full_matrices=True`` is not supported);
-    differentiable through ``s``."""
+    """Reduced SVD ``(u, s, vh)`` (``full_matrices=True`` is not supported)."""
     a = to_nd(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.svd needs (..., M, N) matrices, got shape {a.shape}")

@@ -8,7 +8,7 @@ import builtins
 
 from ..autograd import Op, apply, defop
 from ..base import default_float
-from . import as_axes, finish_out, keep_shape, to_nd
+from . import EmptyReductionError, as_axes, finish_out, keep_shape, to_nd
 from .shape import ravel
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
@@ -113,9 +113,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
 def _extreme(o, name):
     def f(a, axis=None, out=None, keepdims=False):
         a = to_nd(a)
-        if a.size == 0 and (axis is None or a.shape[axis] == 0):
-            raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
-        return finish_out(apply(o, (a,), _params(a, axis, keepdims)), out)
+        params = _params(a, axis, keepdims)
+        _check_not_empty(a, axis, name)
+        return finish_out(apply(o, (a,), params), out)
     f.__name__ = f.__qualname__ = name
     return f
 
@@ -124,14 +124,27 @@ max = amax = _extreme(_max, "max")  # noqa: A001
 min = amin = _extreme(_min, "min")  # noqa: A001
 
 
-def argmax(a, axis=None, out=None, keepdims=False):
-    a = to_nd(a)
-    return finish_out(apply(_argmax, (a,), _params(a, axis, keepdims)), out)
+def _check_not_empty(a, axis, name):
+    if a.size == 0 and builtins.any(a.shape[i] == 0 for i in as_axes(axis, a.ndim)):
+        raise EmptyReductionError(f"{name} of an array of shape {a.shape} over axis={axis}: "
+                                  f"there are no elements to reduce (and no identity)")
 
 
-def argmin(a, axis=None, out=None, keepdims=False):
-    a = to_nd(a)
-    return finish_out(apply(_argmin, (a,), _params(a, axis, keepdims)), out)
+def _arg_extreme(op, name):
+    def f(a, axis=None, out=None, keepdims=False):
+        """Index of the extreme (int64); a 0-d array takes axis 0 or -1 as numpy does."""
+        a = to_nd(a)
+        if a.ndim == 0 and axis in (0, -1):
+            axis = None
+        params = _params(a, axis, keepdims)
+        _check_not_empty(a, axis, name)
+        return finish_out(apply(op, (a,), params), out)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+argmax = _arg_extreme(_argmax, "argmax")
+argmin = _arg_extreme(_argmin, "argmin")
 
 
 @defop("prod")

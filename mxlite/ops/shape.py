@@ -1,12 +1,14 @@
 """Shape and data-movement ops, indexing, dtype casts and device transfers."""
+import numbers as _numbers
 import operator as _operator
+from collections import namedtuple
 
 import numpy as _np
 
 from ..autograd import Op, apply, defop
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
-from . import add_at, as_axes, finish_out, to_nd
+from . import AxisError, add_at, as_axes, finish_out, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
@@ -15,7 +17,8 @@ __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "co
            "array_split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr",
            "flipud", "roll", "rot90", "pad", "take", "take_along_axis", "sort", "argsort",
            "unique", "nonzero", "flatnonzero", "argwhere", "searchsorted", "meshgrid",
-           "diff", "append"]
+           "diff", "append", "unique_all", "unique_counts", "unique_inverse", "unique_values",
+           "unravel_index"]
 
 
 @defop("reshape")
@@ -87,10 +90,10 @@ class _transpose:
 
 
 def _axis_in_range(axis, ndim):
-    """``axis`` as a non-negative index, raising numpy's AxisError outside [-ndim, ndim)."""
+    """``axis`` as a non-negative index, raising AxisError (numpy's, MXNet's MXNetError) outside [-ndim, ndim)."""
     axis = _operator.index(axis)
     if not -ndim <= axis < ndim:
-        raise _np.exceptions.AxisError(axis, ndim)
+        raise AxisError(axis, ndim)
     return axis % ndim
 
 
@@ -168,8 +171,16 @@ class _broadcast_to:
 
 
 def broadcast_to(array, shape):
+    """numpy's broadcast_to; MXNet's -2 in ``shape`` keeps the input's size there (sizes
+    aligned from the right)."""
     array = to_nd(array)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if -2 in shape:
+        lead = len(shape) - array.ndim
+        if lead < 0 or -2 in shape[:lead]:
+            raise ValueError(f"broadcast_to: -2 in shape {shape} must sit over an axis of the "
+                             f"input (shape {array.shape})")
+        shape = tuple(array.shape[i - lead] if s == -2 else s for i, s in enumerate(shape))
     try:
         _np.broadcast_shapes(array.shape, shape)
         if len(shape) < array.ndim:
@@ -313,12 +324,10 @@ class _astype:
 
 
 def astype(a, dtype, copy=True):
-    """Cast; differentiable between floating types."""
+    """Cast; the gradient is cast back to ``a``'s dtype, integer and bool included (MXNet)."""
     dtype = _np.dtype(dtype)
     if not copy and a.dtype == dtype:
         return a
-    if dtype.kind not in "fc" or a.dtype.kind not in "fc":
-        return wrap(a._data.astype(dtype), a._device)
     return apply(_astype, (a,), {"dtype": dtype})
 
 
@@ -692,14 +701,15 @@ class _argsort:
 
 
 def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
-    """Indices that sort ``a`` (int64); not differentiable."""
+    """Indices that sort ``a`` (int64); not differentiable. Stable unless ``kind`` names
+    another sort (MXNet 2.x: ``stable=True`` by default)."""
     a = to_nd(a)
     if order is not None:
         raise NotImplementedError("argsort(order=...) applies to structured arrays only")
     if axis is None:
         a = ravel(a)
         axis = 0
-    if stable:
+    if stable or (stable is None and kind is None):
         kind = "stable"
     return apply(_argsort, (a,), {"axis": axis, "kind": kind, "descending": descending})
 
@@ -727,6 +737,56 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     if isinstance(res, tuple):
         return tuple(wrap(r, ar._device) for r in res)
     return wrap(res, ar._device)
+
+
+UniqueAllResult = namedtuple("UniqueAllResult", "values indices inverse_indices counts")
+UniqueCountsResult = namedtuple("UniqueCountsResult", "values counts")
+UniqueInverseResult = namedtuple("UniqueInverseResult", "values inverse_indices")
+
+
+def _unique_of_all(x, **flags):
+    """unique of the flattened ``x``, with the inverse (if asked) in ``x``'s shape."""
+    x = to_nd(x)
+    res = unique(ravel(x), **flags)
+    if flags.get("return_inverse"):
+        res = list(res)
+        res[-2 if flags.get("return_counts") else -1] = \
+            reshape(res[-2 if flags.get("return_counts") else -1], x.shape)
+    return res
+
+
+def unique_all(x):
+    """The Array API's unique_all (numpy 2): values, first indices, inverse, counts."""
+    return UniqueAllResult(*_unique_of_all(x, return_index=True, return_inverse=True,
+                                           return_counts=True))
+
+
+def unique_counts(x):
+    return UniqueCountsResult(*_unique_of_all(x, return_counts=True))
+
+
+def unique_inverse(x):
+    return UniqueInverseResult(*_unique_of_all(x, return_inverse=True))
+
+
+def unique_values(x):
+    return unique(ravel(to_nd(x)))
+
+
+def unravel_index(indices, shape, order="C"):
+    """Flat indices to a tuple of coordinate arrays (int64), as numpy; not differentiable."""
+    if isinstance(indices, _numbers.Integral):
+        return _np.unravel_index(indices, shape, order=order)
+    indices = to_nd(indices)
+    if indices.dtype.kind not in "iu":
+        indices = wrap(indices._data.astype(_np.int64), indices._device)
+    size = int(_np.prod(shape))
+    xp = indices._device.backend.xp
+    if indices.size and (int(xp.min(indices._data)) < 0 or int(xp.max(indices._data)) >= size):
+        raise ValueError(f"unravel_index: indices must be in [0, {size}) for shape "
+                         f"{tuple(shape)}")
+    return tuple(wrap(c.astype(_np.int64), indices._device)
+                 for c in xp.unravel_index(indices._data, shape, order=order))
 
 
 def nonzero(a):
