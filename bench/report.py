@@ -85,21 +85,24 @@ def table(chosen, key="value", threads=None):
     return "\n".join(lines)
 
 
-def _context(records):
-    rec = max((r for r in records if "machine" in r), key=lambda r: r["run_id"])
+def _context(records, chosen):
+    """The header for the runs the table's records come from (not merely the newest run)."""
+    run_ids = {r["run_id"] for r in chosen.values()}
+    rec = max((r for r in records if "machine" in r and r["run_id"] in run_ids),
+              key=lambda r: r["run_id"])
     m = rec["machine"]
     versions = {}
-    for r in records:
-        if r.get("run_id") == rec["run_id"] and r.get("version"):
+    for r in chosen.values():
+        if r.get("version"):
             versions[r["framework"]] = r["version"]
     blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']})"
                      for b in (m.get("blas") or []))
-    loads = [r["load_avg_1min"] for r in records
-             if r.get("run_id") == rec["run_id"] and "load_avg_1min" in r]
+    loads = [r["load_avg_1min"] for r in chosen.values() if "load_avg_1min" in r]
     parts = [f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
              f"numpy {m['numpy']}" + (f" with {blas}" if blas else ""),
              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-             f"Run: {rec['run_id']} ({rec.get('mode')} mode)"]
+             "Run: " + ", ".join(f"{rid} ({mode} mode)" for rid, mode in sorted(
+                 {(r["run_id"], r.get("mode")) for r in chosen.values()}))]
     if m.get("openblas_env"):
         parts.append(f"OpenBLAS environment: {m['openblas_env']}")
     if loads:
@@ -210,7 +213,7 @@ def section(results_dir, readme_dir, plots_dir, with_plots=True):
         if not chosen:
             continue
         parts.append(f"### {path.stem}\n")
-        parts += [f"{line}  " for line in _context(records)]
+        parts += [f"{line}  " for line in _context(records, chosen)]
         parts.append("")
         parts.append("**CPU time, 1 thread** (median CPU seconds of the process per step, "
                      "in each workload's unit): what each framework costs without the time "

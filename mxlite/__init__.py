@@ -5,7 +5,7 @@ from .storage import OutOfMemoryError
 from .storage import OutOfMemoryError as MemoryError  # noqa: A001 - MXNet-style name
 from .device import Device, Context, cpu, gpu, cpu_pinned, current_device, num_gpus
 from .ndarray import ndarray
-from . import autograd
+from . import autograd, profiler
 from . import numpy as np
 from . import numpy_extension as npx
 from . import initializer, lr_scheduler, optimizer
@@ -29,4 +29,4 @@ __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device", "storage",
            "OutOfMemoryError", "MemoryError", "gluon", "init", "initializer", "optimizer",
-           "lr_scheduler", "symbol", "test_utils", "context", "random", "util"]
+           "lr_scheduler", "symbol", "test_utils", "context", "random", "util", "profiler"]

@@ -74,9 +74,19 @@ class ndarray:
     context = device
 
     # -- host transfers ----------------------------------------------------------------
-    def asnumpy(self):
-        """A numpy copy of the data (a copy even on CPU, so the caller owns it)."""
-        return _np.array(self._device.backend.to_host(self._data), copy=True)
+    def asnumpy(self, copy=True):
+        """A numpy copy of the data (a copy even on CPU, so the caller owns it, as in MXNet).
+
+        ``copy=False`` on CPU returns a zero-copy read-only view instead: it keeps the memory
+        alive (the pool cannot reuse it), shows later in-place writes to this array, and
+        cannot be written, so no write bypasses autograd's checks. On a GPU it is a copy.
+        """
+        host = self._device.backend.to_host(self._data)
+        if copy or host is not self._data:
+            return _np.array(host, copy=True)
+        view = host.view()
+        view.flags.writeable = False
+        return view
 
     def item(self, *args):
         return self._device.backend.to_host(self._data).item(*args)

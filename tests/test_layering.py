@@ -21,6 +21,7 @@ LAYERS = [
     ("mxlite.storage",),
     ("mxlite.ndarray",),
     ("mxlite.autograd",),
+    ("mxlite.profiler",),
     ("mxlite.cuda",),
     ("mxlite.testing",),
     ("mxlite.ops",),

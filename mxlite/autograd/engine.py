@@ -9,6 +9,7 @@ import sys
 from .. import storage
 from ..base import MXNetError, DeviceMismatchError
 from ..ndarray import latest_write, ndarray, wrap, writes_after
+from . import op as _op
 from .op import apply
 from .state import Scope, state as _state
 
@@ -253,7 +254,11 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
                         _check_versions(node)
                     ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
                     bwd = op.backward if create_graph else op.backward_impls[be.kind]
-                    in_grads = bwd(ctx, gs[0] if op.nout == 1 else tuple(gs))
+                    gout = gs[0] if op.nout == 1 else tuple(gs)
+                    if _op.profile_backward is None:
+                        in_grads = bwd(ctx, gout)
+                    else:
+                        in_grads = _op.profile_backward(op, be, bwd, ctx, gout)
                     for a, gi, nd in zip(inputs, in_grads, need):
                         if not nd or gi is None:
                             continue

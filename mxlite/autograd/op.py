@@ -8,7 +8,18 @@ from ..ndarray import clock, ndarray, wrap
 from .state import state as _state
 
 __all__ = ["Op", "defop", "registered_op", "on_first_dispatch", "Node", "apply", "apply1",
-           "apply2", "device_of", "on_gpu", "NO_PARAMS"]
+           "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks"]
+
+# The profiler's slots, None while it is off so dispatch pays one check: ``_profile(op, be,
+# raw_args, params)`` runs a forward, ``profile_backward(op, be, bwd, ctx, g)`` a backward.
+_profile = None
+profile_backward = None
+
+
+def set_profile_hooks(forward, backward):
+    """Install (or, with None, remove) the profiler's forward and backward hooks."""
+    global _profile, profile_backward
+    _profile, profile_backward = forward, backward
 
 
 class Op:
@@ -143,7 +154,9 @@ def apply(op, args, params=NO_PARAMS):
     if dev is None:
         dev = current_device()
     be = dev._backend or dev.backend
-    if be.kind:
+    if _profile is not None:
+        res = _profile(op, be, raw, params)
+    elif be.kind:
         res = dispatch_scoped(be, op.forward_impls, (be.xp, *raw), params)
     else:
         res = op.forward_impls[0](be.xp, *raw, **params)
@@ -169,7 +182,9 @@ def apply1(op, x, params=NO_PARAMS):
     """``apply`` for the common case of one ndarray input and one output (hot path)."""
     dev = x._device
     be = dev._backend or dev.backend
-    if be.kind:
+    if _profile is not None:
+        res = _profile(op, be, (x._data,), params)
+    elif be.kind:
         res = dispatch_scoped(be, op.forward_impls, (be.xp, x._data), params)
     else:
         res = op.forward_impls[0](be.xp, x._data, **params)
@@ -198,7 +213,9 @@ def apply2(op, a, b):
     else:
         bd = b
         in_graph = a._node is not None
-    if be.kind:
+    if _profile is not None:
+        res = _profile(op, be, (a._data, bd), NO_PARAMS)
+    elif be.kind:
         res = dispatch_scoped(be, op.forward_impls, (be.xp, a._data, bd), NO_PARAMS)
     else:
         res = op.forward_impls[0](be.xp, a._data, bd)

@@ -1,17 +1,20 @@
 """Train a small CNN on scikit-learn's handwritten digits (8x8 images, 10 classes).
 
-    python -m mxlite.examples.train [--epochs N] [--batch-size B] [--lr LR]
-                                    [--device auto|cpu|gpu] [--seed S] [--out PATH]
+    python -m mxlite.examples.train [--epochs N] [--device auto|cpu|gpu] [--name NAME]
+                                    [--run-dir DIR] [--profile] ...  (--help lists all)
 
 Runs on the GPU when one is usable, else on the CPU; shows a progress bar with the
 loss and throughput, prints train/validation accuracy per epoch, keeps the parameters
-with the best validation accuracy in ``--out`` and reports their test accuracy.
+with the best validation accuracy and reports their test accuracy. Everything a run
+writes goes to its run folder (``./runs/<name>/``): the parameters, the training curve
+(``curve.json``, ``curve.csv`` and, with matplotlib, ``curve.png``) and, with
+``--profile``, a trace that opens in Perfetto.
 The data ships with scikit-learn (no download): ``pip install 'mxlite[examples]'``.
 """
 import argparse
 import os
 import sys
-import tempfile
+import json
 import time
 
 import numpy as np
@@ -77,10 +80,12 @@ def accuracy(net, images, labels, device, batch_size=512):
 
 
 def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, model="cnn",
-          limit=None, progress=True, log=print):
+          limit=None, progress=True, log=print, run_dir=None):
     """Train and return a dict of the best validation and the final test accuracy.
 
     ``limit`` trains on the first ``limit`` training samples only (for quick checks).
+    ``out`` defaults to ``best.params`` in ``run_dir`` (default ``runs/digits-<model>``),
+    which also gets the training curve.
     """
     device = device or mx.cpu()
     mx.np.random.seed(seed)
@@ -94,7 +99,14 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
     net.initialize(mx.init.Xavier(), device=device)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    out = out or os.path.join(tempfile.gettempdir(), f"mxlite-digits-{model}.params")
+    run_dir = run_dir or os.path.join("runs", f"digits-{model}")
+    os.makedirs(run_dir, exist_ok=True)
+    out = out or os.path.join(run_dir, "best.params")
+    if epochs <= 0 and not os.path.exists(out):
+        raise SystemExit(f"--epochs {epochs}: nothing to score, no saved parameters at {out}; "
+                         "train first (--epochs 1 or more) or point --run-dir/--name at a "
+                         "run that has them")
+    history = []
     bar_factory = _progress_bar if progress else None
     best_val = -1.0
     for epoch in range(1, epochs + 1):
@@ -102,6 +114,7 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
         bar = bar_factory(len(loader), f"epoch {epoch}/{epochs}") if bar_factory else None
         start = time.perf_counter()
         seen = 0
+        loss_sum = 0.0
         for data, label in loader:
             data = data.to_device(device)
             label = label.to_device(device)
@@ -111,6 +124,7 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
             loss.backward()
             trainer.step(data.shape[0])
             metric.update(label, output)
+            loss_sum = loss_sum + loss.sum()
             seen += data.shape[0]
             if bar is not None:
                 rate = seen / max(time.perf_counter() - start, 1e-9)
@@ -119,6 +133,8 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
         if bar is not None:
             bar.close()
         val_acc = accuracy(net, x_val, y_val, device)
+        history.append({"epoch": epoch, "loss": float(loss_sum) / max(seen, 1),
+                        "train_accuracy": metric.get()[1], "val_accuracy": val_acc})
         log(f"epoch {epoch}: train accuracy {metric.get()[1]:.4f}, validation accuracy "
             f"{val_acc:.4f} ({seen / (time.perf_counter() - start):.0f} samples/s)")
         if val_acc > best_val:
@@ -126,9 +142,49 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
             net.save_parameters(out)
     net.load_parameters(out, device=device)
     test_acc = accuracy(net, x_test, y_test, device)
-    log(f"best validation accuracy {best_val:.4f}; test accuracy {test_acc:.4f} "
-        f"(parameters saved to {out})")
-    return {"best_val_accuracy": best_val, "test_accuracy": test_acc, "params_file": out}
+    if history:
+        log(f"best validation accuracy {best_val:.4f}; test accuracy {test_acc:.4f} "
+            f"(parameters saved to {out})")
+    else:
+        log(f"test accuracy {test_acc:.4f} (saved parameters from {out})")
+    curve = write_curve(history, run_dir, log) if history else None
+    return {"best_val_accuracy": best_val, "test_accuracy": test_acc, "params_file": out,
+            "curve": curve, "history": history}
+
+
+def write_curve(history, run_dir, log=print):
+    """Loss and accuracy per epoch as curve.json and curve.csv, and curve.png when
+    matplotlib is installed; returns the paths written."""
+    paths = {"json": os.path.join(run_dir, "curve.json"),
+             "csv": os.path.join(run_dir, "curve.csv")}
+    series = {key: [row[key] for row in history] for key in history[0]}
+    with open(paths["json"], "w") as f:
+        json.dump(series, f, indent=1)
+    with open(paths["csv"], "w") as f:
+        f.write(",".join(series) + "\n")
+        for row in history:
+            f.write(",".join(str(row[key]) for key in series) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log(f"training curve written to {paths['csv']} and {paths['json']} (no PNG: matplotlib "
+            "is not installed; pip install matplotlib)")
+        return paths
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(series["epoch"], series["loss"], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="training loss")
+    ax_acc.plot(series["epoch"], series["train_accuracy"], marker="o", label="train")
+    ax_acc.plot(series["epoch"], series["val_accuracy"], marker="o", label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    ax_acc.legend()
+    fig.tight_layout()
+    paths["png"] = os.path.join(run_dir, "curve.png")
+    fig.savefig(paths["png"])
+    plt.close(fig)
+    log(f"training curve plotted to {paths['png']} (data in {paths['csv']})")
+    return paths
 
 
 def _progress_bar(total, desc):
@@ -139,22 +195,51 @@ def _progress_bar(total, desc):
     return tqdm(total=total, desc=desc, leave=False, file=sys.stderr)
 
 
+EXPECTED_ACCURACY = 0.95  # what the default CNN reaches on this split in 10 epochs
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", choices=("cnn", "mlp"), default="cnn")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="passes over the training set (0: only score saved parameters)")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per step")
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where to train; auto takes gpu(0) when usable")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the split and the init")
+    parser.add_argument("--model", choices=("cnn", "mlp"), default="cnn", help="network")
+    parser.add_argument("--name", default=None,
+                        help="run name, outputs go to RUN_DIR/NAME (None: digits-MODEL)")
+    parser.add_argument("--run-dir", default="runs", help="folder holding the run folders")
     parser.add_argument("--out", default=None,
-                        help="where to save the best parameters (.npz; default: a temp file)")
+                        help="where to save the best parameters (None: best.params in the "
+                             "run folder)")
+    parser.add_argument("--profile", action="store_true",
+                        help="write an mx.profiler trace (profile.json) into the run folder")
     args = parser.parse_args(argv)
+    run_dir = os.path.join(args.run_dir, args.name or f"digits-{args.model}")
     device = pick_device(args.device)
-    print(f"training on {device}")
-    result = train(args.epochs, args.batch_size, args.lr, device, args.seed, args.out,
-                   args.model)
-    return 0 if result["test_accuracy"] >= 0.95 else 1
+    print(f"training on {device}; outputs in {run_dir}")
+    if args.profile:
+        os.makedirs(run_dir, exist_ok=True)
+        mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                               filename=os.path.join(run_dir, "profile.json"))
+        mx.profiler.set_state("run")
+    try:
+        result = train(args.epochs, args.batch_size, args.lr, device, args.seed, args.out,
+                       args.model, run_dir=run_dir)
+    finally:
+        if args.profile:
+            mx.profiler.set_state("stop")
+            print(f"profiler trace written to {mx.profiler.dump()} (open it in "
+                  "https://ui.perfetto.dev)")
+    if result["test_accuracy"] < EXPECTED_ACCURACY:
+        print(f"test accuracy {result['test_accuracy']:.4f} is below the expected "
+              f"{EXPECTED_ACCURACY} (what the default settings reach); exiting with status 1 "
+              "- train longer (--epochs) or check the settings")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
