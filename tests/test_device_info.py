@@ -241,7 +241,15 @@ def test_info_reads_the_driver_version_through_nvml(monkeypatch):
 
 
 def test_installed_wheel_ships_the_kernels_where_info_and_the_loader_look(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", REPO_ROOT, "--no-deps", "-q",
+    import shutil
+    source = tmp_path / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(REPO_ROOT, name), source / name)
+    for name in ("mxlite", "kernels"):
+        shutil.copytree(os.path.join(REPO_ROOT, name), source / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
                             "-w", str(tmp_path / "dist")], capture_output=True, text=True,
                            timeout=300)
     if built.returncode != 0:
