@@ -1,8 +1,8 @@
 """``python -m mxlite info`` (console script ``mxlite info``): what this machine offers.
 
-Prints versions, devices and their memory, the pool settings and which CUDA kernels
-compile and load here (``--no-kernels`` skips that, the slow part). Every probe degrades to a one-line reason; the command exits
-0 on machines without a GPU.
+Prints versions, devices and their memory, the pip extra that fits the driver, the pool
+settings and which CUDA kernels compile and load here (``--no-kernels`` skips that, the slow
+part). Every probe degrades to a one-line reason; the command exits 0 on machines without a GPU.
 """
 import argparse
 import glob

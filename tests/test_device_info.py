@@ -267,3 +267,11 @@ def test_installed_wheel_ships_the_kernels_where_info_and_the_loader_look(tmp_pa
     where, stems = result.stdout.splitlines()
     assert where.startswith(str(tmp_path / "site")), where
     assert {"activation", "softmax", "norm", "elementwise"} <= set(stems.split())
+
+
+def test_without_nvml_the_driver_is_read_from_libcuda(monkeypatch):
+    from mxlite.__main__ import _driver_advice
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setattr(device_info, "_libcuda_driver_version", lambda: 12080)
+    assert device_info.driver_versions() == {"driver": None, "cuda_driver": "12.8"}
+    assert "a driver for CUDA 12.8 runs CUDA 12: pip install 'mxlite[gpu-cuda12]'" == _driver_advice()
