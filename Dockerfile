@@ -1,6 +1,7 @@
-# mxlite on an NVIDIA GPU: CUDA 13, CuPy, and the test and kernel-parity checks as the default command.
+# mxlite on an NVIDIA GPU: CUDA 13, CuPy, and bench/gpu_check.sh as the default command.
+# The host needs an NVIDIA driver >= 580 (CUDA 13) and the NVIDIA Container Toolkit.
 #   docker build -t mxlite-gpu .
-#   docker run --rm --gpus all mxlite-gpu
+#   docker run --rm --gpus all -v "$PWD/gpu-results:/opt/mxlite/bench/results" mxlite-gpu
 # The devel image is used because CuPy compiles mxlite's kernels at run time with NVRTC, which
 # needs the CUDA headers (cuda_fp16.h, cuda_bf16.h) that the runtime image does not ship.
 FROM nvidia/cuda:13.0.0-devel-ubuntu24.04
@@ -30,6 +31,6 @@ COPY bench ./bench
 # hadolint ignore=DL3013
 RUN pip install ".[gpu,test]"
 
-# The whole test suite (device tests rerun on the GPU), the kernel parity check and the quick
-# GPU benchmark; the report lands in bench/results/ inside the container.
-CMD ["bash", "bench/gpu_check.sh"]
+# Both halves of the GPU check; the report lands in bench/results/<card>-<date>/, which the
+# docker run above mounts from the host so it survives --rm.
+CMD ["bash", "bench/gpu_check.sh", "all"]

@@ -1,104 +1,123 @@
 #!/usr/bin/env bash
-# One command for a machine with an NVIDIA GPU: the test suite (which reruns device tests on the
-# GPU), the kernel parity/speed check, and the quick GPU benchmark, in under 6 minutes.
-# Writes bench/results/gpu_check-<date>.md with the card, driver, CUDA and CuPy versions and the
-# numbers. A failing step does not stop later steps; the exit status is 1 if any step failed.
+# The check for a real NVIDIA card, run with the machine's own python3 and this checkout on
+# PYTHONPATH (no pip install: lent machines have no network).
 #
-#   bash bench/gpu_check.sh            # PYTHON=/path/to/python to choose the interpreter
+#   bash bench/gpu_check.sh [half1|half2|all]     # PYTHON=... picks the interpreter
+#
+# A preflight prints driver, CUDA, CuPy and NVML versions, the card and its MIG mode, and exits
+# 1 with "no usable GPU: <reason>" when gpu(0) cannot run mxlite. Then:
+#   half1  the test suite with the device fixture on the GPU (fails if any GPU test skips),
+#          bench/kernel_parity.py's table, odd sizes and offset views, row lengths 1..4097
+#   half2  >65535 planes and >2^31 elements, float16, compute-sanitizer memcheck, racecheck and
+#          synccheck on small cases, the two-stream pool stress against Unpooled, bandwidth
+#          against PyTorch
+# Each step has a time limit; the limits of a half add up to 540 s, so either half fits one
+# 10-minute call with the preflight. Logs and results go to bench/results/<card>-<date>/ as
+# each step runs (one log per step, written while it runs; summary.md after each step), so a
+# call that is cut off keeps everything that ran. Exit status 1 if any step failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
+PART="${1:-all}"
+case "$PART" in
+    half1|half2|all) ;;
+    *) echo "usage: bash bench/gpu_check.sh [half1|half2|all]" >&2; exit 2 ;;
+esac
 PYTHON="${PYTHON:-python3}"
-STAMP="$(date -u +%Y%m%d-%H%M)"
-RESULTS_DIR="bench/results"
-REPORT="$RESULTS_DIR/gpu_check-$STAMP.md"
-PARITY="$RESULTS_DIR/kernel_parity-gpu-$STAMP.md"
-LOG_DIR="$(mktemp -d)"
-trap 'rm -rf "$LOG_DIR"' EXIT
-mkdir -p "$RESULTS_DIR"
-failed=()
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+CHECKS=bench/gpu_checks
 
-# Use the machine's Python when CuPy already imports; install mxlite's GPU and test extras otherwise.
-if ! "$PYTHON" -c "import cupy" 2>/dev/null; then
-    echo "== CuPy not importable: pip install -e '.[gpu,test]'"
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[gpu,test]" || failed+=("install")
-elif ! "$PYTHON" -c "import mxlite" 2>/dev/null; then
-    # CuPy is there; put mxlite itself on the path without touching installed packages.
-    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-fi
-
-{
-    echo "# mxlite GPU check, $STAMP (UTC)"
-    echo
-    echo '```'
-    if command -v nvidia-smi >/dev/null; then
-        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
-    else
-        echo "nvidia-smi: not on PATH"
-    fi
-    "$PYTHON" - <<'EOF' 2>&1
-import platform
-print("python", platform.python_version())
-try:
-    import numpy
-    print("numpy", numpy.__version__)
-    import cupy
-    runtime = cupy.cuda.runtime.runtimeGetVersion()
-    driver = cupy.cuda.runtime.driverGetVersion()
-    print("cupy", cupy.__version__)
-    print("CUDA runtime", f"{runtime // 1000}.{runtime % 1000 // 10}", "| driver supports CUDA",
-          f"{driver // 1000}.{driver % 1000 // 10}")
-    props = cupy.cuda.runtime.getDeviceProperties(0)
-    print("device 0:", props["name"].decode(), f"sm_{props['major']}{props['minor']}",
-          f"{props['totalGlobalMem'] / 2**30:.0f} GiB")
-except Exception as err:
-    print("CuPy/GPU not usable:", type(err).__name__, err)
-EOF
-    echo '```'
-} > "$REPORT"
-
-# run_step NAME SECONDS COMMAND...: runs with a time limit, records status, time and the output tail.
-run_step() {
-    local name="$1" limit="$2"
-    shift 2
-    local log="$LOG_DIR/$name.log" start end rc
-    echo "== $name (limit ${limit}s): $*"
-    start=$(date +%s)
-    timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
-    rc=$?
-    end=$(date +%s)
-    tail -n 25 "$log"
-    [ "$rc" -eq 124 ] && echo "(timed out after ${limit}s)" >>"$log"
-    if [ "$rc" -ne 0 ]; then failed+=("$name"); fi
-    {
-        echo
-        echo "## $name: $([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)"), $((end - start)) s"
-        echo
-        echo "\`$*\`"
-        echo
-        echo '```'
-        tail -n 40 "$log"
-        echo '```'
-    } >>"$REPORT"
-}
-
-run_step pytest 200 "$PYTHON" -m pytest -q -p no:cacheprovider
-run_step kernel_parity 90 "$PYTHON" -m bench.kernel_parity --output "$PARITY"
-if [ -f "$PARITY" ]; then
-    { echo; echo "## kernel parity table"; echo; cat "$PARITY"; } >>"$REPORT"
-fi
-if [ -f bench/__main__.py ]; then
-    run_step bench_quick 60 "$PYTHON" -m bench --gpu --quick
-else
-    echo "== bench: no bench/__main__.py here, skipped" | tee -a "$REPORT"
-fi
-
-{
-    echo
-    if [ "${#failed[@]}" -eq 0 ]; then echo "All steps passed."; else echo "Failed steps: ${failed[*]}"; fi
-} >>"$REPORT"
-echo "report: $REPORT"
-if [ "${#failed[@]}" -ne 0 ]; then
-    echo "failed steps: ${failed[*]}"
+preflight="$("$PYTHON" "$CHECKS/preflight.py" 2>&1)"
+rc=$?
+echo "$preflight"
+if [ "$rc" -ne 0 ]; then
+    grep -q "^no usable GPU:" <<<"$preflight" || echo "no usable GPU: the preflight failed (exit $rc)"
     exit 1
 fi
+card="$(sed -n 's/^card: //p' <<<"$preflight")"
+OUT="bench/results/${card:-gpu}-$(date -u +%Y%m%d)"
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.md"
+{
+    echo
+    echo "# gpu_check $PART, $(date -u '+%Y-%m-%d %H:%M') UTC"
+    echo
+    echo '```'
+    echo "$preflight"
+    echo '```'
+} >>"$SUMMARY"
+failed=()
+
+# step NAME SECONDS COMMAND...: runs with a limit, its whole output in $OUT/NAME.log as it goes.
+step() {
+    local name="$1" limit="$2" start rc
+    shift 2
+    echo "== $name (limit ${limit}s): $*"
+    start=$(date +%s)
+    # bash -c: the steps may be this script's functions (exported below)
+    timeout --kill-after=10 "$limit" bash -c '"$@"' "$name" "$@" >"$OUT/$name.log" 2>&1
+    rc=$?
+    [ "$rc" -eq 124 ] && echo "(timed out after ${limit}s)" >>"$OUT/$name.log"
+    grep -E "^(FAIL|SKIP) " "$OUT/$name.log" | head -n 20
+    tail -n 3 "$OUT/$name.log"
+    record "$name" "$rc" "$(($(date +%s) - start))"
+}
+
+# record NAME STATUS SECONDS: one summary line, flushed to disk now.
+record() {
+    if [ "$2" -ne 0 ]; then failed+=("$1"); fi
+    echo "- $1: $([ "$2" -eq 0 ] && echo ok || echo "FAILED (exit $2)"), $3 s, log $1.log" >>"$SUMMARY"
+}
+
+# The suite must run its GPU cases, not skip them: a skip that names the GPU fails the step.
+suite() {
+    "$PYTHON" -m pytest -q -p no:cacheprovider -rs "$@"
+    local rc=$? skips
+    # a skip whose reason names the GPU ("no usable GPU: ...", the fused-optimizer tests'
+    # reasons); "a GPU is usable here" marks the no-GPU tests, which should skip on a card
+    skips=$(grep -E "^SKIPPED" "$OUT/pytest.log" | grep "GPU" | grep -vc "a GPU is usable here")
+    if [ "$skips" -ne 0 ]; then
+        echo "FAIL $skips GPU test group(s) skipped on a machine with a GPU (see SKIPPED lines)"
+        return 1
+    fi
+    return "$rc"
+}
+
+sanitize() {
+    local tool="$1" sanitizer
+    sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)"
+    if [ -z "$sanitizer" ]; then
+        echo "FAIL compute-sanitizer is not on PATH or in /usr/local/cuda/bin"
+        return 1
+    fi
+    # Unpooled: each array is its own allocation, so memcheck sees every overrun.
+    MXLITE_GPU_MEM_POOL_TYPE=Unpooled "$sanitizer" --tool "$tool" --error-exitcode 9 \
+        --print-limit 20 "$PYTHON" "$CHECKS/odd_sizes.py" --small
+}
+
+export OUT PYTHON CHECKS
+export -f suite sanitize
+
+if [ "$PART" != half2 ]; then
+    step pytest 300 suite
+    step kernel_parity 90 "$PYTHON" -m bench.kernel_parity --output "$OUT/kernel_parity.md"
+    step odd_sizes 60 "$PYTHON" "$CHECKS/odd_sizes.py"
+    step rows 90 "$PYTHON" "$CHECKS/rows.py"
+fi
+if [ "$PART" != half1 ]; then
+    step large 90 "$PYTHON" "$CHECKS/large.py"
+    step fp16 45 "$PYTHON" "$CHECKS/fp16.py"
+    for tool in memcheck racecheck synccheck; do
+        step "sanitizer_$tool" 75 sanitize "$tool"
+    done
+    step pool_streams 120 "$PYTHON" "$CHECKS/pool_streams.py"
+    step bandwidth 60 "$PYTHON" "$CHECKS/bandwidth.py" --output "$OUT/bandwidth.md"
+fi
+
+if [ "${#failed[@]}" -eq 0 ]; then
+    echo "All $PART steps passed." | tee -a "$SUMMARY"
+else
+    echo "Failed steps: ${failed[*]}" | tee -a "$SUMMARY"
+fi
+echo "results: $OUT"
+[ "${#failed[@]}" -eq 0 ]

@@ -1,8 +1,8 @@
 """``python -m mxlite info`` (console script ``mxlite info``): what this machine offers.
 
-Prints versions, devices and their memory, the pool settings and which CUDA kernels
-compile and load here (``--no-kernels`` skips that, the slow part). Every probe degrades to a one-line reason; the command exits
-0 on machines without a GPU.
+Prints versions, devices and their memory, the pip extra that fits the driver, the pool
+settings and which CUDA kernels compile and load here (``--no-kernels`` skips that, the slow
+part). Every probe degrades to a one-line reason; the command exits 0 on machines without a GPU.
 """
 import argparse
 import glob
@@ -10,8 +10,9 @@ import os
 import platform
 import sys
 
-KERNELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "kernels")
+# Drivers' minimum for each CUDA major (NVIDIA's CUDA compatibility table) and the extra that
+# installs CuPy and NVRTC for it.
+DRIVER_EXTRAS = ((580, 13, "gpu"), (525, 12, "gpu-cuda12"))
 
 
 def _version(module_name):
@@ -55,6 +56,41 @@ def _cuda_versions():
     except Exception as err:
         nvrtc = f"not available ({type(err).__name__}: {err})"
     return cuda_runtime, driver, nvrtc
+
+
+def extra_for_driver(versions):
+    """Which pip extra fits a driver, from ``driver_versions()``'s dict, as one line."""
+    driver = versions.get("driver")
+    if driver:
+        major = int(driver.split(".")[0])
+        fits = [(cuda, extra) for minimum, cuda, extra in DRIVER_EXTRAS if major >= minimum]
+        have = f"driver {driver}"
+    else:
+        cuda_major = int(versions["cuda_driver"].split(".")[0])
+        fits = [(cuda, extra) for _, cuda, extra in DRIVER_EXTRAS if cuda_major >= cuda]
+        have = f"a driver for CUDA {versions['cuda_driver']}"
+    if not fits:
+        return (f"{have} is too old for mxlite's GPU extras (CUDA 13 needs driver >= 580, "
+                f"CUDA 12 >= 525); update the driver")
+    cuda, extra = fits[0]
+    return f"{have} runs CUDA {cuda}: pip install 'mxlite[{extra}]'"
+
+
+def _driver_advice():
+    from .device_info import driver_versions
+    try:
+        return extra_for_driver(driver_versions())
+    except Exception as err:  # GPUUnavailableError, or a driver answer we cannot parse
+        return f"no NVIDIA driver found ({err}); the CPU install needs no extra"
+
+
+def _default_kernels_dir():
+    """Where the runtime loader finds kernels/*.cu (package data, else the checkout)."""
+    from .cuda.loader import kernel_dir
+    try:
+        return str(kernel_dir())
+    except Exception as err:  # not installed with its kernels: the report says so
+        return f"<not found: {err}>"
 
 
 def _gpu_reason():
@@ -169,8 +205,9 @@ def _print_kernels(out, gpu_reason, kernels_dir):
         print(f"  {name}: {status}", file=out)
 
 
-def info(out=sys.stdout, kernels_dir=KERNELS_DIR):
-    """Print the machine report; returns the exit status."""
+def info(out=sys.stdout, kernels_dir=""):
+    """Print the machine report; returns the exit status. ``kernels_dir`` "" means where the
+    runtime loads kernels from; None skips the kernel check."""
     from . import __version__
     import numpy
     gpu_reason = _gpu_reason()
@@ -180,11 +217,13 @@ def info(out=sys.stdout, kernels_dir=KERNELS_DIR):
           f"numpy {numpy.__version__}, CuPy {_version('cupy')}", file=out)
     cuda_runtime, driver, nvrtc = _cuda_versions()
     print(f"CUDA runtime {cuda_runtime}, driver {driver}, NVRTC {nvrtc}", file=out)
+    print(f"install: {_driver_advice()}", file=out)
     print("devices:", file=out)
     _print_devices(out, gpu_reason)
     print("memory pools (MXLITE_<DEV>_MEM_*):", file=out)
     _print_pools(out)
-    if kernels_dir:
+    if kernels_dir is not None:
+        kernels_dir = kernels_dir or _default_kernels_dir()
         print(f"kernels ({kernels_dir}):", file=out)
         _print_kernels(out, gpu_reason, kernels_dir)
     return 0
@@ -197,9 +236,9 @@ def main(argv=None):
                                       help="versions, devices, memory pools and kernels")
     info_parser.add_argument("--no-kernels", action="store_true",
                              help="skip compiling the kernels (a few seconds)")
-    info_parser.add_argument("--kernels-dir", default=KERNELS_DIR,
-                             help="where the .cu files are (default: the repository's "
-                                  "kernels/)")
+    info_parser.add_argument("--kernels-dir", default="",
+                             help="where the .cu files are (default: where mxlite loads "
+                                  "them from)")
     args = parser.parse_args(argv)
     if args.command is None:
         return info()

@@ -60,12 +60,84 @@ def _nvml_query(query, what):
             from None
 
 
+MIG_ENABLED = 1  # NVML_DEVICE_MIG_ENABLE
+
+
+def _nvml_devices(nvml):
+    """NVML's devices as CUDA numbers them: ``[(handle, parent_handle), ...]``, index = CUDA ordinal.
+
+    NVML counts every GPU in PCI order; CUDA counts what ``CUDA_VISIBLE_DEVICES`` leaves, in
+    ``CUDA_DEVICE_ORDER`` (default FASTEST_FIRST), and a GPU in MIG mode stands for its MIG
+    instances. Using NVML's index as the CUDA ordinal would describe the wrong card.
+    """
+    gpus = []
+    for index in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+        gpus.append({"handle": handle, "uuid": _text(nvml.nvmlDeviceGetUUID(handle)),
+                     "bus": _text(nvml.nvmlDeviceGetPciInfo(handle).busId).lower(),
+                     "capability": (major, minor), "migs": _mig_devices(nvml, handle)})
+    if os.environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST").strip() == "PCI_BUS_ID":
+        gpus.sort(key=lambda gpu: gpu["bus"])
+    else:
+        # NVML cannot rank speed as CUDA does; newest architecture first, ties in PCI order,
+        # is exact on the usual machine whose GPUs are all one model.
+        gpus.sort(key=lambda gpu: (tuple(-c for c in gpu["capability"]), gpu["bus"]))
+    devices = []  # (uuid, handle, parent) in CUDA's enumeration before CUDA_VISIBLE_DEVICES
+    for gpu in gpus:
+        if gpu["migs"]:
+            devices.extend((uuid, mig, gpu["handle"]) for uuid, mig in gpu["migs"])
+        else:
+            devices.append((gpu["uuid"], gpu["handle"], gpu["handle"]))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return [(handle, parent) for _, handle, parent in devices]
+    chosen = []
+    for token in (t.strip() for t in visible.split(",")):
+        match = _visible_match(token, devices)
+        if match is None or match in chosen:
+            break  # CUDA stops at the first invalid or repeated entry
+        chosen.append(match)
+    return [(handle, parent) for _, handle, parent in chosen]
+
+
+def _visible_match(token, devices):
+    """The device a CUDA_VISIBLE_DEVICES entry names: an index, or a (unique) UUID prefix."""
+    if token.lstrip("+-").isdigit():
+        index = int(token)
+        return devices[index] if 0 <= index < len(devices) else None
+    if not token.startswith(("GPU-", "MIG-")):
+        return None
+    found = [device for device in devices if device[0].startswith(token)]
+    return found[0] if len(found) == 1 else None
+
+
+def _mig_devices(nvml, handle):
+    """``[(uuid, handle), ...]`` of the MIG instances of a GPU in MIG mode, else []."""
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except nvml.NVMLError:  # not MIG-capable
+        return []
+    if current != MIG_ENABLED:
+        return []
+    migs = []
+    for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(handle)):
+        try:
+            mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
+        except nvml.NVMLError:  # an empty slot
+            continue
+        migs.append((_text(nvml.nvmlDeviceGetUUID(mig)), mig))
+    return migs
+
+
 def _nvml_handle(nvml, device_id):
-    count = nvml.nvmlDeviceGetCount()
-    if device_id >= count:
-        raise GPUUnavailableError(f"gpu({device_id}) requested but only {count} "
-                                  f"GPU(s) are visible")
-    return nvml.nvmlDeviceGetHandleByIndex(device_id)
+    """(handle, parent handle) of CUDA's ``gpu(device_id)``; the parent answers per-card queries."""
+    devices = _nvml_devices(nvml)
+    if device_id >= len(devices):
+        raise GPUUnavailableError(f"gpu({device_id}) requested but only {len(devices)} "
+                                  f"GPU(s) are visible (CUDA_VISIBLE_DEVICES="
+                                  f"{os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')})")
+    return devices[device_id]
 
 
 def _text(value):
@@ -83,9 +155,9 @@ def _cupy_runtime():
 
 
 def gpu_count():
-    """How many GPUs NVML (else CuPy) sees; 0 where neither can tell. Never raises."""
+    """How many GPUs CUDA would number (NVML, else CuPy); 0 where neither can tell. Never raises."""
     try:
-        return int(_nvml_query(lambda nvml: nvml.nvmlDeviceGetCount(), "GPU count"))
+        return len(_nvml_query(_nvml_devices, "GPU count"))
     except Exception:  # GPUUnavailableError, or a driver error NVML did not wrap
         pass
     try:
@@ -100,7 +172,7 @@ def gpu_memory_info(device_id=0):
     what = f"memory of gpu({device_id})"
 
     def query(nvml):
-        info = nvml.nvmlDeviceGetMemoryInfo(_nvml_handle(nvml, device_id))
+        info = nvml.nvmlDeviceGetMemoryInfo(_nvml_handle(nvml, device_id)[0])
         return int(info.free), int(info.total)
 
     try:
@@ -116,13 +188,32 @@ def gpu_memory_info(device_id=0):
 
 
 def driver_versions():
-    """{'driver': '580.65', 'cuda_driver': '13.0'} from NVML; raises if unavailable."""
+    """{'driver': '580.65', 'cuda_driver': '13.0'} from NVML, else {'driver': None, 'cuda_driver':
+    ...} from libcuda's cuDriverGetVersion; raises GPUUnavailableError if neither answers."""
     def query(nvml):
         cuda = nvml.nvmlSystemGetCudaDriverVersion()
         return {"driver": _text(nvml.nvmlSystemGetDriverVersion()),
                 "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}"}
 
-    return _nvml_query(query, "driver version")
+    try:
+        return _nvml_query(query, "driver version")
+    except GPUUnavailableError as nvml_err:
+        try:
+            cuda = _libcuda_driver_version()
+        except (OSError, AttributeError, RuntimeError) as cuda_err:
+            raise GPUUnavailableError(f"{nvml_err}; libcuda: {cuda_err}") from None
+        return {"driver": None, "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}"}
+
+
+def _libcuda_driver_version():
+    """The CUDA version the installed driver supports (13000 = 13.0), straight from libcuda."""
+    import ctypes
+    libcuda = ctypes.CDLL("libcuda.so.1")
+    version = ctypes.c_int(0)
+    status = libcuda.cuDriverGetVersion(ctypes.byref(version))
+    if status != 0:
+        raise RuntimeError(f"cuDriverGetVersion failed with CUresult {status}")
+    return version.value
 
 
 def device_info(dev):
@@ -146,11 +237,11 @@ def device_info(dev):
 
 
 def _nvml_gpu_info(nvml, dev):
-    handle = _nvml_handle(nvml, dev.device_id)
+    handle, parent = _nvml_handle(nvml, dev.device_id)
     memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-    major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+    major, minor = nvml.nvmlDeviceGetCudaComputeCapability(parent)
     try:
-        rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+        rates = nvml.nvmlDeviceGetUtilizationRates(parent)
         utilization = (int(rates.gpu), int(rates.memory))
     except nvml.NVMLError:  # not supported on some boards and in some containers
         utilization = (None, None)

@@ -22,20 +22,42 @@ class FakeNVMLError(Exception):
     pass
 
 
-def fake_nvml(count=1, init=None):
-    """A stand-in for pynvml describing ``count`` H100-like GPUs."""
+def fake_nvml(count=1, init=None, gpus=None):
+    """A stand-in for pynvml describing ``count`` H100-like GPUs, or ``gpus``: dicts with
+    name, bus, uuid, capability and migs (a list of MIG UUIDs: the GPU is in MIG mode)."""
+    if gpus is None:
+        gpus = [{"name": "NVIDIA H100 80GB HBM3", "bus": f"00000000:{0x18 + i:02X}:00.0",
+                 "uuid": f"GPU-{i:08d}-aaaa", "capability": (9, 0), "migs": []}
+                for i in range(count)]
     memory = types.SimpleNamespace(total=80 << 30, free=70 << 30, used=10 << 30)
     rates = types.SimpleNamespace(gpu=42, memory=7)
+    migs = {("mig", uuid): gpu for gpu in gpus for uuid in gpu["migs"]}
+
+    def gpu_of(handle):
+        return migs.get(handle) or gpus[handle[1]]
+
+    def mig_mode(handle):
+        if gpus[handle[1]]["capability"] < (8, 0):
+            raise FakeNVMLError("Not Supported")
+        return (1 if gpus[handle[1]]["migs"] else 0), 0
+
     return types.SimpleNamespace(
         NVMLError=FakeNVMLError,
         nvmlInit=init or (lambda: None),
         nvmlShutdown=lambda: None,
-        nvmlDeviceGetCount=lambda: count,
+        nvmlDeviceGetCount=lambda: len(gpus),
         nvmlDeviceGetHandleByIndex=lambda i: ("handle", i),
+        nvmlDeviceGetUUID=lambda h: h[1] if h[0] == "mig" else gpus[h[1]]["uuid"],
+        nvmlDeviceGetPciInfo=lambda h: types.SimpleNamespace(busId=gpu_of(h)["bus"].encode()),
+        nvmlDeviceGetMigMode=mig_mode,
+        nvmlDeviceGetMaxMigDeviceCount=lambda h: 7,
+        nvmlDeviceGetMigDeviceHandleByIndex=lambda h, slot: (
+            ("mig", gpus[h[1]]["migs"][slot]) if slot < len(gpus[h[1]]["migs"])
+            else (_ for _ in ()).throw(FakeNVMLError("Not Found"))),
         nvmlDeviceGetMemoryInfo=lambda handle: memory,
-        nvmlDeviceGetCudaComputeCapability=lambda handle: (9, 0),
+        nvmlDeviceGetCudaComputeCapability=lambda h: gpu_of(h)["capability"],
         nvmlDeviceGetUtilizationRates=lambda handle: rates,
-        nvmlDeviceGetName=lambda handle: b"NVIDIA H100 80GB HBM3",
+        nvmlDeviceGetName=lambda h: (gpu_of(h)["name"] + (" MIG" if h[0] == "mig" else "")).encode(),
         nvmlSystemGetDriverVersion=lambda: "580.65.06",
         nvmlSystemGetCudaDriverVersion=lambda: 13000,
     )
@@ -152,3 +174,104 @@ def test_num_gpus_asks_nvml_and_never_raises(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(init=broken))
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert mx.device.num_gpus() == 0
+
+
+MIXED = [  # NVML (PCI) order: an old card first, then two H100s, one of them in MIG mode
+    {"name": "Tesla V100", "bus": "00000000:3B:00.0", "uuid": "GPU-volta-1111",
+     "capability": (7, 0), "migs": []},
+    {"name": "H100 A", "bus": "00000000:5E:00.0", "uuid": "GPU-hopper-2222",
+     "capability": (9, 0), "migs": []},
+    {"name": "H100 B", "bus": "00000000:86:00.0", "uuid": "GPU-hopper-3333",
+     "capability": (9, 0), "migs": ["MIG-aaaa-0001", "MIG-bbbb-0002"]},
+]
+
+
+def visible_names(monkeypatch, visible=None, order=None):
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(gpus=MIXED))
+    for name, value in (("CUDA_VISIBLE_DEVICES", visible), ("CUDA_DEVICE_ORDER", order)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return [device_info.device_info(mx.gpu(i))["name"] for i in range(mx.device.num_gpus())]
+
+
+def test_cuda_ordinals_follow_cuda_device_order_not_nvml_indices(monkeypatch):
+    # FASTEST_FIRST (CUDA's default) puts the newer cards first; the MIG GPU is its instances
+    assert visible_names(monkeypatch) == ["H100 A", "H100 B MIG", "H100 B MIG", "Tesla V100"]
+    assert visible_names(monkeypatch, order="PCI_BUS_ID") == [
+        "Tesla V100", "H100 A", "H100 B MIG", "H100 B MIG"]
+
+
+def test_cuda_visible_devices_by_index_uuid_and_mig_id(monkeypatch):
+    assert visible_names(monkeypatch, "3,0", order="PCI_BUS_ID") == ["H100 B MIG", "Tesla V100"]
+    assert visible_names(monkeypatch, "GPU-volta, GPU-hopper-2") == ["Tesla V100", "H100 A"]
+    assert visible_names(monkeypatch, "MIG-bbbb") == ["H100 B MIG"]
+    assert visible_names(monkeypatch, "") == []
+
+
+def test_cuda_visible_devices_never_overcounts(monkeypatch):
+    # CUDA stops at the first bad entry: out of range, unknown, ambiguous or repeated
+    assert visible_names(monkeypatch, "1,7,0") == ["H100 B MIG"]
+    assert visible_names(monkeypatch, "0,-1,2") == ["H100 A"]
+    assert visible_names(monkeypatch, "GPU-,0") == []  # a prefix of two UUIDs
+    assert visible_names(monkeypatch, "0,0,1") == ["H100 A"]
+    assert visible_names(monkeypatch, "bogus") == []
+    assert visible_names(monkeypatch, "3") == ["Tesla V100"]
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    with pytest.raises(GPUUnavailableError, match=r"gpu\(1\).*only 1.*CUDA_VISIBLE_DEVICES=3"):
+        device_info.gpu_memory_info(1)
+
+
+@pytest.mark.parametrize("versions, extra", [
+    ({"driver": "580.65.06", "cuda_driver": "13.0"}, "mxlite[gpu]"),
+    ({"driver": "535.183.01", "cuda_driver": "12.2"}, "mxlite[gpu-cuda12]"),
+    ({"driver": None, "cuda_driver": "12.8"}, "mxlite[gpu-cuda12]"),
+    ({"driver": "470.256.02", "cuda_driver": "11.4"}, "too old"),
+])
+def test_info_names_the_extra_that_fits_the_driver(versions, extra):
+    from mxlite.__main__ import extra_for_driver
+    assert extra in extra_for_driver(versions)
+
+
+def test_info_reads_the_driver_version_through_nvml(monkeypatch):
+    from mxlite.__main__ import _driver_advice
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml())
+    assert _driver_advice() == "driver 580.65.06 runs CUDA 13: pip install 'mxlite[gpu]'"
+
+
+def test_installed_wheel_ships_the_kernels_where_info_and_the_loader_look(tmp_path):
+    import shutil
+    source = tmp_path / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(REPO_ROOT, name), source / name)
+    for name in ("mxlite", "kernels"):
+        shutil.copytree(os.path.join(REPO_ROOT, name), source / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
+                            "-w", str(tmp_path / "dist")], capture_output=True, text=True,
+                           timeout=300)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build a wheel here (no setuptools from an index?): "
+                    f"{built.stderr.strip().splitlines()[-1:]}")
+    import zipfile
+    (wheel,) = (tmp_path / "dist").glob("mxlite-*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")  # what pip install puts in site-packages
+    probe = ("from mxlite.__main__ import _default_kernels_dir; from mxlite.cuda import loader; "
+             "print(_default_kernels_dir()); print(' '.join(loader.kernel_files()))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert result.returncode == 0, result.stderr
+    where, stems = result.stdout.splitlines()
+    assert where.startswith(str(tmp_path / "site")), where
+    assert {"activation", "softmax", "norm", "elementwise"} <= set(stems.split())
+
+
+def test_without_nvml_the_driver_is_read_from_libcuda(monkeypatch):
+    from mxlite.__main__ import _driver_advice
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setattr(device_info, "_libcuda_driver_version", lambda: 12080)
+    assert device_info.driver_versions() == {"driver": None, "cuda_driver": "12.8"}
+    assert "a driver for CUDA 12.8 runs CUDA 12: pip install 'mxlite[gpu-cuda12]'" == _driver_advice()

@@ -109,3 +109,31 @@ def test_metrics():
     assert comp.get() == (["accuracy", "mse"], [1.0, 0.0])
     acc.reset()
     assert math.isnan(acc.get()[1])
+
+
+def test_workers_are_spawned_once_cuda_is_initialised(monkeypatch):
+    from mxlite.gluon.data import dataloader
+    monkeypatch.setattr(dataloader, "cuda_initialized", lambda: True)
+    loader = gdata.DataLoader(_dataset(5), batch_size=2, num_workers=1)
+    labels = [y.asnumpy().tolist() for _, y in loader]
+    assert labels == [[0, 1], [2, 3], [4]]
+    assert loader._pool._ctx.get_start_method() == "spawn"
+
+
+def test_without_cuda_workers_fork_so_a_lambda_batchify_works(monkeypatch):
+    from mxlite.gluon.data import dataloader
+    monkeypatch.setattr(dataloader, "cuda_initialized", lambda: False)
+    loader = gdata.DataLoader(gdata.SimpleDataset([1, 2, 3]), batch_size=2, num_workers=1,
+                              batchify_fn=lambda samples: sum(samples))
+    assert list(loader) == [3, 3]
+    assert loader._pool._ctx.get_start_method() == "fork"
+
+
+def test_an_unpicklable_dataset_under_cuda_says_how_to_fix_it(monkeypatch):
+    from mxlite.gluon.data import dataloader
+    monkeypatch.setattr(dataloader, "cuda_initialized", lambda: True)
+    loader = gdata.DataLoader(gdata.SimpleDataset([1, 2, 3]), batch_size=2, num_workers=2,
+                              batchify_fn=lambda samples: sum(samples))
+    with pytest.raises(TypeError, match=r"num_workers=2.*'spawn'.*CUDA is initialised.*"
+                                        r"thread_pool=True"):
+        next(iter(loader))

@@ -1,11 +1,13 @@
 """``DataLoader``: batches from a Dataset, optionally built in worker processes."""
 import functools
 import multiprocessing
+import pickle
 from multiprocessing.pool import ThreadPool
 
 import numpy as _np
 
 from ... import numpy as mnp
+from ...device import Device
 from ...ndarray import ndarray
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
@@ -38,6 +40,26 @@ def default_batchify_fn(data):
     float64 data becomes float32 and integer labels keep their dtype, as ``mx.np.array``.
     """
     return _to_device_arrays(_stack_host(data))
+
+
+def cuda_initialized():
+    """Whether this process has a GPU backend (a live CUDA context). A forked child inherits
+    that context in a state CUDA cannot use, so workers are spawned instead."""
+    return any(dev.device_type == "gpu" and dev._backend is not None
+               for dev in list(Device._interned.values()))
+
+
+def _check_picklable(dataset, batchify_fn, num_workers):
+    try:
+        pickle.dumps((dataset, batchify_fn))
+    except Exception as err:  # PicklingError, TypeError, AttributeError: all mean "cannot"
+        raise TypeError(
+            f"DataLoader(num_workers={num_workers}) starts its workers with 'spawn' because CUDA "
+            f"is initialised in this process (forked workers would inherit an unusable CUDA "
+            f"context), and spawn must pickle the dataset and batchify_fn: "
+            f"{type(err).__name__}: {err}. Define them at module level (no lambdas or local "
+            f"classes), pass thread_pool=True, or iterate the DataLoader once before the "
+            f"first GPU array is made.") from None
 
 
 _worker_dataset = None
@@ -73,8 +95,8 @@ class DataLoader:
 
     ``shuffle`` draws a new order each epoch; ``last_batch`` is 'keep', 'discard' or
     'rollover'; ``num_workers > 0`` builds batches in that many worker processes
-    (forked, so the dataset need not be picklable), or threads with ``thread_pool``, and
-    yields them in order. ``pin_memory`` has no effect (host memory is plain memory here).
+    (forked, so the dataset need not be picklable; spawned, so it must be, once CUDA is
+    initialised), or threads with ``thread_pool``, and yields them in order. ``pin_memory`` has no effect (host memory is plain memory here).
     """
 
     def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
@@ -129,7 +151,11 @@ class DataLoader:
     def _make_pool(self):
         if self._thread_pool:
             return ThreadPool(self._num_workers)
-        context = multiprocessing.get_context("fork")
+        method = "fork"
+        if cuda_initialized():
+            _check_picklable(self._dataset, self._batchify_fn, self._num_workers)
+            method = "spawn"
+        context = multiprocessing.get_context(method)
         return context.Pool(self._num_workers, initializer=_worker_init,
                             initargs=(self._dataset, self._batchify_fn))
 
