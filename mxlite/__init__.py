@@ -13,6 +13,8 @@ from . import initializer as init
 from . import gluon
 from . import symbol, test_utils
 from . import context, random, util
+from . import kvstore
+from . import kvstore as kv
 
 _LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
            "sym": "mx.np inside a HybridBlock (MXNet 2.x's numpy-style API)",

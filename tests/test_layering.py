@@ -27,9 +27,9 @@ LAYERS = [
     ("mxlite.ops",),
     ("mxlite.numpy", "mxlite.numpy_extension", "mxlite.random", "mxlite.symbol",
      "mxlite.test_utils"),
-    ("mxlite.initializer", "mxlite.lr_scheduler", "mxlite.optimizer"),
+    ("mxlite.initializer", "mxlite.lr_scheduler", "mxlite.optimizer", "mxlite.kvstore"),
     ("mxlite.gluon",),
-    ("mxlite.examples", "mxlite.__main__", "mxlite.nd", "mxlite"),
+    ("mxlite.examples", "mxlite.__main__", "mxlite.nd", "mxlite.distributed", "mxlite"),
 ]
 
 

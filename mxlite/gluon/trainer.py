@@ -6,7 +6,10 @@ on its own device.
 """
 import numbers
 
+import numpy as _np
+
 from .. import autograd
+from .. import kvstore as kvs
 from ..base import MXNetError
 from .. import optimizer as opt
 from ..fileio import atomic_write
@@ -21,9 +24,10 @@ class Trainer:
     """``Trainer(params, optimizer, optimizer_params)``; call ``step(batch_size)`` after backward.
 
     ``params`` is a dict (ordered by sorted name, as MXNet) or a list of Parameters;
-    shared parameters are updated once. ``kvstore``, ``compression_params`` and
-    ``update_on_kvstore`` are accepted for compatibility: gradients are always summed
-    across the devices of this process and every device applies the update itself.
+    shared parameters are updated once. Gradients are summed across the
+    devices of this process; ``kvstore='dist_sync'`` (or a ``mx.kv`` dist store) also sums
+    them over MPI ranks and divides by the global batch. ``compression_params`` and
+    ``update_on_kvstore`` are accepted for compatibility: every device updates itself.
     """
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
@@ -57,6 +61,9 @@ class Trainer:
         else:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
         self._updaters = {}  # device -> Updater
+        self._kv = kvstore if isinstance(kvstore, kvs.DistKVStore) else (
+            kvs.create(kvstore) if kvstore in kvs._DIST else None)
+        self._synced = False
 
     @property
     def optimizer(self):
@@ -98,7 +105,8 @@ class Trainer:
             raise ValueError(f"Trainer.step: batch_size must be the positive number of samples "
                              f"the gradients were summed over (e.g. data.shape[0]), got "
                              f"{batch_size!r}; nothing was updated")
-        self._optimizer.rescale_grad = self._scale / batch_size
+        workers = self._kv.num_workers if self._kv else 1
+        self._optimizer.rescale_grad = self._scale / (batch_size * workers)
 
     def _trainable(self):
         return [(i, p) for i, p in enumerate(self._params) if p.grad_req != "null"]
@@ -130,6 +138,44 @@ class Trainer:
                     total += _data_on(g, first._device)
                 for g in grads:
                     g._data[...] = _data_on(wrap(total, first._device), g._device)
+            if self._kv is not None:
+                self._dist_allreduce()
+
+    def _dist_allreduce(self):
+        """Sum gradients over the workers in one flat buffer per dtype; on the first step
+        check shapes agree across ranks and broadcast rank 0's parameters."""
+        params = [p for _, p in self._trainable()]
+        if not self._synced:
+            self._check_and_broadcast(params)
+        by_dtype = {}
+        for p in params:
+            by_dtype.setdefault(str(p.list_grad()[0].dtype), []).append(p)
+        for group in by_dtype.values():
+            flat = _np.concatenate([p.list_grad()[0].asnumpy().ravel() for p in group])
+            flat = self._kv.allreduce_host(flat)
+            offset = 0
+            for p in group:
+                for g in p.list_grad():
+                    piece = flat[offset:offset + g.size].reshape(g.shape)
+                    g._data[...] = g._device.backend.asarray(piece)
+                offset += p.list_grad()[0].size
+
+    def _check_and_broadcast(self, params):
+        mine = [(p.name, tuple(p.shape)) for p in params]
+        for rank, theirs in enumerate(self._kv.allgather(mine, "parameter shape check")):
+            for (name, shape), (other, oshape) in zip(mine, theirs):
+                if shape != oshape or name != other:
+                    raise ValueError(
+                        f"Trainer(kvstore='{self._kv.type}'): Parameter `{name}` has shape "
+                        f"{shape} on rank {self._kv.rank} but `{other}` is {oshape} on rank "
+                        f"{rank}; every rank must build the same model")
+            if len(theirs) != len(mine):
+                raise ValueError(f"Trainer(kvstore='{self._kv.type}'): rank {rank} trains "
+                                 f"{len(theirs)} parameters, rank {self._kv.rank} {len(mine)}")
+        for p in params:
+            for d in p.list_data():
+                d._data[...] = d._device.backend.asarray(self._kv.bcast_host(d.asnumpy()))
+        self._synced = True
 
     def _update(self, ignore_stale_grad):
         per_device = {}

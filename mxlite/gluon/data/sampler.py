@@ -1,7 +1,7 @@
 """Samplers: which indices, in which order, grouped how."""
 import numpy as _np
 
-__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "BatchSampler"]
+__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "BatchSampler", "SplitSampler"]
 
 
 class Sampler:
@@ -80,3 +80,34 @@ class BatchSampler(Sampler):
         if self._last_batch == "discard":
             return n // self._batch_size
         return (len(self._prev) + n) // self._batch_size
+
+
+class SplitSampler(Sampler):
+    """Part ``part_index`` of ``num_parts`` equal parts of ``range(length)`` (MXNet's
+    SplitSampler: for one rank of a data-parallel job; the tail that does not divide
+    evenly is dropped so every rank runs the same number of steps).
+
+    With ``shuffle`` the indices are permuted by ``seed + epoch`` before splitting, so
+    every rank draws the same permutation and the parts cover each sample once per
+    epoch; call ``set_epoch`` at the start of each epoch.
+    """
+
+    def __init__(self, length, num_parts=1, part_index=0, shuffle=False, seed=0):
+        if not 0 <= part_index < num_parts:
+            raise ValueError(f"SplitSampler: part_index must be in [0, {num_parts}), got "
+                             f"{part_index}")
+        self._length, self._num_parts, self._part = length, num_parts, part_index
+        self._shuffle, self._seed, self._epoch = shuffle, seed, 0
+        self._part_len = length // num_parts
+
+    def set_epoch(self, epoch):
+        self._epoch = epoch
+
+    def __iter__(self):
+        order = (_np.random.RandomState(self._seed + self._epoch).permutation(self._length)
+                 if self._shuffle else _np.arange(self._length))
+        start = self._part * self._part_len
+        return iter(order[start:start + self._part_len].tolist())
+
+    def __len__(self):
+        return self._part_len

@@ -1,0 +1,1 @@
+"""Running data-parallel jobs: ``python -m mxlite.distributed.launch -n N -- cmd``."""
