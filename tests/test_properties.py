@@ -79,6 +79,12 @@ def test_binary_result_dtype_follows_numpy_promotion(da, db, shapes):
     want = a + b
     assert got.dtype == want.dtype, (da, db)
     close(got, want)
+    quotient = mx.np.array(a, dtype=da) / mx.np.array(b, dtype=db)
+    if {da, db} <= {"int32", "int64", "bool"}:  # MXNet 2.x documents float32 (numpy: float64)
+        assert quotient.dtype == np.float32, (da, db)
+    else:
+        assert quotient.dtype == (a / b).dtype, (da, db)
+    close(quotient, (a / b).astype(quotient.dtype), rtol=1e-6)
 
 
 REDUCE = ["sum", "mean", "prod", "max", "min", "std", "var"]
