@@ -265,4 +265,4 @@ def _as_array(be, res):
     """numpy turns 0-d results into scalars; keep them arrays."""
     if res.__class__ is be.array_type:
         return res
-    return be.xp.asarray(res)
+    return be.asarray(res)  # inside the device's scope

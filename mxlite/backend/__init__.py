@@ -6,7 +6,7 @@ The backend is always taken from the array's device, never from a global switch.
 
 Interface (see CpuBackend, GpuBackend): ``kind`` (CPU or GPU: the index into an op's
 implementation table), ``xp``, ``array_type``, ``device``, ``host_memory`` (whether arrays
-live in host memory), ``rng`` (made on first use), ``host_rng()``, ``scope()`` (the context
+live in host memory), ``rng`` (made on first use), ``host_rng()``, ``next_seed()``, ``scope()`` (the context
 every call on this backend's arrays runs in: the array's GPU current for CuPy, nothing on the
 CPU), ``empty(shape, dtype)``, ``asarray(obj, dtype)``, ``to_host(data)``,
 ``copy_from_host(dst, host)``, ``synchronize()``, ``seed(seed)``. This is the lowest layer

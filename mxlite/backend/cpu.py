@@ -32,6 +32,10 @@ class CpuBackend:
         """A numpy generator for values made on the host: on the CPU, the device's own."""
         return self.rng
 
+    def next_seed(self):
+        """A seed for a per-call generator (dropout); on the CPU drawn from the device's own."""
+        return int(self.rng.integers(0, 2**63 - 1))
+
     def scope(self):
         return _NO_SCOPE
 

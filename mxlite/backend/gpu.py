@@ -52,6 +52,7 @@ class GpuBackend:
         self.cuda_device = cupy.cuda.Device(device.device_id)
         self._rng = None
         self._seed = None
+        self._seeds = None
 
     @property
     def rng(self):
@@ -69,6 +70,14 @@ class GpuBackend:
         with self.cuda_device:
             seed = int(self.rng.integers(0, 2**63 - 1))
         return numpy.random.default_rng(seed)
+
+    def next_seed(self):
+        """A seed for a per-call generator (dropout), drawn on the host: reading one from the
+        GPU generator would make every call wait for the device."""
+        if self._seeds is None:
+            self._seeds = numpy.random.default_rng(
+                None if self._seed is None else [self._seed, 1, self.device.device_id])
+        return int(self._seeds.integers(0, 2**63 - 1))
 
     def scope(self):
         return self.cuda_device
@@ -95,3 +104,4 @@ class GpuBackend:
     def seed(self, seed):
         self._seed = seed
         self._rng = None
+        self._seeds = None

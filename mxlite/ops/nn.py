@@ -135,7 +135,7 @@ def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
     if p == 0 or (mode == "training" and not is_training()):
         return data
     axes = tuple(a % data.ndim for a in axes)
-    seed = int(data._device.backend.rng.integers(0, 2**63 - 1))
+    seed = data._device.backend.next_seed()  # on the host: no device sync per call
     return apply(_dropout, (data, p, axes, seed))
 
 
