@@ -216,17 +216,6 @@ def _d_multiply(ctx, g):
     return (g * b if need[0] else None), (g * a if need[1] else None)
 
 
-def _true_divide(xp, a, b):
-    """Integer or bool by integer or bool gives float32 in MXNet 2.x (its documented rule; numpy
-    gives float64)."""
-    out = xp.true_divide(a, b)
-    if out.dtype == _np.float64 and all(
-            isinstance(v, int) if not hasattr(v, "dtype") else v.dtype.kind in "iub"
-            for v in (a, b)):
-        return out.astype(default_float)
-    return out
-
-
 def _d_divide(ctx, g):
     a, b = ctx.inputs
     need = ctx.need
@@ -341,7 +330,7 @@ ROWS = (
     binary("add", lambda ctx, g: (g, g)),
     binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
     binary("multiply", _d_multiply),
-    binary("divide", _d_divide, forward=_true_divide, alias="true_divide"),
+    binary("divide", _d_divide, forward="true_divide", alias="true_divide"),
     binary("floor_divide", zero_gradient, doc="Zero gradient: the result is piecewise constant."),
     binary("mod", _d_mod, alias="remainder"),
     binary("fmod", _d_fmod, doc="C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."),
