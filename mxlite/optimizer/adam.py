@@ -21,6 +21,12 @@ def _bias_correction(beta1, beta2, t):
     return math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
 
 
+def _trust(r1, r2):
+    """``r1 / r2``, or 1 where that is 0 or NaN (the LAMB/LANS trust ratio)."""
+    ratio = r1 / r2 if r2 else math.nan
+    return 1.0 if ratio == 0 or math.isnan(ratio) else ratio
+
+
 def _moment_arrays(state):
     if (isinstance(state, tuple) and len(state) == 2
             and all(isinstance(s, ndarray) for s in state)):
@@ -173,14 +179,16 @@ class LAMB(Optimizer):
             step = mean / (xp.sqrt(var) + self.epsilon)
         if wd:
             step += wd * weight
+        weight -= (lr * _trust(self._weight_norm(xp, weight), float(xp.linalg.norm(step)))) * step
+
+    def _weight_norm(self, xp, weight):
+        """``||w||`` clipped to [lower_bound, upper_bound], the numerator of the trust ratio."""
         r1 = float(xp.linalg.norm(weight))
         if self.lower_bound is not None:
             r1 = max(r1, self.lower_bound)
         if self.upper_bound is not None:
             r1 = min(r1, self.upper_bound)
-        r2 = float(xp.linalg.norm(step))
-        ratio = 1.0 if r1 == 0 or r2 == 0 else r1 / r2
-        weight -= (lr * ratio) * step
+        return r1
 
 
 @register
@@ -248,32 +256,12 @@ class FTML(Optimizer):
         weight[...] = -z / d
 
 
-def _trust(r1, r2):
-    """``r1 / r2``, or 1 where that is 0 or NaN (the LAMB/LANS trust ratio)."""
-    ratio = r1 / r2 if r2 else math.nan
-    return 1.0 if ratio == 0 or math.isnan(ratio) else ratio
-
-
 @register
-class LANS(Optimizer):
+class LANS(LAMB):
     """LAMB with Nesterov momentum on the normalized gradient (Zheng et al., 2020): the
     gradient is divided by its norm, and the step is the sum of a momentum part (weight
     ``beta1``) and a gradient part (weight ``1 - beta1``), each scaled by its own trust
     ratio ``||w|| / ||part||``."""
-
-    default_learning_rate = 0.001
-
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
-                 lower_bound=None, upper_bound=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.lower_bound = lower_bound
-        self.upper_bound = upper_bound
-
-    def create_state(self, index, weight):
-        return (self._zeros_like(weight), self._zeros_like(weight))
 
     def _update_one(self, xp, index, weight, grad, state, lr, wd):
         t = self._index_update_count[index]
@@ -284,11 +272,7 @@ class LANS(Optimizer):
             g = xp.clip(g, -self.clip_gradient, self.clip_gradient)
         mean, var = state
         _moments(xp, g, mean, var, self.beta1, self.beta2)
-        r1 = float(xp.linalg.norm(weight))
-        if self.lower_bound is not None:
-            r1 = max(r1, self.lower_bound)
-        if self.upper_bound is not None:
-            r1 = min(r1, self.upper_bound)
+        r1 = self._weight_norm(xp, weight)
         denom = xp.sqrt(var / (1.0 - self.beta2 ** t)) + self.epsilon
         part_m = mean / (1.0 - self.beta1 ** t) / denom + wd * weight
         weight -= (lr * _trust(r1, float(xp.linalg.norm(part_m))) * self.beta1) * part_m

@@ -184,29 +184,15 @@ class RNNCell(_Cell):
 
 class LSTMCell(_Cell):
     """Long short-term memory cell; states are [h, c]. ``activation`` is the candidate's and
-    the cell output's (tanh), ``recurrent_activation`` the gates' (sigmoid)."""
+    the cell output's (tanh by default), ``recurrent_activation`` the gates' (sigmoid)."""
 
     _mode = "lstm"
-
-    def __init__(self, hidden_size, i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
-                 activation="tanh", recurrent_activation="sigmoid"):
-        super().__init__(hidden_size, i2h_weight_initializer, h2h_weight_initializer,
-                         i2h_bias_initializer, h2h_bias_initializer, input_size, activation,
-                         recurrent_activation)
 
 
 class GRUCell(_Cell):
     """Gated recurrent unit cell (MXNet's/cuDNN's variant)."""
 
     _mode = "gru"
-
-    def __init__(self, hidden_size, i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
-                 activation="tanh", recurrent_activation="sigmoid"):
-        super().__init__(hidden_size, i2h_weight_initializer, h2h_weight_initializer,
-                         i2h_bias_initializer, h2h_bias_initializer, input_size, activation,
-                         recurrent_activation)
 
 
 class LSTMPCell(_Cell):
