@@ -1,8 +1,14 @@
-"""Exceptions and dtype defaults shared by every layer."""
+"""Exceptions and dtype defaults shared by every layer.
+
+numpy has no bfloat16; ``ml_dtypes`` (imported here, so every layer can name it) gives host
+arrays one: ``numpy.dtype("bfloat16")`` works once it is imported.
+"""
+import ml_dtypes as _ml_dtypes
 import numpy as _np
 
 __all__ = ["MXNetError", "DeviceMismatchError", "GPUUnavailableError", "default_float",
-           "set_np_default_dtype", "is_np_default_dtype", "float32"]
+           "set_np_default_dtype", "is_np_default_dtype", "float32", "float16", "bfloat16",
+           "is_floating", "finfo"]
 
 
 class MXNetError(RuntimeError):
@@ -18,6 +24,8 @@ class GPUUnavailableError(RuntimeError):
 
 
 float32 = _np.dtype(_np.float32)
+float16 = _np.dtype(_np.float16)
+bfloat16 = _np.dtype(_ml_dtypes.bfloat16)
 _float64 = _np.dtype(_np.float64)
 _numpy_default_dtype = False  # the documented process-wide default: MXNet's float32
 
@@ -37,3 +45,16 @@ def set_np_default_dtype(is_np_default_dtype=True):
     global _numpy_default_dtype
     previous, _numpy_default_dtype = _numpy_default_dtype, bool(is_np_default_dtype)
     return previous
+
+
+
+def is_floating(dtype):
+    """Whether ``dtype`` is a real floating type, bfloat16 included (numpy files it as kind 'V')."""
+    dtype = _np.dtype(dtype)
+    return dtype.kind == "f" or dtype == bfloat16
+
+
+def finfo(dtype):
+    """numpy's finfo, and ml_dtypes' for bfloat16 (which numpy's does not know)."""
+    dtype = _np.dtype(dtype)
+    return _ml_dtypes.finfo(dtype) if dtype == bfloat16 else _np.finfo(dtype)

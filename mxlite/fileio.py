@@ -14,7 +14,7 @@ import zlib
 
 import numpy as _np
 
-from .base import MXNetError
+from .base import MXNetError, bfloat16
 
 __all__ = ["atomic_write", "write_npz", "read_npz", "npz_bytes", "read_npz_bytes"]
 
@@ -101,7 +101,7 @@ def _read(f, source, expected):
             f"b'PK'); expected a file written by {expected}")
     try:
         with _np.load(f, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            return {key: _bfloat16_restored(npz[key]) for key in npz.files}
     except ValueError as e:
         if "allow_pickle" in str(e):
             raise MXNetError(
@@ -112,3 +112,11 @@ def _read(f, source, expected):
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as e:
         raise MXNetError(f"{source} is truncated or corrupt ({type(e).__name__}: {e}); save it "
                          "again or use an earlier copy") from None
+
+
+def _bfloat16_restored(a):
+    """numpy writes ml_dtypes' bfloat16 as raw 2-byte records ('|V2'), the only such dtype
+    mxlite saves: read them back as bfloat16."""
+    if a.dtype.kind == "V" and a.dtype.itemsize == 2 and a.dtype.fields is None:
+        return a.view(bfloat16)
+    return a

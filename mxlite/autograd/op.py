@@ -8,12 +8,23 @@ from ..ndarray import clock, ndarray, wrap
 from .state import state as _state
 
 __all__ = ["Op", "defop", "registered_op", "on_first_dispatch", "Node", "apply", "apply1",
-           "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks"]
+           "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks", "set_cast_policy"]
 
 # The profiler's slots, None while it is off so dispatch pays one check: ``_profile(op, be,
 # raw_args, params)`` runs a forward, ``profile_backward(op, be, bwd, ctx, g)`` a backward.
 _profile = None
 profile_backward = None
+
+
+# Mixed precision's slot (``mxlite.amp.init`` fills it): ``_cast_policy(op, args)`` gives the
+# inputs ``op`` runs on (cast to its precision); None while AMP is off, so dispatch pays one check.
+_cast_policy = None
+
+
+def set_cast_policy(policy):
+    """Install (or, with None, remove) the cast policy every op's inputs pass through first."""
+    global _cast_policy
+    _cast_policy = policy
 
 
 def set_profile_hooks(forward, backward):
@@ -136,6 +147,8 @@ def device_of(args):
 
 def apply(op, args, params=NO_PARAMS):
     """Run ``op`` on ``args`` (ndarrays and constants) and record it when recording."""
+    if _cast_policy is not None:
+        args = _cast_policy(op, args)
     dev = None
     raw = []
     in_graph = False
@@ -180,6 +193,8 @@ def apply(op, args, params=NO_PARAMS):
 
 def apply1(op, x, params=NO_PARAMS):
     """``apply`` for the common case of one ndarray input and one output (hot path)."""
+    if _cast_policy is not None:
+        return apply(op, (x,), params)
     dev = x._device
     be = dev._backend or dev.backend
     if _profile is not None:
@@ -203,6 +218,8 @@ def apply1(op, x, params=NO_PARAMS):
 
 def apply2(op, a, b):
     """``apply`` for an ndarray ``a`` and an ndarray or scalar ``b``, one output (hot path)."""
+    if _cast_policy is not None:
+        return apply(op, (a, b))
     dev = a._device
     be = dev._backend or dev.backend
     if b.__class__ is ndarray:

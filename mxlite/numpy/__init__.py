@@ -1,6 +1,7 @@
 """``mx.np``: numpy's API over mxlite arrays, differentiable where numpy's math is."""
 import numpy as _onp
 
+from ..base import bfloat16 as _bfloat16
 from ..ndarray import ndarray  # noqa: F401  (mx.np.ndarray)
 from ..ops.elemwise import *  # noqa: F401,F403
 from ..ops.reduce import *  # noqa: F401,F403
@@ -15,6 +16,7 @@ from . import random  # noqa: F401
 from . import linalg  # noqa: F401
 
 float16, float32, float64 = _onp.float16, _onp.float32, _onp.float64
+bfloat16 = _bfloat16.type  # ml_dtypes' scalar type: x.astype(mx.np.bfloat16) or 'bfloat16'
 int8, int16, int32, int64 = _onp.int8, _onp.int16, _onp.int32, _onp.int64
 uint8, bool_ = _onp.uint8, _onp.bool_
 bool = _onp.bool_  # noqa: A001 - MXNet 2.x exports the dtype under this name

@@ -8,6 +8,7 @@ arrays gives the default float (float32, MXNet) rather than numpy's float64.
 import numpy as _onp
 
 from ..base import default_float
+from ..base import finfo as _finfo
 from ..ndarray import ndarray
 
 __all__ = ["result_type", "can_cast", "finfo", "iinfo", "bool_dtypes", "boolean_dtypes",
@@ -58,8 +59,8 @@ def can_cast(from_, to, casting="safe"):
 
 
 def finfo(type):  # noqa: A002 - numpy's name
-    """numpy's finfo; an mxlite array stands for its dtype."""
-    return _onp.finfo(_as_dtype_or_value(type))
+    """numpy's finfo (ml_dtypes' for bfloat16); an mxlite array stands for its dtype."""
+    return _finfo(_as_dtype_or_value(type))
 
 
 def iinfo(type):  # noqa: A002 - numpy's name
