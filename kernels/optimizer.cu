@@ -14,12 +14,13 @@
 //   AdamW: g has no wd term; same m, v; w -= lr_t * m / (sqrt(v) + eps) + lr * wd * w (old w)
 // with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) computed on the host per tensor (step_sizes).
 //
-// Weights and gradients are float (T = float) or half (T = __half). For half weights, `masters`
-// holds float32 master copies: the update runs on the master and the half weight is rewritten
-// from it; for float weights `masters` is not read. SGD reads `moms` only when has_momentum.
+// Weights and gradients are float (T = float), half (T = __half) or bfloat16 (T = __nv_bfloat16).
+// For 16-bit weights, `masters` holds float32 master copies: the update runs on the master and
+// the 16-bit weight is rewritten from it in the same pass; for float weights `masters` is not
+// read. SGD reads `moms` only when has_momentum.
 // An unused pointer table may alias another one. Optimizer states are always float32.
 //
-// mxlite-name-expressions: sgd_multi_update<float>, sgd_multi_update<__half>, adam_multi_update<float>, adam_multi_update<__half>
+// mxlite-name-expressions: sgd_multi_update<float>, sgd_multi_update<__half>, sgd_multi_update<__nv_bfloat16>, adam_multi_update<float>, adam_multi_update<__half>, adam_multi_update<__nv_bfloat16>
 #include "common.cuh"
 template <typename T> struct HasMaster { static constexpr bool value = true; };
 template <> struct HasMaster<float> { static constexpr bool value = false; };

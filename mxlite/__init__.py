@@ -11,6 +11,7 @@ from . import numpy_extension as npx
 from . import initializer, lr_scheduler, optimizer
 from . import initializer as init
 from . import gluon
+from . import amp
 from . import symbol, test_utils
 from . import context, random, util
 from . import kvstore

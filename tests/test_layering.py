@@ -29,6 +29,7 @@ LAYERS = [
      "mxlite.test_utils"),
     ("mxlite.initializer", "mxlite.lr_scheduler", "mxlite.optimizer", "mxlite.kvstore"),
     ("mxlite.gluon",),
+    ("mxlite.amp",),
     ("mxlite.examples", "mxlite.__main__", "mxlite.nd", "mxlite.distributed", "mxlite"),
 ]
 

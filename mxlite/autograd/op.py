@@ -8,7 +8,8 @@ from ..ndarray import clock, ndarray, wrap
 from .state import state as _state
 
 __all__ = ["Op", "defop", "registered_op", "on_first_dispatch", "Node", "apply", "apply1",
-           "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks", "set_cast_policy"]
+           "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks", "set_cast_policy",
+           "cast_policy"]
 
 # The profiler's slots, None while it is off so dispatch pays one check: ``_profile(op, be,
 # raw_args, params)`` runs a forward, ``profile_backward(op, be, bwd, ctx, g)`` a backward.
@@ -25,6 +26,11 @@ def set_cast_policy(policy):
     """Install (or, with None, remove) the cast policy every op's inputs pass through first."""
     global _cast_policy
     _cast_policy = policy
+
+
+def cast_policy():
+    """The installed cast policy, or None."""
+    return _cast_policy
 
 
 def set_profile_hooks(forward, backward):

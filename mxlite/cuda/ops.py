@@ -343,6 +343,22 @@ def _per_tensor(value, count, what):
     return values
 
 
+def _pointers(xp, arrays):
+    return xp.asarray(numpy.array([device_pointer(a) for a in arrays], dtype=numpy.uint64))
+
+
+def _chunk_map(xp, arrays, chunk_size):
+    """(blocks, sizes, block_tensor, block_chunk, chunk_size) of a multi-tensor launch: one
+    block per chunk of ``chunk_size`` elements of every array."""
+    sizes = numpy.array([a.size for a in arrays], dtype=numpy.int64)
+    chunks = -(-sizes // chunk_size)
+    block_tensor = numpy.repeat(numpy.arange(len(arrays), dtype=numpy.int32), chunks)
+    block_chunk = numpy.concatenate(
+        [numpy.arange(c, dtype=numpy.int32) for c in chunks] + [numpy.zeros(0, numpy.int32)])
+    return (int(chunks.sum()), xp.asarray(sizes), xp.asarray(block_tensor),
+            xp.asarray(block_chunk), numpy.int64(chunk_size))
+
+
 class _TensorList:
     """Pointer tables, sizes and the block -> (tensor, chunk) map for one multi-tensor launch."""
 
@@ -354,10 +370,10 @@ class _TensorList:
         if len(dtypes) != 1:
             raise TypeError(f"one launch updates one weight dtype; got {sorted(map(str, dtypes))}")
         self.dtype = dtypes.pop()
-        if self.dtype == numpy.float16 and master_weights is None:
-            raise ValueError("float16 weights need float32 master_weights")
+        if self.dtype.itemsize == 2 and master_weights is None:
+            raise ValueError(f"{self.dtype} weights need float32 master_weights")
         if self.dtype == numpy.float32 and master_weights is not None:
-            raise ValueError("master_weights are for float16 weights only")
+            raise ValueError("master_weights are for 16-bit (float16, bfloat16) weights only")
         for i, (w, g) in enumerate(zip(weights, grads)):
             if g.shape != w.shape or g.dtype != w.dtype:
                 raise ValueError(f"gradient {i} is {g.shape} {g.dtype}; its weight is {w.shape} {w.dtype}")
@@ -376,17 +392,11 @@ class _TensorList:
         # Kernels take no null pointers: a missing table aliases the weights' (and is not read).
         self.states = [self.weights if s is None else self.pointers(s) for s in states]
         self.masters = self.weights if master_weights is None else self.pointers(master_weights)
-        sizes = numpy.array([w.size for w in weights], dtype=numpy.int64)
-        chunks = -(-sizes // chunk_size)
-        self.blocks = int(chunks.sum())
-        self.sizes = xp.asarray(sizes)
-        self.block_tensor = xp.asarray(numpy.repeat(numpy.arange(count, dtype=numpy.int32), chunks))
-        self.block_chunk = xp.asarray(numpy.concatenate(
-            [numpy.arange(c, dtype=numpy.int32) for c in chunks] + [numpy.zeros(0, numpy.int32)]))
-        self.chunk_size = numpy.int64(chunk_size)
+        self.blocks, self.sizes, self.block_tensor, self.block_chunk, self.chunk_size = \
+            _chunk_map(xp, weights, chunk_size)
 
     def pointers(self, arrays):
-        return self.xp.asarray(numpy.array([device_pointer(a) for a in arrays], dtype=numpy.uint64))
+        return _pointers(self.xp, arrays)
 
     def floats(self, values):
         return self.xp.asarray(numpy.asarray(values, dtype=numpy.float32))
@@ -410,7 +420,7 @@ def sgd_momentum_update(k, xp, weights, grads, moms, lr, momentum=0.0, wd=0.0, r
     count = len(weights)
     lrs = tensors.floats(_per_tensor(lr, count, "lr"))
     wds = tensors.floats(_per_tensor(wd, count, "wd"))
-    k.get_function(_template("sgd_multi_update", tensors.dtype, ("float32", "float16")))(
+    k.get_function(_template("sgd_multi_update", tensors.dtype))(
         (tensors.blocks,), (BLOCK,),
         (tensors.weights, tensors.grads, tensors.states[0], tensors.masters, tensors.sizes, lrs, wds,
          tensors.block_tensor, tensors.block_chunk, tensors.chunk_size, numpy.int32(moms is not None),
@@ -429,7 +439,7 @@ def _adam(k, xp, weights, grads, means, variances, lr, t, beta1, beta2, epsilon,
     lr_list = _per_tensor(lr, count, "lr")
     steps = [l * math.sqrt(1.0 - beta2 ** s) / (1.0 - beta1 ** s)
              for l, s in zip(lr_list, _per_tensor(t, count, "t"))]
-    k.get_function(_template("adam_multi_update", tensors.dtype, ("float32", "float16")))(
+    k.get_function(_template("adam_multi_update", tensors.dtype))(
         (tensors.blocks,), (BLOCK,),
         (tensors.weights, tensors.grads, tensors.states[0], tensors.states[1], tensors.masters, tensors.sizes,
          tensors.floats(lr_list), tensors.floats(_per_tensor(wd, count, "wd")), tensors.floats(steps),
@@ -452,6 +462,32 @@ def adamw_update(k, xp, weights, grads, means, variances, lr, t, beta1=0.9, beta
     """AdamW, decoupled decay: w -= lr_t*m/(sqrt(v)+eps) + lr*wd*w; the gradient has no wd term."""
     _adam(k, xp, weights, grads, means, variances, lr, t, beta1, beta2, epsilon, wd, rescale_grad,
           clip_gradient, master_weights, chunk_size, decoupled=True)
+
+
+# ---- mixed precision ----
+
+_FINITE_KINDS = {"float32": 0, "float16": 1, "bfloat16": 2}  # the storage codes of kernels/amp.cu
+
+
+@_uses("amp")
+def multi_all_finite(k, xp, arrays, chunk_size=OPTIMIZER_CHUNK):
+    """A one-element int32 array: 1 when every element of every array (f32/f16/bf16,
+    C-contiguous, any mix) is finite, else 0; one launch over all of them."""
+    finite = xp.ones(1, dtype=numpy.int32)
+    arrays = [a for a in arrays if a.size]
+    for a in arrays:
+        if numpy.dtype(a.dtype).name not in _FINITE_KINDS or not a.flags.c_contiguous:
+            raise TypeError(f"multi_all_finite takes C-contiguous float32/float16/bfloat16 "
+                            f"arrays; got {a.dtype} of shape {a.shape}")
+    if not arrays:
+        return finite
+    blocks, sizes, block_tensor, block_chunk, chunk = _chunk_map(xp, arrays, chunk_size)
+    kinds = xp.asarray(numpy.array([_FINITE_KINDS[numpy.dtype(a.dtype).name] for a in arrays],
+                                   dtype=numpy.int32))
+    k.get_function("multi_all_finite")(
+        (blocks,), (BLOCK,), (_pointers(xp, arrays), kinds, sizes, block_tensor, block_chunk, chunk,
+                              finite))
+    return finite
 
 
 # ---- convolution and pooling (NCHW) ----

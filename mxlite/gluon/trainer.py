@@ -64,6 +64,9 @@ class Trainer:
         self._kv = kvstore if isinstance(kvstore, kvs.DistKVStore) else (
             kvs.create(kvstore) if kvstore in kvs._DIST else None)
         self._synced = False
+        # mx.amp.init_trainer's LossScaler: ``has_overflow(grads)`` before each update, a step
+        # with inf/nan gradients is skipped (None: every step updates)
+        self._amp_loss_scaler = None
 
     @property
     def optimizer(self):
@@ -188,6 +191,13 @@ class Trainer:
                 indices.append(i)
                 weights.append(data)
                 grads.append(grad)
+        scaler = self._amp_loss_scaler
+        if scaler is not None and scaler.has_overflow(
+                [g for _, _, grads in per_device.values() for g in grads]):
+            for _, weights, _ in per_device.values():
+                for w in weights:
+                    w._fresh_grad = False
+            return
         for device, (indices, weights, grads) in per_device.items():
             self._updater(device).update_multi(indices, weights, grads)
             for w in weights:

@@ -62,7 +62,7 @@ from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
-__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "as_axes",
+__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "matmul", "as_axes",
            "keep_shape", "AxisError", "EmptyReductionError", "ShapeError"]
 
 
@@ -117,6 +117,15 @@ def add_at(xp, out, key, values):
     else:
         import cupyx
         cupyx.scatter_add(out, key, values)
+
+
+def matmul(xp, a, b):
+    """``xp.matmul`` in the operands' dtype when they share one: ml_dtypes answers a bfloat16
+    product in float32, and a 16-bit product must stay 16-bit (AMP's target-dtype ops)."""
+    y = xp.matmul(a, b)
+    if y.dtype != a.dtype and a.dtype == b.dtype:
+        return y.astype(a.dtype)
+    return y
 
 
 def as_axes(axis, ndim):

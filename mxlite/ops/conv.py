@@ -10,7 +10,7 @@ weight gradient are three ops, each differentiable through the other two, so
 import numpy as _np
 
 from ..autograd import apply, defop
-from . import to_nd
+from . import matmul as _matmul16, to_nd
 
 __all__ = ["convolution", "deconvolution", "pooling"]
 
@@ -67,8 +67,8 @@ def _bmm(xp, a, b):
     """Batched matmul over the group axis; one group (the common case) stays a plain 2-D
     BLAS call, which numpy's stacked matmul is not when an operand is transposed."""
     if a.shape[0] == 1:
-        return xp.matmul(a[0], b[0])[None]
-    return xp.matmul(xp.ascontiguousarray(a), xp.ascontiguousarray(b))
+        return _matmul16(xp, a[0], b[0])[None]
+    return _matmul16(xp, xp.ascontiguousarray(a), xp.ascontiguousarray(b))
 
 
 def _grouped_grad(g, groups):

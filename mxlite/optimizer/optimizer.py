@@ -12,7 +12,7 @@ import numbers
 import numpy as _np
 
 from .. import autograd, storage
-from ..base import MXNetError
+from ..base import MXNetError, bfloat16, float16
 from ..ndarray import bump_version, ndarray, wrap
 from . import statefile
 from .fused import gpu_kernels
@@ -44,7 +44,9 @@ class Optimizer:
 
     The effective rate of a parameter is ``learning_rate * lr_mult`` and its decay
     ``wd * wd_mult`` (multipliers from the Parameter, through ``param_dict``).
-    ``multi_precision`` keeps a float32 master copy of float16 weights.
+    ``multi_precision`` keeps a float32 master copy of float16 and bfloat16 weights: every
+    optimizer updates the master and rewrites the 16-bit weight from it (the fused kernels in
+    the same pass), so small steps are not rounded away.
     """
 
     default_learning_rate = 0.01
@@ -129,7 +131,7 @@ class Optimizer:
         return None
 
     def create_state_multi_precision(self, index, weight):
-        if self.multi_precision and weight.dtype == _np.float16:
+        if self.multi_precision and weight.dtype in _SIXTEEN_BIT:
             master = wrap(weight._data.astype(_np.float32), weight._device)
             return (master, self.create_state(index, master))
         return self.create_state(index, weight)
@@ -178,7 +180,7 @@ class Optimizer:
             self._update_one(xp, index, weight._data, grad._data, _raw(state), lr, wd)
 
     def _is_master(self, weight, state):
-        return (self.multi_precision and weight.dtype == _np.float16 and
+        return (self.multi_precision and weight.dtype in _SIXTEEN_BIT and
                 isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], ndarray)
                 and state[0].dtype == _np.float32)
 
@@ -255,13 +257,16 @@ class Optimizer:
         return state
 
 
+_SIXTEEN_BIT = (float16, bfloat16)  # the weight dtypes multi_precision keeps a master for
+
+
 def _fusable(device, weight, grad, master, states):
-    """Whether the kernels take this tensor: float32 weights (float16 with a float32 master),
+    """Whether the kernels take this tensor: float32 weights (16-bit with a float32 master),
     a gradient like the weight, float32 states, all C-contiguous on ``device``."""
     if master is None:
         if weight.dtype != _np.float32:
             return False
-    elif weight.dtype != _np.float16:
+    elif weight.dtype not in _SIXTEEN_BIT:
         return False
     if grad.dtype != weight.dtype or grad.shape != weight.shape:
         return False

@@ -27,6 +27,13 @@ class _Norm(HybridBlock):
                               shape=(in_channels,), init=beta_initializer,
                               allow_deferred_init=True, differentiable=center)
 
+    def cast(self, dtype):
+        """A 16-bit cast keeps the layer in float32: its statistics overflow or lose the
+        variance in 16 bits (MXNet keeps BatchNorm in float32 the same way)."""
+        if np.dtype(dtype).name in ("float16", "bfloat16"):
+            dtype = "float32"
+        super().cast(dtype)
+
     def _channels(self, x):
         return x.shape[self._axis]
 
@@ -47,7 +54,8 @@ class BatchNorm(_Norm):
 
     The running statistics are updated once per training forward (MXNet updates them in
     the backward pass): ``running = momentum * running + (1 - momentum) * batch``, with
-    the biased batch variance. ``cast('float16')`` keeps this layer in float32.
+    the biased batch variance. ``cast('float16')`` keeps this layer in float32 (as every
+    normalization layer).
     """
 
     def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, center=True, scale=True,
@@ -64,11 +72,6 @@ class BatchNorm(_Norm):
         self.running_var = Parameter("running_var", grad_req="null", shape=(in_channels,),
                                      init=running_variance_initializer,
                                      allow_deferred_init=True, differentiable=False)
-
-    def cast(self, dtype):
-        if np.dtype(dtype).name == "float16":
-            dtype = "float32"
-        super().cast(dtype)
 
     def forward(self, x):
         device = x.device
