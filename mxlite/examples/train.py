@@ -80,12 +80,13 @@ def accuracy(net, images, labels, device, batch_size=512):
 
 
 def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, model="cnn",
-          limit=None, progress=True, log=print, run_dir=None):
+          limit=None, progress=True, log=print, run_dir=None, amp=None):
     """Train and return a dict of the best validation and the final test accuracy.
 
     ``limit`` trains on the first ``limit`` training samples only (for quick checks).
     ``out`` defaults to ``best.params`` in ``run_dir`` (default ``runs/digits-<model>``),
-    which also gets the training curve.
+    which also gets the training curve. ``amp`` ('float16' or 'bfloat16') trains under
+    ``mx.amp`` in that dtype (turned off again when training ends).
     """
     device = device or mx.cpu()
     mx.np.random.seed(seed)
@@ -98,6 +99,21 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
     net = build_net(model)
     net.initialize(mx.init.Xavier(), device=device)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
+    if amp is not None:
+        mx.amp.init(amp)
+    try:
+        return _fit(net, trainer, loader, (x_val, y_val), (x_test, y_test), epochs, device,
+                    out, model, progress, log, run_dir, amp is not None)
+    finally:
+        if amp is not None:
+            mx.amp.reset()
+
+
+def _fit(net, trainer, loader, val, test, epochs, device, out, model, progress, log, run_dir,
+         use_amp):
+    (x_val, y_val), (x_test, y_test) = val, test
+    if use_amp:
+        mx.amp.init_trainer(trainer)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     run_dir = run_dir or os.path.join("runs", f"digits-{model}")
     os.makedirs(run_dir, exist_ok=True)
@@ -121,7 +137,11 @@ def train(epochs=10, batch_size=64, lr=3e-3, device=None, seed=0, out=None, mode
             with autograd.record():
                 output = net(data)
                 loss = loss_fn(output, label)
-            loss.backward()
+                if use_amp:
+                    with mx.amp.scale_loss(loss, trainer) as scaled:
+                        autograd.backward(scaled)
+            if not use_amp:
+                loss.backward()
             trainer.step(data.shape[0])
             metric.update(label, output)
             loss_sum = loss_sum + loss.sum()
@@ -215,6 +235,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="where to save the best parameters (None: best.params in the "
                              "run folder)")
+    parser.add_argument("--amp", choices=("float16", "bfloat16"), default=None,
+                        help="train with mixed precision (mx.amp) in this dtype")
     parser.add_argument("--profile", action="store_true",
                         help="write an mx.profiler trace (profile.json) into the run folder")
     args = parser.parse_args(argv)
@@ -228,7 +250,7 @@ def main(argv=None):
         mx.profiler.set_state("run")
     try:
         result = train(args.epochs, args.batch_size, args.lr, device, args.seed, args.out,
-                       args.model, run_dir=run_dir)
+                       args.model, run_dir=run_dir, amp=args.amp)
     finally:
         if args.profile:
             mx.profiler.set_state("stop")

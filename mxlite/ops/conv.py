@@ -10,6 +10,7 @@ weight gradient are three ops, each differentiable through the other two, so
 import numpy as _np
 
 from ..autograd import apply, defop
+from ..base import is_floating
 from . import matmul as _matmul16, to_nd
 
 __all__ = ["convolution", "deconvolution", "pooling"]
@@ -293,7 +294,7 @@ class _max_pool:
     """Max over windows; the gradient goes to the first maximum of each window. The aux
     is that maximum's flat index within its window (int8 is enough for <= 127 offsets)."""
     def forward(xp, x, kernel, stride, pad, extra):
-        fill = -xp.inf if x.dtype.kind == "f" else _np.iinfo(x.dtype).min
+        fill = -xp.inf if is_floating(x.dtype) else _np.iinfo(x.dtype).min
         out = _pool_out(x.shape, kernel, stride, pad, extra)
         padded = _pad(xp, x, pad, fill, extra)
         index_type = _np.int8 if _np.prod(kernel) < 128 else _np.int64

@@ -14,7 +14,7 @@ import numpy as _np
 
 from ..autograd import Op, apply, apply1, apply2, defop
 from ..backend import CPU
-from ..base import default_float
+from ..base import default_float, is_floating
 from ..ndarray import ndarray, wrap
 from . import finish_out, to_nd
 from .shape import astype
@@ -59,10 +59,10 @@ def binary(name, backward, forward=None, save_out=False, alias=None, doc=None):
             check_ufunc_kwargs(name, kwargs)
         c2 = x2.__class__
         if float_valued or (takes_floats and c2 is ndarray and x1.__class__ is ndarray and (
-                x1._data.dtype.kind == "f") is not (x2._data.dtype.kind == "f")):
+                is_floating(x1._data.dtype)) is not is_floating(x2._data.dtype)):
             x1, x2 = _as_float_operands(x1, x2)
         if x1.__class__ is not ndarray or (c2 is not ndarray and c2 is not int and (
-                c2 is not float or x1._data.dtype.kind != "f")):
+                c2 is not float or not is_floating(x1._data.dtype))):
             x1, x2 = _operands(x1, x2)
             x1, x2 = _promote_int_with_float(x1, x2)
             if x1.__class__ is not ndarray:
@@ -112,7 +112,7 @@ def _float_behaviour(fname, arity=1):
 
 def _as_float_operands(x1, x2):
     floats = [x._data.dtype for x in (x1, x2)
-              if x.__class__ is ndarray and x._data.dtype.kind == "f"]
+              if x.__class__ is ndarray and is_floating(x._data.dtype)]
     target = floats[0] if floats else default_float()
     return tuple(astype(x, target) if x.__class__ is ndarray and x._data.dtype.kind in "biu"
                  else x for x in (x1, x2))

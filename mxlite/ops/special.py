@@ -17,7 +17,7 @@ import math
 import numpy as _np
 
 from ..autograd import defop, registered_op
-from ..base import default_float
+from ..base import default_float, is_floating
 from .elemwise import export, unary
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -30,7 +30,7 @@ _LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028,
 def in_float64(xp, x, formula):
     """``formula(xp, x64, special)`` evaluated in float64 and returned in ``x``'s float dtype
     (integers: float32); ``special`` is ``cupyx.scipy.special`` on GPU, None on the CPU."""
-    out_dtype = x.dtype if x.dtype.kind == "f" else default_float()
+    out_dtype = x.dtype if is_floating(x.dtype) else default_float()
     special = None
     if xp is not _np:
         import cupyx.scipy.special as special
