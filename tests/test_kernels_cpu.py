@@ -405,24 +405,26 @@ def test_adam_and_adamw_match_mxnet(rng, decoupled):
         assert_close(weights[i], new_w)
 
 
-def test_float16_weights_update_through_float32_masters(rng):
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16_bit_weights_update_through_float32_masters(rng, dtype):
     masters = [rng.standard_normal(s).astype(np.float32) for s in SIZES[:2]]
-    weights = [m.astype(np.float16) for m in masters]
-    grads = [rng.standard_normal(s).astype(np.float16) for s in SIZES[:2]]
+    weights = [m.astype(dtype) for m in masters]
+    grads = [rng.standard_normal(s).astype(dtype) for s in SIZES[:2]]
     moms = [np.zeros(s, np.float32) for s in SIZES[:2]]
     expected = [m - 0.1 * g.astype(np.float64) for m, g in zip(masters, grads)]
     run(ops.sgd_momentum_update, weights, grads, moms, 0.1, momentum=0.9, master_weights=masters)
     for w, m, e in zip(weights, masters, expected):
         assert_close(m, e)
-        assert np.array_equal(w, m.astype(np.float16))
+        assert np.array_equal(w, m.astype(dtype))  # the 16-bit copy written in the same pass
     with pytest.raises(ValueError, match="master_weights"):
         run(ops.sgd_momentum_update, weights, grads, moms, 0.1, momentum=0.9)
 
 
-def test_adamw_float16_weights_with_masters(rng):
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_adamw_16_bit_weights_with_masters(rng, dtype):
     masters = [rng.standard_normal(s).astype(np.float32) for s in SIZES[:2]]
-    weights = [m.astype(np.float16) for m in masters]
-    grads = [rng.standard_normal(s).astype(np.float16) for s in SIZES[:2]]
+    weights = [m.astype(dtype) for m in masters]
+    grads = [rng.standard_normal(s).astype(dtype) for s in SIZES[:2]]
     means = [np.zeros(s, np.float32) for s in SIZES[:2]]
     variances = [np.zeros(s, np.float32) for s in SIZES[:2]]
     b1, b2 = float(np.float32(0.9)), float(np.float32(0.999))
@@ -435,7 +437,37 @@ def test_adamw_float16_weights_with_masters(rng):
     run(ops.adamw_update, weights, grads, means, variances, 0.01, 1, wd=0.1, master_weights=masters)
     for w, m, e in zip(weights, masters, expected):
         assert_close(m, e)
-        assert np.array_equal(w, m.astype(np.float16))
+        assert np.array_equal(w, m.astype(dtype))
+
+
+# ---- mixed precision: the overflow test ----
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_multi_all_finite_finds_one_bad_value_in_any_tensor_and_dtype(rng, bad):
+    arrays = [rng.standard_normal(1000).astype(np.float32),
+              rng.standard_normal((7, 9)).astype(np.float16),
+              np.zeros(0, np.float32),
+              rng.standard_normal(300).astype("bfloat16")]
+    assert run(ops.multi_all_finite, arrays, chunk_size=128).tolist() == [1]
+    for which, position in [(0, 0), (0, 999), (0, 128), (1, (6, 8)), (3, 255)]:
+        spoiled = [a.copy() for a in arrays]
+        spoiled[which][position] = bad
+        assert run(ops.multi_all_finite, spoiled, chunk_size=128).tolist() == [0], (which, position)
+    assert run(ops.multi_all_finite, []).tolist() == [1]
+
+
+def test_multi_all_finite_keeps_the_largest_finite_values(rng):
+    arrays = [np.array([np.finfo(np.float16).max, -np.finfo(np.float16).max], np.float16),
+              np.array([np.finfo(np.float32).max], np.float32),
+              np.array([3.3895314e38], "bfloat16")]
+    assert run(ops.multi_all_finite, arrays).tolist() == [1]
+
+
+def test_multi_all_finite_rejects_other_dtypes_and_layouts():
+    with pytest.raises(TypeError, match="float64"):
+        run(ops.multi_all_finite, [np.zeros(3)])
+    with pytest.raises(TypeError, match="C-contiguous"):
+        run(ops.multi_all_finite, [np.zeros((4, 4), np.float32)[:, 1]])
 
 
 # ---- convolution and pooling ----

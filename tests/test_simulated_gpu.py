@@ -136,3 +136,50 @@ def test_gpu_kind_ops_use_the_kernels(sim_gpu):
     np.testing.assert_allclose(y.item(), z.item(), rtol=1e-5)
     np.testing.assert_allclose(x.grad.asnumpy(), host.grad.asnumpy(), rtol=1e-5, atol=1e-6)
     assert x.grad.device == sim_gpu
+
+
+def test_amp_overflow_check_is_one_kernel_launch_per_step_on_the_gpu(sim_gpu):
+    """Under mx.amp the loss scaler tests a GPU's gradients with kernels/amp.cu (one launch
+    over all of them, read back once) and skips the step whose gradients are not finite."""
+    from mxlite import amp
+    from mxlite.cuda import ops
+
+    checks = []
+
+    def finite_check(device):
+        call = bind(ops.multi_all_finite, module_for, np)
+
+        def check(data):
+            checks.append((device, len(data)))
+            return bool(call(data)[0])
+        return check
+
+    rng = np.random.default_rng(3)
+    x = mx.np.array(rng.standard_normal((4, 5)), device=sim_gpu)
+    y = mx.np.array([0, 1, 2, 1], device=sim_gpu)
+    net = gluon.nn.Dense(3, in_units=5)
+    net.initialize(mx.init.Xavier(), device=sim_gpu)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    trainer._optimizer.fused_kernels = lambda device: bind_kernels(module_for, np)
+    amp.init("float16")
+    try:
+        amp.init_trainer(trainer)
+        trainer._amp_loss_scaler.gpu_finite_check = finite_check
+        trainer._amp_loss_scaler.loss_scale = 2.0 ** 8
+        for step in range(3):
+            before = net.weight.data(sim_gpu).asnumpy().copy()
+            with autograd.record():
+                loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)
+                if step == 1:
+                    with np.errstate(invalid="ignore"):
+                        loss = loss * np.inf
+                with amp.scale_loss(loss, trainer) as scaled:
+                    autograd.backward(scaled)
+            trainer.step(4)
+            changed = not np.array_equal(before, net.weight.data(sim_gpu).asnumpy())
+            assert changed == (step != 1), step
+    finally:
+        amp.reset()
+    assert checks == [(sim_gpu, 2)] * 3  # weight and bias in one launch, every step
+    assert trainer._amp_loss_scaler.skipped_steps == 1
+    assert trainer._amp_loss_scaler.loss_scale == 2.0 ** 7

@@ -145,13 +145,15 @@ def _scaler(trainer):
 @contextlib.contextmanager
 def scale_loss(loss, trainer):
     """Yield ``loss`` (or a list of losses) times the loss scale for backward; the trainer's
-    next step divides the gradients by the same scale."""
+    next step divides the gradients by the same scale. Inside the block numpy does not warn
+    of overflow: an overflowing scaled backward is expected, and the step skips it."""
     scale = _scaler(trainer).loss_scale
     trainer._scale = trainer._amp_original_scale / scale
-    if isinstance(loss, (list, tuple)):
-        yield [l * scale for l in loss]
-    else:
-        yield loss * scale
+    with _np.errstate(over="ignore", invalid="ignore"):
+        if isinstance(loss, (list, tuple)):
+            yield [l * scale for l in loss]
+        else:
+            yield loss * scale
 
 
 def unscale(trainer):

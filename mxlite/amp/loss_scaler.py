@@ -10,7 +10,7 @@ import functools
 
 import numpy as _np
 
-__all__ = ["LossScaler", "all_finite"]
+__all__ = ["LossScaler", "all_finite", "gpu_finite_check"]
 
 
 class LossScaler:
@@ -34,10 +34,14 @@ class LossScaler:
         self.clean_steps = 0  # steps without overflow since the scale last changed
         self.skipped_steps = 0
 
+    # device -> the one-launch test of that GPU's gradients (None: ``gpu_finite_check``); the
+    # seam tests rebind
+    gpu_finite_check = None
+
     def has_overflow(self, grads):
         """Whether any of ``grads`` (ndarrays) holds inf or nan; updates the scale for the
         next step (MXNet's ``has_overflow``): halve on overflow, grow after a clean window."""
-        overflow = not all_finite(grads)
+        overflow = not all_finite(grads, self.gpu_finite_check)
         if overflow:
             self.skipped_steps += 1
             self.clean_steps = 0
@@ -55,23 +59,29 @@ class LossScaler:
                 f"clean_steps={self.clean_steps}/{self.scale_window})")
 
 
-def all_finite(arrays):
-    """Whether every element of every ndarray in ``arrays`` is finite."""
+def all_finite(arrays, gpu_check=None):
+    """Whether every element of every ndarray in ``arrays`` is finite; the arrays of a GPU
+    go to ``gpu_check(device)(backend arrays)`` (default ``gpu_finite_check``) in one call."""
     by_device = {}
     for a in arrays:
         by_device.setdefault(a._device, []).append(a._data)
     for device, data in by_device.items():
         if device.device_type == "gpu":
-            if not _gpu_all_finite(device.device_id)(data):
+            if not (gpu_check or gpu_finite_check)(device)(data):
                 return False
         elif not all(_np.isfinite(d).all() for d in data if d.size):
             return False
     return True
 
 
+def gpu_finite_check(device):
+    """``mxlite.cuda.ops.multi_all_finite`` compiled for GPU ``device``, as a function of a
+    list of CuPy arrays returning a bool."""
+    return _gpu_all_finite(device.device_id)
+
+
 @functools.lru_cache(maxsize=None)
 def _gpu_all_finite(device_id):
-    """``mxlite.cuda.ops.multi_all_finite`` bound to CuPy on GPU ``device_id``."""
     import cupy
 
     from ..cuda import bind, ops
