@@ -85,3 +85,22 @@ def test_dropout_on_a_gpu_reads_nothing_back_from_the_device():
         print("ok")
     """)
     assert out.strip() == "ok"
+
+
+def test_bfloat16_on_a_gpu_is_refused_with_the_way_out():
+    _run("""
+        import numpy as np, pytest
+        import mxlite as mx
+        from mxlite import amp
+        x = mx.np.ones(3, device=mx.gpu(0))
+        for make in (lambda: x.astype("bfloat16"),
+                     lambda: mx.np.array(np.ones(3, "bfloat16"), device=mx.gpu(0)),
+                     lambda: mx.np.zeros(3, dtype="bfloat16", device=mx.gpu(0))):
+            with pytest.raises(TypeError, match="amp.init\\\\('float16'\\\\)"):
+                make()
+        amp.init("bfloat16")
+        with pytest.raises(TypeError, match="CuPy has no bfloat16"):
+            x @ x
+        amp.init("float16")
+        assert (x @ x).dtype == np.float16
+    """)

@@ -6,7 +6,7 @@ it is being made would recurse.
 """
 import numpy
 
-from ..base import GPUUnavailableError
+from ..base import GPUUnavailableError, bfloat16
 
 GPU = 1  # backend kind; see mxlite.backend
 
@@ -34,6 +34,16 @@ def gpu_unusable_reason(device_id=0):
     if device_id >= count:
         return f"gpu({device_id}) requested but only {count} GPU(s) are visible"
     return None
+
+
+def check_gpu_dtype(dtype, where):
+    """Refuse bfloat16 on a GPU with the reason and the way out: CuPy has no bfloat16 dtype,
+    and mxlite does not yet keep bfloat16 GPU arrays as 16-bit words (README, "Mixed
+    precision")."""
+    if dtype is not None and numpy.dtype(dtype) == bfloat16:
+        raise TypeError(f"bfloat16 arrays cannot live on {where}: CuPy has no bfloat16 dtype "
+                        "and mxlite does not store GPU bfloat16 yet; train 16-bit on a GPU "
+                        "with amp.init('float16') (bfloat16 works on the CPU)")
 
 
 class GpuBackend:
@@ -83,10 +93,12 @@ class GpuBackend:
         return self.cuda_device
 
     def empty(self, shape, dtype):
+        check_gpu_dtype(dtype, self.device)
         with self.cuda_device:
             return self.xp.empty(shape, dtype)
 
     def asarray(self, obj, dtype=None):
+        check_gpu_dtype(dtype if dtype is not None else getattr(obj, "dtype", None), self.device)
         with self.cuda_device:
             return self.xp.asarray(obj, dtype=dtype)
 

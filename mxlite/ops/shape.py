@@ -6,6 +6,7 @@ from collections import namedtuple
 import numpy as _np
 
 from ..autograd import Op, apply, defop
+from ..backend.gpu import check_gpu_dtype
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
 from . import AxisError, add_at, as_axes, finish_out, to_nd
@@ -315,6 +316,8 @@ def copy(a):
 @defop("astype")
 class _astype:
     def forward(xp, x, dtype):
+        if xp is not _np:
+            check_gpu_dtype(dtype, "a GPU")
         return x.astype(dtype)
 
     def backward(ctx, g):
