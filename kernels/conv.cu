@@ -15,7 +15,7 @@
 // float32: max pooling saves the argmax (index within the H*W plane, first maximum wins) and its
 // backward scatters dy there with atomicAdd into a zeroed dx; avg pooling's backward is a gather.
 //
-// mxlite-name-expressions: im2col<float>, im2col<__half>, col2im<float>, col2im<__half>
+// mxlite-name-expressions: im2col<float>, im2col<__half>, im2col<__nv_bfloat16>, col2im<float>, col2im<__half>, col2im<__nv_bfloat16>
 #include "common.cuh"
 
 #define MXLITE_PLANES(plane, planes) for (long long plane = blockIdx.y; plane < (planes); plane += gridDim.y)

@@ -1,14 +1,14 @@
 // Backward of embedding (a row gather) and of pick (a gather along one axis).
 //
 // embedding_backward: dweight[indices[m], :] += dy[m, :], one thread per element of dy, with
-// atomicAdd because indices repeat. dweight is float32 and zeroed by the host; dy may be float
-// or half. Indices are clipped to [0, num_rows - 1] (MXNet's take mode 'clip').
+// atomicAdd because indices repeat. dweight is float32 and zeroed by the host; dy may be float,
+// half or bfloat16. Indices are clipped to [0, num_rows - 1] (MXNet's take mode 'clip').
 //
 // pick_backward: x viewed as (outer, axis_size, inner), index as (outer, inner); each index
 // selects exactly one position, so dx[o, index[o, i], i] = dy[o, i] needs no atomics (dx zeroed
 // by the host). mode_wrap = 0 clips indices to the axis, 1 wraps them (MXNet's pick modes).
 //
-// mxlite-name-expressions: embedding_backward<float>, embedding_backward<__half>, pick_backward<float>, pick_backward<__half>
+// mxlite-name-expressions: embedding_backward<float>, embedding_backward<__half>, embedding_backward<__nv_bfloat16>, pick_backward<float>, pick_backward<__half>, pick_backward<__nv_bfloat16>
 #include "common.cuh"
 
 template <typename T>

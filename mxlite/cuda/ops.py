@@ -509,7 +509,7 @@ def im2col(k, xp, x, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1)):
     geometry = _conv_geometry(x.shape, kernel, stride, pad, dilate)
     n, c, _, _, kh, kw, oh, ow = (int(v) for v in geometry[:8])
     cols = xp.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    k.get_function(_template("im2col", x.dtype, ("float32", "float16")))(
+    k.get_function(_template("im2col", x.dtype))(
         *_plane_launch(n * c * kh * kw, oh * ow), (x, cols, *geometry))
     return cols
 
@@ -523,7 +523,7 @@ def col2im(k, xp, cols, x_shape, kernel, stride=(1, 1), pad=(0, 0), dilate=(1, 1
     if cols.shape != (n, c * kh * kw, oh * ow):
         raise ValueError(f"cols must have shape {(n, c * kh * kw, oh * ow)}; got {cols.shape}")
     dx = xp.empty(tuple(x_shape), dtype=cols.dtype)
-    k.get_function(_template("col2im", cols.dtype, ("float32", "float16")))(
+    k.get_function(_template("col2im", cols.dtype))(
         *_plane_launch(n * c, int(geometry[2]) * int(geometry[3])), (cols, dx, *geometry))
     return dx
 
@@ -602,7 +602,7 @@ def embedding_backward(k, xp, indices, dy, num_rows):
         raise ValueError(f"dy must have shape indices.shape + (dim,); got {dy.shape} for {indices.size} indices")
     dweight = xp.zeros((num_rows, dim), dtype=numpy.float32)
     if dy.size:
-        k.get_function(_template("embedding_backward", dy.dtype, ("float32", "float16")))(
+        k.get_function(_template("embedding_backward", dy.dtype))(
             _grid(dy.size), (BLOCK,),
             (indices, dy, dweight, numpy.int64(dy.size), numpy.int32(dim), numpy.int32(num_rows)))
     return dweight.astype(dy.dtype, copy=False)
@@ -622,7 +622,7 @@ def pick_backward(k, xp, index, dy, x_shape, axis=-1, mode="clip"):
     dy = xp.ascontiguousarray(dy)
     dx = xp.zeros(x_shape, dtype=dy.dtype)
     if dy.size:
-        k.get_function(_template("pick_backward", dy.dtype, ("float32", "float16")))(
+        k.get_function(_template("pick_backward", dy.dtype))(
             _grid(dy.size), (BLOCK,),
             (index, dy, dx, numpy.int64(dy.size), numpy.int32(axis_size), numpy.int32(inner),
              numpy.int32(mode == "wrap")))
