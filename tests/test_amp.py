@@ -189,15 +189,15 @@ def test_init_overrides_move_ops_between_rows(monkeypatch):
 
 # ---- loss scaling ------------------------------------------------------------------------
 
-def _net(units=3):
+def _net(units=3, device=None):
     net = nn.HybridSequential()
     net.add(nn.Dense(8, activation="relu", in_units=5), nn.Dense(units, in_units=8))
-    net.initialize(mx.init.Xavier())
+    net.initialize(mx.init.Xavier(), device=device)
     return net
 
 
-def _weights(net):
-    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
+def _weights(net, device=None):
+    return [p.data(device).asnumpy().copy() for p in net.collect_params().values()]
 
 
 def test_scaler_has_mxnet_defaults_and_grows_on_schedule():
@@ -217,20 +217,21 @@ def test_scaler_has_mxnet_defaults_and_grows_on_schedule():
         amp.LossScaler(scale_factor=1.0)
 
 
-def test_forced_overflow_skips_exactly_those_steps_and_halves_the_scale(amp_on):
-    net = _net()
+def test_forced_overflow_skips_exactly_those_steps_and_halves_the_scale(amp_on, device):
+    net = _net(device=device)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     amp.init_trainer(trainer)
     scaler = trainer._amp_loss_scaler
     scaler.scale_window = 3
     scaler.loss_scale = s = 2.0 ** 10  # low enough that only the forced steps overflow
-    x = mx.np.array(np.random.default_rng(2).standard_normal((4, 5)).astype(np.float32))
-    y = mx.np.array([0, 1, 2, 1])
+    x = mx.np.array(np.random.default_rng(2).standard_normal((4, 5)).astype(np.float32),
+                    device=device)
+    y = mx.np.array([0, 1, 2, 1], device=device)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     overflow_at = {2, 3, 7}
     scales = []
     for step in range(10):
-        before = _weights(net)
+        before = _weights(net, device)
         scales.append(scaler.loss_scale)
         with autograd.record():
             loss = loss_fn(net(x), y)
@@ -240,7 +241,7 @@ def test_forced_overflow_skips_exactly_those_steps_and_halves_the_scale(amp_on):
             with amp.scale_loss(loss, trainer) as scaled:
                 autograd.backward(scaled)
         trainer.step(4)
-        after = _weights(net)
+        after = _weights(net, device)
         changed = any(not np.array_equal(b, a) for b, a in zip(before, after))
         assert changed == (step not in overflow_at), step
     assert scaler.skipped_steps == 3
@@ -326,18 +327,20 @@ def test_every_optimizer_keeps_float32_masters_of_16_bit_weights(name, dtype):
     assert not np.array_equal(master.asnumpy(), w0)
 
 
-def test_init_trainer_turns_on_master_weights_and_they_stay_float32():
+def test_init_trainer_turns_on_master_weights_and_they_stay_float32(device):
+    """On a GPU the fused Adam kernel updates master and float16 weight in one pass."""
     amp.init("float16")
     try:
-        net = _net()
+        net = _net(device=device)
         net.cast("float16")
         trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
         amp.init_trainer(trainer)
         assert trainer.optimizer.multi_precision
-        x = mx.np.ones((2, 5), dtype="float16")
+        x = mx.np.ones((2, 5), dtype="float16", device=device)
         for _ in range(3):
             with autograd.record():
-                loss = gluon.loss.L2Loss()(net(x), mx.np.zeros((2, 3), dtype="float16"))
+                loss = gluon.loss.L2Loss()(net(x), mx.np.zeros((2, 3), dtype="float16",
+                                                               device=device))
                 with amp.scale_loss(loss, trainer) as scaled:
                     autograd.backward(scaled)
             trainer.step(2)
@@ -345,8 +348,8 @@ def test_init_trainer_turns_on_master_weights_and_they_stay_float32():
         updater = next(iter(trainer._updaters.values()))
         for index, p in enumerate(trainer._params):
             master, _ = updater.states[index]
-            assert p.data().dtype == F16 and master.dtype == F32
-            np.testing.assert_array_equal(p.data().asnumpy(), master.asnumpy().astype(F16))
+            assert p.data(device).dtype == F16 and master.dtype == F32
+            np.testing.assert_array_equal(p.data(device).asnumpy(), master.asnumpy().astype(F16))
     finally:
         amp.reset()
 

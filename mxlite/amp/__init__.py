@@ -33,7 +33,7 @@ from . import lists
 from .loss_scaler import LossScaler, all_finite
 
 __all__ = ["init", "reset", "is_initialized", "target_dtype", "init_trainer", "scale_loss",
-           "unscale", "convert_hybrid_block", "convert_model", "convert_block", "LossScaler",
+           "unscale", "convert_hybrid_block", "convert_model", "LossScaler",
            "all_finite", "lists"]
 
 _TARGETS = {"float16": float16, "bfloat16": bfloat16}
@@ -186,8 +186,6 @@ def convert_hybrid_block(block, target_dtype="float16", target_dtype_ops=None, f
     block.cast(target)
     return _AmpBlock(block, target, lists.table(target_dtype_ops, fp32_ops))
 
-
-convert_block = convert_hybrid_block
 
 
 def convert_model(sym, arg_params=None, aux_params=None, target_dtype="float16", **kwargs):

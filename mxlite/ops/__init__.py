@@ -62,8 +62,9 @@ from ..base import MXNetError, default_float
 from ..device import current_device
 from ..ndarray import ndarray, wrap
 
-__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at", "matmul", "as_axes",
-           "keep_shape", "AxisError", "EmptyReductionError", "ShapeError"]
+__all__ = ["Op", "apply", "is_recording", "to_nd", "is_scalar", "finish_out", "add_at",
+           "same_dtype_matmul", "as_axes", "keep_shape", "AxisError", "EmptyReductionError",
+           "ShapeError"]
 
 
 class AxisError(_np.exceptions.AxisError, MXNetError):
@@ -119,7 +120,7 @@ def add_at(xp, out, key, values):
         cupyx.scatter_add(out, key, values)
 
 
-def matmul(xp, a, b):
+def same_dtype_matmul(xp, a, b):
     """``xp.matmul`` in the operands' dtype when they share one: ml_dtypes answers a bfloat16
     product in float32, and a 16-bit product must stay 16-bit (AMP's target-dtype ops)."""
     y = xp.matmul(a, b)

@@ -11,7 +11,7 @@ import numpy as _np
 
 from ..autograd import apply, defop
 from ..base import is_floating
-from . import matmul as _matmul16, to_nd
+from . import same_dtype_matmul as _same_dtype_matmul, to_nd
 
 __all__ = ["convolution", "deconvolution", "pooling"]
 
@@ -68,8 +68,8 @@ def _bmm(xp, a, b):
     """Batched matmul over the group axis; one group (the common case) stays a plain 2-D
     BLAS call, which numpy's stacked matmul is not when an operand is transposed."""
     if a.shape[0] == 1:
-        return _matmul16(xp, a[0], b[0])[None]
-    return _matmul16(xp, xp.ascontiguousarray(a), xp.ascontiguousarray(b))
+        return _same_dtype_matmul(xp, a[0], b[0])[None]
+    return _same_dtype_matmul(xp, xp.ascontiguousarray(a), xp.ascontiguousarray(b))
 
 
 def _grouped_grad(g, groups):

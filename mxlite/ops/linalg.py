@@ -3,7 +3,7 @@
 import numpy as _np
 
 from ..autograd import apply, defop
-from . import ShapeError, finish_out, keep_shape, matmul as _matmul16, to_nd
+from . import ShapeError, finish_out, keep_shape, same_dtype_matmul as _same_dtype_matmul, to_nd
 from .shape import reshape, swapaxes
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "cross"]
@@ -13,9 +13,9 @@ __all__ = ["matmul", "dot", "tensordot", "einsum", "cross"]
 class _matmul:
     def forward(xp, a, b):
         if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:  # (..., k) @ (k, m): one GEMM
-            return xp.reshape(_matmul16(xp, xp.reshape(a, (-1, a.shape[-1])), b),
+            return xp.reshape(_same_dtype_matmul(xp, xp.reshape(a, (-1, a.shape[-1])), b),
                               a.shape[:-1] + b.shape[-1:])
-        return _matmul16(xp, a, b)
+        return _same_dtype_matmul(xp, a, b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -30,12 +30,12 @@ class _matmul:
         ga = gb = None
         if ctx.need[0]:
             b2 = b if b.ndim > 1 else xp.reshape(b, b.shape + (1,))
-            ga = _matmul16(xp, g2, xp.swapaxes(b2, -1, -2))  # summed to a's shape by the engine
+            ga = _same_dtype_matmul(xp, g2, xp.swapaxes(b2, -1, -2))  # summed to a's shape by the engine
         if ctx.need[1] and a.ndim > 2 and b.ndim == 2:  # one GEMM, not one per batch entry
-            gb = _matmul16(xp, xp.reshape(a, (-1, a.shape[-1])).T, xp.reshape(g, (-1, g.shape[-1])))
+            gb = _same_dtype_matmul(xp, xp.reshape(a, (-1, a.shape[-1])).T, xp.reshape(g, (-1, g.shape[-1])))
         elif ctx.need[1]:
             a2 = a if a.ndim > 1 else xp.reshape(a, (1,) + a.shape)
-            gb = _matmul16(xp, xp.swapaxes(a2, -1, -2), g2)
+            gb = _same_dtype_matmul(xp, xp.swapaxes(a2, -1, -2), g2)
             if b.ndim == 1:
                 gb = xp.reshape(gb, gb.shape[:-1])
         return ga, gb
@@ -177,7 +177,7 @@ def _prod(sizes):
     return n
 
 
-def _pair_as_matmul16(xp, ta, tb, out, a, b):
+def _pair_as_same_dtype_matmul(xp, ta, tb, out, a, b):
     """A two-operand einsum as one (batched) matmul, or None when the pattern needs
     einsum itself (a repeated letter, or a size-1 letter broadcast against another)."""
     if len(set(ta)) != len(ta) or len(set(tb)) != len(tb):
@@ -217,7 +217,7 @@ def _pair_as_matmul16(xp, ta, tb, out, a, b):
 class _einsum:
     def forward(xp, *operands, terms, out):
         if len(operands) == 2:
-            res = _pair_as_matmul16(xp, terms[0], terms[1], out, *operands)
+            res = _pair_as_same_dtype_matmul(xp, terms[0], terms[1], out, *operands)
             if res is not None:
                 return res
         spec = ",".join(terms) + "->" + out

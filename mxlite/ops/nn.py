@@ -11,7 +11,7 @@ import numpy as _np
 from ..autograd import apply, defop, is_training
 from ..base import default_float
 from ..ndarray import wrap
-from . import add_at, matmul as _matmul16, to_nd
+from . import add_at, same_dtype_matmul as _same_dtype_matmul, to_nd
 from .elemwise import where
 from .special import _erf_op, erf_forward
 
@@ -143,7 +143,7 @@ def dropout(data, p=0.5, mode="training", axes=(), cudnn_off=True, **kwargs):
 class _fully_connected:
     def forward(xp, x, w, b, flatten):
         x2 = xp.reshape(x, (x.shape[0], w.shape[1])) if flatten else x
-        y = _matmul16(xp, x2, w.T)
+        y = _same_dtype_matmul(xp, x2, w.T)
         if b is not None:
             y += b
         return y
@@ -155,10 +155,10 @@ class _fully_connected:
         x2 = xp.reshape(x, (x.shape[0], w.shape[1])) if flatten else x
         gx = gw = gb = None
         if ctx.need[0]:
-            gx = xp.reshape(_matmul16(xp, g, w), x.shape)
+            gx = xp.reshape(_same_dtype_matmul(xp, g, w), x.shape)
         g2 = xp.reshape(g, (-1, g.shape[-1]))
         if ctx.need[1]:
-            gw = _matmul16(xp, g2.T, xp.reshape(x2, (-1, x2.shape[-1])))
+            gw = _same_dtype_matmul(xp, g2.T, xp.reshape(x2, (-1, x2.shape[-1])))
         if ctx.need[2]:
             gb = xp.sum(g2, axis=0)
         return gx, gw, gb
