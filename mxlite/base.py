@@ -47,7 +47,6 @@ def set_np_default_dtype(is_np_default_dtype=True):
     return previous
 
 
-
 def is_floating(dtype):
     """Whether ``dtype`` is a real floating type, bfloat16 included (numpy files it as kind 'V')."""
     dtype = _np.dtype(dtype)

@@ -193,7 +193,7 @@ class Trainer:
                 grads.append(grad)
         scaler = self._amp_loss_scaler
         if scaler is not None and scaler.has_overflow(
-                [g for _, _, grads in per_device.values() for g in grads]):
+                [g for _, _, device_grads in per_device.values() for g in device_grads]):
             for _, weights, _ in per_device.values():
                 for w in weights:
                     w._fresh_grad = False
