@@ -15,7 +15,7 @@
 // float32: max pooling saves the argmax (index within the H*W plane, first maximum wins) and its
 // backward scatters dy there with atomicAdd into a zeroed dx; avg pooling's backward is a gather.
 //
-// mxlite-name-expressions: im2col<float>, im2col<__half>, im2col<__nv_bfloat16>, col2im<float>, col2im<__half>, col2im<__nv_bfloat16>
+// mxlite-name-expressions: im2col<float>, im2col<__half>, im2col<__nv_bfloat16>, col2im<float>, col2im<__half>, col2im<__nv_bfloat16>, max_pool2d_forward<float>, max_pool2d_forward<__half>, max_pool2d_forward<__nv_bfloat16>, max_pool2d_backward<float>, max_pool2d_backward<__half>, max_pool2d_backward<__nv_bfloat16>, avg_pool2d_forward<float>, avg_pool2d_forward<__half>, avg_pool2d_forward<__nv_bfloat16>, avg_pool2d_backward<float>, avg_pool2d_backward<__half>, avg_pool2d_backward<__nv_bfloat16>
 #include "common.cuh"
 
 #define MXLITE_PLANES(plane, planes) for (long long plane = blockIdx.y; plane < (planes); plane += gridDim.y)
@@ -71,13 +71,15 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ dx, int batch
     }
 }
 
-// Planes are N*C; positions the out_h*out_w outputs.
-extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
+// Planes are N*C; positions the out_h*out_w outputs. Pooling reads and writes T (float, half,
+// bfloat16) and compares and sums in float.
+template <typename T>
+__global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y,
                                               int* __restrict__ argmax, long long planes, int height,
                                               int width, int kernel_h, int kernel_w, int out_h, int out_w,
                                               int stride_h, int stride_w, int pad_h, int pad_w) {
     MXLITE_PLANES(plane, planes) {
-        const float* image = x + plane * height * width;
+        const T* image = x + plane * height * width;
         MXLITE_POSITIONS(p, out_h * out_w) {
             const int oh = p / out_w, ow = p - oh * out_w;
             const int h0 = oh * stride_h - pad_h, w0 = ow * stride_w - pad_w;
@@ -85,27 +87,28 @@ extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float
             int best_at = -1;
             for (int h = max(h0, 0); h < min(h0 + kernel_h, height); ++h)
                 for (int w = max(w0, 0); w < min(w0 + kernel_w, width); ++w) {
-                    float v = image[h * width + w];
+                    float v = to_float(image[h * width + w]);
                     if (best_at < 0 || (best == best && (v > best || v != v))) {  // the first NaN wins
                         best = v;
                         best_at = h * width + w;
                     }
                 }
-            y[plane * out_h * out_w + p] = best;
+            y[plane * out_h * out_w + p] = from_float<T>(best);
             argmax[plane * out_h * out_w + p] = best_at;
         }
     }
 }
 
-// dx must be zeroed; windows overlap when stride < kernel, hence atomicAdd.
-extern "C" __global__ void max_pool2d_backward(const float* __restrict__ dy, const int* __restrict__ argmax,
+// dx (float32 whatever dy's T) must be zeroed; windows overlap when stride < kernel, hence atomicAdd.
+template <typename T>
+__global__ void max_pool2d_backward(const T* __restrict__ dy, const int* __restrict__ argmax,
                                                float* __restrict__ dx, long long planes, int height,
                                                int width, int out_h, int out_w) {
     MXLITE_PLANES(plane, planes) {
         MXLITE_POSITIONS(p, out_h * out_w) {
             const long long out = plane * out_h * out_w + p;
             const int at = argmax[out];
-            if (at >= 0) atomicAdd(dx + plane * height * width + at, dy[out]);
+            if (at >= 0) atomicAdd(dx + plane * height * width + at, to_float(dy[out]));
         }
     }
 }
@@ -118,32 +121,34 @@ __device__ __forceinline__ int pool_count(int start, int kernel, int size, int p
     return min(end_padded, size) - max(start, 0);
 }
 
-extern "C" __global__ void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
+template <typename T>
+__global__ void avg_pool2d_forward(const T* __restrict__ x, T* __restrict__ y,
                                               long long planes, int height, int width, int kernel_h,
                                               int kernel_w, int out_h, int out_w, int stride_h, int stride_w,
                                               int pad_h, int pad_w, int count_include_pad) {
     MXLITE_PLANES(plane, planes) {
-        const float* image = x + plane * height * width;
+        const T* image = x + plane * height * width;
         MXLITE_POSITIONS(p, out_h * out_w) {
             const int oh = p / out_w, ow = p - oh * out_w;
             const int h0 = oh * stride_h - pad_h, w0 = ow * stride_w - pad_w;
             float acc = 0.0f;
             for (int h = max(h0, 0); h < min(h0 + kernel_h, height); ++h)
-                for (int w = max(w0, 0); w < min(w0 + kernel_w, width); ++w) acc += image[h * width + w];
+                for (int w = max(w0, 0); w < min(w0 + kernel_w, width); ++w) acc += to_float(image[h * width + w]);
             const int count = pool_count(h0, kernel_h, height, pad_h, count_include_pad)
                             * pool_count(w0, kernel_w, width, pad_w, count_include_pad);
-            y[plane * out_h * out_w + p] = acc / (float)count;
+            y[plane * out_h * out_w + p] = from_float<T>(acc / (float)count);
         }
     }
 }
 
 // A gather: each input element sums dy / count over the windows that cover it. Positions are H*W.
-extern "C" __global__ void avg_pool2d_backward(const float* __restrict__ dy, float* __restrict__ dx,
+template <typename T>
+__global__ void avg_pool2d_backward(const T* __restrict__ dy, T* __restrict__ dx,
                                                long long planes, int height, int width, int kernel_h,
                                                int kernel_w, int out_h, int out_w, int stride_h, int stride_w,
                                                int pad_h, int pad_w, int count_include_pad) {
     MXLITE_PLANES(plane, planes) {
-        const float* grad = dy + plane * out_h * out_w;
+        const T* grad = dy + plane * out_h * out_w;
         MXLITE_POSITIONS(p, height * width) {
             const int h = p / width, w = p - h * width;
             // Windows covering h: oh * stride_h - pad_h <= h < oh * stride_h - pad_h + kernel_h.
@@ -156,10 +161,10 @@ extern "C" __global__ void avg_pool2d_backward(const float* __restrict__ dy, flo
                 const int count_h = pool_count(oh * stride_h - pad_h, kernel_h, height, pad_h, count_include_pad);
                 for (int ow = ow_begin; ow < ow_end; ++ow) {
                     const int count_w = pool_count(ow * stride_w - pad_w, kernel_w, width, pad_w, count_include_pad);
-                    acc += grad[oh * out_w + ow] / (float)(count_h * count_w);
+                    acc += to_float(grad[oh * out_w + ow]) / (float)(count_h * count_w);
                 }
             }
-            dx[plane * height * width + p] = acc;
+            dx[plane * height * width + p] = from_float<T>(acc);
         }
     }
 }

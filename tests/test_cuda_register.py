@@ -314,6 +314,17 @@ def test_avg_pool_matches(kernels, rng, include_pad):
           uses=("avg_pool2d_forward", "avg_pool2d_backward"))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_pooling_kernels_take_16_bit_inputs(kernels, rng, dtype):
+    x = normal(rng, 2, 3, 7, 8, dtype=dtype)
+    pool = {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "extra": (0, 0)}
+    tol = dict(rtol=2e-2, atol=2e-2)
+    check(kernels, conv_ops._max_pool, [x], pool, rng, uses=("max_pool2d_forward", "max_pool2d_backward"),
+          tol=tol)
+    check(kernels, conv_ops._avg_pool, [x], dict(pool, mode="avg", include_pad=True), rng,
+          uses=("avg_pool2d_forward", "avg_pool2d_backward"), tol=tol)
+
+
 def test_pooling_without_a_kernel_falls_back(kernels, rng):
     x = normal(rng, 2, 2, 7, 7)
     full = {"kernel": (2, 2), "stride": (2, 2), "pad": (0, 0), "extra": (1, 1)}

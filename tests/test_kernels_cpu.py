@@ -532,43 +532,53 @@ def pool_windows(x, kernel, stride, pad, fill):
     return windows
 
 
-def test_max_pool(rng):
-    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+POOL_TOL = {np.float32: F32, np.float16: F16, "bfloat16": BF16}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, "bfloat16"])
+def test_max_pool(rng, dtype):
+    x = rng.standard_normal((2, 3, 7, 8)).astype(dtype)
     kernel, stride, pad = (3, 3), (2, 2), (1, 1)
     y, argmax = run(ops.max_pool2d_forward, x, kernel, stride, pad)
-    windows = pool_windows(x, kernel, stride, pad, -np.inf)
-    assert_close(y, windows.max(axis=(-2, -1)))
-    dy = rng.standard_normal(y.shape).astype(np.float32)
+    windows = pool_windows(x.astype(np.float64), kernel, stride, pad, -np.inf)
+    assert y.dtype == x.dtype
+    np.testing.assert_array_equal(y.astype(np.float64), windows.max(axis=(-2, -1)))  # a pick: exact
+    dy = rng.standard_normal(y.shape).astype(dtype)
     dx = run(ops.max_pool2d_backward, dy, argmax, x.shape)
+    assert dx.dtype == x.dtype
     expected = np.zeros(x.shape)
     planes = x.reshape(6, -1)
     for plane, out in np.ndindex(6, y.shape[2] * y.shape[3]):
         at = argmax.reshape(6, -1)[plane, out]
         assert planes[plane, at] == y.reshape(6, -1)[plane, out]
         expected.reshape(6, -1)[plane, at] += dy.reshape(6, -1)[plane, out]
-    assert_close(dx, expected)
+    assert_close(dx, expected, POOL_TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, "bfloat16"])
 @pytest.mark.parametrize("count_include_pad", [True, False])
-def test_avg_pool(rng, count_include_pad):
-    x = rng.standard_normal((2, 2, 7, 6)).astype(np.float32)
+def test_avg_pool(rng, count_include_pad, dtype):
+    x = rng.standard_normal((2, 2, 7, 6)).astype(dtype)
     kernel, stride, pad = (3, 2), (2, 2), (1, 1)
     y = run(ops.avg_pool2d_forward, x, kernel, stride, pad, count_include_pad=count_include_pad)
-    windows = pool_windows(x, kernel, stride, pad, 0.0)
-    valid = pool_windows(np.ones_like(x), kernel, stride, pad, 0.0)
+    windows = pool_windows(x.astype(np.float64), kernel, stride, pad, 0.0)
+    valid = pool_windows(np.ones(x.shape), kernel, stride, pad, 0.0)
     # Windows never reach past the padded input here, so including padding counts the full window.
     counts = np.full(y.shape, 6.0) if count_include_pad else valid.sum(axis=(-2, -1))
-    assert_close(y, windows.sum(axis=(-2, -1)) / counts)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
+    assert y.dtype == x.dtype
+    assert_close(y, windows.sum(axis=(-2, -1)) / counts, POOL_TOL[dtype])
+    dy = rng.standard_normal(y.shape).astype(dtype)
     dx = run(ops.avg_pool2d_backward, dy, x.shape, kernel, stride, pad, count_include_pad=count_include_pad)
+    assert dx.dtype == x.dtype
     # The adjoint: <avg_pool(x), dy> = <x, dx> for every x, so check against basis vectors.
     expected = np.zeros(x.shape)
     basis = np.zeros(x.shape)
     for index in np.ndindex(*x.shape):
         basis[index] = 1.0
-        expected[index] = (pool_windows(basis, kernel, stride, pad, 0.0).sum(axis=(-2, -1)) / counts * dy).sum()
+        expected[index] = (pool_windows(basis, kernel, stride, pad, 0.0).sum(axis=(-2, -1)) / counts
+                           * dy.astype(np.float64)).sum()
         basis[index] = 0.0
-    assert_close(dx, expected)
+    assert_close(dx, expected, POOL_TOL[dtype])
 
 
 # ---- embedding and pick ----

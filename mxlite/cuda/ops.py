@@ -537,39 +537,40 @@ def _pool_geometry(x_shape, kernel, stride, pad):
 
 @_uses("conv")
 def max_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0)):
-    """(y, argmax) of NCHW f32 x, argmax the index within the H*W plane (first maximum)."""
-    _require_float32("max_pool2d", x)
+    """(y, argmax) of NCHW f32/f16/bf16 x, argmax the index within the H*W plane (first
+    maximum)."""
+    name = _template("max_pool2d_forward", x.dtype)
     x = xp.ascontiguousarray(x)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x.shape, kernel, stride, pad)
     y = xp.empty(x.shape[:2] + (int(oh), int(ow)), dtype=x.dtype)
     argmax = xp.empty(y.shape, dtype=numpy.int32)
-    k.get_function("max_pool2d_forward")(
+    k.get_function(name)(
         *_plane_launch(int(planes), int(oh) * int(ow)), (x, y, argmax, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw))
     return y, argmax
 
 
 @_uses("conv")
 def max_pool2d_backward(k, xp, dy, argmax, x_shape):
-    """dx of shape x_shape: dy added at each window's argmax."""
-    _require_float32("max_pool2d", dy)
+    """dx of shape x_shape in dy's dtype: dy added at each window's argmax (in float32)."""
+    name = _template("max_pool2d_backward", dy.dtype)
     dy = xp.ascontiguousarray(dy)
     n, c, h, w = x_shape
-    dx = xp.zeros(tuple(x_shape), dtype=dy.dtype)
-    k.get_function("max_pool2d_backward")(
+    dx = xp.zeros(tuple(x_shape), dtype=numpy.float32)
+    k.get_function(name)(
         *_plane_launch(n * c, dy.shape[2] * dy.shape[3]),
         (dy, xp.ascontiguousarray(argmax), dx, numpy.int64(n * c), numpy.int32(h), numpy.int32(w),
          numpy.int32(dy.shape[2]), numpy.int32(dy.shape[3])))
-    return dx
+    return dx.astype(dy.dtype, copy=False)
 
 
 @_uses("conv")
 def avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=True):
-    """Window means of NCHW f32 x; ``count_include_pad`` as MXNet."""
-    _require_float32("avg_pool2d", x)
+    """Window means of NCHW f32/f16/bf16 x; ``count_include_pad`` as MXNet."""
+    name = _template("avg_pool2d_forward", x.dtype)
     x = xp.ascontiguousarray(x)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x.shape, kernel, stride, pad)
     y = xp.empty(x.shape[:2] + (int(oh), int(ow)), dtype=x.dtype)
-    k.get_function("avg_pool2d_forward")(
+    k.get_function(name)(
         *_plane_launch(int(planes), int(oh) * int(ow)),
         (x, y, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw, numpy.int32(bool(count_include_pad))))
     return y
@@ -577,14 +578,14 @@ def avg_pool2d_forward(k, xp, x, kernel, stride, pad=(0, 0), count_include_pad=T
 
 @_uses("conv")
 def avg_pool2d_backward(k, xp, dy, x_shape, kernel, stride, pad=(0, 0), count_include_pad=True):
-    """dx of shape x_shape from the window means' dy."""
-    _require_float32("avg_pool2d", dy)
+    """dx of shape x_shape from the window means' dy (f32/f16/bf16)."""
+    name = _template("avg_pool2d_backward", dy.dtype)
     dy = xp.ascontiguousarray(dy)
     planes, (h, w), (kh, kw), (oh, ow), (sh, sw), (ph, pw) = _pool_geometry(x_shape, kernel, stride, pad)
     if dy.shape != tuple(x_shape[:2]) + (int(oh), int(ow)):
         raise ValueError(f"dy must have shape {tuple(x_shape[:2]) + (int(oh), int(ow))}; got {dy.shape}")
     dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
-    k.get_function("avg_pool2d_backward")(
+    k.get_function(name)(
         *_plane_launch(int(planes), int(h) * int(w)),
         (dy, dx, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw, numpy.int32(bool(count_include_pad))))
     return dx

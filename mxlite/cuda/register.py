@@ -425,7 +425,7 @@ def _parameter_gradient(xp, flat_gradient, param, needed, zero):
     return flat_gradient.reshape(param.shape).astype(param.dtype, copy=False)
 
 
-# ---- pooling (2-D, float32, 'valid' windows). Max pooling keeps the generic aux (the
+# ---- pooling (2-D, float32/float16/bfloat16, 'valid' windows). Max pooling keeps the generic aux (the
 # maximum's flat index within its window, int8 or int64) so every consumer reads it alike; the
 # kernels' index within the H*W plane is converted on the way in and out. ----
 
@@ -444,7 +444,7 @@ def _window_origins(xp, out, stride, pad):
 
 
 @kernel("max_pool", covers=lambda xp, x, kernel, stride, pad, extra:
-        _pool_window(x.shape, kernel, stride, pad, extra) and _covered(("float32",), x))
+        _pool_window(x.shape, kernel, stride, pad, extra) and _covered(FLOAT_DTYPES, x))
 def _max_pool(k, xp, x, kernel, stride, pad, extra):
     y, plane_index = k.max_pool2d_forward(x, kernel, stride, pad)
     rows, cols = _window_origins(xp, y.shape[2:], stride, pad)
@@ -455,7 +455,7 @@ def _max_pool(k, xp, x, kernel, stride, pad, extra):
 
 
 @kernel("max_pool_scatter", covers=lambda xp, g, arg, shape, kernel, stride, pad, extra:
-        _pool_window(shape, kernel, stride, pad, extra) and _covered(("float32",), g))
+        _pool_window(shape, kernel, stride, pad, extra) and _covered(FLOAT_DTYPES, g))
 def _max_pool_scatter(k, xp, g, arg, shape, kernel, stride, pad, extra):
     rows, cols = _window_origins(xp, g.shape[2:], stride, pad)
     window_index = arg.astype(numpy.int32)
@@ -464,13 +464,13 @@ def _max_pool_scatter(k, xp, g, arg, shape, kernel, stride, pad, extra):
 
 
 @kernel("avg_pool", covers=lambda xp, x, kernel, stride, pad, extra, mode, include_pad: mode == "avg"
-        and _pool_window(x.shape, kernel, stride, pad, extra) and _covered(("float32",), x))
+        and _pool_window(x.shape, kernel, stride, pad, extra) and _covered(FLOAT_DTYPES, x))
 def _avg_pool(k, xp, x, kernel, stride, pad, extra, mode, include_pad):
     return k.avg_pool2d_forward(x, kernel, stride, pad, count_include_pad=include_pad)
 
 
 @kernel("avg_pool_spread", covers=lambda xp, g, shape, kernel, stride, pad, extra, mode, include_pad:
-        mode == "avg" and _pool_window(shape, kernel, stride, pad, extra) and _covered(("float32",), g))
+        mode == "avg" and _pool_window(shape, kernel, stride, pad, extra) and _covered(FLOAT_DTYPES, g))
 def _avg_pool_spread(k, xp, g, shape, kernel, stride, pad, extra, mode, include_pad):
     return k.avg_pool2d_backward(g, shape, kernel, stride, pad, count_include_pad=include_pad)
 
