@@ -183,3 +183,25 @@ def test_amp_overflow_check_is_one_kernel_launch_per_step_on_the_gpu(sim_gpu):
     assert checks == [(sim_gpu, 2)] * 3  # weight and bias in one launch, every step
     assert trainer._amp_loss_scaler.skipped_steps == 1
     assert trainer._amp_loss_scaler.loss_scale == 2.0 ** 7
+
+
+def test_amp_training_step_on_the_simulated_gpu_matches_the_cpu(sim_gpu):
+    """float16 AMP through the kernels: 16-bit convolution columns, activation and pooling,
+    float32 norms and loss; the same step on the CPU gives the same losses and weights within
+    half precision."""
+    from mxlite import amp
+
+    def fused(device):
+        return bind_kernels(module_for, np)
+    amp.init("float16")
+    try:
+        gpu_losses, gpu_weights = _train(sim_gpu, 2, "sgd", {"learning_rate": 0.1}, fused=fused)
+        cpu_losses, cpu_weights = _train(mx.cpu(0), 2, "sgd", {"learning_rate": 0.1})
+    finally:
+        amp.reset()
+    assert {"im2col", "activation_forward", "max_pool2d_forward", "max_pool2d_backward",
+            "layer_norm_forward"} <= _launched_prefixes(sim_gpu._backend.launched)
+    for got, want in zip(gpu_losses, cpu_losses):
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
+    for name, want in cpu_weights.items():
+        np.testing.assert_allclose(gpu_weights[name], want, rtol=1e-2, atol=1e-2, err_msg=name)
