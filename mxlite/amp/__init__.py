@@ -136,7 +136,7 @@ def init_trainer(trainer):
 
 
 def _scaler(trainer):
-    scaler = getattr(trainer, "_amp_loss_scaler", None)
+    scaler = trainer._amp_loss_scaler
     if scaler is None:
         raise RuntimeError("amp: call amp.init_trainer(trainer) before scale_loss/unscale")
     return scaler
