@@ -13,7 +13,7 @@ from . import initializer as init
 from . import gluon
 from . import symbol, test_utils
 from . import context, random, util
-from . import kvstore
+from . import kvstore, recordio
 from . import kvstore as kv
 
 _LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
