@@ -212,3 +212,117 @@ def test_reset_update_dict_and_config():
     assert str(metric.MAE()) == "EvalMetric: {'mae': nan}"
     with pytest.raises(ValueError, match="Shape of labels 2 does not match"):
         metric.Accuracy().update([mx.np.array([1]), mx.np.array([1])], [mx.np.array([1])])
+
+
+@pytest.mark.parametrize("metric_args", [("acc", {"axis": 0}), ("f1", {}), ("mcc", {}),
+                                         ("perplexity", {"ignore_label": 0}), ("pearsonr", {}),
+                                         ("pcc", {}), ("nll_loss", {}), ("loss", {}),
+                                         (["acc", "f1"], {}),
+                                         ("f1", {"class_type": "multiclass",
+                                                 "average": "macro"})])
+def test_config_round_trips_through_json(metric_args):
+    import json
+    name, kwargs = metric_args
+    m = metric.create(name, **kwargs)
+    again = metric.create(json.dumps(m.get_config()))
+    assert type(again) is type(m) and again.get_config() == m.get_config()
+
+
+def test_mxnet_unit_test_f1_cases():
+    """MXNet's test_binary_f1 / test_multiclass_f1 / test_multilabel_f1 values."""
+    micro, macro = metric.create("f1", average="micro"), metric.F1(average="macro")
+    assert math.isnan(micro.get()[1]) and math.isnan(macro.get()[1])
+    for m in (micro, macro):
+        m.update([mx.np.array([0, 0])], [mx.np.array([[0.9, 0.1], [0.8, 0.2]])])
+        assert m.get()[1] == 0.0
+        m.reset()
+        m.update([mx.np.array([1, 0]), mx.np.array([1, 0])],
+                 [mx.np.array([[0.1, 0.9], [0.5, 0.5]]), mx.np.array([[0.85, 0.15], [1., 0.]])])
+        assert m.num_inst == 4 and m.get()[1] == pytest.approx(2 / 3)
+        m.update([mx.np.array([0]), mx.np.array([1])],
+                 [mx.np.array([[0.6, 0.4]]), mx.np.array([[0.2, 0.8]])])
+        assert m.num_inst == 6 and m.get()[1] == pytest.approx(4 / 5)
+
+    micro = metric.create("f1", class_type="multiclass", average="micro")
+    macro = metric.F1(class_type="multiclass", average="macro")
+    for m, one_class in ((micro, 1.0), (macro, 0.5)):
+        m.update([mx.np.array([0, 0])], [mx.np.array([[0.9, 0.1], [0.8, 0.2]])])
+        assert m.get()[1] == one_class
+        m.reset()
+        m.update([mx.np.array([0, 2]), mx.np.array([1, 0, 0, 1])],
+                 [mx.np.array([[1, 0, 0], [0, 1, 0]]),
+                  mx.np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]])])
+        assert m.num_inst == 6
+    assert micro.get()[1] == pytest.approx(2 / 6)       # sklearn f1_score(average='micro')
+    assert macro.get()[1] == pytest.approx(0.8 / 3)     # sklearn f1_score(average='macro')
+
+    micro = metric.create("f1", class_type="multilabel", average="micro")
+    macro = metric.F1(class_type="multilabel", average="macro")
+    for m, one_class in ((micro, 2 / 3), (macro, 0.5)):
+        m.update([mx.np.array([[1, 1], [1, 1]])], [mx.np.array([[0.9, 0.1], [0.8, 0.2]])])
+        assert m.get()[1] == pytest.approx(one_class)
+        m.reset()
+        m.update([mx.np.array([[1, 0, 1], [0, 0, 1]]), mx.np.array([[0, 1, 1]])],
+                 [mx.np.array([[0.9, 0.4, 0.3], [0.2, 0.7, 0.8]]),
+                  mx.np.array([[0.6, 0.6, 0.7]])])
+        assert m.num_inst == 3
+    assert micro.get()[1] == pytest.approx(8 / 11)
+    assert macro.get()[1] == pytest.approx((2 / 3 + 2 / 3 + 0.8) / 3)
+
+
+def test_mxnet_unit_test_mcc_and_pcc_cases():
+    mcc = metric.create("mcc")
+    assert math.isnan(mcc.get()[1])
+    mcc.update([mx.np.array([1, 0]), mx.np.array([1, 0])],
+               [mx.np.array([[0.1, 0.9], [0.5, 0.5]]), mx.np.array([[0.85, 0.15], [1., 0.]])])
+    assert mcc.num_inst == 4
+    assert mcc.get()[1] == pytest.approx((1 * 2 - 0) / math.sqrt(1 * 2 * 2 * 3))
+    mcc.update([mx.np.array([0]), mx.np.array([1])],
+               [mx.np.array([[0.6, 0.4]]), mx.np.array([[0.2, 0.8]])])
+    assert mcc.get()[1] == pytest.approx((2 * 3 - 0) / math.sqrt(2 * 3 * 3 * 4))
+
+    def confusion_batch(cm):
+        labels, preds = [], []
+        for i, row in enumerate(cm):
+            for j, count in enumerate(row):
+                labels += [i] * count
+                preds += [np.eye(len(cm))[j]] * count
+        return [mx.np.array(labels, dtype="int32")], [mx.np.array(np.array(preds))]
+
+    labels, preds = confusion_batch([[7, 3], [2, 5]])
+    pcc, mcc, pear = metric.create("pcc"), metric.create("mcc"), metric.create("pearsonr")
+    pcc.update(labels, preds)
+    mcc.update(labels, preds)
+    pear.update(labels, [p.argmax(axis=1) for p in preds])
+    assert pcc.get()[1] == pytest.approx(mcc.get()[1]) == pytest.approx(pear.get()[1])
+    cm = [[23, 13, 3], [7, 19, 11], [2, 5, 17]]
+    k = range(3)
+    ref = sum(cm[a][a] * cm[b][c] - cm[a][b] * cm[c][a] for a in k for b in k for c in k) / (
+        sum(sum(cm[a]) * sum(sum(cm[f]) for f in k if f != a) for a in k)
+        * sum(sum(cm[r][a] for r in k) * sum(cm[r][g] for r in k for g in k if g != a)
+              for a in k)) ** 0.5
+    labels, preds = confusion_batch(cm)
+    pcc.reset()
+    pcc.update(labels, preds)
+    assert pcc.get()[1] == pytest.approx(ref)
+    one_by_one = metric.PCC()
+    for label, pred in reversed(list(zip(labels[0].asnumpy(), preds[0].asnumpy()))):
+        one_by_one.update([mx.np.array([label])], [mx.np.array(pred[None])])
+    assert one_by_one.get()[1] == pytest.approx(ref)
+
+
+def test_mxnet_unit_test_shapes():
+    acc = metric.create("acc")
+    acc.update([mx.np.array([[0, 1, 1], [1, 0, 1]])],
+               [mx.np.array([[0.3, 0.7], [0, 1.], [0.4, 0.6], [0.8, 0.2], [0.3, 0.5],
+                             [0.6, 0.4]])])
+    assert acc.get()[1] == pytest.approx(2 / 6)  # argmax 1,1,1,0,1,0 vs 0,1,1,1,0,1
+    pred = mx.np.array([[1, 2, 3, 4]])
+    for name, expected in (("mse", 0.01), ("mae", 0.1), ("rmse", 0.1)):
+        m = metric.create(name)
+        m.update(pred + 0.1, pred)
+        assert m.get()[1] == pytest.approx(expected, rel=1e-5)
+    a, b = metric.create("loss"), metric.create("loss")
+    a.update(None, [PROBS[0]])
+    b.update(None, PROBS[0])
+    assert a.get() == b.get()

@@ -4,6 +4,7 @@ float64, so a metric never holds device memory or changes the arrays it is given
 
 MXNet 2.x keeps one running total per metric (``reset``/``get``); the 1.x pair
 ``reset_local``/``get_global`` is gone there and is not offered here."""
+import json
 import math
 from collections import OrderedDict
 
@@ -29,9 +30,17 @@ def register(klass, *aliases):
 
 def create(metric, *args, **kwargs):
     """A metric from an instance, a name ('acc', 'f1', ...), a ``feval(label, pred)`` callable
-    (a CustomMetric) or a list of those (a CompositeEvalMetric)."""
+    (a CustomMetric), a list of those (a CompositeEvalMetric), or a ``get_config()`` dict or
+    its JSON text."""
     if isinstance(metric, EvalMetric):
         return metric
+    if isinstance(metric, str) and metric.lstrip().startswith("{"):
+        metric = json.loads(metric)
+    if isinstance(metric, dict):
+        config = dict(metric)
+        if "metric" not in config:
+            raise ValueError(f"a metric config needs its 'metric' class name, got {config}")
+        return create(config.pop("metric"), *args, **{**config, **kwargs})
     if callable(metric):
         return CustomMetric(metric, *args, **kwargs)
     if isinstance(metric, (list, tuple)):
@@ -590,6 +599,7 @@ class NegativeLogLikelihood(CrossEntropy):
     def __init__(self, eps=1e-12, name="nll-loss", output_names=None, label_names=None):
         super().__init__(eps=eps, name=name, output_names=output_names,
                          label_names=label_names)
+        self._kwargs = {"eps": eps}
 
 
 register(NegativeLogLikelihood, "nll_loss")
