@@ -209,3 +209,34 @@ def test_dataloader_sampler_options_are_exclusive():
     loader = gdata.DataLoader(ds, batch_size=4, sampler=gdata.IntervalSampler(6, 2),
                               pin_memory=True, prefetch=1, timeout=5, last_batch="discard")
     assert [b.asnumpy().tolist() for b in loader] == [[0, 2, 4, 1]]
+
+
+def test_batchify_documented_examples():
+    from mxlite.gluon.data import batchify
+    stacked = batchify.Stack()([[1, 2, 3, 4], [4, 5, 6, 8], [8, 9, 1, 2]])
+    assert isinstance(stacked, mx.np.ndarray) and stacked.shape == (3, 4)
+    padded = batchify.Pad()([[1, 2, 3, 4], [4, 5, 6], [8, 2]])
+    np.testing.assert_array_equal(padded.asnumpy(), [[1, 2, 3, 4], [4, 5, 6, 0], [8, 2, 0, 0]])
+    padded = batchify.Pad(val=-1)([np.array([[1, 2, 3, 4], [5, 6, 7, 8]]),
+                                   mx.np.array([[5, 8], [1, 2]])])
+    np.testing.assert_array_equal(padded.asnumpy(), [[[1, 2, 3, 4], [5, 6, 7, 8]],
+                                                     [[5, 8, -1, -1], [1, 2, -1, -1]]])
+    assert batchify.Pad(round_to=4)([[1], [1, 2, 3, 4, 5]]).shape == (2, 8)
+    appended = batchify.Append()([[1, 2, 3, 4], [4, 5, 6], [8, 2]])
+    assert [a.shape for a in appended] == [(1, 4), (1, 3), (1, 2)]
+    seqs, labels = batchify.Group(batchify.Pad(val=0), batchify.Stack())(
+        [([1, 2, 3, 4], 0), ([5, 7], 1)])
+    np.testing.assert_array_equal(seqs.asnumpy(), [[1, 2, 3, 4], [5, 7, 0, 0]])
+    np.testing.assert_array_equal(labels.asnumpy(), [0, 1])
+    _, text = batchify.Group([batchify.Stack(), batchify.AsList()])(
+        [([1, 2], "I am using MXNet"), ([5, 7], "Gluon rocks!")])
+    assert text == ["I am using MXNet", "Gluon rocks!"]
+    with pytest.raises(ValueError, match="Pad"):
+        batchify.Stack()([[1, 2], [1]])
+    with pytest.raises(ValueError, match="2 fields"):
+        batchify.Group(batchify.Stack(), batchify.Stack())([(1,), (2,)])
+    loader = gdata.DataLoader(gdata.SimpleDataset([([1, 2, 3], 0), ([4], 1), ([5, 6], 0)]),
+                              batch_size=3,
+                              batchify_fn=batchify.Group(batchify.Pad(), batchify.Stack()))
+    x, y = next(iter(loader))
+    assert x.shape == (3, 3) and y.asnumpy().tolist() == [0, 1, 0]
