@@ -240,3 +240,20 @@ def test_batchify_documented_examples():
                               batchify_fn=batchify.Group(batchify.Pad(), batchify.Stack()))
     x, y = next(iter(loader))
     assert x.shape == (3, 3) and y.asnumpy().tolist() == [0, 1, 0]
+
+
+class _Slow(gdata.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, idx):
+        import time
+        time.sleep(0.5)
+        return idx
+
+
+def test_dataloader_timeout_names_the_option():
+    loader = gdata.DataLoader(_Slow(), batch_size=1, num_workers=1, thread_pool=True,
+                              timeout=0.01)
+    with pytest.raises(TimeoutError, match="timeout=0.01"):
+        next(iter(loader))

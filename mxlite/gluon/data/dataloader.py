@@ -160,7 +160,12 @@ class DataLoader:
                             initargs=(self._dataset, self._batchify_fn))
 
     def _finish(self, result):
-        batch = result.get(self._timeout)
+        try:
+            batch = result.get(self._timeout)
+        except multiprocessing.TimeoutError:
+            raise TimeoutError(f"DataLoader: a worker took over timeout={self._timeout} s to "
+                               f"build a batch; pass a larger timeout= or check the "
+                               f"dataset's __getitem__ and the batchify_fn") from None
         return batch if self._batchify_fn is not None else _to_device_arrays(batch)
 
     def __del__(self):
