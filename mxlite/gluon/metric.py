@@ -325,7 +325,29 @@ class _ConfusionCounts:
         return (tp * tn - fp * fn) / math.sqrt(denom)
 
 
-class F1(EvalMetric):
+class _FromCounts(EvalMetric):
+    """A score of the confusion counts (``self.counts``) pooled over every update."""
+
+    def reset(self):
+        super().reset()
+        self.counts.reset()
+
+    def _score(self):
+        raise NotImplementedError
+
+    def update(self, labels, preds):
+        for label, pred in _pairs(labels, preds):
+            self.counts.update(label, pred)
+        self.num_inst = self.counts.total
+        self.sum_metric = self._score() * self.num_inst
+
+    def get(self):
+        if self.num_inst == 0:
+            return self.name, float("nan")
+        return self.name, self._score()
+
+
+class F1(_FromCounts):
     """F1 score from counts pooled over every update.
 
     ``average``: 'micro' pools the counts of all classes, 'macro' averages per-class F1,
@@ -340,20 +362,8 @@ class F1(EvalMetric):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          class_type=class_type, threshold=threshold, average=average)
 
-    def reset(self):
-        super().reset()
-        self.counts.reset()
-
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            self.counts.update(label, pred)
-        self.num_inst = self.counts.total
-        self.sum_metric = self.counts.fscore(self.average) * self.num_inst
-
-    def get(self):
-        if self.num_inst == 0:
-            return self.name, float("nan")
-        return self.name, self.counts.fscore(self.average)
+    def _score(self):
+        return self.counts.fscore(self.average)
 
 
 register(F1)
@@ -394,22 +404,15 @@ class BinaryAccuracy(EvalMetric):
 register(BinaryAccuracy)
 
 
-class MCC(EvalMetric):
+class MCC(_FromCounts):
     """Matthews correlation coefficient of a binary problem (PCC is the multiclass one)."""
 
     def __init__(self, name="mcc", output_names=None, label_names=None):
         self.counts = _ConfusionCounts()
         super().__init__(name, output_names=output_names, label_names=label_names)
 
-    def reset(self):
-        super().reset()
-        self.counts.reset()
-
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            self.counts.update(label, pred)
-        self.num_inst = self.counts.total
-        self.sum_metric = self.counts.matthews() * self.num_inst
+    def _score(self):
+        return self.counts.matthews()
 
 
 register(MCC)

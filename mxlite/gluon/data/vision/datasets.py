@@ -39,9 +39,12 @@ def imdecode(buf, flag=1):
 
 
 class _InMemory(Dataset):
-    """Images and labels held as host numpy arrays."""
+    """Images and labels of the ``train`` or test split under ``root``, held as host numpy
+    arrays."""
 
-    def __init__(self, transform):
+    def __init__(self, root, train, transform):
+        self._root = os.path.expanduser(root)
+        self._train = train
         self._transform = transform
         self._data, self._label = self._load()
 
@@ -97,9 +100,7 @@ class MNIST(_InMemory):
 
     def __init__(self, root=os.path.join("~", ".mxnet", "datasets", "mnist"), train=True,
                  transform=None):
-        self._root = os.path.expanduser(root)
-        self._train = train
-        super().__init__(transform)
+        super().__init__(root, train, transform)
 
     def _load(self):
         images, labels = self._files[self._train]
@@ -128,9 +129,7 @@ class CIFAR10(_InMemory):
 
     def __init__(self, root=os.path.join("~", ".mxnet", "datasets", "cifar10"), train=True,
                  transform=None):
-        self._root = os.path.expanduser(root)
-        self._train = train
-        super().__init__(transform)
+        super().__init__(root, train, transform)
 
     def _names(self):
         if self._train:

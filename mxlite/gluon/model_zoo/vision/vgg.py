@@ -3,6 +3,7 @@ model zoo builds them. The first Dense layer infers its input size (512 x 7 x 7 
 224 x 224 images) on the first call."""
 from ... import nn
 from ...block import HybridBlock
+from ....initializer import Xavier
 
 __all__ = ["VGG", "get_vgg"] + [f"vgg{n}{bn}" for n in (11, 13, 16, 19) for bn in ("", "_bn")]
 
@@ -25,8 +26,9 @@ class VGG(HybridBlock):
         in_channels = 3
         for num, channels in zip(layers, filters):
             for _ in range(num):
-                self.features.add(nn.Conv2D(channels, 3, padding=1, in_channels=in_channels,
-                                            weight_initializer="xavier"))
+                self.features.add(nn.Conv2D(
+                    channels, 3, padding=1, in_channels=in_channels,
+                    weight_initializer=Xavier("gaussian", "out", 2)))
                 if batch_norm:
                     self.features.add(nn.BatchNorm(in_channels=channels))
                 self.features.add(nn.Activation("relu"))
