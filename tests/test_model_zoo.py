@@ -92,3 +92,26 @@ def test_constructor_names_and_errors():
         vision.get_model("resnet18_v1", pretrained=True)
     with pytest.raises(ValueError, match="Invalid number of layers"):
         vision.get_resnet(1, 20)
+
+
+def test_a_training_step_on_each_device(device):
+    from mxlite import autograd, gluon
+    net = vision.resnet18_v1(classes=4)
+    net.initialize(mx.init.Xavier(), device=device)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x = mx.np.array(np.random.rand(4, 3, 16, 16).astype(np.float32), device=device)
+    y = mx.np.array([0, 1, 2, 3], device=device)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    acc = gluon.metric.Accuracy()
+    before = net.output.weight.data().asnumpy().copy()
+    with autograd.record():
+        out = net(x)
+        loss = loss_fn(out, y)
+    loss.backward()
+    trainer.step(4)
+    acc.update(y, out)
+    assert out.shape == (4, 4) and out.device == device
+    assert 0.0 <= acc.get()[1] <= 1.0
+    assert not np.allclose(net.output.weight.data().asnumpy(), before)
+    running = net.features[1].running_mean.data().asnumpy()  # the first BatchNorm
+    assert np.abs(running).sum() > 0  # statistics were updated by the training forward
