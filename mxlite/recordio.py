@@ -39,6 +39,7 @@ class MXRecordIO:
     def open(self):
         self.handle = open(self.uri, "rb" if self.flag == "r" else "wb")
         self.writable = self.flag == "w"
+        self._pid = os.getpid()
 
     def close(self):
         if self.handle is not None:
@@ -79,6 +80,13 @@ class MXRecordIO:
             raise ValueError(f"{self.uri} is closed")
         if writing != self.writable:
             raise ValueError(f"{self.uri} was opened with flag {self.flag!r}")
+        if self._pid != os.getpid():
+            # a forked DataLoader worker: the inherited descriptor shares its offset with the
+            # parent and the other workers, so this process reads through its own
+            position = self.handle.tell()
+            self.handle = open(self.uri, "rb")
+            self.handle.seek(position)
+            self._pid = os.getpid()
 
     def write(self, buf):
         """Append one record."""

@@ -168,6 +168,11 @@ def test_image_record_dataset(tmp_path):
     np.testing.assert_array_equal(image.asnumpy(), images[1])
     raw = gdata.RecordFileDataset(rec)
     assert recordio.unpack(raw[2])[0].id == 2
+    for workers in (0, 2):  # forked workers read through their own file descriptors
+        loader = gdata.DataLoader(ds, batch_size=1, num_workers=workers)
+        for i, (x, y) in enumerate(loader):
+            assert x.shape == (1, 3, 4, 3) and float(y.asnumpy()[0]) == 2.0 * i
+            np.testing.assert_array_equal(x.asnumpy()[0], images[i])
 
 
 def test_filter_and_interval_samplers():
