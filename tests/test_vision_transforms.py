@@ -134,3 +134,28 @@ def test_compose_pipeline_on_a_dataset():
     x, y = next(iter(gdata.DataLoader(ds, batch_size=4)))
     assert x.shape == (4, 3, 4, 4) and x.dtype == np.float32
     assert float(x.max()) <= 1.0
+
+
+def test_hue_lighting_and_color_jitter():
+    img = _image(2, 3).astype(np.float32)
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]])
+    np.testing.assert_allclose(T.RandomHue(0)(img).asnumpy(),
+                               img @ (np.linalg.inv(to_yiq) @ to_yiq).T, atol=0.5)
+    np.random.seed(2)
+    angle = np.random.uniform(-0.3, 0.3) * np.pi
+    np.random.seed(2)
+    out = T.RandomHue(0.3)(img).asnumpy() @ to_yiq.T
+    yiq = img @ to_yiq.T
+    # luma kept (MXNet's YIQ matrices are inverse to three decimals)
+    np.testing.assert_allclose(out[..., 0], yiq[..., 0], atol=0.5)
+    rotated = yiq[..., 1] * np.cos(angle) - yiq[..., 2] * np.sin(angle)
+    np.testing.assert_allclose(out[..., 1], rotated, atol=0.5)
+    np.random.seed(4)
+    alpha = np.random.normal(0, 0.1, size=3)
+    shift = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                      [-0.5836, -0.6948, 0.4203]]) @ (alpha * np.array([55.46, 4.794, 1.148]))
+    np.random.seed(4)
+    np.testing.assert_allclose(T.RandomLighting(0.1)(img).asnumpy(), img + shift, rtol=1e-5)
+    jitter = T.RandomColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1)
+    assert jitter(_image(4, 4)).shape == (4, 4, 3)
+    np.testing.assert_array_equal(T.RandomColorJitter()(img).asnumpy(), img)

@@ -17,7 +17,8 @@ from ...block import Block
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Cast", "Resize", "CenterCrop", "CropResize",
            "RandomCrop", "RandomResizedCrop", "RandomFlipLeftRight", "RandomFlipTopBottom",
-           "RandomBrightness", "RandomContrast", "RandomSaturation"]
+           "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomHue",
+           "RandomColorJitter", "RandomLighting"]
 
 
 class Compose(Block):
@@ -337,3 +338,66 @@ class RandomSaturation(_RandomColor):
         if src.shape[-1] != 3:
             raise ValueError(f"RandomSaturation needs RGB images, got {src.shape[-1]} channels")
         return (src @ _LUMA)[..., None]
+
+
+# RGB <-> YIQ, for rotating hue about the luma axis (MXNet's HueJitterAug)
+_TO_YIQ = _np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]])
+_FROM_YIQ = _np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.107, 1.705]])
+
+
+class RandomHue(Block):
+    """Rotate the chroma (I, Q of YIQ) of RGB images by a random angle in
+    [-hue, hue] x pi, keeping luma."""
+
+    def __init__(self, hue):
+        super().__init__()
+        if hue < 0:
+            raise ValueError(f"RandomHue: hue must be >= 0, got {hue}")
+        self._hue = hue
+
+    def forward(self, x):
+        img = _host_image(x, "RandomHue")
+        if img.shape[-1] != 3:
+            raise ValueError(f"RandomHue needs RGB images, got {img.shape[-1]} channels")
+        angle = _np.random.uniform(-self._hue, self._hue) * _np.pi
+        u, w = _np.cos(angle), _np.sin(angle)
+        rotate = _np.array([[1.0, 0.0, 0.0], [0.0, u, -w], [0.0, w, u]])
+        return _back(img.astype(_np.float64) @ (_FROM_YIQ @ rotate @ _TO_YIQ).T, img)
+
+
+class RandomColorJitter(Block):
+    """Brightness, contrast, saturation and hue jitter (each skipped when 0), applied in a
+    random order."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        super().__init__()
+        pairs = ((brightness, RandomBrightness), (contrast, RandomContrast),
+                 (saturation, RandomSaturation), (hue, RandomHue))
+        self._jitters = [klass(strength) for strength, klass in pairs if strength]
+
+    def forward(self, x):
+        for i in _np.random.permutation(len(self._jitters)):
+            x = self._jitters[i](x)
+        return _as_array(x)
+
+
+# ImageNet RGB principal components (AlexNet's lighting noise, as MXNet's LightingAug)
+_EIGVAL = _np.array([55.46, 4.794, 1.148])
+_EIGVEC = _np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                     [-0.5836, -0.6948, 0.4203]])
+
+
+class RandomLighting(Block):
+    """Add AlexNet-style PCA lighting noise: ``eigvec @ (alpha * eigval)`` with
+    alpha ~ N(0, ``alpha``) per component, to every pixel of RGB images in [0, 255]."""
+
+    def __init__(self, alpha):
+        super().__init__()
+        self._alpha = alpha
+
+    def forward(self, x):
+        img = _host_image(x, "RandomLighting")
+        if img.shape[-1] != 3:
+            raise ValueError(f"RandomLighting needs RGB images, got {img.shape[-1]} channels")
+        shift = _EIGVEC @ (_np.random.normal(0, self._alpha, size=3) * _EIGVAL)
+        return _back(img.astype(_np.float64) + shift, img)
