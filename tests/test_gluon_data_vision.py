@@ -212,7 +212,8 @@ def test_dataloader_sampler_options_are_exclusive():
     with pytest.raises(ValueError, match="batch_size must be specified"):
         gdata.DataLoader(ds)
     loader = gdata.DataLoader(ds, batch_size=4, sampler=gdata.IntervalSampler(6, 2),
-                              pin_memory=True, prefetch=1, timeout=5, last_batch="discard")
+                              pin_memory=True, prefetch=1, timeout=5, last_batch="discard",
+                              try_nopython=False, auto_reload=True)
     assert [b.asnumpy().tolist() for b in loader] == [[0, 2, 4, 1]]
 
 
