@@ -6,7 +6,7 @@ included: resnet18_v1 has 11,699,112. Without the running statistics the counts 
 published ones of the same architectures (torchvision's model tables, Keras for MobileNet),
 plus MXNet's own choices: its V1 bottlenecks give both 1x1 convolutions a bias, and its
 MobileNetV2 keeps the first block's 1x1 expansion and classifies with a bias-free 1x1
-convolution (+1088 - 1000 parameters)."""
+convolution (+1088 - 1000 parameters), and its Inception V3 has no auxiliary classifier."""
 import numpy as np
 import pytest
 
@@ -27,6 +27,9 @@ PUBLISHED = {
     "densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480,
     "densenet201": 20_013_928, "squeezenet1.0": 1_248_424, "squeezenet1.1": 1_235_496,
     "mobilenetv2_1.0": 3_504_872 + 1088 - 1000,
+    # torchvision's 27,161,264 less its auxiliary classifier (1x1 conv 768->128 + BN, 5x5 conv
+    # 128->768 + BN, Linear 768->1000), which MXNet's Inception3 does not have
+    "inceptionv3": 27_161_264 - (768 * 128 + 2 * 128 + 128 * 768 * 25 + 2 * 768 + 769_000),
     "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544, "vgg19": 143_667_240,
     "vgg11_bn": 132_868_840, "vgg13_bn": 133_053_736, "vgg16_bn": 138_365_992,
     "vgg19_bn": 143_678_248, "alexnet": 61_100_840,
@@ -66,6 +69,7 @@ def test_classes_changes_only_the_classifier():
                                        ("resnet50_v1", 32), ("resnet50_v2", 32),
                                        ("mobilenet0.25", 32), ("mobilenetv2_0.25", 32),
                                        ("vgg11_bn", 32), ("densenet121", 224),
+                                       ("inceptionv3", 299),
                                        ("squeezenet1.1", 224)])
 def test_forward_shape(name, size):
     net = vision.get_model(name, classes=7)

@@ -5,6 +5,7 @@ Models are built untrained: there are no downloads here, so ``pretrained=True`` 
 """
 from .alexnet import *  # noqa: F401,F403
 from .densenet import *  # noqa: F401,F403
+from .inception import *  # noqa: F401,F403
 from .mobilenet import *  # noqa: F401,F403
 from .resnet import *  # noqa: F401,F403
 from .squeezenet import *  # noqa: F401,F403
@@ -15,9 +16,10 @@ def _constructors():
     found = globals()
     names = ([f"resnet{n}_v{v}" for v in (1, 2) for n in (18, 34, 50, 101, 152)]
              + [f"vgg{n}{bn}" for n in (11, 13, 16, 19) for bn in ("", "_bn")]
-             + ["alexnet"] + [f"densenet{n}" for n in (121, 161, 169, 201)])
+             + ["alexnet", "inception_v3"] + [f"densenet{n}" for n in (121, 161, 169, 201)])
     models = {name: found[name] for name in names}
-    models.update({"squeezenet1.0": squeezenet1_0, "squeezenet1.1": squeezenet1_1})  # noqa: F405
+    models.update({"squeezenet1.0": found["squeezenet1_0"], "squeezenet1.1": found["squeezenet1_1"],
+                   "inceptionv3": found["inception_v3"]})
     for width in ("1.0", "0.75", "0.5", "0.25"):
         suffix = width.replace(".", "_")
         models[f"mobilenet{width}"] = found[f"mobilenet{suffix}"]
