@@ -326,3 +326,20 @@ def test_mxnet_unit_test_shapes():
     a.update(None, [PROBS[0]])
     b.update(None, PROBS[0])
     assert a.get() == b.get()
+
+
+SCORES = mx.np.array([[0.8, 0.2], [0.3, 0.7]])
+
+
+@pytest.mark.parametrize("make,label", [(metric.Accuracy, [0, 1]), (metric.F1, [0, 1]),
+                                        (metric.MSE, [[0, 1], [1, 0]]),
+                                        (metric.CrossEntropy, [0, 1]),
+                                        (lambda: metric.F1(class_type="multiclass"), [0, 1])])
+def test_a_bad_batch_leaves_the_metric_unchanged(make, label):
+    m = make()
+    m.update([mx.np.array(label)], [SCORES])
+    before = m.get()
+    with pytest.raises(ValueError):
+        m.update([mx.np.array(label), mx.np.array([0, 1, 1])],
+                 [SCORES, mx.np.array([[0.1, 0.2, 0.7]] * 2)])
+    assert m.get() == before

@@ -124,6 +124,20 @@ class EvalMetric:
         return f"EvalMetric: {dict(self.get_name_value())}"
 
 
+class _Summed(EvalMetric):
+    """Sums the ``(total, count)`` that ``_batch(label, pred)`` gives each pair; every pair of
+    an update is computed before any is added, so a bad one leaves the metric as it was."""
+
+    def _batch(self, label, pred):
+        raise NotImplementedError
+
+    def update(self, labels, preds):
+        results = [self._batch(label, pred) for label, pred in _pairs(labels, preds)]
+        for total, count in results:
+            self.sum_metric += float(total)
+            self.num_inst += int(count)
+
+
 class CompositeEvalMetric(EvalMetric):
     """Several metrics updated together; ``get()`` returns lists of names and values."""
 
@@ -174,28 +188,26 @@ register(CompositeEvalMetric, "composite")
 
 # ---------------------------------------------------------------- classification
 
-class Accuracy(EvalMetric):
+class Accuracy(_Summed):
     """Fraction of predictions equal to the labels (class scores are argmax'ed on ``axis``)."""
 
     def __init__(self, axis=1, name="accuracy", output_names=None, label_names=None):
         super().__init__(name, axis=axis, output_names=output_names, label_names=label_names)
         self.axis = axis
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            if pred.shape != label.shape:
-                pred = _np.argmax(pred, axis=self.axis)
-            pred = pred.astype(_np.int32).ravel()
-            label = label.astype(_np.int32).ravel()
-            check_label_shapes(label, pred)
-            self.sum_metric += float((pred == label).sum())
-            self.num_inst += len(pred)
+    def _batch(self, label, pred):
+        if pred.shape != label.shape:
+            pred = _np.argmax(pred, axis=self.axis)
+        pred = pred.astype(_np.int32).ravel()
+        label = label.astype(_np.int32).ravel()
+        check_label_shapes(label, pred)
+        return float((pred == label).sum()), len(pred)
 
 
 register(Accuracy, "acc")
 
 
-class TopKAccuracy(EvalMetric):
+class TopKAccuracy(_Summed):
     """Fraction of samples whose label is among the ``top_k`` highest scores; the name gets
     ``_<top_k>`` appended, as MXNet's."""
 
@@ -206,21 +218,19 @@ class TopKAccuracy(EvalMetric):
                          label_names=label_names)
         self.top_k = top_k
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            label = label.astype(_np.int64).ravel()
-            if pred.ndim == 1:
-                hit = pred.astype(_np.int64) == label
-            elif pred.ndim == 2:
-                k = min(self.top_k, pred.shape[1])
-                top = _np.argpartition(-pred.astype(_np.float64), k - 1, axis=1)[:, :k]
-                hit = (top == label[:, None]).any(axis=1)
-            else:
-                raise ValueError(f"TopKAccuracy expects (N,) labels or (N, classes) scores, "
-                                 f"got predictions of shape {pred.shape}")
-            check_label_shapes(label, hit)
-            self.sum_metric += float(hit.sum())
-            self.num_inst += len(label)
+    def _batch(self, label, pred):
+        label = label.astype(_np.int64).ravel()
+        if pred.ndim == 1:
+            hit = pred.astype(_np.int64) == label
+        elif pred.ndim == 2:
+            k = min(self.top_k, pred.shape[1])
+            top = _np.argpartition(-pred.astype(_np.float64), k - 1, axis=1)[:, :k]
+            hit = (top == label[:, None]).any(axis=1)
+        else:
+            raise ValueError(f"TopKAccuracy expects (N,) labels or (N, classes) scores, "
+                             f"got predictions of shape {pred.shape}")
+        check_label_shapes(label, hit)
+        return float(hit.sum()), len(label)
 
 
 register(TopKAccuracy, "top_k_accuracy", "top_k_acc")
@@ -278,21 +288,25 @@ class _ConfusionCounts:
                              f"got {label.shape} and {pred.shape}")
         return label.reshape(-1, num) == 1, _threshold(pred, self.threshold).reshape(-1, num)
 
-    def update(self, label, pred):
+    def _counts(self, label, pred):
         label, pred = self._labels_and_predictions(label, pred)
         check_label_shapes(label, pred, shape=True)
-        counts = [(pred & label).sum(0), (pred & ~label).sum(0), (~pred & label).sum(0),
-                  (~pred & ~label).sum(0)]
-        counts = [c.astype(_np.float64) for c in counts]
-        if self.tp is None:
-            self.tp, self.fp, self.fn, self.tn = counts
-        elif self.tp.shape != counts[0].shape:
-            raise ValueError(f"Input number of classes has changed from {self.tp.shape[0]} to "
-                             f"{counts[0].shape[0]}")
-        else:
-            self.tp, self.fp, self.fn, self.tn = (a + b for a, b in
-                                                  zip((self.tp, self.fp, self.fn, self.tn),
-                                                      counts))
+        return _np.stack([(pred & label).sum(0), (pred & ~label).sum(0),
+                          (~pred & label).sum(0), (~pred & ~label).sum(0)]).astype(_np.float64)
+
+    def update(self, pairs):
+        """Add the counts of (label, pred) pairs; all are checked before any is added."""
+        batches = [self._counts(label, pred) for label, pred in pairs]
+        if not batches:
+            return
+        classes = self.tp.shape[0] if self.tp is not None else batches[0].shape[1]
+        for counts in batches:
+            if counts.shape[1] != classes:
+                raise ValueError(f"Input number of classes has changed from {classes} to "
+                                 f"{counts.shape[1]}")
+        total = sum(batches) if self.tp is None else \
+            sum(batches, _np.stack([self.tp, self.fp, self.fn, self.tn]))
+        self.tp, self.fp, self.fn, self.tn = total
 
     @property
     def total(self):
@@ -336,8 +350,7 @@ class _FromCounts(EvalMetric):
         raise NotImplementedError
 
     def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            self.counts.update(label, pred)
+        self.counts.update(_pairs(labels, preds))
         self.num_inst = self.counts.total
         self.sum_metric = self._score() * self.num_inst
 
@@ -382,7 +395,7 @@ class Fbeta(F1):
 register(Fbeta)
 
 
-class BinaryAccuracy(EvalMetric):
+class BinaryAccuracy(_Summed):
     """Accuracy of ``pred > threshold`` against 0/1 labels (binary or multilabel; a
     per-class threshold array is allowed)."""
 
@@ -392,13 +405,11 @@ class BinaryAccuracy(EvalMetric):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          threshold=threshold)
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            pred = _threshold(pred, self.threshold).astype(_np.int32).ravel()
-            label = label.astype(_np.int32).ravel()
-            check_label_shapes(label, pred)
-            self.sum_metric += float((pred == label).sum())
-            self.num_inst += len(pred)
+    def _batch(self, label, pred):
+        pred = _threshold(pred, self.threshold).astype(_np.int32).ravel()
+        label = label.astype(_np.int32).ravel()
+        check_label_shapes(label, pred)
+        return float((pred == label).sum()), len(pred)
 
 
 register(BinaryAccuracy)
@@ -461,24 +472,22 @@ register(PCC)
 
 # ---------------------------------------------------------------- regression
 
-class _PerSample(EvalMetric):
+class _PerSample(_Summed):
     """Mean over samples (the first axis) of a per-sample value of ``(label, pred)`` rows."""
 
     def _value(self, label, pred):
         raise NotImplementedError
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            if label.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1:
-                pred = pred.ravel()
-            if label.size != pred.size:
-                raise ValueError(f"{self.name}: labels of shape {label.shape} do not match "
-                                 f"predictions of shape {pred.shape}")
-            n = label.shape[0] if label.ndim else 1
-            label = label.astype(_np.float64).reshape(n, -1)
-            pred = pred.astype(_np.float64).reshape(n, -1)
-            self.sum_metric += float(self._value(label, pred).sum())
-            self.num_inst += n
+    def _batch(self, label, pred):
+        if label.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1:
+            pred = pred.ravel()
+        if label.size != pred.size:
+            raise ValueError(f"{self.name}: labels of shape {label.shape} do not match "
+                             f"predictions of shape {pred.shape}")
+        n = label.shape[0] if label.ndim else 1
+        label = label.astype(_np.float64).reshape(n, -1)
+        pred = pred.astype(_np.float64).reshape(n, -1)
+        return float(self._value(label, pred).sum()), n
 
 
 class MAE(_PerSample):
@@ -535,31 +544,29 @@ class MeanPairwiseDistance(_PerSample):
 register(MeanPairwiseDistance)
 
 
-class MeanCosineSimilarity(EvalMetric):
+class MeanCosineSimilarity(_Summed):
     """Mean over vectors of label.pred / max(|label| |pred|, eps), on the last axis."""
 
     def __init__(self, name="cos_sim", output_names=None, label_names=None, eps=1e-8):
         super().__init__(name, output_names=output_names, label_names=label_names, eps=eps)
         self.eps = eps
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            label = label.astype(_np.float64)
-            pred = pred.astype(_np.float64)
-            if label.shape[-1:] != pred.shape[-1:]:
-                raise ValueError(f"cos_sim: labels of shape {label.shape} and predictions of "
-                                 f"shape {pred.shape} differ on the last axis")
-            label, pred = _np.broadcast_arrays(label, pred)
-            sim = (label * pred).sum(axis=-1) / _np.maximum(
-                _np.linalg.norm(label, axis=-1) * _np.linalg.norm(pred, axis=-1), self.eps)
-            self.sum_metric += float(sim.sum())
-            self.num_inst += sim.size
+    def _batch(self, label, pred):
+        label = label.astype(_np.float64)
+        pred = pred.astype(_np.float64)
+        if label.shape[-1:] != pred.shape[-1:]:
+            raise ValueError(f"cos_sim: labels of shape {label.shape} and predictions of "
+                             f"shape {pred.shape} differ on the last axis")
+        label, pred = _np.broadcast_arrays(label, pred)
+        sim = (label * pred).sum(axis=-1) / _np.maximum(
+            _np.linalg.norm(label, axis=-1) * _np.linalg.norm(pred, axis=-1), self.eps)
+        return float(sim.sum()), sim.size
 
 
 register(MeanCosineSimilarity)
 
 
-class CrossEntropy(EvalMetric):
+class CrossEntropy(_Summed):
     """Mean of -log p(label) over the predictions' ``axis`` (the class axis), clipped at
     ``eps``; ``from_logits`` applies a softmax first; ``ignore_label`` entries are skipped."""
 
@@ -570,27 +577,25 @@ class CrossEntropy(EvalMetric):
         self.eps, self.ignore_label, self.axis, self.from_logits = \
             eps, ignore_label, axis, from_logits
 
-    def update(self, labels, preds):
-        for label, pred in _pairs(labels, preds):
-            pred = _np.moveaxis(pred.astype(_np.float64), self.axis, -1)
-            classes = pred.shape[-1]
-            pred = pred.reshape(-1, classes)
-            label = label.astype(_np.int64).ravel()
-            if label.shape[0] != pred.shape[0]:
-                raise ValueError(f"{self.name}: {label.shape[0]} labels for {pred.shape[0]} "
-                                 f"predictions of {classes} classes")
-            if self.from_logits:
-                pred = _np.exp(pred - pred.max(axis=-1, keepdims=True))
-                pred /= pred.sum(axis=-1, keepdims=True)
-            keep = _np.ones(label.shape, dtype=bool) if self.ignore_label is None \
-                else label != self.ignore_label
-            label, pred = label[keep], pred[keep]
-            if label.size and (label.min() < 0 or label.max() >= classes):
-                raise ValueError(f"{self.name}: labels must be in [0, {classes}), got "
-                                 f"{label.min()}..{label.max()}")
-            prob = pred[_np.arange(label.shape[0]), label]
-            self.sum_metric += float(-_np.log(_np.maximum(prob, self.eps)).sum())
-            self.num_inst += int(label.size)
+    def _batch(self, label, pred):
+        pred = _np.moveaxis(pred.astype(_np.float64), self.axis, -1)
+        classes = pred.shape[-1]
+        pred = pred.reshape(-1, classes)
+        label = label.astype(_np.int64).ravel()
+        if label.shape[0] != pred.shape[0]:
+            raise ValueError(f"{self.name}: {label.shape[0]} labels for {pred.shape[0]} "
+                             f"predictions of {classes} classes")
+        if self.from_logits:
+            pred = _np.exp(pred - pred.max(axis=-1, keepdims=True))
+            pred /= pred.sum(axis=-1, keepdims=True)
+        keep = _np.ones(label.shape, dtype=bool) if self.ignore_label is None \
+            else label != self.ignore_label
+        label, pred = label[keep], pred[keep]
+        if label.size and (label.min() < 0 or label.max() >= classes):
+            raise ValueError(f"{self.name}: labels must be in [0, {classes}), got "
+                             f"{label.min()}..{label.max()}")
+        prob = pred[_np.arange(label.shape[0]), label]
+        return float(-_np.log(_np.maximum(prob, self.eps)).sum()), int(label.size)
 
 
 register(CrossEntropy, "ce")
