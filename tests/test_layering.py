@@ -15,7 +15,7 @@ ROOT = Path(mxlite.__file__).parent
 
 # Lowest first. A module belongs to the first entry that is its name or a package above it.
 LAYERS = [
-    ("mxlite.base", "mxlite.fileio"),
+    ("mxlite.base", "mxlite.fileio", "mxlite.recordio"),
     ("mxlite.backend", "mxlite.device_info"),
     ("mxlite.device", "mxlite.context", "mxlite.util"),
     ("mxlite.storage",),

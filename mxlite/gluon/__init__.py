@@ -2,4 +2,4 @@
 from .parameter import Parameter, Constant, DeferredInitializationError  # noqa: F401
 from .block import Block, HybridBlock  # noqa: F401
 from .trainer import Trainer  # noqa: F401
-from . import nn, rnn, loss, data, metric, utils  # noqa: F401
+from . import nn, rnn, loss, data, metric, utils, model_zoo  # noqa: F401

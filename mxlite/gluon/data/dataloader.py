@@ -96,12 +96,16 @@ class DataLoader:
     ``shuffle`` draws a new order each epoch; ``last_batch`` is 'keep', 'discard' or
     'rollover'; ``num_workers > 0`` builds batches in that many worker processes
     (forked, so the dataset need not be picklable; spawned, so it must be, once CUDA is
-    initialised), or threads with ``thread_pool``, and yields them in order. ``pin_memory`` has no effect (host memory is plain memory here).
+    initialised), or threads with ``thread_pool``, and yields them in order, waiting at most
+    ``timeout`` seconds for each. ``pin_memory`` has no effect (host memory is plain memory
+    here); ``try_nopython`` and ``auto_reload``, options of MXNet's C++ loader, are accepted
+    and have no effect.
     """
 
     def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
                  batch_sampler=None, batchify_fn=None, num_workers=0, pin_memory=False,
-                 pin_device_id=0, prefetch=None, thread_pool=False, timeout=120):
+                 pin_device_id=0, prefetch=None, thread_pool=False, timeout=120,
+                 try_nopython=None, auto_reload=True):
         self._dataset = dataset
         if batch_sampler is None:
             if batch_size is None:
@@ -160,7 +164,12 @@ class DataLoader:
                             initargs=(self._dataset, self._batchify_fn))
 
     def _finish(self, result):
-        batch = result.get(self._timeout)
+        try:
+            batch = result.get(self._timeout)
+        except multiprocessing.TimeoutError:
+            raise TimeoutError(f"DataLoader: a worker took over timeout={self._timeout} s to "
+                               f"build a batch; pass a larger timeout= or check the "
+                               f"dataset's __getitem__ and the batchify_fn") from None
         return batch if self._batchify_fn is not None else _to_device_arrays(batch)
 
     def __del__(self):

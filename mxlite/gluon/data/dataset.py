@@ -1,9 +1,12 @@
 """Datasets: indexable collections of samples."""
+import os
+
 import numpy as _np
 
 from ...ndarray import ndarray
+from ...recordio import MXIndexedRecordIO
 
-__all__ = ["Dataset", "SimpleDataset", "ArrayDataset"]
+__all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "RecordFileDataset"]
 
 
 class Dataset:
@@ -115,3 +118,19 @@ class ArrayDataset(Dataset):
             return None
         rows = [data[indices] for data in self._data]
         return rows[0] if len(rows) == 1 else tuple(rows)
+
+
+class RecordFileDataset(Dataset):
+    """The records of a RecordIO ``.rec`` file as raw bytes, in the order of its ``.idx``
+    (the same path with the ``.idx`` extension)."""
+
+    def __init__(self, filename):
+        self.filename = str(filename)
+        self.idx_file = os.path.splitext(self.filename)[0] + ".idx"
+        self._record = MXIndexedRecordIO(self.idx_file, self.filename, "r")
+
+    def __getitem__(self, idx):
+        return self._record.read_idx(self._record.keys[idx])
+
+    def __len__(self):
+        return len(self._record.keys)

@@ -1,7 +1,8 @@
 """Samplers: which indices, in which order, grouped how."""
 import numpy as _np
 
-__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "BatchSampler", "SplitSampler"]
+__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "FilterSampler", "IntervalSampler",
+           "BatchSampler", "SplitSampler"]
 
 
 class Sampler:
@@ -40,6 +41,39 @@ class RandomSampler(Sampler):
 
     def __len__(self):
         return self._length
+
+
+class FilterSampler(Sampler):
+    """The indices of ``dataset`` whose sample satisfies ``fn(sample)`` (evaluated once,
+    here)."""
+
+    def __init__(self, fn, dataset):
+        self._indices = [i for i in range(len(dataset)) if fn(dataset[i])]
+
+    def __iter__(self):
+        return iter(self._indices)
+
+    def __len__(self):
+        return len(self._indices)
+
+
+class IntervalSampler(Sampler):
+    """Every ``interval``-th index: ``0, k, 2k, ...``; with ``rollover`` it then goes on from
+    1, 2, ..., k-1, so each index comes once per epoch (e.g. to interleave a sequence)."""
+
+    def __init__(self, length, interval, rollover=True):
+        if not 0 < interval <= length:
+            raise ValueError(f"Interval {interval} must be in (0, length={length}]")
+        self._length, self._interval, self._rollover = length, interval, rollover
+
+    def __iter__(self):
+        for start in range(self._interval if self._rollover else 1):
+            yield from range(start, self._length, self._interval)
+
+    def __len__(self):
+        if self._rollover:
+            return self._length
+        return (self._length + self._interval - 1) // self._interval
 
 
 class BatchSampler(Sampler):

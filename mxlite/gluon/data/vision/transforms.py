@@ -1,11 +1,24 @@
-"""Image transforms (``gluon.data.vision.transforms``): ToTensor, Normalize, Compose, Cast."""
+"""Image transforms (``gluon.data.vision.transforms``), as MXNet 2.x has them.
+
+Images are (H, W, C) arrays, or (N, H, W, C) batches, of any dtype (uint8 from the
+datasets); sizes are given as ``(width, height)`` or one int for both, as in MXNet.
+Geometric and colour transforms run on the host and return ``mx.np`` arrays of the input's
+dtype; resizing follows OpenCV's ``INTER_LINEAR``/``INTER_NEAREST`` pixel-centre convention,
+which MXNet calls (uint8 results are rounded, so they may differ from OpenCV's fixed-point
+arithmetic by one). Random transforms draw from numpy's global generator, so
+``numpy.random.seed`` makes them reproducible."""
+import math
+
 import numpy as _np
 
 from .... import numpy as mnp
 from ....ndarray import ndarray
 from ...block import Block
 
-__all__ = ["Compose", "ToTensor", "Normalize", "Cast"]
+__all__ = ["Compose", "ToTensor", "Normalize", "Cast", "Resize", "CenterCrop", "CropResize",
+           "RandomCrop", "RandomResizedCrop", "RandomFlipLeftRight", "RandomFlipTopBottom",
+           "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomHue",
+           "RandomColorJitter", "RandomLighting"]
 
 
 class Compose(Block):
@@ -26,6 +39,65 @@ class Compose(Block):
 
 def _as_array(x):
     return x if isinstance(x, ndarray) else mnp.array(_np.asarray(x))
+
+
+def _host_image(x, what):
+    x = x.asnumpy() if isinstance(x, ndarray) else _np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{what} expects an (H, W, C) image or an (N, H, W, C) batch, got "
+                         f"shape {x.shape}")
+    return x
+
+
+def _back(x, like):
+    """A host result as an ``mx.np`` array of ``like``'s dtype."""
+    if _np.issubdtype(like.dtype, _np.integer) and not _np.issubdtype(x.dtype, _np.integer):
+        info = _np.iinfo(like.dtype)
+        x = _np.clip(_np.rint(x), info.min, info.max)
+    return mnp.array(_np.ascontiguousarray(x.astype(like.dtype, copy=False)), dtype=like.dtype)
+
+
+def _size(size, what):
+    """``(width, height)`` from an int or a pair."""
+    if isinstance(size, int):
+        size = (size, size)
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"{what}: size must be a positive int or (width, height), got {size}")
+    return size
+
+
+def _axis_map(src, dst, interpolation):
+    """Source indices (and linear weights) for ``dst`` output pixels along one axis."""
+    scale = src / dst
+    if interpolation == 0:
+        lo = _np.minimum(_np.floor(_np.arange(dst) * scale).astype(_np.int64), src - 1)
+        return lo, lo, _np.zeros(dst)
+    centre = (_np.arange(dst) + 0.5) * scale - 0.5
+    lo = _np.floor(centre)
+    frac = centre - lo
+    frac[lo < 0] = 0.0
+    lo = _np.clip(lo, 0, src - 1).astype(_np.int64)
+    frac[lo >= src - 1] = 0.0
+    return lo, _np.minimum(lo + 1, src - 1), frac
+
+
+def _resize(img, width, height, interpolation):
+    """Resize the H and W axes (-3, -2) of a host image or batch."""
+    if interpolation not in (0, 1):
+        raise ValueError(f"interpolation {interpolation} is not supported: 0 (nearest) or 1 "
+                         f"(bilinear)")
+    h, w = img.shape[-3], img.shape[-2]
+    if (h, w) == (height, width):
+        return img
+    y0, y1, fy = _axis_map(h, height, interpolation)
+    x0, x1, fx = _axis_map(w, width, interpolation)
+    src = img.astype(_np.float64)
+    fy = fy[:, None, None]
+    fx = fx[None, :, None]
+    top = src[..., y0, :, :][..., :, x0, :] * (1 - fx) + src[..., y0, :, :][..., :, x1, :] * fx
+    bottom = src[..., y1, :, :][..., :, x0, :] * (1 - fx) + src[..., y1, :, :][..., :, x1, :] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 class ToTensor(Block):
@@ -64,3 +136,268 @@ class Cast(Block):
 
     def forward(self, x):
         return _as_array(x).astype(self._dtype)
+
+
+class Resize(Block):
+    """Resize to ``size`` = (width, height); with ``keep_ratio`` and an int size the shorter
+    side becomes ``size`` and the other keeps the aspect ratio. ``interpolation`` 0 is
+    nearest, 1 bilinear."""
+
+    def __init__(self, size, keep_ratio=False, interpolation=1):
+        super().__init__()
+        self._keep_ratio = keep_ratio and isinstance(size, int)
+        self._short = size if self._keep_ratio else None
+        self._size = None if self._keep_ratio else _size(size, "Resize")
+        self._interpolation = interpolation
+
+    def forward(self, x):
+        img = _host_image(x, "Resize")
+        h, w = img.shape[-3], img.shape[-2]
+        if self._keep_ratio:
+            if h < w:
+                size = (int(w * self._short / h), self._short)
+            else:
+                size = (self._short, int(h * self._short / w))
+        else:
+            size = self._size
+        return _back(_resize(img, size[0], size[1], self._interpolation), img)
+
+
+def _crop(img, x0, y0, w, h):
+    return img[..., y0:y0 + h, x0:x0 + w, :]
+
+
+class CropResize(Block):
+    """The ``width`` x ``height`` region at column ``x``, row ``y``; resized to ``size``
+    when given."""
+
+    def __init__(self, x, y, width, height, size=None, interpolation=1):
+        super().__init__()
+        self._box = (int(x), int(y), int(width), int(height))
+        self._size = None if size is None else _size(size, "CropResize")
+        self._interpolation = interpolation
+
+    def forward(self, x):
+        img = _host_image(x, "CropResize")
+        x0, y0, w, h = self._box
+        if x0 < 0 or y0 < 0 or x0 + w > img.shape[-2] or y0 + h > img.shape[-3]:
+            raise ValueError(f"CropResize: box (x={x0}, y={y0}, width={w}, height={h}) is "
+                             f"outside the {img.shape[-2]}x{img.shape[-3]} image")
+        out = _crop(img, x0, y0, w, h)
+        if self._size is not None:
+            out = _resize(out, *self._size, self._interpolation)
+        return _back(out, img)
+
+
+class CenterCrop(Block):
+    """The central ``size`` = (width, height) region. An image smaller than ``size`` gives
+    its largest central region of that aspect ratio, resized up to ``size`` (MXNet's
+    ``center_crop``)."""
+
+    def __init__(self, size, interpolation=1):
+        super().__init__()
+        self._size = _size(size, "CenterCrop")
+        self._interpolation = interpolation
+
+    def forward(self, x):
+        img = _host_image(x, "CenterCrop")
+        h, w = img.shape[-3], img.shape[-2]
+        cw, ch = self._size
+        if cw > w or ch > h:
+            ratio = min(w / cw, h / ch)
+            cw, ch = max(1, int(cw * ratio)), max(1, int(ch * ratio))
+        out = _crop(img, (w - cw) // 2, (h - ch) // 2, cw, ch)
+        return _back(_resize(out, *self._size, self._interpolation), img)
+
+
+class RandomCrop(Block):
+    """A random ``size`` = (width, height) region, after padding each side by ``pad``
+    pixels of ``pad_value`` when given (the CIFAR recipe: ``RandomCrop(32, pad=4)``)."""
+
+    def __init__(self, size, pad=None, pad_value=0, interpolation=1):
+        super().__init__()
+        self._size = _size(size, "RandomCrop")
+        self._pad = pad
+        self._pad_value = pad_value
+        self._interpolation = interpolation
+
+    def forward(self, x):
+        img = _host_image(x, "RandomCrop")
+        out = img
+        if self._pad:
+            widths = [(0, 0)] * (img.ndim - 3) + [(self._pad, self._pad)] * 2 + [(0, 0)]
+            out = _np.pad(img, widths, constant_values=self._pad_value)
+        h, w = out.shape[-3], out.shape[-2]
+        cw, ch = self._size
+        if cw > w or ch > h:
+            out = _resize(out, max(cw, w), max(ch, h), self._interpolation)
+            h, w = out.shape[-3], out.shape[-2]
+        x0, y0 = _np.random.randint(0, w - cw + 1), _np.random.randint(0, h - ch + 1)
+        return _back(_crop(out, x0, y0, cw, ch), img)
+
+
+class RandomResizedCrop(Block):
+    """A region of random area (a ``scale`` fraction of the image) and aspect ratio
+    (log-uniform in ``ratio``), resized to ``size``; after 10 draws that do not fit, the
+    central crop (the Inception recipe)."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=1):
+        super().__init__()
+        self._size = _size(size, "RandomResizedCrop")
+        if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"RandomResizedCrop: need 0 < scale[0] <= scale[1] <= 1 and "
+                             f"0 < ratio[0] <= ratio[1], got scale={scale}, ratio={ratio}")
+        self._scale, self._ratio = scale, ratio
+        self._interpolation = interpolation
+
+    def _box(self, w, h):
+        area = w * h
+        log_ratio = (math.log(self._ratio[0]), math.log(self._ratio[1]))
+        for _ in range(10):
+            target = _np.random.uniform(*self._scale) * area
+            aspect = math.exp(_np.random.uniform(*log_ratio))
+            cw = int(round(math.sqrt(target * aspect)))
+            ch = int(round(math.sqrt(target / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                return _np.random.randint(0, w - cw + 1), _np.random.randint(0, h - ch + 1), cw, ch
+        return None
+
+    def forward(self, x):
+        img = _host_image(x, "RandomResizedCrop")
+        box = self._box(img.shape[-2], img.shape[-3])
+        if box is None:
+            return CenterCrop(self._size, self._interpolation)(img)
+        return _back(_resize(_crop(img, *box), *self._size, self._interpolation), img)
+
+
+class _RandomFlip(Block):
+    def __init__(self, p=0.5):
+        super().__init__()
+        self._p = p
+
+    def forward(self, x):
+        img = _host_image(x, type(self).__name__)
+        if _np.random.uniform() < self._p:
+            img = _np.flip(img, axis=self._axis)
+        return _back(img, img)
+
+
+class RandomFlipLeftRight(_RandomFlip):
+    """Mirror the width axis with probability ``p``."""
+
+    _axis = -2
+
+
+class RandomFlipTopBottom(_RandomFlip):
+    """Mirror the height axis with probability ``p``."""
+
+    _axis = -3
+
+
+_LUMA = _np.array([0.299, 0.587, 0.114])
+
+
+class _RandomColor(Block):
+    """``x * alpha + reference * (1 - alpha)`` with alpha uniform in [1 - s, 1 + s]."""
+
+    def __init__(self, strength):
+        super().__init__()
+        if strength < 0:
+            raise ValueError(f"{type(self).__name__}: strength must be >= 0, got {strength}")
+        self._strength = strength
+
+    def forward(self, x):
+        img = _host_image(x, type(self).__name__)
+        alpha = 1.0 + _np.random.uniform(-self._strength, self._strength)
+        src = img.astype(_np.float64)
+        return _back(src * alpha + self._reference(src) * (1.0 - alpha), img)
+
+
+class RandomBrightness(_RandomColor):
+    """Scale intensities by a random factor in [1 - brightness, 1 + brightness]."""
+
+    def _reference(self, src):
+        return 0.0
+
+
+class RandomContrast(_RandomColor):
+    """Blend with the image's mean gray level by a random factor in
+    [1 - contrast, 1 + contrast]."""
+
+    def _reference(self, src):
+        gray = src @ _LUMA if src.shape[-1] == 3 else src[..., 0]
+        return gray.mean(axis=(-2, -1), keepdims=True)[..., None]
+
+
+class RandomSaturation(_RandomColor):
+    """Blend each pixel with its gray level by a random factor in
+    [1 - saturation, 1 + saturation] (RGB images)."""
+
+    def _reference(self, src):
+        if src.shape[-1] != 3:
+            raise ValueError(f"RandomSaturation needs RGB images, got {src.shape[-1]} channels")
+        return (src @ _LUMA)[..., None]
+
+
+# RGB <-> YIQ, for rotating hue about the luma axis (MXNet's HueJitterAug)
+_TO_YIQ = _np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]])
+_FROM_YIQ = _np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.107, 1.705]])
+
+
+class RandomHue(Block):
+    """Rotate the chroma (I, Q of YIQ) of RGB images by a random angle in
+    [-hue, hue] x pi, keeping luma."""
+
+    def __init__(self, hue):
+        super().__init__()
+        if hue < 0:
+            raise ValueError(f"RandomHue: hue must be >= 0, got {hue}")
+        self._hue = hue
+
+    def forward(self, x):
+        img = _host_image(x, "RandomHue")
+        if img.shape[-1] != 3:
+            raise ValueError(f"RandomHue needs RGB images, got {img.shape[-1]} channels")
+        angle = _np.random.uniform(-self._hue, self._hue) * _np.pi
+        u, w = _np.cos(angle), _np.sin(angle)
+        rotate = _np.array([[1.0, 0.0, 0.0], [0.0, u, -w], [0.0, w, u]])
+        return _back(img.astype(_np.float64) @ (_FROM_YIQ @ rotate @ _TO_YIQ).T, img)
+
+
+class RandomColorJitter(Block):
+    """Brightness, contrast, saturation and hue jitter (each skipped when 0), applied in a
+    random order."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        super().__init__()
+        pairs = ((brightness, RandomBrightness), (contrast, RandomContrast),
+                 (saturation, RandomSaturation), (hue, RandomHue))
+        self._jitters = [klass(strength) for strength, klass in pairs if strength]
+
+    def forward(self, x):
+        for i in _np.random.permutation(len(self._jitters)):
+            x = self._jitters[i](x)
+        return _as_array(x)
+
+
+# ImageNet RGB principal components (AlexNet's lighting noise, as MXNet's LightingAug)
+_EIGVAL = _np.array([55.46, 4.794, 1.148])
+_EIGVEC = _np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                     [-0.5836, -0.6948, 0.4203]])
+
+
+class RandomLighting(Block):
+    """Add AlexNet-style PCA lighting noise: ``eigvec @ (alpha * eigval)`` with
+    alpha ~ N(0, ``alpha``) per component, to every pixel of RGB images in [0, 255]."""
+
+    def __init__(self, alpha):
+        super().__init__()
+        self._alpha = alpha
+
+    def forward(self, x):
+        img = _host_image(x, "RandomLighting")
+        if img.shape[-1] != 3:
+            raise ValueError(f"RandomLighting needs RGB images, got {img.shape[-1]} channels")
+        shift = _EIGVEC @ (_np.random.normal(0, self._alpha, size=3) * _EIGVAL)
+        return _back(img.astype(_np.float64) + shift, img)

@@ -1,0 +1,161 @@
+"""gluon.data.vision.transforms: exact values under MXNet's semantics (sizes are
+(width, height), images (H, W, C), resizing with OpenCV's pixel-centre convention)."""
+import numpy as np
+import pytest
+
+import mxlite as mx
+from mxlite.gluon.data.vision import transforms as T
+
+
+def _image(h=4, w=6, c=3, seed=0):
+    return np.random.RandomState(seed).randint(0, 256, (h, w, c)).astype(np.uint8)
+
+
+def test_to_tensor_and_normalize_exact():
+    img = _image()
+    out = T.ToTensor()(mx.np.array(img))
+    assert out.shape == (3, 4, 6) and out.dtype == np.float32
+    np.testing.assert_allclose(out.asnumpy(), img.transpose(2, 0, 1) / np.float32(255),
+                               rtol=1e-7)
+    batch = T.ToTensor()(np.stack([img, img]))
+    assert batch.shape == (2, 3, 4, 6)
+    norm = T.Normalize(mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 2.0))(out)
+    expected = (img.transpose(2, 0, 1) / 255 - np.array([0.1, 0.2, 0.3])[:, None, None]) \
+        / np.array([0.5, 0.25, 2.0])[:, None, None]
+    np.testing.assert_allclose(norm.asnumpy(), expected, rtol=1e-5)
+    assert T.Cast("float16")(img).dtype == np.float16
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        T.ToTensor()(np.zeros((4, 4)))
+
+
+def test_resize_halving_averages_pixel_pairs_and_keeps_dtype():
+    img = _image(4, 6).astype(np.float32)
+    out = T.Resize((3, 2))(img)  # (width, height)
+    assert out.shape == (2, 3, 3) and out.dtype == np.float32
+    expected = img.reshape(2, 2, 3, 2, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-6)
+    as_uint8 = T.Resize((3, 2))(img.astype(np.uint8))
+    assert as_uint8.dtype == np.uint8
+    np.testing.assert_array_equal(as_uint8.asnumpy(), np.rint(expected))
+
+
+def test_resize_upsampling_matches_the_pixel_centre_formula():
+    row = np.array([[0.0, 10.0]], dtype=np.float32)[:, :, None]  # 1 x 2, one channel
+    out = T.Resize((4, 1))(row).asnumpy()[0, :, 0]
+    # output centres map to source x = -0.25, 0.25, 0.75, 1.25 -> clamped at the borders
+    np.testing.assert_allclose(out, [0.0, 2.5, 7.5, 10.0])
+    nearest = T.Resize((4, 1), interpolation=0)(row).asnumpy()[0, :, 0]
+    np.testing.assert_allclose(nearest, [0.0, 0.0, 10.0, 10.0])
+    with pytest.raises(ValueError, match="interpolation 3"):
+        T.Resize(4, interpolation=3)(row)
+
+
+def test_resize_keep_ratio_and_batches():
+    img = _image(4, 8)
+    assert T.Resize(2, keep_ratio=True)(img).shape == (2, 4, 3)
+    assert T.Resize(2, keep_ratio=True)(img.transpose(1, 0, 2)).shape == (4, 2, 3)
+    assert T.Resize(5)(np.stack([img] * 3)).shape == (3, 5, 5, 3)
+
+
+def test_center_crop_and_crop_resize_exact():
+    img = _image(5, 7)
+    np.testing.assert_array_equal(T.CenterCrop((3, 1))(img).asnumpy(), img[2:3, 2:5])
+    np.testing.assert_array_equal(T.CenterCrop(4)(img).asnumpy(), img[0:4, 1:5])
+    np.testing.assert_array_equal(T.CropResize(1, 2, 3, 2)(img).asnumpy(), img[2:4, 1:4])
+    assert T.CropResize(1, 2, 3, 2, size=(6, 4))(img).shape == (4, 6, 3)
+    # larger than the image: its largest central region of that aspect, scaled up
+    small = np.arange(4, dtype=np.float32).reshape(2, 2, 1)
+    np.testing.assert_allclose(T.CenterCrop(4)(small).asnumpy(),
+                               T.Resize(4)(small).asnumpy())
+    with pytest.raises(ValueError, match="outside the 7x5 image"):
+        T.CropResize(5, 0, 3, 2)(img)
+
+
+def test_random_resized_crop_is_a_resized_region():
+    np.random.seed(3)
+    img = np.arange(20 * 30, dtype=np.float32).reshape(20, 30, 1)
+    out = T.RandomResizedCrop((8, 6), scale=(0.2, 0.5))(img)
+    assert out.shape == (6, 8, 1)
+    values = out.asnumpy()
+    # rows and columns of a crop of a ramp stay ramps: constant steps along each axis
+    assert np.ptp(np.diff(values[:, :, 0], axis=1)) < 1e-3
+    assert values.min() >= img.min() and values.max() <= img.max()
+    # a full-image crop of aspect ratio 1.5 is the resized image itself
+    full = T.RandomResizedCrop((15, 10), scale=(1.0, 1.0), ratio=(1.5, 1.5))(img)
+    np.testing.assert_allclose(full.asnumpy(), T.Resize((15, 10))(img).asnumpy())
+    with pytest.raises(ValueError, match="scale"):
+        T.RandomResizedCrop(4, scale=(0.5, 0.2))
+
+
+def test_random_crop_with_padding():
+    np.random.seed(0)
+    img = np.ones((4, 4, 1), np.uint8)
+    crops = [T.RandomCrop(4, pad=2)(img).asnumpy() for _ in range(20)]
+    assert all(c.shape == (4, 4, 1) for c in crops)
+    sums = [int(c.sum()) for c in crops]
+    assert min(sums) < 16 and max(sums) <= 16  # some crops include padding zeros
+    np.testing.assert_array_equal(T.RandomCrop(4)(img).asnumpy(), img)
+
+
+def test_flips():
+    img = _image(3, 4)
+    np.testing.assert_array_equal(T.RandomFlipLeftRight(p=1)(img).asnumpy(), img[:, ::-1])
+    np.testing.assert_array_equal(T.RandomFlipTopBottom(p=1)(img).asnumpy(), img[::-1])
+    np.testing.assert_array_equal(T.RandomFlipLeftRight(p=0)(img).asnumpy(), img)
+    np.random.seed(1)
+    flipped = sum(bool((T.RandomFlipLeftRight()(img).asnumpy() != img).any())
+                  for _ in range(200))
+    assert 60 < flipped < 140
+
+
+def test_color_jitter_formulas():
+    img = _image(2, 3).astype(np.float32)
+    np.random.seed(5)
+    alpha = 1 + np.random.uniform(-0.4, 0.4)
+    np.random.seed(5)
+    np.testing.assert_allclose(T.RandomBrightness(0.4)(img).asnumpy(), img * alpha, rtol=1e-6)
+    gray = (img @ np.array([0.299, 0.587, 0.114])).mean()
+    np.random.seed(5)
+    np.testing.assert_allclose(T.RandomContrast(0.4)(img).asnumpy(),
+                               img * alpha + gray * (1 - alpha), rtol=1e-5)
+    per_pixel = (img @ np.array([0.299, 0.587, 0.114]))[..., None]
+    np.random.seed(5)
+    np.testing.assert_allclose(T.RandomSaturation(0.4)(img).asnumpy(),
+                               img * alpha + per_pixel * (1 - alpha), rtol=1e-5)
+    bright = T.RandomBrightness(10.0)(np.full((1, 1, 3), 200, np.uint8)).asnumpy()
+    assert bright.dtype == np.uint8 and bright.max() <= 255
+
+
+def test_compose_pipeline_on_a_dataset():
+    from mxlite.gluon import data as gdata
+    ds = gdata.ArrayDataset(np.stack([_image(8, 8, seed=i) for i in range(4)]),
+                            np.arange(4)).transform_first(
+        T.Compose([T.Resize(6), T.CenterCrop(4), T.RandomFlipLeftRight(p=0), T.ToTensor()]))
+    x, y = next(iter(gdata.DataLoader(ds, batch_size=4)))
+    assert x.shape == (4, 3, 4, 4) and x.dtype == np.float32
+    assert float(x.max()) <= 1.0
+
+
+def test_hue_lighting_and_color_jitter():
+    img = _image(2, 3).astype(np.float32)
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]])
+    np.testing.assert_allclose(T.RandomHue(0)(img).asnumpy(),
+                               img @ (np.linalg.inv(to_yiq) @ to_yiq).T, atol=0.5)
+    np.random.seed(2)
+    angle = np.random.uniform(-0.3, 0.3) * np.pi
+    np.random.seed(2)
+    out = T.RandomHue(0.3)(img).asnumpy() @ to_yiq.T
+    yiq = img @ to_yiq.T
+    # luma kept (MXNet's YIQ matrices are inverse to three decimals)
+    np.testing.assert_allclose(out[..., 0], yiq[..., 0], atol=0.5)
+    rotated = yiq[..., 1] * np.cos(angle) - yiq[..., 2] * np.sin(angle)
+    np.testing.assert_allclose(out[..., 1], rotated, atol=0.5)
+    np.random.seed(4)
+    alpha = np.random.normal(0, 0.1, size=3)
+    shift = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                      [-0.5836, -0.6948, 0.4203]]) @ (alpha * np.array([55.46, 4.794, 1.148]))
+    np.random.seed(4)
+    np.testing.assert_allclose(T.RandomLighting(0.1)(img).asnumpy(), img + shift, rtol=1e-5)
+    jitter = T.RandomColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1)
+    assert jitter(_image(4, 4)).shape == (4, 4, 3)
+    np.testing.assert_array_equal(T.RandomColorJitter()(img).asnumpy(), img)
