@@ -28,6 +28,9 @@ class _Norm(HybridBlock):
                               allow_deferred_init=True, differentiable=center)
 
     def _channels(self, x):
+        if not -x.ndim <= self._axis < x.ndim:
+            raise ValueError(f"{type(self).__name__}: axis {self._axis} is out of range for "
+                             f"data of shape {x.shape}")
         return x.shape[self._axis]
 
     def infer_shape(self, x, *args):
@@ -93,18 +96,21 @@ class LayerNorm(_Norm):
 
 
 class GroupNorm(_Norm):
-    """Normalize each group of channels (axis 1) together with the spatial axes."""
+    """Normalize each group of channels together with the other non-batch axes.
+
+    Channels are on axis 1 as in MXNet; ``axis`` (an mxlite addition) moves them, e.g.
+    ``axis=-1`` for channel-last data."""
 
     def __init__(self, num_groups=1, epsilon=1e-5, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", in_channels=0):
-        super().__init__(1, epsilon, center, scale, beta_initializer, gamma_initializer,
+                 beta_initializer="zeros", gamma_initializer="ones", in_channels=0, axis=1):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          in_channels)
         self._num_groups = num_groups
 
     def forward(self, x):
-        device = x.device
-        return npx.group_norm(x, self.gamma.data(device), self.beta.data(device),
-                              num_groups=self._num_groups, eps=self._epsilon)
+        return _channels_on_axis_1(x, self._axis, lambda moved: npx.group_norm(
+            moved, self.gamma.data(x.device), self.beta.data(x.device),
+            num_groups=self._num_groups, eps=self._epsilon))
 
 
 class InstanceNorm(_Norm):
@@ -116,10 +122,12 @@ class InstanceNorm(_Norm):
                          in_channels)
 
     def forward(self, x):
-        device = x.device
-        gamma, beta = self.gamma.data(device), self.beta.data(device)
-        if self._axis in (1, 1 - x.ndim):
-            return npx.instance_norm(x, gamma, beta, eps=self._epsilon)
-        moved = np.swapaxes(x, 1, self._axis)
-        return np.swapaxes(npx.instance_norm(moved, gamma, beta, eps=self._epsilon),
-                           1, self._axis)
+        return _channels_on_axis_1(x, self._axis, lambda moved: npx.instance_norm(
+            moved, self.gamma.data(x.device), self.beta.data(x.device), eps=self._epsilon))
+
+
+def _channels_on_axis_1(x, axis, norm):
+    """``norm`` (which takes channels on axis 1) applied with the channels on ``axis``."""
+    if axis % x.ndim == 1:
+        return norm(x)
+    return np.moveaxis(norm(np.moveaxis(x, axis, 1)), 1, axis)
