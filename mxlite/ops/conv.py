@@ -1,4 +1,5 @@
-"""Convolution, deconvolution and pooling of ``mx.npx`` (1-D, 2-D and 3-D, NC* layouts).
+"""Convolution, deconvolution and pooling of ``mx.npx`` (1-D, 2-D and 3-D; channel-first
+layouts, and the channel-last NWC/NHWC/NDHWC as MXNet's, by moving the channel axis).
 
 CPU formulation: a strided window view of the padded input (no copy) is gathered once
 into a column matrix and contracted with the weights by one batched matmul (BLAS); the
@@ -12,6 +13,7 @@ import numpy as _np
 from ..autograd import apply, defop
 from ..base import is_floating
 from . import same_dtype_matmul as _same_dtype_matmul, to_nd
+from .shape import moveaxis
 
 __all__ = ["convolution", "deconvolution", "pooling"]
 
@@ -155,13 +157,30 @@ class _conv_weight_grad:
         return gx, gg
 
 
-def _check_layout(layout, d):
-    if layout not in (None, ("NCW", "NCHW", "NCDHW")[d - 1]):
-        raise ValueError(f"layout {layout!r} is not supported; mxlite convolves "
-                         f"{('NCW', 'NCHW', 'NCDHW')[d - 1]} data (move the channel axis to 1)")
+_CHANNEL_FIRST = ("NCW", "NCHW", "NCDHW")
+_CHANNEL_LAST = ("NWC", "NHWC", "NDHWC")
 
 
-def _conv_inputs(name, data, weight, layout, weight_shape):
+def _is_channel_last(layout, d):
+    """Whether ``layout`` of a ``d``-D op puts channels last (its weights then too: MXNet's
+    (F, *kernel, C/groups)); None means channel-first."""
+    if layout in (None, _CHANNEL_FIRST[d - 1]):
+        return False
+    if layout == _CHANNEL_LAST[d - 1]:
+        return True
+    raise ValueError(f"layout {layout!r} is not supported for {d}-D data; use "
+                     f"{_CHANNEL_FIRST[d - 1]!r} or {_CHANNEL_LAST[d - 1]!r}")
+
+
+def _channels_first(x):
+    return moveaxis(to_nd(x), -1, 1)
+
+
+def _channels_last(x):
+    return moveaxis(x, 1, -1)
+
+
+def _conv_inputs(name, data, weight, weight_shape):
     """``data`` and ``weight`` as ndarrays and their spatial rank, checked to match (the
     weight described as ``weight_shape``)."""
     data = to_nd(data)
@@ -170,7 +189,6 @@ def _conv_inputs(name, data, weight, layout, weight_shape):
     if d < 1 or data.ndim != d + 2:
         raise ValueError(f"{name}: data {data.shape} and weight {weight.shape} must be "
                          f"(N, C, *spatial) and {weight_shape} of matching rank")
-    _check_layout(layout, d)
     return data, weight, d
 
 
@@ -178,8 +196,14 @@ def convolution(data, weight, bias=None, kernel=None, stride=None, dilate=None, 
                 num_filter=None, num_group=1, workspace=None, no_bias=False, cudnn_tune=None,
                 cudnn_off=False, layout=None):
     """N-d convolution (cross-correlation) of (N, C, *spatial) data with
-    (num_filter, C / num_group, *kernel) weights; stride, dilate and pad per axis."""
-    data, weight, d = _conv_inputs("convolution", data, weight, layout, "(F, C/groups, *kernel)")
+    (num_filter, C / num_group, *kernel) weights; stride, dilate and pad per axis.
+    Channel-last layouts take (N, *spatial, C) data and (num_filter, *kernel, C / num_group)
+    weights and return (N, *spatial, num_filter)."""
+    if _is_channel_last(layout, to_nd(weight).ndim - 2):
+        return _channels_last(convolution(
+            _channels_first(data), _channels_first(weight), bias, kernel, stride, dilate, pad,
+            num_filter, num_group, no_bias=no_bias))
+    data, weight, d = _conv_inputs("convolution", data, weight, "(F, C/groups, *kernel)")
     kernel = _tuple(kernel, d, "kernel") or weight.shape[2:]
     if tuple(kernel) != weight.shape[2:]:
         raise ValueError(f"convolution: kernel={kernel} but weight has shape {weight.shape}")
@@ -215,9 +239,13 @@ def deconvolution(data, weight, bias=None, kernel=None, stride=None, dilate=None
 
     ``weight`` is (C_in, num_filter / num_group, *kernel); the output spatial size is
     ``(in - 1) * stride - 2 * pad + dilate * (kernel - 1) + 1 + adj``. ``target_shape``
-    (spatial sizes) sets ``adj`` to reach that size."""
-    data, weight, d = _conv_inputs("deconvolution", data, weight, layout,
-                                   "(C, F/groups, *kernel)")
+    (spatial sizes) sets ``adj`` to reach that size. Channel-last layouts take
+    (N, *spatial, C) data and (C, *kernel, F / num_group) weights."""
+    if _is_channel_last(layout, to_nd(weight).ndim - 2):
+        return _channels_last(deconvolution(
+            _channels_first(data), _channels_first(weight), bias, kernel, stride, dilate, pad,
+            adj, target_shape, num_filter, num_group, no_bias=no_bias))
+    data, weight, d = _conv_inputs("deconvolution", data, weight, "(C, F/groups, *kernel)")
     groups = int(num_group)
     if data.shape[1] != weight.shape[0]:
         raise ValueError(f"deconvolution: data has {data.shape[1]} channels but weight "
@@ -376,8 +404,6 @@ class _avg_pool_spread:
         return (ctx.call(_avg_pool, gz, **p),)
 
 
-
-
 def pooling(data, kernel=None, pool_type="max", global_pool=False, cudnn_off=False,
             pooling_convention="valid", stride=None, pad=None, p_value=None,
             count_include_pad=None, layout=None):
@@ -386,12 +412,16 @@ def pooling(data, kernel=None, pool_type="max", global_pool=False, cudnn_off=Fal
     ``stride`` defaults to 1 per axis (MXNet's operator; Gluon passes the pool size);
     ``global_pool`` pools everything to size 1; ``count_include_pad`` (default True)
     counts padding in averages; ``pooling_convention`` 'valid' floors the output size,
-    'full' ceils it. Max pooling sends the gradient to the first maximum of each window."""
+    'full' ceils it. Max pooling sends the gradient to the first maximum of each window.
+    Channel-last layouts pool (N, *spatial, C) data."""
     data = to_nd(data)
     d = data.ndim - 2
     if d < 1:
         raise ValueError(f"pooling needs (N, C, *spatial) data, got shape {data.shape}")
-    _check_layout(layout, d)
+    if _is_channel_last(layout, d):
+        return _channels_last(pooling(
+            _channels_first(data), kernel, pool_type, global_pool, cudnn_off,
+            pooling_convention, stride, pad, p_value, count_include_pad))
     if pool_type not in ("max", "avg", "sum"):
         raise ValueError(f"pooling: pool_type must be max, avg or sum, got {pool_type!r}")
     if global_pool:

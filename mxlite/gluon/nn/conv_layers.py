@@ -1,5 +1,7 @@
-"""Convolution and pooling layers of ``gluon.nn`` (channel-first layouts), over
-``npx.convolution``, ``npx.deconvolution`` and ``npx.pooling``."""
+"""Convolution and pooling layers of ``gluon.nn`` over ``npx.convolution``,
+``npx.deconvolution`` and ``npx.pooling``, in channel-first (NCW, NCHW, NCDHW) or
+channel-last (NWC, NHWC, NDHWC) layouts. Channel-last weights are MXNet's
+(channels, *kernel, in_channels/groups) ((in_channels, *kernel, channels/groups) transposed)."""
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
@@ -13,6 +15,16 @@ __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
            "PixelShuffle2D", "PixelShuffle3D"]
 
 _LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+_CHANNEL_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+
+
+def _channel_last(layout, ndim):
+    """Whether ``layout`` is the channel-last one for ``ndim`` spatial axes (else it must be
+    the channel-first one)."""
+    if layout not in (_LAYOUTS[ndim], _CHANNEL_LAST[ndim]):
+        raise ValueError(f"layout must be {_LAYOUTS[ndim]!r} or {_CHANNEL_LAST[ndim]!r} for "
+                         f"{ndim}-D data, got {layout!r}")
+    return layout == _CHANNEL_LAST[ndim]
 
 
 def _tuple(value, n, what):
@@ -31,9 +43,7 @@ class _Conv(HybridBlock):
                  in_channels, activation, use_bias, weight_initializer, bias_initializer,
                  transpose=False, output_padding=0):
         super().__init__()
-        if layout != _LAYOUTS[ndim]:
-            raise ValueError(f"only the channel-first layout {_LAYOUTS[ndim]} is supported, "
-                             f"got {layout!r}")
+        self._channel_last = _channel_last(layout, ndim)
         if in_channels and in_channels % groups:
             raise ValueError(f"in_channels {in_channels} is not divisible by groups {groups}")
         if channels % groups:
@@ -56,14 +66,18 @@ class _Conv(HybridBlock):
 
     def _weight_shape(self, in_channels):
         if self._transpose:
-            return (in_channels, self._channels // self._groups) + self._kernel
-        return (self._channels, in_channels // self._groups if in_channels else 0) + self._kernel
+            outer, inner = in_channels, self._channels // self._groups
+        else:
+            outer, inner = self._channels, in_channels // self._groups if in_channels else 0
+        if self._channel_last:
+            return (outer,) + self._kernel + (inner,)
+        return (outer, inner) + self._kernel
 
     def infer_shape(self, x, *args):
         if x.ndim != len(self._kernel) + 2:
             raise ValueError(f"{type(self).__name__} expects {len(self._kernel) + 2}-d input "
                              f"({self._layout}), got shape {x.shape}")
-        self.weight.shape = self._weight_shape(x.shape[1])
+        self.weight.shape = self._weight_shape(x.shape[-1 if self._channel_last else 1])
 
     def forward(self, x):
         device = x.device
@@ -79,7 +93,8 @@ class _Conv(HybridBlock):
         return self.act(out) if self.act is not None else out
 
     def __repr__(self):
-        in_channels = self.weight.shape[1 if not self._transpose else 0]
+        shape = self.weight.shape
+        in_channels = shape[0] if self._transpose else shape[-1 if self._channel_last else 1]
         return (f"{type(self).__name__}({in_channels if in_channels > 0 else None} -> "
                 f"{self._channels}, kernel_size={self._kernel}, stride={self._strides})")
 
@@ -141,9 +156,7 @@ class _Pool(HybridBlock):
     def __init__(self, ndim, pool_size, strides, padding, ceil_mode, global_pool, pool_type,
                  layout, count_include_pad=None):
         super().__init__()
-        if layout != _LAYOUTS[ndim]:
-            raise ValueError(f"only the channel-first layout {_LAYOUTS[ndim]} is supported, "
-                             f"got {layout!r}")
+        _channel_last(layout, ndim)
         self._kernel = _tuple(pool_size, ndim, "pool_size")
         self._strides = self._kernel if strides is None else _tuple(strides, ndim, "strides")
         self._padding = _tuple(padding, ndim, "padding")
