@@ -128,7 +128,7 @@ def test_instance_norm_any_axis(axis, device):
     want = _normalize(x, spatial, 1e-3) * _shaped(gamma, 4, axis) + _shaped(beta, 4, axis)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     layer.cast("float64")
-    check_gradient(lambda x: layer(x), x)
+    check_gradient(lambda x: layer(x), x, device=device)
 
 
 @pytest.mark.parametrize("axis", [1, -1])
@@ -143,7 +143,7 @@ def test_group_norm_axis(axis, device):
     got = layer(mx.np.array(x, device=device)).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     layer.cast("float64")
-    check_gradient(lambda x: layer(x), x)
+    check_gradient(lambda x: layer(x), x, device=device)
 
 
 def test_norm_axis_errors_name_the_shape():

@@ -191,9 +191,9 @@ def test_linalg_values(device):
     np.testing.assert_allclose(logdet.asnumpy(), np.linalg.slogdet(a)[1], rtol=1e-10)
     np.testing.assert_allclose(la.cholesky(ma).asnumpy(), np.linalg.cholesky(a), rtol=1e-10)
     b = RNG.standard_normal((2, 3, 2))
-    np.testing.assert_allclose(la.solve(ma, mnp.array(b, dtype="float64")).asnumpy(),
+    np.testing.assert_allclose(la.solve(ma, mnp.array(b, dtype="float64", device=device)).asnumpy(),
                                np.linalg.solve(a, b), rtol=1e-10)
-    np.testing.assert_allclose(la.solve(ma[0], mnp.array(b[0, :, 0], dtype="float64")).asnumpy(),
+    np.testing.assert_allclose(la.solve(ma[0], mnp.array(b[0, :, 0], dtype="float64", device=device)).asnumpy(),
                                np.linalg.solve(a[0], b[0, :, 0]), rtol=1e-10)
     np.testing.assert_allclose(la.svd(ma)[1].asnumpy(), np.linalg.svd(a)[1], rtol=1e-10)
 

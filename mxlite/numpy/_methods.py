@@ -72,9 +72,11 @@ def _copyto(self, other):
             raise ValueError(f"copyto: shape {self.shape} does not match target {other.shape}")
         check_inplace(other)
         data = self._data
-        if other._device.backend.kind != self._device.backend.kind:
-            data = other._device.backend.asarray(self._device.backend.to_host(data))
-        other._device.backend.xp.copyto(other._data, data, casting="unsafe")
+        target = other._device.backend
+        if other._device is not self._device:  # another device: through the host, in its scope
+            data = target.asarray(self._device.backend.to_host(data))
+        with target.scope():
+            target.xp.copyto(other._data, data, casting="unsafe")
         return other
     return S.to_device(S.copy(self), Device(other)) if Device(other) is not self._device \
         else S.copy(self)

@@ -131,7 +131,8 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
 
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
-    return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
+    with dev.backend.scope():
+        return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
 
 
 def identity(n, dtype=None, device=None, ctx=None):
@@ -144,4 +145,5 @@ def from_dlpack(x):
     if int(kind) == 1:  # kDLCPU
         return wrap(_np.from_dlpack(x), Device("cpu", 0))
     dev = Device("gpu", dev_id)
-    return wrap(dev.backend.xp.from_dlpack(x), dev)
+    with dev.backend.scope():
+        return wrap(dev.backend.xp.from_dlpack(x), dev)

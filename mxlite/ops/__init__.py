@@ -53,6 +53,7 @@ the first operand; relu'(0) = abs'(0) = 0; clip passes the gradient at its bound
 rounding ops and sign have zero gradient. batch_norm updates its running statistics in
 the forward pass (MXNet: in backward).
 """
+import functools
 import numbers
 
 import numpy as _np
@@ -80,6 +81,22 @@ class EmptyReductionError(ValueError, MXNetError):
     and MXNet's MXNetError."""
 
 
+def on_inputs_device(fn):
+    """Run ``fn`` (an op-layer function that calls the array module directly, outside an
+    op's dispatch) inside the scope of its first array argument's device: CuPy works on
+    the current GPU, so a raw call on a gpu(1) array from outside its scope would land on
+    device 0."""
+    @functools.wraps(fn)
+    def scoped(*args, **kwargs):
+        for a in args:
+            if isinstance(a, ndarray):
+                with a._device.backend.scope():
+                    return fn(*args, **kwargs)
+        with current_device().backend.scope():
+            return fn(*args, **kwargs)
+    return scoped
+
+
 def to_nd(x, like=None):
     """``x`` as an ndarray: lists and host arrays go to ``like``'s device (or the default)."""
     if isinstance(x, ndarray):
@@ -95,6 +112,7 @@ def is_scalar(x):
     return isinstance(x, numbers.Number) and not isinstance(x, ndarray)
 
 
+@on_inputs_device
 def finish_out(res, out):
     """Implement numpy's ``out=``: copy ``res`` into ``out`` (not differentiable)."""
     if out is None:

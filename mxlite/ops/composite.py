@@ -11,7 +11,7 @@ import numpy as _np
 
 from ..autograd import apply, is_training, pause
 from ..ndarray import wrap
-from . import as_axes, finish_out, keep_shape, to_nd
+from . import as_axes, finish_out, keep_shape, on_inputs_device, to_nd
 from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
 from .linalg import _norm2, matmul, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
@@ -27,6 +27,7 @@ NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normali
 
 
 # -- reductions ------------------------------------------------------------------------------
+@on_inputs_device
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """Weighted mean, ``sum(a * w) / sum(w)``; differentiable in ``a`` and ``weights``.
 
@@ -72,6 +73,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
                       out)
 
 
+@on_inputs_device
 def quantile(a, q, axis=None, out=None, keepdims=False, method="linear"):
     """numpy's quantile (``method='linear'``): sorted values interpolated, so the
     gradient goes to the two neighbouring order statistics."""
@@ -171,6 +173,7 @@ def batch_dot(a, b, transpose_a=False, transpose_b=False, forward_stype=None):
 
 
 # -- diagonals and triangles -----------------------------------------------------------------
+@on_inputs_device
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The diagonal as the last axis (numpy); a gather, so the gradient scatters back."""
     a = to_nd(a)
@@ -189,6 +192,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
 
 
+@on_inputs_device
 def diag(v, k=0):
     """1-D input: a matrix with ``v`` on diagonal ``k``; 2-D input: that diagonal."""
     v = to_nd(v)
@@ -203,6 +207,7 @@ def diag(v, k=0):
     return apply(_scatter_add, (v,), {"key": key, "shape": (n, n)})
 
 
+@on_inputs_device
 def _triangle(m, k, lower):
     m = to_nd(m)
     if m.ndim < 2:
@@ -327,6 +332,7 @@ def logsumexp(data, axis=None, keepdims=False):
     return squeeze(res, axis=axis) if axis is not None else res.reshape(())
 
 
+@on_inputs_device
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     """float32 by default (MXNet); out-of-range indices give an all-off row."""
     indices = to_nd(indices)
@@ -340,6 +346,7 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     return wrap(out, indices._device)
 
 
+@on_inputs_device
 def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
     """The k largest (smallest with ``is_ascend``) along ``axis``; ties go to the lower
     index. ``ret_typ``: indices (as ``dtype``, float32 by default), value, both
@@ -368,6 +375,7 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
     raise ValueError(f"topk: ret_typ must be indices, value, both or mask, got {ret_typ!r}")
 
 
+@on_inputs_device
 def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0.0, axis=0):
     """Set steps at or beyond each sequence's length to ``value``. ``axis`` (0 or 1) is the
     time axis; the batch axis is the other one of the first two."""
@@ -387,6 +395,7 @@ def sequence_mask(data, sequence_length=None, use_sequence_length=False, value=0
     return where(wrap(mask, data._device), data, value)
 
 
+@on_inputs_device
 def sequence_last(data, sequence_length=None, use_sequence_length=False, axis=0):
     """The last valid step of each sequence: ``data[length - 1]`` per batch entry along the
     time ``axis`` (0 or 1; the batch axis is the other of the first two)."""

@@ -16,7 +16,7 @@ from ..autograd import Op, apply, apply1, apply2, defop
 from ..backend import CPU
 from ..base import default_float, is_floating
 from ..ndarray import ndarray, wrap
-from . import finish_out, to_nd
+from . import finish_out, on_inputs_device, to_nd
 from .shape import astype
 
 
@@ -410,6 +410,7 @@ class _where:
                 xp.where(cond, 0, g) if ctx.need[2] else None)
 
 
+@on_inputs_device
 def where(condition, x=None, y=None):
     """``where(c, x, y)`` picks elementwise; ``where(c)`` is ``nonzero(c)``."""
     if x is None and y is None:
@@ -447,6 +448,7 @@ def clip(a, a_min=None, a_max=None, out=None):
     return res if out is None else finish_out(res, out)
 
 
+@on_inputs_device
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """numpy's isclose: a bool array, not differentiable."""
     a, b = _operands(a, b)
@@ -462,6 +464,7 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).all())
 
 
+@on_inputs_device
 def array_equal(a1, a2, equal_nan=False):
     """A Python bool: same shape and elements."""
     a1, a2 = to_nd(a1), to_nd(a2)

@@ -11,7 +11,7 @@ import numpy as _np
 from ..autograd import apply, defop, is_training
 from ..base import default_float
 from ..ndarray import wrap
-from . import add_at, same_dtype_matmul as _same_dtype_matmul, to_nd
+from . import add_at, on_inputs_device, same_dtype_matmul as _same_dtype_matmul, to_nd
 from .elemwise import where
 from .special import _erf_op, erf_forward
 
@@ -209,6 +209,7 @@ class _pick_scatter:
         return ctx.call(_pick, g, ctx.inputs[1], axis=p["axis"], keepdims=p["keepdims"]), None
 
 
+@on_inputs_device
 def pick(data, index, axis=-1, mode="clip", keepdims=False):
     """``data`` picked at ``index`` along ``axis`` (float indices accepted, as MXNet)."""
     data = to_nd(data)
@@ -371,6 +372,7 @@ def leaky_relu(data, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125
     return apply(_leaky_relu, (data, gamma), {"act_type": act_type, "slope": float(slope)})
 
 
+@on_inputs_device
 def _rrelu(data, lower, upper):
     if not is_training():
         return leaky_relu(data, act_type="leaky", slope=(lower + upper) / 2)
@@ -421,6 +423,7 @@ class _masked_softmax:
         return gx, None
 
 
+@on_inputs_device
 def _length_mask(data, length, axis):
     """Bool mask: position along ``axis`` < ``length`` (shaped like data without axis)."""
     xp = data._device.backend.xp
@@ -484,6 +487,7 @@ class _embedding_grad:
         return None, ctx.call(_embedding, ctx.inputs[0], g)
 
 
+@on_inputs_device
 def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
               sparse_grad=False, **kwargs):
     """Rows of ``weight`` at ``data`` (float indices accepted and clipped to the table, as
@@ -524,6 +528,7 @@ def reshape_like(lhs, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end
     return lhs.reshape(shape)
 
 
+@on_inputs_device
 def arange_like(data, start=0.0, step=1.0, repeat=1, device=None, axis=None, ctx=None):
     """``start + step * (i // repeat)`` shaped like ``data`` (or its ``axis``), float32."""
     data = to_nd(data)

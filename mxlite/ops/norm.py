@@ -125,11 +125,12 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
         axes = tuple(i for i in range(x.ndim) if i != ax)
         y, mean, var = apply(_normalize, (x, g, b),
                              {"axes": axes, "eps": float(eps), "fix_gamma": bool(fix_gamma)})
-        for running, batch in ((running_mean, mean), (running_var, var)):
-            if running is not None:
-                stat = batch._data.reshape(running.shape).astype(running.dtype, copy=False)
-                running._data *= momentum
-                running._data += (1 - momentum) * stat
+        with x._device.backend.scope():
+            for running, batch in ((running_mean, mean), (running_var, var)):
+                if running is not None:
+                    stat = batch._data.reshape(running.shape).astype(running.dtype, copy=False)
+                    running._data *= momentum
+                    running._data += (1 - momentum) * stat
         if output_mean_var:
             return y, mean.reshape(-1), var.reshape(-1)
         return y

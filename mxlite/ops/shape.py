@@ -9,7 +9,7 @@ from ..autograd import Op, apply, defop
 from ..backend.gpu import check_gpu_dtype
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
-from . import AxisError, add_at, as_axes, finish_out, to_nd
+from . import AxisError, add_at, as_axes, finish_out, on_inputs_device, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
@@ -645,6 +645,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     return res if res is not array else copy(array)
 
 
+@on_inputs_device
 def take(a, indices, axis=None, mode="raise"):
     """Gather along ``axis`` (flattened when None); modes raise, wrap and clip."""
     a = to_nd(a)
@@ -668,6 +669,7 @@ def take(a, indices, axis=None, mode="raise"):
     return apply(_getitem, (a,), {"key": (slice(None),) * ax + (idx,)})
 
 
+@on_inputs_device
 def take_along_axis(arr, indices, axis):
     """Gather along ``axis``; the gradient scatter-adds (repeated indices accumulate)."""
     arr = to_nd(arr)
@@ -731,6 +733,7 @@ def _host_result(a, res):
     return wrap(a._device.backend.asarray(res), a._device)
 
 
+@on_inputs_device
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None):
     """numpy's unique (not differentiable), computed on the array's device."""
     ar = to_nd(ar)
@@ -776,6 +779,7 @@ def unique_values(x):
     return unique(ravel(to_nd(x)))
 
 
+@on_inputs_device
 def unravel_index(indices, shape, order="C"):
     """Flat indices to a tuple of coordinate arrays (int64), as numpy; not differentiable."""
     if isinstance(indices, _numbers.Integral):
@@ -792,21 +796,25 @@ def unravel_index(indices, shape, order="C"):
                  for c in xp.unravel_index(indices._data, shape, order=order))
 
 
+@on_inputs_device
 def nonzero(a):
     a = to_nd(a)
     return tuple(wrap(i, a._device) for i in a._device.backend.xp.nonzero(a._data))
 
 
+@on_inputs_device
 def flatnonzero(a):
     a = to_nd(a)
     return wrap(a._device.backend.xp.flatnonzero(a._data), a._device)
 
 
+@on_inputs_device
 def argwhere(a):
     a = to_nd(a)
     return wrap(a._device.backend.xp.argwhere(a._data), a._device)
 
 
+@on_inputs_device
 def searchsorted(a, v, side="left", sorter=None):
     a = to_nd(a)
     raw_v = as_raw(v, a._device) if not isinstance(v, (int, float)) else v

@@ -151,11 +151,13 @@ class Optimizer:
         """Update the weights (all on one device) in place from their gradients and states."""
         for w in weights:
             bump_version(w)  # graphs recorded before the step now refuse to backward
-        with autograd.pause():
+        if not weights:
+            return
+        with autograd.pause(), weights[0]._device.backend.scope():
             rates = [self._rates(index) for index in indices]
             remaining = range(len(weights))
             kernels = (self.fused_kernels(weights[0]._device)
-                       if weights and self._has_fused_kernel() else None)
+                       if self._has_fused_kernel() else None)
             if kernels is not None:
                 remaining = self._fused_update(kernels, indices, weights, grads, states, rates)
             for pos in remaining:

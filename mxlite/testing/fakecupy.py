@@ -3,15 +3,21 @@
 ``install(n_devices=2)`` puts it in ``sys.modules['cupy']`` before mxlite touches CuPy, so
 ``mx.gpu(0)`` and ``mx.gpu(1)`` run the real GpuBackend, storage pools and allocator hook.
 Arrays carry the device that made them; using one while another device is current raises,
-as CuPy does. The current device is per thread and set by ``cuda.Device(i)`` scopes. Every
-allocation goes through the hook installed with ``cuda.set_allocator`` and is counted per
-device in ``allocations``; ``syncs`` counts device-to-host reads (``get``, ``int()``).
+as CuPy does (so does launching a kernel on one, or drawing from a generator made on another
+device). The current device and the current stream are per thread, set by ``cuda.Device(i)``
+and ``cuda.Stream`` scopes. Every allocation goes through the hook installed with
+``cuda.set_allocator`` and is counted per device in ``allocations``; ``syncs`` counts
+device-to-host reads (``get``, ``int()``). ``RawModule``/``RawKernel`` compile the real
+``kernels/*.cu`` for :mod:`mxlite.testing.cudasim` and launch them on the host; ``compiles``
+counts how often a module or kernel was built.
 
 What it cannot prove: timing, the memory model (buffers are host memory, ``malloc``
-addresses are tokens), asynchronous execution and stream ordering, kernel launches
-(``RawModule`` is absent), and CuPy's exact semantics beyond what is mirrored here. A
-lent card has the last word.
+addresses are tokens), asynchronous execution and stream ordering (every launch finishes
+before it returns, so a use-after-free across streams cannot show here), races inside
+kernels, NVRTC's dialect and CuPy's exact semantics beyond what is mirrored here. A lent
+card has the last word.
 """
+import os
 import sys
 import threading
 import types
@@ -23,7 +29,9 @@ _state = threading.local()
 n_devices = 2
 allocations = Counter()  # device id -> bytes requested through the allocator hook
 syncs = Counter()        # device id -> device-to-host reads
+compiles = Counter()     # "module" / "kernel" -> RawModule / RawKernel builds
 _allocator = None
+_next_stream = [0x1000]
 
 
 def _current():
@@ -69,12 +77,20 @@ class Device:
         return f"<CUDA Device {self.id}>"
 
 
-def _check(arrays):
+_HOST_INPUTS = ("asarray", "array", "asanyarray")  # the only functions CuPy lets read host arrays
+
+
+def _check(arrays, host_ok=False):
+    """Refuse, as CuPy does, arrays of another device and (unless ``host_ok``) host arrays."""
     dev = _current()
     for a in arrays:
-        if isinstance(a, ndarray) and a.device.id != dev:
-            raise ValueError(f"Array device must be same as the current device: "
-                             f"array device = {a.device.id} while current = {dev}")
+        if isinstance(a, ndarray):
+            if a.device.id != dev:
+                raise ValueError(f"Array device must be same as the current device: "
+                                 f"array device = {a.device.id} while current = {dev}")
+        elif isinstance(a, numpy.ndarray) and not host_ok:
+            raise TypeError(f"Unsupported type {type(a)}: a host numpy array given to CuPy; "
+                            "copy it to the device first (cupy.asarray)")
 
 
 def _alloc(nbytes):
@@ -122,9 +138,12 @@ class ndarray(numpy.ndarray):
         _check(list(_flat(inputs)) + list(_flat(kwargs.get("out", ()))))
         plain = [i.view(numpy.ndarray) if isinstance(i, ndarray) else i for i in inputs]
         if "out" in kwargs:
-            kwargs["out"] = tuple(o.view(numpy.ndarray) for o in kwargs["out"])
+            outs = kwargs["out"]
+            kwargs["out"] = tuple(o.view(numpy.ndarray) for o in outs)
             getattr(ufunc, method)(*plain, **kwargs)
-            return inputs[0] if method == "at" else None
+            if method == "at":
+                return None
+            return outs[0] if len(outs) == 1 else outs
         return _wrap(getattr(ufunc, method)(*plain, **kwargs))
 
     def get(self):
@@ -144,15 +163,37 @@ class ndarray(numpy.ndarray):
         return float(self.view(numpy.ndarray))
 
 
-def _function(name):
-    fn = getattr(numpy, name)
+def _function(name, fn=None):
+    fn = getattr(numpy, name) if fn is None else fn
+
+    host_ok = name in _HOST_INPUTS
 
     def call(*args, **kwargs):
-        _check(_flat(args))
+        _check(_flat([*args, *kwargs.values()]), host_ok)
+        if host_ok and args and type(args[0]) is numpy.ndarray:
+            args = (numpy.array(args[0]), *args[1:])  # host to device is a copy
         plain = [a.view(numpy.ndarray) if isinstance(a, ndarray) else a for a in args]
-        return _wrap(fn(*plain, **kwargs))
+        out = kwargs.get("out")
+        kwargs = {k: v.view(numpy.ndarray) if isinstance(v, ndarray) else v
+                  for k, v in kwargs.items()}
+        result = fn(*plain, **kwargs)
+        return out if isinstance(out, ndarray) else _wrap(result)
     call.__name__ = name
     return call
+
+
+class _Namespace(types.ModuleType):
+    """A numpy submodule (``linalg``, ``lib.stride_tricks``) whose functions act as CuPy's."""
+
+    def __init__(self, name, source, children=()):
+        super().__init__(f"cupy.{name}")
+        self._source = source
+        for child in children:
+            setattr(self, child, _Namespace(f"{name}.{child}", getattr(source, child)))
+
+    def __getattr__(self, name):
+        value = getattr(self._source, name)
+        return _function(name, value) if callable(value) and not isinstance(value, type) else value
 
 
 def asnumpy(a):
@@ -179,6 +220,154 @@ class Generator:
                                  f"device {_current()} is current")
             return _wrap(numpy.asarray(draw(*args, **kwargs)))
         return call
+
+
+class Stream:
+    """A stream of the device current when it was made; ``with`` makes it current."""
+
+    def __init__(self, null=False, non_blocking=False, ptr=None):
+        if ptr is not None:
+            self.ptr = ptr
+        elif null:
+            self.ptr = 0
+        else:
+            self.ptr, _next_stream[0] = _next_stream[0], _next_stream[0] + 0x10
+        self.device_id = _current()
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(getattr(_state, "stream", None))
+        _state.stream = self
+        return self
+
+    def __exit__(self, *exc):
+        _state.stream = self._saved.pop()
+
+    def use(self):
+        _state.stream = self
+        return self
+
+    def synchronize(self):
+        pass
+
+    def record(self, event=None):
+        event = Event() if event is None else event
+        event.record(self)
+        return event
+
+    def wait_event(self, event):
+        pass
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and other.ptr == self.ptr
+
+    def __hash__(self):
+        return hash(self.ptr)
+
+
+_PER_THREAD_STREAM = 2  # cudaStreamPerThread: one handle value, a different stream per thread
+
+
+def get_current_stream(device_id=None):
+    stream = getattr(_state, "stream", None)
+    if stream is not None:
+        return stream
+    per_thread = os.environ.get("CUPY_CUDA_PER_THREAD_DEFAULT_STREAM", "0") not in ("", "0")
+    return Stream(ptr=_PER_THREAD_STREAM) if per_thread else Stream(null=True)
+
+
+class Event:
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.done = False
+
+    def record(self, stream=None):
+        self.done = True
+
+    def synchronize(self):
+        pass
+
+    def query(self):
+        return True
+
+
+def get_elapsed_time(start, end):
+    return 0.0
+
+
+def _launch_arguments(name, args):
+    """The launch's arguments as the host executor takes them; arrays must be on the current
+    device, as CUDA needs them to be (a kernel cannot read another GPU's memory here)."""
+    dev = _current()
+    plain = []
+    for index, arg in enumerate(args):
+        if isinstance(arg, ndarray):
+            if arg.device.id != dev:
+                raise ValueError(f"kernel {name}: argument {index} is on device {arg.device.id} "
+                                 f"but device {dev} is current")
+            arg = arg.view(numpy.ndarray)
+        elif isinstance(arg, numpy.ndarray):
+            raise TypeError(f"kernel {name}: argument {index} is a host numpy array; pass a "
+                            "device array")
+        plain.append(arg)
+    return tuple(plain)
+
+
+class RawKernel:
+    """One kernel, launched as CuPy does: ``kernel(grid, block, args, shared_mem=0, stream=None)``."""
+
+    def __init__(self, code=None, name=None, options=(), *, _function=None, **_):
+        if _function is None:
+            compiles["kernel"] += 1
+            _function = _cudasim().Module(code, options=tuple(options)).get_function(name)
+        self._function = _function
+        self.name = _function.name
+
+    def __call__(self, grid, block, args, *, shared_mem=0, stream=None, enable_cooperative_groups=False):
+        self._function(grid, block, _launch_arguments(self.name, args), shared_mem=shared_mem)
+
+
+class RawModule:
+    """A compiled kernel file (``code=``) with its template instantiations (``name_expressions``)."""
+
+    def __init__(self, code=None, path=None, options=(), name_expressions=None, **_):
+        compiles["module"] += 1
+        self._module = _cudasim().Module(code if code is not None else path,
+                                         name_expressions=tuple(name_expressions or ()),
+                                         options=tuple(options))
+
+    def compile(self, log_stream=None):
+        return self
+
+    def get_function(self, name):
+        return RawKernel(_function=self._module.get_function(name))
+
+
+def scatter_add(out, key, values):
+    """``cupyx.scatter_add``: ``out[key] += values`` with repeated indices accumulating."""
+    _check(_flat([out, values]) if not isinstance(key, tuple) else _flat([out, values, *key]))
+    plain_key = tuple(k.view(numpy.ndarray) if isinstance(k, ndarray) else k for k in key) \
+        if isinstance(key, tuple) else (key.view(numpy.ndarray) if isinstance(key, ndarray) else key)
+    values = values.view(numpy.ndarray) if isinstance(values, ndarray) else values
+    numpy.add.at(out.view(numpy.ndarray), plain_key, values)
+
+
+def _special_module():
+    """``cupyx.scipy.special`` backed by scipy's (where scipy is installed)."""
+    special = types.ModuleType("cupyx.scipy.special")
+
+    def __getattr__(name):
+        try:
+            import scipy.special
+        except ImportError as err:
+            raise AttributeError(f"the stand-in's cupyx.scipy.special.{name} needs scipy") from err
+        return _function(name, getattr(scipy.special, name))
+    special.__getattr__ = __getattr__
+    return special
+
+
+def _cudasim():
+    from . import cudasim
+    return cudasim
 
 
 class _Runtime(types.ModuleType):
@@ -229,11 +418,22 @@ def install(devices=2):
     cuda.Device, cuda.UnownedMemory, cuda.MemoryPointer = Device, UnownedMemory, MemoryPointer
     cuda.set_allocator, cuda.runtime = set_allocator, _Runtime()
     cuda.is_available = lambda: True
+    cuda.Stream, cuda.Event, cuda.get_current_stream = Stream, Event, get_current_stream
+    cuda.get_elapsed_time = get_elapsed_time
+    Stream.null = Stream(null=True)
     random = types.ModuleType("cupy.random")
     random.default_rng = Generator
     module.cuda, module.random = cuda, random
+    module.RawModule, module.RawKernel = RawModule, RawKernel
+    module.linalg = _Namespace("linalg", numpy.linalg)
+    module.lib = _Namespace("lib", numpy.lib, children=("stride_tricks",))
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = scatter_add
+    cupyx.scipy = types.ModuleType("cupyx.scipy")
+    cupyx.scipy.special = _special_module()
     sys.modules.update({"cupy": module, "cupy.cuda": cuda, "cupy.cuda.runtime": cuda.runtime,
-                        "cupy.random": random})
+                        "cupy.random": random, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
+                        "cupyx.scipy.special": cupyx.scipy.special})
     return module
 
 
