@@ -182,12 +182,16 @@ def apply(op, args, params=NO_PARAMS):
     aux = None
     if op.has_aux:
         res, aux = res
-    out_dev = params["device"] if op.moves_device else dev
+    if op.moves_device:  # the result belongs to the target device's backend
+        out_dev = params["device"]
+        out_be = out_dev._backend or out_dev.backend
+    else:
+        out_dev, out_be = dev, be
     if op.nout == 1:
-        out = wrap(_as_array(be, res), out_dev)
+        out = wrap(_as_array(out_be, res), out_dev)
         outs = (out,)
     else:
-        out = tuple(wrap(_as_array(be, r), out_dev) for r in res)
+        out = tuple(wrap(_as_array(out_be, r), out_dev) for r in res)
         outs = out
     if in_graph and _state.recording and op.differentiable:
         node = Node(op, args, params, res if op.save_out else None, aux, be)

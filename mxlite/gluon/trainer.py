@@ -136,11 +136,15 @@ class Trainer:
                 if len(grads) < 2:
                     continue
                 first = grads[0]
-                total = first._data.copy()
-                for g in grads[1:]:
-                    total += _data_on(g, first._device)
+                with first._device.backend.scope():
+                    total = first._data.copy()
+                    for g in grads[1:]:
+                        total += _data_on(g, first._device)
+                summed = wrap(total, first._device)
                 for g in grads:
-                    g._data[...] = _data_on(wrap(total, first._device), g._device)
+                    data = _data_on(summed, g._device)
+                    with g._device.backend.scope():
+                        g._data[...] = data
             if self._kv is not None:
                 self._dist_allreduce()
 
@@ -160,7 +164,7 @@ class Trainer:
             for p in group:
                 for g in p.list_grad():
                     piece = flat[offset:offset + g.size].reshape(g.shape)
-                    g._data[...] = g._device.backend.asarray(piece)
+                    g._device.backend.copy_from_host(g._data, piece)
                 offset += p.list_grad()[0].size
 
     def _check_and_broadcast(self, params):
@@ -177,7 +181,7 @@ class Trainer:
                                  f"{len(theirs)} parameters, rank {self._kv.rank} {len(mine)}")
         for p in params:
             for d in p.list_data():
-                d._data[...] = d._device.backend.asarray(self._kv.bcast_host(d.asnumpy()))
+                d._device.backend.copy_from_host(d._data, self._kv.bcast_host(d.asnumpy()))
         self._synced = True
 
     def _update(self, ignore_stale_grad):
@@ -268,10 +272,12 @@ def _arrays_of(state):
 
 def _data_on(arr, device):
     """``arr``'s backend data usable on ``device``: as is between CPUs, a device-to-device
-    copy between GPUs (CuPy copies under the target's context), through the host otherwise."""
+    copy between GPUs (CuPy's ``copy`` lands on the current GPU: the target's scope), through
+    the host otherwise. (``asarray`` would hand back the other GPU's array uncopied.)"""
     src, dst = arr._device.backend, device.backend
     if arr._device is device or src.kind == dst.kind == 0:
         return arr._data
     if src.kind == dst.kind:
-        return dst.asarray(arr._data)
+        with dst.scope():
+            return arr._data.copy()
     return dst.asarray(src.to_host(arr._data))

@@ -337,10 +337,13 @@ def astype(a, dtype, copy=True):
 @defop("to_device", moves_device=True)
 class _to_device:
     def forward(xp, x, device, src):
-        be = device.backend
-        if be.host_memory and isinstance(x, be.xp.ndarray):  # asarray would not copy it
+        be, from_host = device.backend, src.backend.host_memory
+        if be.host_memory:
+            return x.copy() if from_host else src.backend.to_host(x)
+        if from_host:
+            return be.asarray(x)
+        with be.scope():  # GPU to GPU: CuPy's copy lands on the current GPU (asarray would not copy)
             return x.copy()
-        return be.asarray(x)
 
     def backward(ctx, g):
         p = ctx.params

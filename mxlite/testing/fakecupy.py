@@ -134,6 +134,11 @@ class ndarray(numpy.ndarray):
     def device(self):
         return self._device
 
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "version": 3,
+                "data": (self.ctypes.data, False), "strides": self.strides}
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         _check(list(_flat(inputs)) + list(_flat(kwargs.get("out", ()))))
         plain = [i.view(numpy.ndarray) if isinstance(i, ndarray) else i for i in inputs]
@@ -146,12 +151,23 @@ class ndarray(numpy.ndarray):
             return outs[0] if len(outs) == 1 else outs
         return _wrap(getattr(ufunc, method)(*plain, **kwargs))
 
+    def copy(self, order="C"):
+        """A copy on the current device, even of another device's array (as CuPy's)."""
+        return _wrap(numpy.array(self.view(numpy.ndarray), order=order, copy=True))
+
     def get(self):
         syncs[self._device.id] += 1
         return numpy.array(self.view(numpy.ndarray))
 
-    def set(self, host):
+    def set(self, host, stream=None):
+        """Host to device, as CuPy's: same shape and dtype, or it raises."""
         _check([self])
+        if not isinstance(host, numpy.ndarray) or isinstance(host, ndarray):
+            raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(host)}")
+        if host.shape != self.shape:
+            raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {host.shape}")
+        if host.dtype != self.dtype:
+            raise TypeError(f"{host.dtype} array cannot be set to {self.dtype} array")
         self.view(numpy.ndarray)[...] = host
 
     def __int__(self):
@@ -209,6 +225,7 @@ class Generator:
 
     def __init__(self, seed):
         self._device = _current()
+        self._state = _alloc(48)  # CuPy keeps the generator's state in device memory
         self._rng = numpy.random.default_rng(seed)
 
     def __getattr__(self, name):
