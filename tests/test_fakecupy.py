@@ -212,3 +212,42 @@ def test_moving_between_devices_gives_the_target_devices_arrays_and_gradients():
         assert type(back._data) is np.ndarray
         np.testing.assert_allclose(x.grad.asnumpy(), [2.0, 4.0, 6.0])
     """)
+
+
+def test_arrays_made_on_another_stream_never_get_a_block_freed_on_the_first():
+    _run("""
+        import mxlite as mx
+        dev = mx.gpu(0)
+        side = cp.cuda.Stream()
+        a = mx.np.zeros((256,), device=dev)
+        address = a._data.data.ptr
+        del a
+        with side:
+            b = mx.np.zeros((256,), device=dev)
+        assert b._data.data.ptr != address
+        c = mx.np.zeros((256,), device=dev)
+        assert c._data.data.ptr == address
+    """)
+
+
+def test_a_fused_optimizer_step_uploads_its_tables_in_one_copy_and_reads_nothing_back():
+    out = _run("""
+        import numpy as np
+        import mxlite as mx
+        from mxlite import optimizer as opt
+        dev = mx.gpu(1)
+        for name in ("adam", "sgd"):
+            o = opt.create(name, learning_rate=0.1, momentum=0.9) if name == "sgd" else \\
+                opt.create(name, learning_rate=0.1)
+            weights = [mx.np.ones(shape, device=dev) for shape in ((3, 4), (5,), (2, 2, 2), (7,))]
+            grads = [mx.np.full(w.shape, 0.5, device=dev) for w in weights]
+            states = [o.create_state_multi_precision(i, w) for i, w in enumerate(weights)]
+            fakecupy.uploads.clear(); fakecupy.syncs.clear()
+            o.update_multi(list(range(4)), weights, grads, states)
+            assert dict(fakecupy.uploads) == {1: 1}, (name, dict(fakecupy.uploads))
+            assert not fakecupy.syncs, (name, dict(fakecupy.syncs))
+            want = 1 - 0.1 * 0.5 if name == "sgd" else 1 - 0.1
+            np.testing.assert_allclose(weights[2].asnumpy(), want, rtol=1e-4)
+        print("ok")
+    """)
+    assert out.strip().endswith("ok")

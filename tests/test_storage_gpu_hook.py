@@ -1,5 +1,6 @@
 """The CuPy allocator hook, driven by a stand-in for CuPy so it runs without a GPU."""
 import sys
+import threading
 import types
 
 import pytest
@@ -24,6 +25,7 @@ def fake_cupy(monkeypatch):
     current_device = [0]
     cuda = types.SimpleNamespace(
         runtime=types.SimpleNamespace(getDevice=lambda: current_device[0]),
+        get_current_stream=lambda: types.SimpleNamespace(ptr=0),
         UnownedMemory=UnownedMemory, MemoryPointer=MemoryPointer,
         set_allocator=lambda fn: installed.update(malloc=fn))
     monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=cuda))
@@ -52,3 +54,46 @@ def test_cupy_allocations_come_from_the_current_devices_pool(fake_cupy):
     assert malloc(1000).ptr == address
     empty = malloc(0)
     assert empty.ptr == 0 and pools[0].stats()["raw_allocs"] == 1
+
+
+@pytest.mark.parametrize("pool_type", ["Naive", "Round", "BestFit"])
+def test_a_freed_block_is_reused_only_on_its_own_stream(pool_type):
+    """Kernels queued on stream 1 may still read a block freed on the host; handing it to
+    stream 2 would race them (use-after-free), handing it to stream 1 again is ordered."""
+    pool = make_pool(FakeRawAllocator(), PoolConfig(pool_type=pool_type, reserve_percent=0))
+    block = pool.malloc(4096, stream=1)
+    address = block.address
+    pool.free(block)
+    other = pool.malloc(4096, stream=2)
+    assert other.address != address
+    same = pool.malloc(4096, stream=1)
+    assert same.address == address
+    pool.free(other)
+    pool.free(same)
+    pool.empty_cache()  # cached blocks of every stream go back to the raw allocator
+    assert pool.stats()["reserved_bytes"] == 0
+
+
+def test_the_hook_keys_blocks_by_the_current_stream_and_thread_for_per_thread_streams(fake_cupy):
+    installed, _ = fake_cupy
+    pool = make_pool(FakeRawAllocator(), PoolConfig(reserve_percent=0))
+    stream = [0]
+    sys.modules["cupy"].cuda.get_current_stream = lambda: types.SimpleNamespace(ptr=stream[0])
+    gpu_hook.install_cupy_allocator(lambda device_id: pool)
+    malloc = installed["malloc"]
+    first = malloc(1000)
+    address = first.ptr
+    del first
+    stream[0] = 0x1234
+    assert malloc(1000).ptr != address  # another stream
+    stream[0] = gpu_hook.PER_THREAD_STREAM
+    here = malloc(1000)
+    here_address = here.ptr
+    del here
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(malloc(1000).ptr))
+    worker.start()
+    worker.join()
+    assert seen[0] != here_address  # the same handle is another thread's stream
+    assert malloc(1000).ptr == here_address
+    assert gpu_hook.stream_key(0) == 0

@@ -343,26 +343,41 @@ def _per_tensor(value, count, what):
     return values
 
 
-def _pointers(xp, arrays):
-    return xp.asarray(numpy.array([device_pointer(a) for a in arrays], dtype=numpy.uint64))
+def _addresses(arrays):
+    return numpy.array([device_pointer(a) for a in arrays], dtype=numpy.uint64)
 
 
-def _chunk_map(xp, arrays, chunk_size):
-    """(blocks, sizes, block_tensor, block_chunk, chunk_size) of a multi-tensor launch: one
+def upload_tables(xp, host_arrays):
+    """Copy small 1-d host arrays (pointer tables, sizes, per-tensor rates) to the device in
+    one transfer: one packed buffer, 8-byte aligned entries, returned as typed views in order.
+    A multi-tensor launch would otherwise pay one host-to-device copy per table."""
+    offsets, total = [], 0
+    for a in host_arrays:
+        offsets.append(total)
+        total += -(-a.nbytes // 8) * 8
+    packed = numpy.zeros(max(total, 8), dtype=numpy.uint8)
+    for a, offset in zip(host_arrays, offsets):
+        packed[offset:offset + a.nbytes] = numpy.ascontiguousarray(a).view(numpy.uint8)
+    device = xp.asarray(packed)
+    return [device[offset:offset + a.nbytes].view(a.dtype) for a, offset in zip(host_arrays, offsets)]
+
+
+def _chunk_map(arrays, chunk_size):
+    """(blocks, [sizes, block_tensor, block_chunk]) of a multi-tensor launch on the host: one
     block per chunk of ``chunk_size`` elements of every array."""
     sizes = numpy.array([a.size for a in arrays], dtype=numpy.int64)
     chunks = -(-sizes // chunk_size)
     block_tensor = numpy.repeat(numpy.arange(len(arrays), dtype=numpy.int32), chunks)
     block_chunk = numpy.concatenate(
         [numpy.arange(c, dtype=numpy.int32) for c in chunks] + [numpy.zeros(0, numpy.int32)])
-    return (int(chunks.sum()), xp.asarray(sizes), xp.asarray(block_tensor),
-            xp.asarray(block_chunk), numpy.int64(chunk_size))
+    return int(chunks.sum()), [sizes, block_tensor, block_chunk]
 
 
 class _TensorList:
-    """Pointer tables, sizes and the block -> (tensor, chunk) map for one multi-tensor launch."""
+    """Pointer tables, sizes, the block -> (tensor, chunk) map and the per-tensor float values
+    (``floats``: lists, one value per tensor) of one multi-tensor launch, uploaded together."""
 
-    def __init__(self, xp, weights, grads, states, master_weights, chunk_size):
+    def __init__(self, xp, weights, grads, states, master_weights, chunk_size, floats=()):
         count = len(weights)
         if len(grads) != count or any(s is not None and len(s) != count for s in states):
             raise ValueError("weights, gradients and optimizer states must be lists of equal length")
@@ -386,20 +401,21 @@ class _TensorList:
             for s in float32_states:
                 if s.shape != w.shape or s.dtype != numpy.float32:
                     raise ValueError(f"tensor {i}: states and master weights must be float32 of shape {w.shape}")
-        self.xp = xp
-        self.weights = self.pointers(weights)
-        self.grads = self.pointers(grads)
         # Kernels take no null pointers: a missing table aliases the weights' (and is not read).
-        self.states = [self.weights if s is None else self.pointers(s) for s in states]
-        self.masters = self.weights if master_weights is None else self.pointers(master_weights)
-        self.blocks, self.sizes, self.block_tensor, self.block_chunk, self.chunk_size = \
-            _chunk_map(xp, weights, chunk_size)
-
-    def pointers(self, arrays):
-        return _pointers(self.xp, arrays)
-
-    def floats(self, values):
-        return self.xp.asarray(numpy.asarray(values, dtype=numpy.float32))
+        tables = [weights, grads] + [s for s in states if s is not None]
+        if master_weights is not None:
+            tables.append(master_weights)
+        self.blocks, chunk_tables = _chunk_map(weights, chunk_size)
+        host = ([_addresses(t) for t in tables] + chunk_tables
+                + [numpy.asarray(v, dtype=numpy.float32) for v in floats])
+        on_device = upload_tables(xp, host)
+        self.weights, self.grads = on_device[0], on_device[1]
+        rest = iter(on_device[2:len(tables)])
+        self.states = [self.weights if s is None else next(rest) for s in states]
+        self.masters = self.weights if master_weights is None else next(rest)
+        self.sizes, self.block_tensor, self.block_chunk = on_device[len(tables):len(tables) + 3]
+        self.floats = on_device[len(tables) + 3:]
+        self.chunk_size = numpy.int64(chunk_size)
 
 
 def _clip(clip_gradient):
@@ -414,12 +430,12 @@ def sgd_momentum_update(k, xp, weights, grads, moms, lr, momentum=0.0, wd=0.0, r
         raise ValueError("momentum != 0 needs momentum states (moms)")
     if not weights:
         return
-    tensors = _TensorList(xp, weights, grads, [moms], master_weights, chunk_size)
-    if not tensors.blocks:  # every tensor is empty
-        return
     count = len(weights)
-    lrs = tensors.floats(_per_tensor(lr, count, "lr"))
-    wds = tensors.floats(_per_tensor(wd, count, "wd"))
+    if not any(w.size for w in weights):  # every tensor is empty
+        return
+    tensors = _TensorList(xp, weights, grads, [moms], master_weights, chunk_size,
+                          floats=(_per_tensor(lr, count, "lr"), _per_tensor(wd, count, "wd")))
+    lrs, wds = tensors.floats
     k.get_function(_template("sgd_multi_update", tensors.dtype))(
         (tensors.blocks,), (BLOCK,),
         (tensors.weights, tensors.grads, tensors.states[0], tensors.masters, tensors.sizes, lrs, wds,
@@ -432,17 +448,19 @@ def _adam(k, xp, weights, grads, means, variances, lr, t, beta1, beta2, epsilon,
           clip_gradient, master_weights, chunk_size, decoupled):
     if not weights:
         return
-    tensors = _TensorList(xp, weights, grads, [means, variances], master_weights, chunk_size)
-    if not tensors.blocks:
-        return
     count = len(weights)
+    if not any(w.size for w in weights):
+        return
     lr_list = _per_tensor(lr, count, "lr")
     steps = [l * math.sqrt(1.0 - beta2 ** s) / (1.0 - beta1 ** s)
              for l, s in zip(lr_list, _per_tensor(t, count, "t"))]
+    tensors = _TensorList(xp, weights, grads, [means, variances], master_weights, chunk_size,
+                          floats=(lr_list, _per_tensor(wd, count, "wd"), steps))
+    lrs, wds, lr_steps = tensors.floats
     k.get_function(_template("adam_multi_update", tensors.dtype))(
         (tensors.blocks,), (BLOCK,),
         (tensors.weights, tensors.grads, tensors.states[0], tensors.states[1], tensors.masters, tensors.sizes,
-         tensors.floats(lr_list), tensors.floats(_per_tensor(wd, count, "wd")), tensors.floats(steps),
+         lrs, wds, lr_steps,
          tensors.block_tensor, tensors.block_chunk, tensors.chunk_size, numpy.float32(beta1),
          numpy.float32(beta2), numpy.float32(epsilon), numpy.float32(rescale_grad), _clip(clip_gradient),
          numpy.int32(decoupled)))
@@ -481,12 +499,13 @@ def multi_all_finite(k, xp, arrays, chunk_size=OPTIMIZER_CHUNK):
                             f"arrays; got {a.dtype} of shape {a.shape}")
     if not arrays:
         return finite
-    blocks, sizes, block_tensor, block_chunk, chunk = _chunk_map(xp, arrays, chunk_size)
-    kinds = xp.asarray(numpy.array([_FINITE_KINDS[numpy.dtype(a.dtype).name] for a in arrays],
-                                   dtype=numpy.int32))
+    blocks, chunk_tables = _chunk_map(arrays, chunk_size)
+    kinds = numpy.array([_FINITE_KINDS[numpy.dtype(a.dtype).name] for a in arrays], dtype=numpy.int32)
+    pointers, kinds, sizes, block_tensor, block_chunk = upload_tables(
+        xp, [_addresses(arrays), kinds] + chunk_tables)
     k.get_function("multi_all_finite")(
-        (blocks,), (BLOCK,), (_pointers(xp, arrays), kinds, sizes, block_tensor, block_chunk, chunk,
-                              finite))
+        (blocks,), (BLOCK,), (pointers, kinds, sizes, block_tensor, block_chunk,
+                              numpy.int64(chunk_size), finite))
     return finite
 
 

@@ -4,6 +4,12 @@ One rule set for every device: the pool caches freed blocks and reuses them; on 
 it keeps the device's reserve free, honours the limit, and on a raw out-of-memory
 releases every cached block and retries once before raising :class:`OutOfMemoryError`.
 
+Blocks belong to the stream they were allocated on (``malloc(nbytes, stream)``) and are
+reused only for requests on that stream, as CuPy's pool does: a block freed while kernels
+queued on its stream still read it is safe to hand to work queued after them on the same
+stream, never to another stream's. Whole cached segments of any stream go back to the raw
+allocator on a release (``cudaFree`` waits for the device).
+
 ``free`` only queues the block; the queue is drained under the lock by the next call
 that needs the pool's state. Frees come from finalizers that may run on any thread, or
 inside the pool itself when a garbage collection fires during ``malloc``; queuing makes
@@ -43,9 +49,9 @@ def format_bytes(n):
 class Block:
     """A range of a raw segment; BestFit links neighbours from the same segment."""
 
-    __slots__ = ("address", "size", "requested", "segment", "prev", "next", "is_free")
+    __slots__ = ("address", "size", "requested", "segment", "prev", "next", "is_free", "stream")
 
-    def __init__(self, address, size, segment, prev=None, next=None):
+    def __init__(self, address, size, segment, prev=None, next=None, stream=0):
         self.address = address
         self.size = size
         self.requested = 0
@@ -53,6 +59,7 @@ class Block:
         self.prev = prev
         self.next = next
         self.is_free = False
+        self.stream = stream
 
     def __repr__(self):
         return f"Block(0x{self.address:x}, {self.size})"
@@ -64,10 +71,11 @@ EMPTY_BLOCK = Block(0, 0, 0)
 class MemoryPool:
     """The shared bookkeeping; subclasses decide rounding, caching and splitting.
 
-    Subclass hooks, all called with the lock held: ``_take(nbytes)`` returns a cached
-    block or None; ``_segment_size(nbytes)`` sizes a new raw segment;
-    ``_carve(address, segment_size, nbytes)`` turns a new segment into the block to
-    return; ``_put(block)`` caches a freed block (or returns it to the raw allocator);
+    Subclass hooks, all called with the lock held: ``_take(nbytes, stream)`` returns a
+    cached block of that stream or None; ``_segment_size(nbytes)`` sizes a new raw segment;
+    ``_carve(address, segment_size, nbytes, stream)`` turns a new segment into the block to
+    return; ``_put(block)`` caches a freed block under its stream (or returns it to the raw
+    allocator);
     ``_release_cached()`` frees every cached block it can back to the raw allocator;
     ``_free_blocks()`` iterates the cached blocks, ``_live_block_list()`` lists the
     blocks in use; ``_bucket_of(size)`` names the summary row of a block size.
@@ -95,8 +103,9 @@ class MemoryPool:
         self._num_ooms = self._num_cache_releases = 0
 
     # -- public API --------------------------------------------------------------------
-    def malloc(self, nbytes):
-        """A block of at least ``nbytes``; size 0 gives an empty block at address 0."""
+    def malloc(self, nbytes, stream=0):
+        """A block of at least ``nbytes`` for work on ``stream`` (any hashable key: the
+        allocator hook passes CuPy's current stream); size 0 gives an empty block at 0."""
         if nbytes < 0:
             raise ValueError(f"cannot allocate a negative number of bytes ({nbytes})")
         if nbytes == 0:
@@ -104,10 +113,10 @@ class MemoryPool:
         with self._lock:
             if self._pending_frees:
                 self._drain_frees()
-            block = self._take(nbytes)
+            block = self._take(nbytes, stream)
             if block is None:
                 self._misses += 1
-                block = self._grow(nbytes)
+                block = self._grow(nbytes, stream)
             else:
                 self._hits += 1
             block.requested = nbytes
@@ -222,7 +231,7 @@ class MemoryPool:
             self._limit_known = True
         return self._limit
 
-    def _grow(self, nbytes):
+    def _grow(self, nbytes, stream):
         """A new segment for ``nbytes``: honour limit and reserve, retry once on OOM."""
         segment_size = self._segment_size(nbytes)
         limit = self._limit_bytes()
@@ -250,7 +259,7 @@ class MemoryPool:
         self._reserved += segment_size
         if self._reserved > self._peak_reserved:
             self._peak_reserved = self._reserved
-        return self._carve(address, segment_size, nbytes)
+        return self._carve(address, segment_size, nbytes, stream)
 
     def _raw_free(self, address, size):
         self.raw.free(address)
@@ -300,8 +309,8 @@ class _BucketPool(MemoryPool):
     def _round(self, nbytes):
         raise NotImplementedError
 
-    def _take(self, nbytes):
-        free_list = self._free_lists.get(self._round(nbytes))
+    def _take(self, nbytes, stream):
+        free_list = self._free_lists.get((stream, self._round(nbytes)))
         if not free_list:
             return None
         block = free_list.pop()
@@ -312,15 +321,15 @@ class _BucketPool(MemoryPool):
     def _segment_size(self, nbytes):
         return self._round(nbytes)
 
-    def _carve(self, address, segment_size, nbytes):
-        block = Block(address, segment_size, address)
+    def _carve(self, address, segment_size, nbytes, stream):
+        block = Block(address, segment_size, address, stream=stream)
         self._live_by_address[address] = block
         return block
 
     def _put(self, block):
         del self._live_by_address[block.address]
         block.is_free = True
-        self._free_lists[block.size].append(block)
+        self._free_lists[block.stream, block.size].append(block)
 
     def _release_cached(self):
         for free_list in self._free_lists.values():
@@ -368,7 +377,7 @@ class UnpooledPool(_BucketPool):
     def _round(self, nbytes):
         return nbytes
 
-    def _take(self, nbytes):
+    def _take(self, nbytes, stream):
         return None
 
     def _put(self, block):
@@ -399,23 +408,30 @@ class BestFitPool(MemoryPool):
 
     def __init__(self, raw, config=None, name="device"):
         super().__init__(raw, config, name)
-        # Per pool (0: small, 1: large): sorted (size, address) keys, address -> Block.
-        self._free_keys = ([], [])
-        self._free_by_address = ({}, {})
+        # Per (stream, pool) (pool 0: small, 1: large): sorted (size, address) keys and
+        # address -> Block; made on first use.
+        self._free_keys = {}
+        self._free_by_address = {}
         self._segments = {}  # segment address -> (first block, pool index)
+
+    def _free_of(self, stream, which):
+        key = (stream, which)
+        if key not in self._free_keys:
+            self._free_keys[key], self._free_by_address[key] = [], {}
+        return self._free_keys[key], self._free_by_address[key]
 
     def _round(self, nbytes):
         return -(-nbytes // self.ROUND) * self.ROUND
 
-    def _take(self, nbytes):
+    def _take(self, nbytes, stream):
         size = self._round(nbytes)
         which = 0 if size <= self.SMALL_REQUEST else 1
-        keys = self._free_keys[which]
+        keys, by_address = self._free_of(stream, which)
         i = bisect.bisect_left(keys, (size, 0))
         if i == len(keys):
             return None
         _, address = keys.pop(i)
-        block = self._free_by_address[which].pop(address)
+        block = by_address.pop(address)
         block.is_free = False
         self._split(block, size, which)
         return block
@@ -424,8 +440,8 @@ class BestFitPool(MemoryPool):
         size = self._round(nbytes)
         return self.SMALL_SEGMENT if size <= self.SMALL_REQUEST else size
 
-    def _carve(self, address, segment_size, nbytes):
-        block = Block(address, segment_size, address)
+    def _carve(self, address, segment_size, nbytes, stream):
+        block = Block(address, segment_size, address, stream=stream)
         size = self._round(nbytes)
         which = 0 if size <= self.SMALL_REQUEST else 1
         self._segments[address] = (block, which)
@@ -437,7 +453,8 @@ class BestFitPool(MemoryPool):
         min_remainder = self.ROUND if which == 0 else self.LARGE_MIN_SPLIT_REMAINDER + 1
         if remainder < min_remainder:
             return
-        rest = Block(block.address + size, remainder, block.segment, block, block.next)
+        rest = Block(block.address + size, remainder, block.segment, block, block.next,
+                     block.stream)
         if block.next is not None:
             block.next.prev = rest
         block.next = rest
@@ -446,13 +463,14 @@ class BestFitPool(MemoryPool):
 
     def _insert_free(self, block, which):
         block.is_free = True
-        bisect.insort(self._free_keys[which], (block.size, block.address))
-        self._free_by_address[which][block.address] = block
+        keys, by_address = self._free_of(block.stream, which)
+        bisect.insort(keys, (block.size, block.address))
+        by_address[block.address] = block
 
     def _remove_free(self, block, which):
-        keys = self._free_keys[which]
+        keys, by_address = self._free_of(block.stream, which)
         del keys[bisect.bisect_left(keys, (block.size, block.address))]
-        del self._free_by_address[which][block.address]
+        del by_address[block.address]
 
     def _put(self, block):
         which = self._segments[block.segment][1]
@@ -474,15 +492,15 @@ class BestFitPool(MemoryPool):
         self._insert_free(block, which)
 
     def _release_cached(self):
-        for which in (0, 1):
-            for block in list(self._free_by_address[which].values()):
+        for (_, which), by_address in list(self._free_by_address.items()):
+            for block in list(by_address.values()):
                 if block.prev is None and block.next is None:
                     self._remove_free(block, which)
                     del self._segments[block.segment]
                     self._raw_free(block.address, block.size)
 
     def _free_blocks(self):
-        for by_address in self._free_by_address:
+        for by_address in self._free_by_address.values():
             yield from by_address.values()
 
     def _live_block_list(self):

@@ -1,20 +1,22 @@
 """A numpy-backed stand-in for the part of CuPy mxlite's host code uses, for tests only.
 
-``install(n_devices=2)`` puts it in ``sys.modules['cupy']`` before mxlite touches CuPy, so
-``mx.gpu(0)`` and ``mx.gpu(1)`` run the real GpuBackend, storage pools and allocator hook.
-Arrays carry the device that made them; using one while another device is current raises,
-as CuPy does (so does launching a kernel on one, or drawing from a generator made on another
-device). The current device and the current stream are per thread, set by ``cuda.Device(i)``
-and ``cuda.Stream`` scopes. Every allocation goes through the hook installed with
-``cuda.set_allocator`` and is counted per device in ``allocations``; ``syncs`` counts
-device-to-host reads (``get``, ``int()``). ``RawModule``/``RawKernel`` compile the real
-``kernels/*.cu`` for :mod:`mxlite.testing.cudasim` and launch them on the host; ``compiles``
-counts how often a module or kernel was built.
+``install(n_devices=2)`` puts it in ``sys.modules['cupy']`` (and ``cupyx``) before mxlite
+touches CuPy, so ``mx.gpu(0)`` and ``mx.gpu(1)`` run the real GpuBackend, storage pools,
+allocator hook and kernel registrations. Arrays carry the device that made them; using one
+while another device is current raises, as CuPy does (so does launching a kernel on one,
+drawing from a generator made on another device, or handing a host numpy array to anything
+but ``asarray``/``array``). The current device and stream are per thread, set by
+``cuda.Device(i)`` and ``cuda.Stream`` scopes. Every allocation goes through the hook
+installed with ``cuda.set_allocator``. Counters: ``allocations`` (bytes per device),
+``syncs`` (device-to-host reads: ``get``, ``int()``), ``uploads`` (host-to-device copies),
+``compiles`` (RawModule/RawKernel builds). ``RawModule``/``RawKernel`` compile the real
+``kernels/*.cu`` for :mod:`mxlite.testing.cudasim` and launch them on the host.
 
 What it cannot prove: timing, the memory model (buffers are host memory, ``malloc``
 addresses are tokens), asynchronous execution and stream ordering (every launch finishes
 before it returns, so a use-after-free across streams cannot show here), races inside
-kernels, NVRTC's dialect and CuPy's exact semantics beyond what is mirrored here. A lent
+kernels, implicit device-to-host conversion (numpy reads these arrays silently, where CuPy
+refuses), NVRTC's dialect and CuPy's exact semantics beyond what is mirrored here. A lent
 card has the last word.
 """
 import os
@@ -29,6 +31,7 @@ _state = threading.local()
 n_devices = 2
 allocations = Counter()  # device id -> bytes requested through the allocator hook
 syncs = Counter()        # device id -> device-to-host reads
+uploads = Counter()      # device id -> host-to-device copies (asarray/array of host data, set)
 compiles = Counter()     # "module" / "kernel" -> RawModule / RawKernel builds
 _allocator = None
 _next_stream = [0x1000]
@@ -135,6 +138,19 @@ class ndarray(numpy.ndarray):
         return self._device
 
     @property
+    def data(self):
+        """The ``MemoryPointer`` of the block the array lives in (views: offset into it),
+        as CuPy's ``ndarray.data``; its ``ptr`` is the pool's address token."""
+        root = self
+        while getattr(root, "_memory", None) is None and isinstance(root.base, ndarray):
+            root = root.base
+        memory = getattr(root, "_memory", None)
+        if memory is None:
+            return MemoryPointer(UnownedMemory(0, 0, None, self._device.id), 0)
+        return MemoryPointer(memory.mem, memory.ptr - memory.mem.ptr
+                             + self.ctypes.data - root.ctypes.data)
+
+    @property
     def __cuda_array_interface__(self):
         return {"shape": self.shape, "typestr": self.dtype.str, "version": 3,
                 "data": (self.ctypes.data, False), "strides": self.strides}
@@ -168,6 +184,7 @@ class ndarray(numpy.ndarray):
             raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {host.shape}")
         if host.dtype != self.dtype:
             raise TypeError(f"{host.dtype} array cannot be set to {self.dtype} array")
+        uploads[self._device.id] += 1
         self.view(numpy.ndarray)[...] = host
 
     def __int__(self):
@@ -186,8 +203,10 @@ def _function(name, fn=None):
 
     def call(*args, **kwargs):
         _check(_flat([*args, *kwargs.values()]), host_ok)
-        if host_ok and args and type(args[0]) is numpy.ndarray:
-            args = (numpy.array(args[0]), *args[1:])  # host to device is a copy
+        if host_ok and args and not isinstance(args[0], ndarray):
+            uploads[_current()] += 1
+            if type(args[0]) is numpy.ndarray:
+                args = (numpy.array(args[0]), *args[1:])  # host to device is a copy
         plain = [a.view(numpy.ndarray) if isinstance(a, ndarray) else a for a in args]
         out = kwargs.get("out")
         kwargs = {k: v.view(numpy.ndarray) if isinstance(v, ndarray) else v
