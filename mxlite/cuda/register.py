@@ -10,7 +10,8 @@ A declaration is one decorated function::
 the op named ``op_name`` for the calls ``covers(*args)`` accepts; every other call runs the
 implementation the op had before, so results never depend on whether a kernel exists.
 ``k.<wrapper>`` is a ``mxlite.cuda.ops`` wrapper ready to launch. Outputs, gradients and aux
-keep the generic op's shapes, dtypes and meaning. Pure elementwise ops get their kernel from
+keep the generic op's shapes, dtypes and meaning (an aux that only caches work for the backward,
+like convolution's columns, may be None). Pure elementwise ops get their kernel from
 one ``mxlite.cuda.elementwise`` declaration and one ``elementwise_op(name)`` line here.
 
 Some ops need no backward of their own: their generic backward calls a helper op through
@@ -492,6 +493,7 @@ def _conv_out_size(size, kernel_size, stride, pad, dilate):
 
 @kernel("convolution", covers=lambda xp, x, w, b, stride, pad, dilate, groups: _conv_covered(x, w, b))
 def _convolution(k, xp, x, w, b, stride, pad, dilate, groups):
+    """The output, and no columns kept (aux): the weight gradient's kernel gathers its own."""
     n, filters = x.shape[0], w.shape[0]
     cols = k.im2col(x, w.shape[2:], stride, pad, dilate)
     cols = cols.reshape(n, groups, -1, cols.shape[-1])
@@ -499,7 +501,7 @@ def _convolution(k, xp, x, w, b, stride, pad, dilate, groups):
     y = y.reshape((n, filters) + _conv_out_size(x.shape[2:], w.shape[2:], stride, pad, dilate))
     if b is not None:
         y = y + b.reshape(1, filters, 1, 1)
-    return y
+    return y, None
 
 
 @kernel("convolution_data_grad", covers=lambda xp, g, w, stride, pad, dilate, groups, size:
@@ -513,9 +515,11 @@ def _convolution_data_grad(k, xp, g, w, stride, pad, dilate, groups, size):
                     stride, pad, dilate)
 
 
-@kernel("convolution_weight_grad", covers=lambda xp, x, g, stride, pad, dilate, groups, kernel:
+@kernel("convolution_weight_grad",
+        covers=lambda xp, x, g, stride, pad, dilate, groups, kernel, columns=None:
         _conv_covered(x, g) and len(kernel) == 2)
-def _convolution_weight_grad(k, xp, x, g, stride, pad, dilate, groups, kernel):
+def _convolution_weight_grad(k, xp, x, g, stride, pad, dilate, groups, kernel, columns=None):
+    """``columns`` (the generic forward's layout) are not used: the kernel gathers its own."""
     n, filters = g.shape[:2]
     cols = k.im2col(x, kernel, stride, pad, dilate)
     cols = cols.reshape(n, groups, -1, cols.shape[-1])

@@ -112,7 +112,6 @@ def is_scalar(x):
     return isinstance(x, numbers.Number) and not isinstance(x, ndarray)
 
 
-@on_inputs_device
 def finish_out(res, out):
     """Implement numpy's ``out=``: copy ``res`` into ``out`` (not differentiable)."""
     if out is None:
@@ -124,7 +123,9 @@ def finish_out(res, out):
     if out._device is not res._device:
         raise ValueError(f"out is on {out._device} but the result is on {res._device}")
     check_inplace(out)
-    out._device.backend.xp.copyto(out._data, res._data, casting="unsafe")
+    backend = out._device.backend
+    with backend.scope():
+        backend.xp.copyto(out._data, res._data, casting="unsafe")
     return out
 
 

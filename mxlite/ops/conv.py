@@ -88,24 +88,33 @@ def _with_geometry(ctx, op, *args, **extra):
                     groups=p["groups"])
 
 
-@defop("convolution")
+KEEP_COLUMNS_BYTES = 32 << 20  # a recorded convolution keeps im2col columns up to this size
+
+
+@defop("convolution", has_aux=True)
 class _conv:
     def forward(xp, x, w, b, stride, pad, dilate, groups):
+        """The output, and (aux) the columns when small enough to keep for the weight
+        gradient, which would otherwise gather them again (as PyTorch's CPU convolution
+        kept its ``finput``)."""
         n = x.shape[0]
         f = w.shape[0]
         kernel = w.shape[2:]
         cols, out = _columns(xp, x, kernel, stride, pad, dilate, groups)
         y = _bmm(xp, w.reshape(groups, f // groups, -1), cols)  # (G, Fg, N*P)
-        y = y.reshape(f, n, -1).transpose(1, 0, 2).reshape((n, f) + out)
-        if b is not None:
-            y = y + b.reshape((1, f) + (1,) * len(kernel))
-        return y
+        by_sample = y.reshape(f, n, -1).transpose(1, 0, 2)
+        if b is None:
+            y = xp.ascontiguousarray(by_sample).reshape((n, f) + out)
+        else:  # the bias add writes the (N, F, P) layout: one pass instead of copy then add
+            y = xp.add(by_sample, b.reshape(1, f, 1)).reshape((n, f) + out)
+        return y, (cols if cols.nbytes <= KEEP_COLUMNS_BYTES else None)
 
     def backward(ctx, g):
         x, w, b = ctx.inputs
         need = ctx.need
         gx = _with_geometry(ctx, _conv_data_grad, g, w, size=x.shape[2:]) if need[0] else None
-        gw = _with_geometry(ctx, _conv_weight_grad, x, g, kernel=w.shape[2:]) if need[1] else None
+        gw = _with_geometry(ctx, _conv_weight_grad, x, g, kernel=w.shape[2:],
+                            columns=ctx.aux) if need[1] else None
         gb = ctx.xp.sum(g, axis=(0,) + tuple(range(2, g.ndim))) \
             if b is not None and need[2] else None
         return gx, gw, gb
@@ -142,10 +151,12 @@ class _conv_data_grad:
 
 @defop("convolution_weight_grad")
 class _conv_weight_grad:
-    def forward(xp, x, g, stride, pad, dilate, groups, kernel):
-        """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel)."""
+    def forward(xp, x, g, stride, pad, dilate, groups, kernel, columns=None):
+        """The adjoint of convolution in its weight: (N, F, *out) -> (F, Cg, *kernel);
+        ``columns`` are x's im2col columns when the forward kept them."""
         f = g.shape[1]
-        cols, _ = _columns(xp, x, kernel, stride, pad, dilate, groups)
+        cols = _columns(xp, x, kernel, stride, pad, dilate, groups)[0] if columns is None \
+            else columns
         gw = _bmm(xp, _grouped_grad(g, groups), cols.transpose(0, 2, 1))  # (G, Fg, Cg*K)
         return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
 
