@@ -25,6 +25,10 @@ def _refs_when_unshared():
     so an interpreter that counts differently stays on the safe side)."""
     held = {0: object()}
     _, value = held.popitem()
+    return _relay(value)
+
+
+def _relay(value):  # stands for ``_store_leaf``, which passes the gradient on to ``_store``
     return _refs_in_callee(value)
 
 
@@ -32,8 +36,9 @@ def _refs_in_callee(value):
     return _getrefcount(value)
 
 
-# backward() hands a computed gradient to ``.grad`` instead of copying it only when its
-# reference count says no user, saved value, view or other buffer can see the array.
+# backward() hands a computed gradient to ``.grad`` (through ``_store_leaf``) instead of
+# copying it only when its reference count says no user, saved value, view or other buffer
+# can see the array.
 _ONLY_OURS = _refs_when_unshared()
 
 
@@ -171,10 +176,13 @@ def _type_name(value):
     return f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
-def _run(heads, head_grads, retain_graph, create_graph, variables):
+def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=False):
     """Propagate from ``heads``; return {(node, oidx): grad} for the gradients asked for.
 
     ``variables`` None means: every attached buffer (``backward``); else those arrays only.
+    ``store_leaves``: a leaf's gradient is stored into its buffer (and its ready hook runs)
+    as soon as the walk reaches it, so data-parallel training can start communicating
+    while the rest of backward runs; the rest are returned.
     """
     heads = as_list(heads)
     head_grads = as_list(head_grads)
@@ -231,11 +239,17 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
                 gs = grads.pop(node, None)
                 if gs is None:
                     continue
+                op = node.op
                 if node in wanted_nodes:
+                    if store_leaves and op is None:  # final now: store, so hooks can start
+                        for i in range(len(gs)):
+                            if gs[i] is not None and (node, i) in wanted:
+                                g, gs[i] = gs[i], None
+                                _store_leaf(node.bufs[i], g)
+                        continue
                     for i, g in enumerate(gs):
                         if g is not None and (node, i) in wanted:
                             results[(node, i)] = g
-                op = node.op
                 if op is None:
                     continue
                 inputs = node.inputs
@@ -271,6 +285,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables):
                         if gi.shape != data.shape:
                             gi = sum_to(ctx.xp, gi, data.shape)
                         _accumulate(grads, a._node, a._oidx, gi)
+                    gi = in_grads = gout = None  # so a leaf stored next can take its gradient
                 if not retain_graph:
                     node.inputs = None
                     node.out = None
@@ -321,13 +336,19 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     A non-scalar head gets an implicit gradient of ones (same as backward of its sum).
     """
     with Scope(None, train_mode):
-        results = _run(heads, head_grads, retain_graph, False, None)
+        results = _run(heads, head_grads, retain_graph, False, None, store_leaves=True)
     while results:
         (node, oidx), g = results.popitem()
-        buf = node.bufs[oidx]
-        target, req = buf[0], buf[1]
-        _store(target, req, g)
-        buf[2] = True
+        _store_leaf(node.bufs[oidx], g)
+
+
+def _store_leaf(buf, g):
+    """Store into a variable's ``[buffer, grad_req, fresh, ready_hook]`` entry, then run its
+    hook."""
+    _store(buf[0], buf[1], g)
+    buf[2] = True
+    if buf[3] is not None:
+        buf[3](buf[0])
 
 
 def _store(target, req, g):

@@ -6,7 +6,7 @@ from ..ndarray import ndarray, wrap
 from .engine import as_list, backward
 from .op import Node
 
-__all__ = ["GRAD_REQS", "check_grad_req", "mark_variables"]
+__all__ = ["GRAD_REQS", "check_grad_req", "mark_variables", "set_grad_ready_hook"]
 
 
 GRAD_REQS = ("write", "add", "null")
@@ -22,13 +22,27 @@ def check_grad_req(grad_req):
 def _mark(array, grad_buffer, grad_req):
     check_grad_req(grad_req)
     node = array._node
+    previous = node.bufs.get(array._oidx) if node is not None and node.bufs else None
+    hook = previous[3] if previous is not None else None  # a new buffer keeps its hook
     if node is None or node.op is None:
         node = Node(None, None, None, None, None, array._device.backend)
         array._node = node
         array._oidx = 0
     if node.bufs is None:
         node.bufs = {}
-    node.bufs[array._oidx] = [grad_buffer if grad_req != "null" else None, grad_req, False]
+    node.bufs[array._oidx] = [grad_buffer if grad_req != "null" else None, grad_req, False,
+                              hook]
+
+
+def set_grad_ready_hook(array, hook):
+    """Call ``hook(grad_buffer)`` each time ``backward`` has finished writing ``array``'s
+    gradient (before the rest of backward runs, for arrays that are not outputs of recorded
+    ops); ``None`` removes it. Data-parallel training starts communicating from here."""
+    node = array._node
+    if node is None or not node.bufs or array._oidx not in node.bufs:
+        raise ValueError(f"set_grad_ready_hook: the array of shape {array.shape} has no "
+                         "gradient buffer; call attach_grad() first")
+    node.bufs[array._oidx][3] = hook
 
 
 def mark_variables(variables, gradients, grad_reqs="write"):
