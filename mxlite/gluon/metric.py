@@ -107,6 +107,25 @@ class EvalMetric:
             return self.name, float("nan")
         return self.name, float(self.sum_metric / self.num_inst)
 
+    def allreduce(self, kvstore):
+        """Pool this metric's totals over the workers of ``kvstore`` (``mx.kv.create(
+        'dist_sync')``, or a Trainer's): afterwards every rank holds the figure of all ranks'
+        updates, exactly as if one process had seen them all. Call it on every rank, then
+        ``get()``."""
+        totals = kvstore.allgather(self._totals(), f"allreduce of metric '{self.name}'")
+        self.reset()
+        for theirs in totals:
+            self._merge(theirs)
+        return self
+
+    def _totals(self):
+        """What ``_merge`` needs to add another worker's updates (picklable)."""
+        return self.sum_metric, self.num_inst
+
+    def _merge(self, totals):
+        self.sum_metric += totals[0]
+        self.num_inst += totals[1]
+
     def get_name_value(self):
         name, value = self.get()
         if not isinstance(name, list):
@@ -160,6 +179,13 @@ class CompositeEvalMetric(EvalMetric):
     def update(self, labels, preds):
         for m in self.metrics:
             m.update(labels, preds)
+
+    def _totals(self):
+        return [m._totals() for m in self.metrics]
+
+    def _merge(self, totals):
+        for m, t in zip(self.metrics, totals):
+            m._merge(t)
 
     def update_dict(self, labels, preds):
         if self.label_names is not None:
@@ -308,6 +334,18 @@ class _ConfusionCounts:
             sum(batches, _np.stack([self.tp, self.fp, self.fn, self.tn]))
         self.tp, self.fp, self.fn, self.tn = total
 
+    def merge(self, counts):
+        """Add another worker's stacked ``(tp, fp, fn, tn)`` (None: it saw nothing)."""
+        if counts is None:
+            return
+        if self.tp is not None:
+            if self.tp.shape != counts[0].shape:
+                raise ValueError(f"cannot pool counts of {counts[0].shape[0]} classes into "
+                                 f"{self.tp.shape[0]}: the workers saw different numbers of "
+                                 "classes")
+            counts = counts + _np.stack([self.tp, self.fp, self.fn, self.tn])
+        self.tp, self.fp, self.fn, self.tn = counts
+
     @property
     def total(self):
         return 0 if self.tp is None else int(self.tp[0] + self.fp[0] + self.fn[0] + self.tn[0])
@@ -358,6 +396,15 @@ class _FromCounts(EvalMetric):
         if self.num_inst == 0:
             return self.name, float("nan")
         return self.name, self._score()
+
+    def _totals(self):
+        c = self.counts
+        return None if c.tp is None else _np.stack([c.tp, c.fp, c.fn, c.tn])
+
+    def _merge(self, totals):
+        self.counts.merge(totals)
+        self.num_inst = self.counts.total
+        self.sum_metric = self._score() * self.num_inst if self.num_inst else 0.0
 
 
 class F1(_FromCounts):
@@ -455,6 +502,16 @@ class PCC(EvalMetric):
                 self.confusion = _np.pad(self.confusion, ((0, grow), (0, grow)))
             _np.add.at(self.confusion, (pred, label), 1)
         self.num_inst += 1
+
+    def _totals(self):
+        return self.confusion, self.num_inst
+
+    def _merge(self, totals):
+        confusion, num_inst = totals
+        k = max(confusion.shape[0], self.confusion.shape[0])
+        grow = [((0, k - c.shape[0]), (0, k - c.shape[0])) for c in (self.confusion, confusion)]
+        self.confusion = _np.pad(self.confusion, grow[0]) + _np.pad(confusion, grow[1])
+        self.num_inst += num_inst
 
     @property
     def sum_metric(self):
@@ -664,6 +721,24 @@ class PearsonCorrelation(EvalMetric):
             self._mean_p += delta_p * n_b / n
             self._n = n
             self.num_inst += 1
+
+    def _totals(self):
+        return (self._n, self._mean_l, self._mean_p, self._m2_l, self._m2_p, self._co,
+                self.num_inst)
+
+    def _merge(self, totals):
+        n_b, mean_l, mean_p, m2_l, m2_p, co, num_inst = totals
+        if n_b:
+            n = self._n + n_b
+            delta_l, delta_p = mean_l - self._mean_l, mean_p - self._mean_p
+            weight = self._n * n_b / n
+            self._m2_l += m2_l + delta_l * delta_l * weight
+            self._m2_p += m2_p + delta_p * delta_p * weight
+            self._co += co + delta_l * delta_p * weight
+            self._mean_l += delta_l * n_b / n
+            self._mean_p += delta_p * n_b / n
+            self._n = n
+        self.num_inst += num_inst
 
     def get(self):
         if self.num_inst == 0:

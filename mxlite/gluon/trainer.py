@@ -4,9 +4,10 @@ Gradients of a parameter's device copies are summed (MXNet's kvstore 'device'
 semantics) and every copy is updated identically, each with its own optimizer state
 on its own device.
 """
+import functools
 import numbers
+import os
 
-import numpy as _np
 
 from .. import autograd
 from .. import kvstore as kvs
@@ -64,6 +65,7 @@ class Trainer:
         self._kv = kvstore if isinstance(kvstore, kvs.DistKVStore) else (
             kvs.create(kvstore) if kvstore in kvs._DIST else None)
         self._synced = False
+        self._buckets = None  # _GradientBuckets, made at the first step of a dist kvstore
         # mx.amp.init_trainer's LossScaler: ``has_overflow(grads)`` before each update, a step
         # with inf/nan gradients is skipped (None: every step updates)
         self._amp_loss_scaler = None
@@ -145,28 +147,19 @@ class Trainer:
                     data = _data_on(summed, g._device)
                     with g._device.backend.scope():
                         g._data[...] = data
-            if self._kv is not None:
+            if self._kv is not None and self._kv.num_workers > 1:
                 self._dist_allreduce()
 
     def _dist_allreduce(self):
-        """Sum gradients over the workers in one flat buffer per dtype; on the first step
-        check shapes agree across ranks and broadcast rank 0's parameters."""
-        params = [p for _, p in self._trainable()]
+        """Sum gradients over the workers in a few flat buckets. The first step checks that
+        shapes agree across ranks, broadcasts rank 0's parameters and sets up the buckets;
+        from then on a bucket's allreduce starts as soon as backward has written its
+        gradients, and this waits for them."""
         if not self._synced:
+            params = [p for _, p in self._trainable()]
             self._check_and_broadcast(params)
-        by_dtype = {}
-        for p in params:
-            by_dtype.setdefault(str(p.list_grad()[0].dtype), []).append(p)
-        for group in by_dtype.values():
-            flat = _np.concatenate([p.list_grad()[0].asnumpy().ravel() for p in group])
-            flat = self._kv.allreduce_host(flat)
-            offset = 0
-            for p in group:
-                for g in p.list_grad():
-                    piece = flat[offset:offset + g.size].reshape(g.shape)
-                    g._device.backend.copy_from_host(g._data, piece)
-                offset += p.list_grad()[0].size
-
+            self._buckets = _GradientBuckets(self._kv, params)
+        self._buckets.finish()
     def _check_and_broadcast(self, params):
         mine = [(p.name, tuple(p.shape)) for p in params]
         for rank, theirs in enumerate(self._kv.allgather(mine, "parameter shape check")):
@@ -260,6 +253,86 @@ class Trainer:
                         f"('{self._names.get(id(param), param.name)}', shape "
                         f"{param.shape}) has shape {array.shape}; the file belongs to another "
                         "model (or the parameters were given in another order)")
+
+
+class _GradientBuckets:
+    """Gradients packed into flat buffers of one device and dtype, up to ``LIMIT_BYTES``
+    each, in the order backward finishes them (last layers first). Each gradient's ready
+    hook counts it in; the last one of a bucket starts the bucket's allreduce while backward
+    goes on (buckets of parameters with ``grad_req='add'`` or copies on several devices
+    wait for ``finish``). Every rank must write the same gradients each step, as with
+    PyTorch's DDP: their reductions are matched in order.
+    """
+
+    LIMIT_BYTES = int(float(os.environ.get("MXLITE_DIST_BUCKET_MB", 25)) * 2**20)
+
+    def __init__(self, kv, params):
+        self._kv = kv
+        self._buckets = []
+        open_bucket = {}  # (device, dtype) -> the bucket being filled
+        for p in reversed(params):
+            grad = p.list_grad()[0]
+            key = (grad.device, str(grad.dtype))
+            bucket = open_bucket.get(key)
+            if bucket is None or bucket.nbytes + grad.nbytes > self.LIMIT_BYTES:
+                bucket = open_bucket[key] = _Bucket(grad.device)
+                self._buckets.append(bucket)
+            bucket.params.append(p)
+            bucket.nbytes += grad.nbytes
+        for bucket in self._buckets:
+            for p in bucket.params:
+                if len(p.list_data()) == 1:
+                    autograd.set_grad_ready_hook(
+                        p.data(p.list_data()[0].device),
+                        functools.partial(self._on_ready, bucket, p))
+
+    def _on_ready(self, bucket, param, _grad):
+        bucket.ready.add(id(param))
+        if len(bucket.ready) == len(bucket.params) and bucket.eager():
+            bucket.ready.clear()
+            bucket.pending.append(self._kv.start_allreduce(bucket.pack(), bucket.device))
+
+    def finish(self):
+        """Wait for (or start, then wait for) every bucket's sum and write it back."""
+        for bucket in self._buckets:
+            if not bucket.pending:
+                bucket.pending.append(self._kv.start_allreduce(bucket.pack(), bucket.device))
+            summed = [handle.wait() for handle in bucket.pending][-1]
+            bucket.pending, bucket.ready = [], set()
+            bucket.unpack(summed)
+
+
+class _Bucket:
+    def __init__(self, device):
+        self.device = device
+        self.params = []
+        self.nbytes = 0
+        self.ready = set()  # ids of the parameters whose gradients are written
+        self.pending = []   # reductions started (the last one holds the current gradients)
+
+    def eager(self):
+        return all(p.grad_req == "write" and len(p.list_data()) == 1 for p in self.params)
+
+    def pack(self):
+        backend = self.device.backend
+        with backend.scope():
+            return backend.xp.concatenate([p.grad(self.device)._data.reshape(-1)
+                                           for p in self.params])
+
+    def unpack(self, flat):
+        backend = self.device.backend
+        offset = 0
+        for p in self.params:
+            size = p.grad(self.device).size
+            piece = flat[offset:offset + size]
+            offset += size
+            for g in p.list_grad():
+                if g.device is self.device:
+                    with backend.scope():
+                        g._data[...] = piece.reshape(g.shape)
+                else:
+                    g._device.backend.copy_from_host(
+                        g._data, backend.to_host(piece).reshape(g.shape))
 
 
 def _arrays_of(state):

@@ -1,19 +1,34 @@
 """``mx.kv``: MXNet's KVStore interface.
 
 'local'/'device' sum pushed values inside this process; 'dist_sync',
-'dist_sync_device' and 'horovod' sum them across processes with an MPI allreduce
-(mpi4py), so ``mpirun -n N python train.py`` trains one model data-parallel.
+'dist_sync_device' and 'horovod' sum them across processes, so
+``mpirun -n N python train.py`` trains one model data-parallel: host arrays with an MPI
+allreduce (mpi4py), GPU arrays with NCCL (``cupy.cuda.nccl``; its unique id is broadcast
+over MPI; ``MXLITE_DIST_NCCL=0`` sends GPU arrays through MPI on the host instead).
 """
+import os
 import sys
 import threading
+import time
 
 import numpy as _np
 
+from ..ndarray import wrap
 from ..numpy import array
 
 __all__ = ["KVStore", "create"]
 
 _DIST = ("dist_sync", "dist_sync_device", "dist", "horovod")
+
+
+class _Done:
+    """A reduction that has already finished."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def wait(self):
+        return self._value
 
 
 class KVStore:
@@ -74,6 +89,15 @@ class KVStore:
         """Sum a host numpy array over the workers (identity in one process)."""
         return arr
 
+    def allgather(self, obj, what):
+        """Every worker's ``obj`` (picklable), in rank order; ``what`` names it in errors."""
+        return [obj]
+
+    def start_allreduce(self, data, device):
+        """Start summing the backend array ``data`` (on ``device``) over the workers; the
+        handle's ``wait()`` gives the sum as a backend array on ``device``."""
+        return _Done(data)
+
     def _reduce(self, total):
         return total
 
@@ -82,11 +106,12 @@ class KVStore:
 
 
 class DistKVStore(KVStore):
-    """Across processes: every push is an MPI allreduce (sum) of COMM_WORLD.
+    """Across processes: every push is an allreduce (sum) over COMM_WORLD.
 
     Uncaught exceptions call ``MPI_Abort`` so the other ranks end instead of hanging in
-    a collective, and each collective runs under a watchdog (``timeout`` seconds,
+    a collective, and each blocking wait runs under a watchdog (``timeout`` seconds,
     env MXLITE_DIST_TIMEOUT) that aborts the job with a message naming the operation.
+    ``comm_seconds`` adds up the time spent waiting for communication.
     """
 
     def __init__(self, name, timeout=None):
@@ -96,10 +121,12 @@ class DistKVStore(KVStore):
         except ImportError as e:
             raise ImportError(f"kvstore '{name}' needs mpi4py and an MPI: "
                               "pip install 'mxlite[dist]' and run under mpirun") from e
-        import os
         self._mpi = MPI
         self._comm = MPI.COMM_WORLD
         self._timeout = float(timeout or os.environ.get("MXLITE_DIST_TIMEOUT", 120))
+        self._use_nccl = os.environ.get("MXLITE_DIST_NCCL", "1") != "0"
+        self._nccl_comms = {}  # GPU id -> NcclCommunicator
+        self.comm_seconds = 0.0
         _install_abort_hook(self._comm)
 
     @property
@@ -111,7 +138,7 @@ class DistKVStore(KVStore):
         return self._comm.Get_size()
 
     def _guarded(self, what, fn):
-        """Run a blocking collective; abort every rank if it does not finish in time."""
+        """Run a blocking call; abort every rank if it does not finish in time."""
         done = threading.Event()
 
         def watchdog():
@@ -123,10 +150,12 @@ class DistKVStore(KVStore):
                 self._comm.Abort(1)
 
         threading.Thread(target=watchdog, daemon=True).start()
+        start = time.perf_counter()
         try:
             return fn()
         finally:
             done.set()
+            self.comm_seconds += time.perf_counter() - start
 
     def allreduce_host(self, arr):
         arr = _np.ascontiguousarray(arr)
@@ -143,11 +172,78 @@ class DistKVStore(KVStore):
         self._guarded(f"broadcast of {arr.size} values", lambda: self._comm.Bcast(arr, root=0))
         return arr
 
+    def start_allreduce(self, data, device):
+        backend = device.backend
+        if not backend.host_memory and self._use_nccl:
+            comm = self._nccl_for(device)
+            if comm is not None and str(data.dtype) in _NCCL_TYPES:
+                return _NcclAllreduce(comm, data, backend)
+        host = _np.ascontiguousarray(backend.to_host(data))
+        out = _np.empty_like(host)
+        request = self._comm.Iallreduce(host, out, op=self._mpi.SUM)
+        return _MpiAllreduce(self, request, host, out, backend)
+
+    def _nccl_for(self, device):
+        """This GPU's NCCL communicator over all ranks (made on first use, collectively), or
+        None where CuPy has no NCCL."""
+        gpu = device.device_id
+        if gpu not in self._nccl_comms:
+            try:
+                from cupy.cuda import nccl
+            except ImportError:
+                nccl = None
+            if not getattr(nccl, "available", nccl is not None):
+                nccl = None
+            uid = nccl.get_unique_id() if nccl is not None and self.rank == 0 else None
+            uid = self._guarded("NCCL id broadcast", lambda: self._comm.bcast(uid, root=0))
+            comm = None
+            if uid is not None and nccl is not None:
+                with device.backend.scope():
+                    comm = nccl.NcclCommunicator(self.num_workers, uid, self.rank)
+            self._nccl_comms[gpu] = comm
+        return self._nccl_comms[gpu]
+
     def _reduce(self, total):
-        return _from_host(self.allreduce_host(total.asnumpy()), total)
+        return wrap(self.start_allreduce(total._data, total.device).wait(), total.device)
 
     def _bcast(self, value):
         return _from_host(self.bcast_host(value.asnumpy()), value)
+
+
+class _MpiAllreduce:
+    """An MPI ``Iallreduce`` of a host copy in flight."""
+
+    def __init__(self, store, request, host, out, backend):
+        self._store, self._request, self._out, self._backend = store, request, out, backend
+        self._host = host  # MPI reads it until the reduction ends
+
+    def wait(self):
+        self._store._guarded(f"allreduce of {self._host.size} values", self._request.Wait)
+        if self._backend.host_memory:
+            return self._out
+        return self._backend.asarray(self._out)
+
+
+# NCCL's datatype numbers (ncclDataType_t in nccl.h, a stable ABI), by numpy dtype name
+_NCCL_TYPES = {"int8": 0, "uint8": 1, "int32": 2, "uint32": 3, "int64": 4, "uint64": 5,
+               "float16": 6, "float32": 7, "float64": 8}
+_NCCL_SUM = 0
+
+
+class _NcclAllreduce:
+    """An NCCL allreduce, in place, queued on the current stream: later work on that
+    stream sees the sum, so waiting costs the host nothing."""
+
+    def __init__(self, comm, data, backend):
+        with backend.scope():
+            data = backend.xp.ascontiguousarray(data)
+            stream = backend.xp.cuda.get_current_stream()
+            comm.allReduce(data.data.ptr, data.data.ptr, data.size,
+                           _NCCL_TYPES[str(data.dtype)], _NCCL_SUM, stream.ptr)
+        self._data = data
+
+    def wait(self):
+        return self._data
 
 
 def _from_host(host, like):

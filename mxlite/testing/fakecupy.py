@@ -9,7 +9,8 @@ but ``asarray``/``array``). The current device and stream are per thread, set by
 ``cuda.Device(i)`` and ``cuda.Stream`` scopes. Every allocation goes through the hook
 installed with ``cuda.set_allocator``. Counters: ``allocations`` (bytes per device),
 ``syncs`` (device-to-host reads: ``get``, ``int()``), ``uploads`` (host-to-device copies),
-``compiles`` (RawModule/RawKernel builds). ``RawModule``/``RawKernel`` compile the real
+``compiles`` (RawModule/RawKernel builds), ``nccl_calls`` (collectives of the NCCL
+stand-in, ``cuda.nccl``, which runs them over MPI). ``RawModule``/``RawKernel`` compile the real
 ``kernels/*.cu`` for :mod:`mxlite.testing.cudasim` and launch them on the host.
 
 What it cannot prove: timing, the memory model (buffers are host memory, ``malloc``
@@ -23,6 +24,7 @@ import os
 import sys
 import threading
 import types
+import weakref
 from collections import Counter
 
 import numpy
@@ -33,8 +35,10 @@ allocations = Counter()  # device id -> bytes requested through the allocator ho
 syncs = Counter()        # device id -> device-to-host reads
 uploads = Counter()      # device id -> host-to-device copies (asarray/array of host data, set)
 compiles = Counter()     # "module" / "kernel" -> RawModule / RawKernel builds
+nccl_calls = Counter()   # device id -> NCCL collectives launched
 _allocator = None
 _next_stream = [0x1000]
+_by_pointer = {}  # the ptr last handed out by ``ndarray.data`` -> that array (weakly)
 
 
 def _current():
@@ -147,8 +151,10 @@ class ndarray(numpy.ndarray):
         memory = getattr(root, "_memory", None)
         if memory is None:
             return MemoryPointer(UnownedMemory(0, 0, None, self._device.id), 0)
-        return MemoryPointer(memory.mem, memory.ptr - memory.mem.ptr
-                             + self.ctypes.data - root.ctypes.data)
+        pointer = MemoryPointer(memory.mem, memory.ptr - memory.mem.ptr
+                                + self.ctypes.data - root.ctypes.data)
+        _by_pointer[pointer.ptr] = weakref.ref(self)
+        return pointer
 
     @property
     def __cuda_array_interface__(self):
@@ -440,6 +446,61 @@ class MemoryPointer:
         self.mem, self.ptr = mem, mem.ptr + offset
 
 
+class _Nccl(types.ModuleType):
+    """``cupy.cuda.nccl`` for tests of mxlite's NCCL path: communicators whose collectives
+    run as MPI allreduces of the arrays behind the pointers given (those ``ndarray.data``
+    handed out). It proves the host side (ids over MPI, pointers, counts, dtype codes, the
+    device in scope), not NCCL itself."""
+
+    available = True
+    NCCL_SUM = 0
+    _DTYPES = {0: "int8", 1: "uint8", 2: "int32", 3: "uint32", 4: "int64", 5: "uint64",
+               6: "float16", 7: "float32", 8: "float64"}
+
+    def __init__(self):
+        super().__init__("cupy.cuda.nccl")
+        nccl = self
+
+        class NcclCommunicator:
+            def __init__(self, ndev, uid, rank):
+                if not (isinstance(uid, tuple) and len(uid) == 128):
+                    raise TypeError("the NCCL unique id must be get_unique_id()'s 128-tuple")
+                self.device_id, self.size, self.rank = _current(), ndev, rank
+
+            def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
+                nccl._collective(self, sendbuf, recvbuf, count, datatype, op)
+
+        self.NcclCommunicator = NcclCommunicator
+
+    def get_unique_id(self):
+        return tuple(int(b) for b in os.urandom(128))
+
+    def _collective(self, comm, sendbuf, recvbuf, count, datatype, op):
+        from mpi4py import MPI
+        if _current() != comm.device_id:
+            raise CUDARuntimeError(400, f"NCCL communicator of device {comm.device_id} used "
+                                   f"while device {_current()} is current")
+        if op != self.NCCL_SUM:
+            raise NotImplementedError(f"the stand-in NCCL sums only (op {op})")
+        send, recv = (self._array(p) for p in (sendbuf, recvbuf))
+        if send.size != count or str(send.dtype) != self._DTYPES[datatype]:
+            raise ValueError(f"NCCL allReduce of {count} {self._DTYPES[datatype]} given a "
+                             f"buffer of {send.size} {send.dtype}")
+        host = numpy.ascontiguousarray(send.view(numpy.ndarray))
+        out = numpy.empty_like(host)
+        MPI.COMM_WORLD.Allreduce(host, out, op=MPI.SUM)
+        recv.view(numpy.ndarray)[...] = out.reshape(recv.shape)
+        nccl_calls[comm.device_id] += 1
+
+    @staticmethod
+    def _array(pointer):
+        array = _by_pointer.get(pointer)
+        array = array() if array is not None else None
+        if array is None:
+            raise ValueError(f"pointer {pointer:#x} is not an array's data pointer")
+        return array
+
+
 def set_allocator(allocator=None):
     global _allocator
     _allocator = allocator
@@ -456,6 +517,7 @@ def install(devices=2):
     cuda.is_available = lambda: True
     cuda.Stream, cuda.Event, cuda.get_current_stream = Stream, Event, get_current_stream
     cuda.get_elapsed_time = get_elapsed_time
+    cuda.nccl = _Nccl()
     Stream.null = Stream(null=True)
     random = types.ModuleType("cupy.random")
     random.default_rng = Generator
@@ -468,7 +530,7 @@ def install(devices=2):
     cupyx.scipy = types.ModuleType("cupyx.scipy")
     cupyx.scipy.special = _special_module()
     sys.modules.update({"cupy": module, "cupy.cuda": cuda, "cupy.cuda.runtime": cuda.runtime,
-                        "cupy.random": random, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
+                        "cupy.cuda.nccl": cuda.nccl, "cupy.random": random, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
                         "cupyx.scipy.special": cupyx.scipy.special})
     return module
 
