@@ -9,7 +9,8 @@
 #   half1  the test suite with the device fixture on the GPU (fails if any GPU test skips),
 #          bench/kernel_parity.py's table, odd sizes and offset views, row lengths 1..4097
 #   half2  >65535 planes and >2^31 elements, float16, compute-sanitizer memcheck, racecheck and
-#          synccheck on small cases, the two-stream pool stress against Unpooled, bandwidth
+#          synccheck on small cases, the two-stream pool stress against Unpooled, the NCCL
+#          path on one rank with its overlap of backward (CUDA events), bandwidth
 #          against PyTorch
 # Each step has a time limit; the limits of a half add up to 540 s, so either half fits one
 # 10-minute call with the preflight. Logs and results go to bench/results/<card>-<date>/ as
@@ -108,9 +109,10 @@ if [ "$PART" != half1 ]; then
     step large 90 "$PYTHON" "$CHECKS/large.py"
     step fp16 45 "$PYTHON" "$CHECKS/fp16.py"
     for tool in memcheck racecheck synccheck; do
-        step "sanitizer_$tool" 75 sanitize "$tool"
+        step "sanitizer_$tool" 65 sanitize "$tool"
     done
-    step pool_streams 120 "$PYTHON" "$CHECKS/pool_streams.py"
+    step pool_streams 100 "$PYTHON" "$CHECKS/pool_streams.py"
+    step nccl 50 "$PYTHON" "$CHECKS/nccl.py"
     step bandwidth 60 "$PYTHON" "$CHECKS/bandwidth.py" --output "$OUT/bandwidth.md"
 fi
 

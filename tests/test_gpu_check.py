@@ -52,6 +52,7 @@ def test_every_check_script_parses():
 @pytest.mark.parametrize("name, args", [
     ("odd_sizes", []), ("rows", []), ("large", []), ("fp16", []), ("bandwidth", []),
     ("pool_streams", ["--one"]),  # one process's digest; the four-pool comparison spawns
+    ("nccl", []),
 ])
 def test_dry_run_passes_on_the_cpu(name, args, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(CHECKS))
