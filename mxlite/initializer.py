@@ -12,9 +12,11 @@ import re
 
 import numpy as _np
 
+from .ndarray import wrap
+
 __all__ = ["InitDesc", "Initializer", "register", "create", "Uniform", "Normal", "Constant",
-           "Zero", "One", "Xavier", "MSRAPrelu", "Orthogonal", "Bilinear", "LSTMBias", "Mixed",
-           "Load"]
+           "Zero", "One", "Xavier", "MSRAPrelu", "Orthogonal", "Bilinear", "LSTMBias", "RNNFused",
+           "Mixed", "Load"]
 
 _REGISTRY = {}
 
@@ -252,6 +254,68 @@ class LSTMBias(Initializer):
         value = _np.zeros(arr.shape)
         value[hidden:2 * hidden] = self.forget_bias
         _fill(arr, value)
+
+
+@register
+class RNNFused(Initializer):
+    """The fused RNN layers' one ``rnn_param`` vector, in cuDNN's layout as MXNet keeps it:
+    the i2h then h2h weight of each layer and direction (l0, r0, l1, ...), then their biases
+    in the same order. Each piece is drawn as a parameter of its own name and matrix shape
+    would be: by the piece's initializer if given, else by the global one."""
+
+    _GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
+
+    def __init__(self, mode, num_layers, state_size, bidirectional=False,
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer=None, h2h_bias_initializer=None):
+        if mode not in self._GATES:
+            raise ValueError(f"mode must be one of {sorted(self._GATES)}, got {mode!r}")
+        super().__init__(mode=mode, num_layers=num_layers, state_size=state_size,
+                         bidirectional=bidirectional)
+        self._mode, self._num_layers, self._hidden = mode, num_layers, state_size
+        self._dirs = 2 if bidirectional else 1
+        self._inits = {"i2h_weight": create(i2h_weight_initializer),
+                       "h2h_weight": create(h2h_weight_initializer),
+                       "i2h_bias": create(i2h_bias_initializer),
+                       "h2h_bias": create(h2h_bias_initializer)}
+
+    def pieces(self, input_size):
+        """``[(name, shape)]`` in the vector's order, e.g. ``('l0_i2h_weight', (4H, C))``."""
+        rows = self._GATES[self._mode] * self._hidden
+        weights, biases = [], []
+        for layer in range(self._num_layers):
+            in_size = input_size if layer == 0 else self._hidden * self._dirs
+            for prefix in ("l", "r")[:self._dirs]:
+                name = f"{prefix}{layer}_"
+                weights += [(name + "i2h_weight", (rows, in_size)),
+                            (name + "h2h_weight", (rows, self._hidden))]
+                biases += [(name + "i2h_bias", (rows,)), (name + "h2h_bias", (rows,))]
+        return weights + biases
+
+    def size(self, input_size):
+        return sum(math.prod(shape) for _, shape in self.pieces(input_size))
+
+    def input_size(self, size):
+        """The input size a vector of ``size`` values belongs to (the size is linear in it)."""
+        base, per_input = self.size(0), self.size(1) - self.size(0)
+        if (size - base) % per_input or size < base:
+            raise ValueError(f"{size} values do not make an rnn_param of {self._num_layers} "
+                             f"{self._mode} layer(s) of {self._hidden} units")
+        return (size - base) // per_input
+
+    def _init_weight(self, desc, arr):
+        backend = arr._device.backend
+        host = _np.empty(arr.shape, dtype=arr.dtype)
+        offset = 0
+        for name, shape in self.pieces(self.input_size(arr.shape[0])):
+            piece = wrap(backend.empty(shape, arr.dtype), arr._device)
+            own = self._inits[name.split("_", 1)[1]]
+            (desc.global_init or Uniform())(
+                InitDesc(name, {"__init__": own} if own else {}, desc.global_init), piece)
+            size = math.prod(shape)
+            host[offset:offset + size] = backend.to_host(piece._data).ravel()
+            offset += size
+        _fill(arr, host)
 
 
 class Mixed:

@@ -95,8 +95,10 @@ def test_download_from_a_file_url_checks_sha1_and_never_leaves_partials(tmp_path
 
 
 def _copy_cell_into_layer(cell, layer):
-    for name in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias"):
-        layer.collect_params()[f"l0_{name}"].set_data(getattr(cell, name).data())
+    """The cell's four parameters, in rnn_param's order (weights, then biases)."""
+    pieces = [getattr(cell, name).data().reshape(-1)
+              for name in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")]
+    layer.rnn_param.set_data(mnp.concatenate(pieces))
 
 
 @pytest.mark.parametrize("cell_cls, layer_cls, extra", [
@@ -209,3 +211,22 @@ def test_sequence_last_picks_each_last_valid_step():
     with pytest.raises(ValueError, match=r"in \[1, 4\]"):
         mx.npx.sequence_last(mnp.array(x), mnp.array([0, 4]), True)
     check_gradient(lambda a: mx.npx.sequence_last(a, mnp.array([2, 4]), True, 0), x)
+
+
+def test_fused_layers_hold_one_rnn_param_in_cudnn_layout():
+    layer = rnn.LSTM(10)
+    layer.initialize()
+    layer(mnp.ones((3, 2, 7)))
+    assert list(layer.collect_params()) == ["rnn_param"]
+    assert layer.rnn_param.shape == (760,)  # 40*7 + 40*10 + 2*40, as MXNet's
+    gru = rnn.GRU(3, num_layers=2, bidirectional=True, input_size=2,
+                  i2h_weight_initializer="ones", h2h_bias_initializer=mx.init.Constant(2.0))
+    gru.initialize(mx.init.Normal(0.1))
+    pieces = gru._unfuse(gru.rnn_param.data().asnumpy())
+    assert list(pieces)[:4] == ["l0_i2h_weight", "l0_h2h_weight", "r0_i2h_weight",
+                                "r0_h2h_weight"]
+    assert pieces["r1_i2h_weight"].shape == (9, 6) and (pieces["l1_i2h_weight"] == 1).all()
+    assert (pieces["l0_h2h_bias"] == 2).all() and (pieces["r1_i2h_bias"] == 0).all()
+    assert 0 < onp.abs(pieces["l1_h2h_weight"]).std() < 0.2  # the global Normal(0.1)
+    with pytest.raises(ValueError, match="do not make an rnn_param"):
+        gru._unfuse(onp.zeros(7))

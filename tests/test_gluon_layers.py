@@ -58,7 +58,11 @@ def _param_grads_match(layer, x_host, train=False, eps=1e-6):
 
 def _check_layer(layer, x_host, reference, train=False, init=None, rtol=1e-6):
     _materialize(layer, x_host, init)
-    params = {n.split(".")[-1]: p.data().asnumpy() for n, p in layer.collect_params().items()}
+    params = {}
+    for n, p in layer.collect_params().items():
+        value = p.data().asnumpy()  # a fused RNN layer's rnn_param by its pieces
+        params.update(layer._unfuse(value) if n.endswith("rnn_param")
+                      else {n.split(".")[-1]: value})
     with autograd.pause(train_mode=train):
         got = layer(mx.np.array(x_host, dtype="float64")).asnumpy()
     np.testing.assert_allclose(got, reference(x_host, **params), rtol=rtol, atol=1e-8)
@@ -351,7 +355,7 @@ def test_recurrent_layers(layer_type, mode):
     n = _check_layer(layer, x,
                      lambda x, **p: _ref_layer(mode, x, p, 2, bidirectional=True),
                      init=mx.init.Uniform(0.5))
-    assert n == 8
+    assert n == 1  # rnn_param: the 8 weights and biases of both directions, fused
 
 
 def test_lstm_layouts_states_and_cells():
@@ -362,7 +366,9 @@ def test_lstm_layouts_states_and_cells():
     assert [s.shape for s in states] == [(2, 2, 5), (2, 2, 5)]
     out, new_states = layer(mx.np.array(x), states)
     assert out.shape == (2, 3, 5)
-    params = {k: v.data().asnumpy() for k, v in layer.collect_params().items()}
+    assert list(layer.collect_params()) == ["rnn_param"]
+    assert layer.rnn_param.shape == (4 * 5 * (4 + 5 + 2) + 4 * 5 * (5 + 5 + 2),)
+    params = layer._unfuse(layer.rnn_param.data().asnumpy())
     expected = _ref_layer("lstm", x.transpose(1, 0, 2), params, 5, False, num_layers=2)
     np.testing.assert_allclose(out.asnumpy(), expected.transpose(1, 0, 2), rtol=1e-4,
                                atol=1e-6)
@@ -371,8 +377,8 @@ def test_lstm_layouts_states_and_cells():
 
     cell = gluon.rnn.LSTMCell(5)
     cell.initialize()
-    cell.share_parameters({k[3:]: v for k, v in layer.collect_params().items()
-                           if k.startswith("l0_")})
+    for name in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias"):
+        getattr(cell, name).set_data(mx.np.array(params["l0_" + name]))
     h, (h_state, c_state) = cell(mx.np.array(x[:, 0]), cell.begin_state(2))
     weights = [params["l0_" + k] for k in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")]
     ref_h, ref_c = _ref_step("lstm", x[:, 0], np.zeros((2, 5)), np.zeros((2, 5)), *weights)

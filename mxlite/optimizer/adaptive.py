@@ -1,7 +1,7 @@
-"""RMSProp, AdaGrad, AdaDelta and FTRL, with MXNet's update formulas."""
+"""RMSProp, AdaGrad, AdaDelta and Ftrl, with MXNet's update formulas."""
 from .optimizer import Optimizer, register
 
-__all__ = ["RMSProp", "AdaGrad", "AdaDelta", "FTRL"]
+__all__ = ["RMSProp", "AdaGrad", "AdaDelta", "Ftrl"]
 
 
 @register
@@ -94,7 +94,7 @@ class AdaDelta(Optimizer):
 
 
 @register
-class FTRL(Optimizer):
+class Ftrl(Optimizer):
     """Follow the regularized leader (McMahan et al.), as MXNet's ``ftrl_update``:
     ``z += g - (sqrt(n+g^2) - sqrt(n))*w/lr``; ``n += g^2``;
     ``w = (sign(z)*lamda1 - z) / ((beta + sqrt(n))/lr + wd)`` where ``|z| > lamda1``, else 0."""

@@ -1,10 +1,16 @@
 """Multi-layer (optionally bidirectional) RNN, LSTM and GRU over whole sequences.
 
 Each layer projects the inputs of every time step at once, then steps through time
-with the cell math of ``rnn_cell``. Parameters are named as MXNet 1.x names the fused
-layer's: ``l0_i2h_weight``, ``l0_h2h_bias``, ``r0_...`` for the reverse direction.
+with the cell math of ``rnn_cell``. As in MXNet 2.x, all weights and biases are one
+parameter, ``rnn_param``, in cuDNN's layout (``mx.init.RNNFused`` says which piece is
+where: ``l0_i2h_weight``, ``l0_h2h_weight``, ``r0_...`` for the reverse direction, ...,
+then the biases); the forward reads the pieces as views of it, so their gradients land in
+``rnn_param``'s.
 """
+import math
+
 from ... import autograd
+from ... import initializer
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
@@ -30,25 +36,25 @@ class _RNNLayer(HybridBlock):
         self._dirs = 2 if bidirectional else 1
         self._input_size = input_size
         self._mode = mode
-        gates, self._num_states, self._step = MODES[mode]
+        _, self._num_states, self._step = MODES[mode]
         self._activation = {"rnn_relu": "relu", "rnn_tanh": "tanh"}.get(mode)
-        rows = gates * hidden_size
-        for layer in range(num_layers):
-            in_size = input_size if layer == 0 else hidden_size * self._dirs
-            for prefix in ("l", "r")[:self._dirs]:
-                name = f"{prefix}{layer}_"
-                setattr(self, name + "i2h_weight", Parameter(
-                    name + "i2h_weight", shape=(rows, in_size), init=i2h_weight_initializer,
-                    allow_deferred_init=True, dtype=dtype))
-                setattr(self, name + "h2h_weight", Parameter(
-                    name + "h2h_weight", shape=(rows, hidden_size),
-                    init=h2h_weight_initializer, allow_deferred_init=True, dtype=dtype))
-                setattr(self, name + "i2h_bias", Parameter(
-                    name + "i2h_bias", shape=(rows,), init=i2h_bias_initializer,
-                    allow_deferred_init=True, dtype=dtype))
-                setattr(self, name + "h2h_bias", Parameter(
-                    name + "h2h_bias", shape=(rows,), init=h2h_bias_initializer,
-                    allow_deferred_init=True, dtype=dtype))
+        self._layout_of = initializer.RNNFused(
+            mode, num_layers, hidden_size, bidirectional, i2h_weight_initializer,
+            h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer)
+        self.rnn_param = Parameter("rnn_param", shape=(self._fused_size(input_size),),
+                                   init=self._layout_of, allow_deferred_init=True, dtype=dtype)
+
+    def _fused_size(self, input_size):
+        return self._layout_of.size(input_size) if input_size else 0
+
+    def _unfuse(self, flat):
+        """``{piece name: view}`` of a fused vector (an ndarray or a numpy array)."""
+        pieces, offset = {}, 0
+        for name, shape in self._layout_of.pieces(self._layout_of.input_size(flat.shape[0])):
+            size = math.prod(shape)
+            pieces[name] = flat[offset:offset + size].reshape(shape)
+            offset += size
+        return pieces
 
     def state_info(self, batch_size=0):
         shape = (self._num_layers * self._dirs, batch_size, self._hidden_size)
@@ -61,10 +67,7 @@ class _RNNLayer(HybridBlock):
         return [func(shape, **kwargs) for _ in range(self._num_states)]
 
     def infer_shape(self, inputs, *args):
-        in_size = inputs.shape[-1]
-        for prefix in ("l", "r")[:self._dirs]:
-            p = self._reg_params[f"{prefix}0_i2h_weight"]
-            p.shape = (p.shape[0], in_size)
+        self.rnn_param.shape = (self._fused_size(inputs.shape[-1]),)
 
     def forward(self, inputs, states=None):
         """``inputs`` (T, N, C) or (N, T, C); returns outputs, plus new states when given."""
@@ -87,11 +90,12 @@ class _RNNLayer(HybridBlock):
                              f"got {len(states)}")
         final = [[] for _ in range(self._num_states)]
         x = inputs
+        weights = self._unfuse(self.rnn_param.data(inputs.device))
         for layer in range(self._num_layers):
             outputs = []
             for d, prefix in enumerate(("l", "r")[:self._dirs]):
                 index = layer * self._dirs + d
-                out, last = self._run_direction(x, [s[index] for s in states],
+                out, last = self._run_direction(x, [s[index] for s in states], weights,
                                                 f"{prefix}{layer}_", reverse=d == 1)
                 outputs.append(out)
                 for k, s in enumerate(last):
@@ -105,13 +109,10 @@ class _RNNLayer(HybridBlock):
             return x
         return x, [np.stack(s, axis=0) for s in final]
 
-    def _run_direction(self, x, states, name, reverse):
-        device = x.device
-        p = self._reg_params
-        i2h = npx.fully_connected(x, p[name + "i2h_weight"].data(device),
-                                  p[name + "i2h_bias"].data(device), flatten=False)
-        h2h_weight = p[name + "h2h_weight"].data(device)
-        h2h_bias = p[name + "h2h_bias"].data(device)
+    def _run_direction(self, x, states, weights, name, reverse):
+        i2h = npx.fully_connected(x, weights[name + "i2h_weight"], weights[name + "i2h_bias"],
+                                  flatten=False)
+        h2h_weight, h2h_bias = weights[name + "h2h_weight"], weights[name + "h2h_bias"]
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs = [None] * x.shape[0]
         for t in steps:
@@ -121,8 +122,9 @@ class _RNNLayer(HybridBlock):
         return np.stack(outputs, axis=0), states
 
     def __repr__(self):
-        in_size = self._reg_params["l0_i2h_weight"].shape[1]
-        return (f"{type(self).__name__}({in_size if in_size > 0 else None} -> "
+        size = self.rnn_param.shape[0]
+        in_size = self._layout_of.input_size(size) if size else None
+        return (f"{type(self).__name__}({in_size} -> "
                 f"{self._hidden_size}, {self._layout}, num_layers={self._num_layers}"
                 f"{', bidirectional' if self._dirs == 2 else ''})")
 
