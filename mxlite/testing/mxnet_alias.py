@@ -413,6 +413,10 @@ class _Collector:
     def _on_alarm(self, signum, frame):
         raise _CaseTimeout(f"case ran over {self.case_timeout} s")
 
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "flaky: MXNet's marker for tests it reruns")
+        config.addinivalue_line("markers", "serial: MXNet's marker for tests run alone")
+
     def pytest_runtest_setup(self, item):
         _seed_all(int(hashlib.md5(item.nodeid.encode()).hexdigest()[:8], 16))
 
@@ -504,6 +508,7 @@ def summarize(results, top=25, title=None):
 def run(path, pytest_args=(), case_timeout=60):
     """Run pytest on ``path`` with the aliases installed; returns (results, exit code)."""
     install()
+    _seed_all(0)  # the file draws random shapes when pytest collects it
     collector = _Collector(case_timeout)
     args = [str(path), "-p", "no:cacheprovider", "-q", "--no-header", "-rN",
             "--tb=no", "-o", "console_output_style=classic"]
