@@ -180,6 +180,8 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=
     a, b = _host(a), _host(b)
     if not use_broadcast:
         _check_shapes(a, b)
+    elif _np.shape(a) != _np.shape(b):
+        a, b = _np.broadcast_arrays(a, b)  # MXNet compares with np.allclose, which broadcasts
     rtol, atol = get_tols(a, b, rtol, atol)
     if getattr(a, "dtype", None) == _np.bool_ and getattr(b, "dtype", None) == _np.bool_:
         _np.testing.assert_equal(a, b)

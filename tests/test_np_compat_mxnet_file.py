@@ -120,3 +120,53 @@ def test_random_choice():
 def test_as_np_ndarray_is_the_array_itself():
     x = np.ones((2,))
     assert x.as_np_ndarray() is x
+
+
+@pytest.mark.parametrize("name", ["mod", "fmod", "remainder"])
+def test_integer_mod_has_zero_gradient(name):
+    # MXNet: mod/fmod of integer arrays give zero gradients (floats keep d/dx1 = 1)
+    a = np.array([7, 9, 4], dtype="int32")
+    b = np.array([2, 4, 3], dtype="int32")
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        y = getattr(np, name)(a, b)
+    y.backward()
+    assert y.dtype == onp.int32
+    assert a.grad.tolist() == [0, 0, 0] and b.grad.tolist() == [0, 0, 0]
+    check_gradient(lambda u, v: getattr(np, name)(u, v), onp.array([7.3, 9.1, 4.4]),
+                   onp.array([2.1, 4.2, 3.3]))
+
+
+@pytest.mark.parametrize("name", ["bitwise_left_shift", "bitwise_right_shift"])
+def test_array_api_shifts_take_no_ufunc_keywords(name):
+    a = np.array([1, 2, 8], dtype="int64")
+    b = np.array([1, 2, 3], dtype="int64")
+    ref = getattr(onp, name.replace("bitwise_", ""))(a.asnumpy(), b.asnumpy())
+    onp.testing.assert_array_equal(getattr(np, name)(a, b).asnumpy(), ref)
+    for kw in ({"where": False}, {"where": True}, {"dtype": onp.int8}, {"casting": "safe"},
+               {"order": "C"}, {"subok": False}):
+        with pytest.raises(TypeError):
+            getattr(np, name)(a, b, **kw)
+    with pytest.raises(NotImplementedError):  # the ufunc names keep MXNet's ufunc keywords
+        np.left_shift(a, b, where=False)
+
+
+@pytest.mark.parametrize("fn", ["tril", "triu"])
+@pytest.mark.parametrize("k", [-1, 0, 2])
+def test_triangle_of_a_vector(fn, k):
+    v = onp.array([1.0, 2.0, 3.0])
+    got = getattr(np, fn)(np.array(v), k)
+    onp.testing.assert_array_equal(got.asnumpy(), getattr(onp, fn)(v, k))
+    check_gradient(lambda x: getattr(np, fn)(x, k), v)
+
+
+def test_assert_almost_equal_broadcasts_as_mxnet():
+    from mxlite.test_utils import assert_almost_equal
+    assert_almost_equal(onp.zeros((3, 0, 4)), onp.zeros((3, 1, 4)))
+    assert_almost_equal(onp.ones((2, 3)), 1.0)
+    with pytest.raises(AssertionError):
+        assert_almost_equal(onp.zeros((3, 0, 4)), onp.zeros((3, 1, 4)), use_broadcast=False)
+    with pytest.raises(AssertionError):
+        assert_almost_equal(onp.ones(3, dtype=onp.float32), onp.full(3, 1.01, onp.float32))
+    assert_almost_equal(onp.ones(3, dtype=onp.float16), onp.full(3, 1.005, onp.float16))
