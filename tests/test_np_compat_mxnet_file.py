@@ -170,3 +170,12 @@ def test_assert_almost_equal_broadcasts_as_mxnet():
     with pytest.raises(AssertionError):
         assert_almost_equal(onp.ones(3, dtype=onp.float32), onp.full(3, 1.01, onp.float32))
     assert_almost_equal(onp.ones(3, dtype=onp.float16), onp.full(3, 1.005, onp.float16))
+
+
+@pytest.mark.parametrize("name", ["gcd", "lcm"])
+def test_gcd_lcm(name):
+    a = onp.array([[12, -18, 0], [7, 100, -35]], dtype=onp.int32)
+    b = onp.array([8, 27, 5], dtype=onp.int32)
+    got = getattr(np, name)(np.array(a), np.array(b))
+    onp.testing.assert_array_equal(got.asnumpy(), getattr(onp, name)(a, b))
+    assert got.dtype == onp.int32 and got.shape == (2, 3)

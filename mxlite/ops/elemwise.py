@@ -355,7 +355,8 @@ ROWS = (
     *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
                                       "greater_equal", "logical_and", "logical_or",
                                       "logical_xor")),
-    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor")),
+    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd",
+                                      "lcm")),
     binary("left_shift", None),  # bitwise_left_shift / bitwise_right_shift: plain functions
     binary("right_shift", None),  # below (MXNet gives them no ufunc keywords)
 )
