@@ -1,11 +1,26 @@
-"""Testing helpers (MXNet's ``mx.test_utils``): the float64 finite-difference checker."""
+"""Testing helpers (MXNet's ``mx.test_utils``): the float64 finite-difference checker and
+the parts of MXNet's test_utils API that MXNet's numpy-operator tests call (``same``,
+``assert_almost_equal`` with MXNet's per-dtype default tolerances, ``rand_ndarray``,
+``rand_shape_nd``, ``use_np``, ``collapse_sum_like``, the eigenvalue-matrix makers and the
+chi-square sampler check ``verify_generator``)."""
+import numbers
+
 import numpy as _np
 
 from . import autograd
 from .device import Device, current_device
 from .ndarray import ndarray, wrap
 
-__all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unusable_reason", "assert_almost_equal"]
+__all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unusable_reason",
+           "assert_almost_equal", "almost_equal", "same", "default_rtols", "default_atols",
+           "get_rtol", "get_atol", "get_tols", "effective_dtype", "rand_shape_2d",
+           "rand_shape_3d", "rand_shape_nd", "random_arrays", "rand_ndarray", "use_np",
+           "collapse_sum_like", "is_op_runnable", "has_tvm_ops", "default_device",
+           "default_context", "new_matrix_with_real_eigvals_2d",
+           "new_matrix_with_real_eigvals_nd", "new_sym_matrix_with_real_eigvals_2d",
+           "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
+           "verify_generator", "mean_check", "var_check", "chi_square_check",
+           "assert_exception"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -85,8 +100,252 @@ def check_gradient(fn, *inputs, device=None, eps=1e-6, rtol=1e-5, atol=1e-6, see
     return analytic
 
 
-def assert_almost_equal(a, b, rtol=1e-5, atol=1e-7, equal_nan=False):
-    """Compare mxlite arrays, numpy arrays or scalars elementwise."""
-    a = a.asnumpy() if isinstance(a, ndarray) else _np.asarray(a)
-    b = b.asnumpy() if isinstance(b, ndarray) else _np.asarray(b)
-    _np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+def same(a, b):
+    """Whether two arrays are equal elementwise and in shape (MXNet's ``same``)."""
+    return _np.array_equal(_host(a), _host(b))
+
+
+def _host(x):
+    return x.asnumpy() if isinstance(x, ndarray) else x
+
+
+def default_rtols():
+    """MXNet's default relative tolerance per dtype."""
+    return {_np.dtype(_np.float16): 1e-2, _np.dtype(_np.float32): 1e-4,
+            _np.dtype(_np.float64): 1e-5, _np.dtype(_np.bool_): 0, _np.dtype(_np.int8): 0,
+            _np.dtype(_np.uint8): 0, _np.dtype(_np.int32): 0, _np.dtype(_np.uint32): 0,
+            _np.dtype(_np.int64): 0, _np.dtype(_np.uint64): 0}
+
+
+def default_atols():
+    """MXNet's default absolute tolerance per dtype."""
+    return {_np.dtype(_np.float16): 1e-1, _np.dtype(_np.float32): 1e-3,
+            _np.dtype(_np.float64): 1e-20, _np.dtype(_np.bool_): 0, _np.dtype(_np.int8): 0,
+            _np.dtype(_np.uint8): 0, _np.dtype(_np.int32): 0, _np.dtype(_np.uint32): 0,
+            _np.dtype(_np.int64): 0, _np.dtype(_np.uint64): 0}
+
+
+def effective_dtype(dat):
+    """The dtype whose precision ``dat``'s computations have (MXNet lowers float32 to float16
+    where a GPU computes it in TF32; mxlite computes in the dtype itself)."""
+    return _np.dtype(getattr(dat, "dtype", _np.float64))
+
+
+def _get_tol(tol, dat, tols):
+    if tol is None:
+        return tols.get(effective_dtype(dat), 0)
+    if isinstance(tol, dict):
+        return tol.get(effective_dtype(dat), 0)
+    return tol
+
+
+def get_rtol(rtol=None, dtype=_np.dtype(_np.float64)):
+    return _get_tol(rtol, _np.zeros((), dtype), default_rtols())
+
+
+def get_atol(atol=None, dtype=_np.dtype(_np.float64)):
+    return _get_tol(atol, _np.zeros((), dtype), default_atols())
+
+
+def get_tols(x, y, rtol, atol):
+    """The tolerances comparing ``x`` with ``y``: the given ones, or the larger default of
+    their dtypes."""
+    x = _np.array(x) if isinstance(x, numbers.Number) else x
+    y = _np.array(y) if isinstance(y, numbers.Number) else y
+    rtol = max(_get_tol(rtol, x, default_rtols()), _get_tol(rtol, y, default_rtols()))
+    atol = max(_get_tol(atol, x, default_atols()), _get_tol(atol, y, default_atols()))
+    return rtol, atol
+
+
+def _check_shapes(a, b):
+    if _np.shape(a) != _np.shape(b):
+        raise AssertionError(f"shapes differ: {_np.shape(a)} != {_np.shape(b)} "
+                             "(use_broadcast=False)")
+
+
+def almost_equal(a, b, rtol=None, atol=None, equal_nan=False, use_broadcast=True):
+    """Whether ``|a - b| <= atol + rtol * |b|`` everywhere (MXNet's ``almost_equal``)."""
+    a, b = _host(a), _host(b)
+    if not use_broadcast:
+        _check_shapes(a, b)
+    rtol, atol = get_tols(a, b, rtol, atol)
+    return bool(_np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False,
+                        use_broadcast=True, mismatches=(10, 10)):
+    """Assert ``|a - b| <= atol + rtol * |b|`` elementwise (mxlite arrays, numpy arrays or
+    scalars), with MXNet's defaults: tolerances from the dtypes when not given, bool arrays
+    compared exactly, shapes broadcast unless ``use_broadcast=False``."""
+    a, b = _host(a), _host(b)
+    if not use_broadcast:
+        _check_shapes(a, b)
+    elif _np.shape(a) != _np.shape(b):
+        a, b = _np.broadcast_arrays(a, b)  # MXNet compares with np.allclose, which broadcasts
+    rtol, atol = get_tols(a, b, rtol, atol)
+    if getattr(a, "dtype", None) == _np.bool_ and getattr(b, "dtype", None) == _np.bool_:
+        _np.testing.assert_equal(a, b)
+        return
+    a64 = _np.asarray(a).astype(_np.float64) if _np.asarray(a).dtype.kind in "biuf" else a
+    b64 = _np.asarray(b).astype(_np.float64) if _np.asarray(b).dtype.kind in "biuf" else b
+    _np.testing.assert_allclose(a64, b64, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                                err_msg=f"{names[0]} vs {names[1]}")
+
+
+def assert_exception(f, exception_type, *args, **kwargs):
+    """Assert ``f(*args, **kwargs)`` raises ``exception_type``."""
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError(f"{f} did not raise {exception_type.__name__}")
+
+
+def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
+    low = 0 if allow_zero_size else 1
+    return _np.random.randint(low, dim0 + 1), _np.random.randint(low, dim1 + 1)
+
+
+def rand_shape_3d(dim0=10, dim1=10, dim2=10, allow_zero_size=False):
+    low = 0 if allow_zero_size else 1
+    return (_np.random.randint(low, dim0 + 1), _np.random.randint(low, dim1 + 1),
+            _np.random.randint(low, dim2 + 1))
+
+
+def rand_shape_nd(num_dim, dim=10, allow_zero_size=False):
+    """A random shape of ``num_dim`` axes, each of length 1..dim (0..dim with zeros)."""
+    low = 0 if allow_zero_size else 1
+    return tuple(int(n) for n in _np.random.randint(low, dim + 1, size=num_dim))
+
+
+def random_arrays(*shapes):
+    """Standard-normal host arrays (float32) of the given shapes; one array for one shape."""
+    arrays = [_np.array(_np.random.randn(), dtype=_np.float32) if len(s) == 0
+              else _np.random.randn(*s).astype(_np.float32) for s in shapes]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
+                 shuffle_csr_indices=False, distribution=None, ctx=None, device=None):
+    """A standard-normal array of ``shape`` (MXNet's dense ``rand_ndarray``; sparse storage
+    types are not part of mxlite)."""
+    if stype != "default":
+        raise NotImplementedError(f"mxlite has no sparse storage (stype={stype!r})")
+    from . import numpy as mxnp
+    host = _np.asarray(random_arrays(tuple(shape)))
+    if modifier_func is not None:
+        host = _np.asarray(modifier_func(host))
+    return mxnp.array(host, dtype=dtype or _np.float32, device=device or ctx)
+
+
+def use_np(func_or_cls):
+    """MXNet's decorator switching numpy semantics on: mxlite always has them, so it returns
+    its argument unchanged."""
+    return func_or_cls
+
+
+def collapse_sum_like(a, shape):
+    """Sum host array ``a`` down to ``shape`` (the reverse of broadcasting to ``a.shape``)."""
+    a = _np.asarray(_host(a))
+    shape = tuple(shape)
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and a.shape[lead + i] != 1)
+    return a.sum(axis=axes).reshape(shape) if axes else a.reshape(shape)
+
+
+def is_op_runnable():
+    """Whether ops needing MXNet's GPU compute capability 5.3+ run (always, on mxlite)."""
+    return True
+
+
+def has_tvm_ops():
+    """Whether MXNet's TVM-generated operators are built in (never: mxlite has none)."""
+    return False
+
+
+def default_device():
+    return current_device()
+
+
+default_context = default_device
+
+
+def new_matrix_with_real_eigvals_2d(n):
+    """A random ``n x n`` matrix with real eigenvalues (a similarity transform of a
+    diagonal matrix with distinct eigenvalues)."""
+    shape = (n, n)
+    q = _np.ones(shape)
+    while abs(_np.linalg.det(q)) < 1e-2:
+        q = _np.random.uniform(-1.0, 1.0, shape)
+    d = _np.diag(_np.random.permutation(_np.arange(1, n + 1)) * 1.0
+                 + _np.random.uniform(-0.1, 0.1, n))
+    return q @ d @ _np.linalg.inv(q)
+
+
+def new_matrix_with_real_eigvals_nd(shape):
+    """A stack of square matrices (the last two axes) with real eigenvalues."""
+    n = int(_np.prod(shape[:-2])) if len(shape) > 2 else 1
+    mats = [new_matrix_with_real_eigvals_2d(shape[-1]) for _ in range(n)]
+    return _np.array(mats).reshape(shape)
+
+
+def new_sym_matrix_with_real_eigvals_2d(n):
+    """A random symmetric ``n x n`` matrix (so with real eigenvalues)."""
+    q, _ = _np.linalg.qr(_np.random.uniform(-1.0, 1.0, (n, n)))
+    d = _np.diag(_np.random.uniform(-1.0, 1.0, n))
+    m = q @ d @ q.T
+    return (m + m.T) / 2
+
+
+def new_sym_matrix_with_real_eigvals_nd(shape):
+    n = int(_np.prod(shape[:-2])) if len(shape) > 2 else 1
+    mats = [new_sym_matrix_with_real_eigvals_2d(shape[-1]) for _ in range(n)]
+    return _np.array(mats).reshape(shape)
+
+
+def gen_buckets_probs_with_ppf(ppf, nbuckets):
+    """``nbuckets`` equal-probability buckets of a distribution given by its inverse CDF."""
+    probs = [1.0 / nbuckets for _ in range(nbuckets)]
+    buckets = [(ppf(i / float(nbuckets)), ppf((i + 1) / float(nbuckets)))
+               for i in range(nbuckets)]
+    return buckets, probs
+
+
+def mean_check(generator, mu, sigma, nsamples=1000000):
+    samples = _np.asarray(_host(generator(nsamples)))
+    return abs(samples.mean() - mu) < 3 * sigma / _np.sqrt(nsamples)
+
+
+def var_check(generator, sigma, nsamples=1000000):
+    samples = _np.asarray(_host(generator(nsamples)))
+    return abs(samples.var() - sigma ** 2) < 3 * _np.sqrt(2 * sigma ** 4 / (nsamples - 1))
+
+
+def chi_square_check(generator, buckets, probs, nsamples=1000000):
+    """Pearson's chi-square test of ``generator(nsamples)`` against bucket probabilities;
+    ``buckets`` are (low, high) ranges or discrete values. Returns (p-value, observed
+    frequencies, expected frequencies)."""
+    import scipy.stats as ss
+    samples = _np.asarray(_host(generator(nsamples))).ravel()
+    if isinstance(buckets[0], (list, tuple)):
+        edges = _np.array([b[0] for b in buckets] + [buckets[-1][1]], dtype=_np.float64)
+        if not _np.all(_np.diff(edges) >= 0):
+            raise ValueError("buckets must be sorted ranges")
+        obs, _ = _np.histogram(samples, bins=edges)
+    else:
+        obs = _np.array([(samples == b).sum() for b in buckets])
+    expected = _np.asarray(probs, dtype=_np.float64) * nsamples
+    _, p = ss.chisquare(f_obs=obs.astype(_np.float64), f_exp=expected * obs.sum() / expected.sum())
+    return p, obs, expected
+
+
+def verify_generator(generator, buckets, probs, nsamples=1000000, nrepeat=5,
+                     success_rate=0.2, alpha=0.05):
+    """Assert ``generator`` passes the chi-square test at level ``alpha`` in at least
+    ``success_rate`` of ``nrepeat`` runs (MXNet's sampler check). Returns the p-values."""
+    cs_ret = [chi_square_check(generator, buckets, probs, nsamples)[0] for _ in range(nrepeat)]
+    passed = sum(p > alpha for p in cs_ret)
+    if passed < success_rate * nrepeat:
+        raise AssertionError(f"generator failed the chi-square test: p-values {cs_ret}")
+    return cs_ret

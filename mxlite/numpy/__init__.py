@@ -24,6 +24,11 @@ dtype = _onp.dtype
 pi, e, inf, nan, newaxis = _onp.pi, _onp.e, _onp.inf, _onp.nan, None
 
 
+def shape(a):
+    """The shape of ``a`` (an mxlite array, or anything numpy takes)."""
+    return a.shape if isinstance(a, ndarray) else _onp.shape(a)
+
+
 import sys as _sys  # noqa: E402
 
 from ..autograd import set_differentiable_namespace as _set_namespace  # noqa: E402

@@ -143,6 +143,8 @@ _METHODS = {
     "astype": S.astype, "copy": S.copy,
     "to_device": S.to_device, "as_in_ctx": _deprecated_to_device,
     "as_in_context": _deprecated_to_device, "copyto": _copyto,
+    # MXNet 2.x: an mx.np array converts to itself (mx.nd's NDArray is not part of mxlite)
+    "as_np_ndarray": lambda self: self,
 }
 
 for _name, _fn in _METHODS.items():

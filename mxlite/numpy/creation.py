@@ -3,12 +3,12 @@ integer and bool numpy arrays keep their dtype."""
 import numpy as _np
 
 from .. import storage
-from ..base import default_float
+from ..base import MXNetError, default_float
 from ..device import Device, current_device
 from ..ndarray import ndarray, wrap
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
-           "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "identity",
+           "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "identity", "tri",
            "from_dlpack"]
 
 
@@ -114,11 +114,29 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
              device=None, ctx=None):
+    """``num`` evenly spaced values, computed in float64 and cast (float32 by default;
+    integer dtypes round toward -inf, as numpy). A negative or non-integer ``num`` raises
+    ``ValueError``/``TypeError`` that is also an ``MXNetError`` (MXNet's type)."""
     dev = _device(device, ctx)
+    if isinstance(num, bool) or not isinstance(num, (int, _np.integer)):
+        raise _LinspaceTypeError(f"linspace: num must be an integer, got {num!r}")
+    if num < 0:
+        raise _LinspaceValueError(f"linspace: number of samples, {num}, must be non-negative")
     res = _np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep, axis=axis)
     host, step = res if retstep else (res, None)
-    out = wrap(dev.backend.asarray(host.astype(dtype or default_float())), dev)
+    dtype = _np.dtype(dtype or default_float())
+    if dtype.kind in "iu":
+        host = _np.floor(host)
+    out = wrap(dev.backend.asarray(host.astype(dtype)), dev)
     return (out, step) if retstep else out
+
+
+class _LinspaceTypeError(TypeError, MXNetError):
+    pass
+
+
+class _LinspaceValueError(ValueError, MXNetError):
+    pass
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, device=None,
@@ -133,6 +151,13 @@ def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
     with dev.backend.scope():
         return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
+
+
+def tri(N, M=None, k=0, dtype=None, device=None, ctx=None):
+    """Ones at and below the ``k``-th diagonal of an ``N x M`` array (float32 default)."""
+    dev = _device(device, ctx)
+    host = _np.tri(N, M, k, dtype=_np.dtype(dtype or default_float()))
+    return wrap(dev.backend.asarray(host), dev)
 
 
 def identity(n, dtype=None, device=None, ctx=None):

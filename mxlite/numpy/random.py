@@ -11,7 +11,7 @@ from ..device import Device, current_device
 from ..ndarray import ndarray, wrap
 from ..ops import finish_out
 
-__all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle"]
+__all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle", "choice"]
 
 
 def seed(seed, device="all", ctx=None):
@@ -119,3 +119,50 @@ def shuffle(x):
             x._data[...] = x._data[order]
 
 
+
+
+def choice(a, size=None, replace=True, p=None, device=None, ctx=None, out=None):
+    """Samples from ``arange(a)`` (an int) or the 1-D array ``a``, uniformly or with
+    probabilities ``p``, with or without replacement (MXNet's ``np.random.choice``).
+    Drawn on the device: with replacement by inverting the cumulative ``p``; without, by
+    taking the smallest ``-log(u) / p`` keys (exponential races, exact for weights)."""
+    dev = _dev(device, ctx)
+    shape = _size(size)
+    count = int(_np.prod(shape)) if shape else 1
+    pool = None
+    if isinstance(a, (int, _np.integer)):
+        n = int(a)
+    else:
+        pool = a.to_device(dev) if isinstance(a, ndarray) else wrap(dev.backend.asarray(
+            _np.asarray(a)), dev)
+        if pool.ndim != 1:
+            raise ValueError("random.choice: a must be an int or a 1-D array")
+        n = pool.shape[0]
+    if n <= 0:
+        raise ValueError("random.choice: a must be positive (or a non-empty array)")
+    if not replace and count > n:
+        raise ValueError(f"random.choice: cannot take {count} samples without replacement "
+                         f"from {n}")
+    with dev.backend.scope():
+        xp, rng = dev.backend.xp, dev.backend.rng
+        probs = None
+        if p is not None:
+            probs = p.to_device(dev)._data if isinstance(p, ndarray) else xp.asarray(p)
+            probs = probs.astype(_np.float64)
+            if probs.shape != (n,):
+                raise ValueError("random.choice: p must be 1-D and as long as a")
+            probs = probs / probs.sum()
+        if replace:
+            if probs is None:
+                idx = rng.integers(0, n, count)
+            else:
+                cdf = xp.cumsum(probs)
+                idx = xp.minimum(xp.searchsorted(cdf, rng.random(count), side="right"), n - 1)
+        else:
+            keys = rng.random(n)
+            if probs is not None:
+                keys = -xp.log1p(-keys) / xp.where(probs > 0, probs, 1e-300)
+            idx = xp.argsort(keys)[:count]
+        idx = idx.astype(_np.int64).reshape(shape)
+        data = idx if pool is None else pool._data[idx]
+    return _finish(data, dev, out)

@@ -221,10 +221,17 @@ def _triangle(m, k, lower):
 
 
 def tril(m, k=0):
+    """The lower triangle; a 1-D ``m`` is taken as every row of a square matrix (numpy)."""
+    m = to_nd(m)
+    if m.ndim == 1:
+        m = broadcast_to(m, (m.shape[0], m.shape[0]))
     return _triangle(m, k, True)
 
 
 def triu(m, k=0):
+    m = to_nd(m)
+    if m.ndim == 1:
+        m = broadcast_to(m, (m.shape[0], m.shape[0]))
     return _triangle(m, k, False)
 
 

@@ -223,11 +223,15 @@ def _d_divide(ctx, g):
 
 
 def _d_mod(ctx, g):
+    if ctx.inputs[0].dtype.kind in "iub":  # MXNet: integer mod has zero gradient
+        return g * 0, (g * 0 if ctx.need[1] else None)
     return g, (-g * ctx.xp.floor_divide(*ctx.inputs) if ctx.need[1] else None)
 
 
 def _d_fmod(ctx, g):
     a, b = ctx.inputs
+    if a.dtype.kind in "iub":
+        return g * 0, (g * 0 if ctx.need[1] else None)
     return g, (-g * ctx.xp.trunc(a / b) if ctx.need[1] else None)
 
 
@@ -351,12 +355,13 @@ ROWS = (
     *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
                                       "greater_equal", "logical_and", "logical_or",
                                       "logical_xor")),
-    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor")),
-    binary("left_shift", None, alias="bitwise_left_shift"),
-    binary("right_shift", None, alias="bitwise_right_shift"),
+    *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd",
+                                      "lcm")),
+    binary("left_shift", None),  # bitwise_left_shift / bitwise_right_shift: plain functions
+    binary("right_shift", None),  # below (MXNet gives them no ufunc keywords)
 )
 
-__all__ = export(globals(), ROWS) + [  # and the functions below, over ops declared with defop
+__all__ = export(globals(), ROWS) + ["bitwise_left_shift", "bitwise_right_shift",  # and the functions below, over ops declared with defop
     "round", "around", "round_", "nan_to_num", "where", "clip", "isclose", "allclose",
     "array_equal"]
 
@@ -475,3 +480,18 @@ def array_equal(a1, a2, equal_nan=False):
         xp = a1._device.backend.xp
         same = same | (xp.isnan(a1._data) & xp.isnan(a2._data))
     return bool(same.all())
+
+
+def bitwise_left_shift(x1, x2, out=None):
+    """The array-API name of ``left_shift``; as in MXNet it is a plain function, not a
+    ufunc wrapper, so a ufunc keyword (``where=``, ``dtype=``, ...) is a TypeError."""
+    return left_shift(x1, x2, out=out)
+
+
+def bitwise_right_shift(x1, x2, out=None):
+    """The array-API name of ``right_shift`` (a plain function, as ``bitwise_left_shift``)."""
+    return right_shift(x1, x2, out=out)
+
+
+bitwise_left_shift.op = left_shift.op
+bitwise_right_shift.op = right_shift.op

@@ -50,6 +50,8 @@ def sigmoid(data):
 @defop("softmax", save_out=True)
 class _softmax:
     def forward(xp, x, axis=-1, temperature=None):
+        if x.size == 0:
+            return xp.zeros_like(x)  # nothing to normalize (numpy's max has no identity)
         if temperature is not None and temperature != 1:
             x = x / temperature
         e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
@@ -66,6 +68,8 @@ class _softmax:
 @defop("log_softmax", save_out=True)
 class _log_softmax:
     def forward(xp, x, axis=-1, temperature=None):
+        if x.size == 0:
+            return xp.zeros_like(x)
         if temperature is not None and temperature != 1:
             x = x / temperature
         shifted = x - xp.max(x, axis=axis, keepdims=True)
@@ -394,6 +398,8 @@ class _masked_softmax:
     """Softmax over ``axis`` of the unmasked entries; masked entries give 0 (or -inf for
     the log form) and get no gradient. A fully masked row gives zeros."""
     def forward(xp, x, mask, axis, temperature, log):
+        if x.size == 0:
+            return xp.zeros(xp.broadcast_shapes(x.shape, mask.shape), dtype=x.dtype)
         if temperature != 1:
             x = x / temperature
         neg_inf = xp.asarray(-xp.inf, dtype=x.dtype)

@@ -15,6 +15,19 @@ __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmi
            "std", "cumsum", "all", "any", "count_nonzero"]
 
 
+def _accumulator(src, dtype):
+    """The dtype to accumulate a float sum in when the result's ``dtype`` is narrower than
+    float32 or than the input (None: sum in ``dtype`` itself)."""
+    if dtype is None:
+        return None
+    import numpy as np
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or src.kind not in "fiub":
+        return None
+    acc = np.promote_types(src, np.float32) if src.kind == "f" else np.dtype(np.float32)
+    return acc if acc.itemsize > dtype.itemsize else None
+
+
 def _spread(xp, g, shape, axis):
     """Broadcast a reduced gradient back over the reduced axes."""
     return xp.broadcast_to(xp.reshape(g, keep_shape(shape, axis)), shape)
@@ -23,6 +36,9 @@ def _spread(xp, g, shape, axis):
 @defop("sum")
 class _sum:
     def forward(xp, x, axis=None, keepdims=False, dtype=None):
+        acc = _accumulator(x.dtype, dtype)
+        if acc is not None:  # MXNet sums in a wide type and casts the result
+            return x.sum(axis=axis, keepdims=keepdims, dtype=acc).astype(dtype)
         return x.sum(axis=axis, keepdims=keepdims, dtype=dtype)  # the method skips numpy's wrapper
 
     def backward(ctx, g):

@@ -146,6 +146,8 @@ def squeeze(a, axis=None):
     a = to_nd(a)
     if axis is None:
         shape = tuple(s for s in a.shape if s != 1)
+    elif a.ndim == 0 and not isinstance(axis, (tuple, list)) and axis in (0, -1):
+        shape = ()  # numpy: a 0-d array takes the int axis 0 or -1
     else:
         axes = as_axes(axis, a.ndim)
         for ax in axes:
@@ -708,10 +710,19 @@ class _argsort:
 
 
 
-def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
+def _sort_args(descending, stable, kind):
+    """MXNet 2.x's positional order is (a, axis, descending, stable); numpy's is (a, axis,
+    kind, order): a string in the third place is numpy's ``kind``."""
+    if isinstance(descending, str):
+        descending, kind = False, descending
+    return bool(descending), stable, kind
+
+
+def argsort(a, axis=-1, descending=False, stable=None, kind=None, order=None):
     """Indices that sort ``a`` (int64); not differentiable. Stable unless ``kind`` names
     another sort (MXNet 2.x: ``stable=True`` by default)."""
     a = to_nd(a)
+    descending, stable, kind = _sort_args(descending, stable, kind)
     if order is not None:
         raise NotImplementedError("argsort(order=...) applies to structured arrays only")
     if axis is None:
@@ -722,9 +733,10 @@ def argsort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
     return apply(_argsort, (a,), {"axis": axis, "kind": kind, "descending": descending})
 
 
-def sort(a, axis=-1, kind=None, order=None, descending=False, stable=None):
+def sort(a, axis=-1, descending=False, stable=None, kind=None, order=None):
     """Sorted values, gathered with argsort so the gradient flows back to the sources."""
     a = to_nd(a)
+    descending, stable, kind = _sort_args(descending, stable, kind)
     if axis is None:
         a = ravel(a)
         axis = -1
