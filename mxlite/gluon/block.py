@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as _np
 
-from .. import autograd, initializer
+from .. import autograd, graph, initializer
 from ..device import current_device
 from ..fileio import read_npz, write_npz
 from ..ndarray import ndarray
@@ -247,10 +247,11 @@ class Block:
         pending = [p for p in self._reg_params.values()
                    if p._data is None and p._deferred_init]
         if pending:
-            if any(not shape_is_known(p._shape) for p in pending):
-                self.infer_shape(*args, **kwargs)
-            for p in pending:
-                p._finish_deferred_init()
+            with graph.paused():  # initialization is not part of a traced forward
+                if any(not shape_is_known(p._shape) for p in pending):
+                    self.infer_shape(*args, **kwargs)
+                for p in pending:
+                    p._finish_deferred_init()
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             hook(self, args, out)
@@ -326,12 +327,18 @@ class Block:
         print("-" * width)
 
 
-class HybridBlock(Block):
-    """A Block whose forward uses only mxlite ops.
+# hybridize() keywords MXNet takes that mean nothing here (accepted, ignored)
+_MXNET_HYBRIDIZE_OPTIONS = ("backend", "backend_opts", "clear", "partition_if_dynamic",
+                            "inline_limit", "forward_bulk_size", "backward_bulk_size")
 
-    ``hybridize()`` is accepted for compatibility; mxlite always runs the forward
-    imperatively, so hybridized and imperative calls give identical results and there
-    is no compiled graph (and no speedup) behind it.
+
+class HybridBlock(Block):
+    """A Block whose forward uses only mxlite ops, so it can run as a graph.
+
+    After ``hybridize()`` the first call per input signature traces the forward into a
+    graph (``mxlite.graph``) and later calls run the optimized graph: same outputs and
+    gradients, less per-op overhead. A forward that cannot be traced (Python control flow
+    on array values, host reads, in-place writes) runs imperatively, with one warning.
     """
 
     def __init__(self):
@@ -339,27 +346,58 @@ class HybridBlock(Block):
         if type(self).__dict__.get("hybrid_forward") is not None:
             raise TypeError(f"{type(self).__name__} defines hybrid_forward (MXNet 1.x); "
                             "implement forward(self, x, *args) instead")
+        self._cached_graph = None
 
-    def hybridize(self, active=True, **kwargs):
-        """Record the flag and pass it on; the forward still runs imperatively."""
+    def hybridize(self, active=True, static_alloc=False, static_shape=False, dce=True,
+                  cse=True, fuse=True, **kwargs):
+        """Run this block as a graph from its next call (``active=False``: imperatively).
+
+        ``static_alloc`` plans the graph's intermediate buffers once and reuses them across
+        calls; ``static_shape`` keeps a single graph (a new input signature replaces it);
+        ``dce``, ``cse`` and ``fuse`` switch the passes (dead code, common subexpressions,
+        elementwise fusion). Children are hybridized too; inside a traced parent they run as
+        part of its graph.
+        """
+        unknown = set(kwargs) - set(_MXNET_HYBRIDIZE_OPTIONS)
+        if unknown:
+            raise TypeError(f"hybridize() got unexpected keywords {sorted(unknown)}; it takes "
+                            "static_alloc, static_shape, dce, cse, fuse (and MXNet's "
+                            f"{', '.join(_MXNET_HYBRIDIZE_OPTIONS)}, which do nothing here)")
         self._active = active
-        super().hybridize(active, **kwargs)
+        self._cached_graph = graph.CachedGraph(
+            self, graph.pass_names({"dce": dce, "cse": cse, "fuse": fuse}),
+            static_alloc=static_alloc, static_shape=static_shape) if active else None
+        super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape,
+                          dce=dce, cse=cse, fuse=fuse, **kwargs)
 
     def register_child(self, block, name=None):
         if self._active:
             warnings.warn(f"Currently the model {type(self).__name__} has been hybridized; "
                           "adding a child turns hybridization off.", stacklevel=3)
             self._active = False
+            self._cached_graph = None
         super().register_child(block, name)
 
     def cast(self, dtype):
         self._active = False
+        self._cached_graph = None
         super().cast(dtype)
 
     def __call__(self, x, *args, **kwargs):
         if not any(True for _ in _flatten_arrays((x,) + args)):
             raise ValueError(f"{type(self).__name__}: at least one input must be an ndarray")
-        return super().__call__(x, *args, **kwargs)
+        cached = self._cached_graph
+        if cached is None or kwargs or graph.tracing():
+            return super().__call__(x, *args, **kwargs)
+        call = (x,) + args
+        return cached(self, call, lambda: Block.__call__(self, *call))
+
+    def graph_summary(self):
+        """What graph mode did (printable): per signature the nodes, fused groups, planned
+        memory and pass reports, or why the block fell back to imperative execution."""
+        if self._cached_graph is None:
+            return f"{type(self).__name__}: not hybridized (call hybridize() first)"
+        return self._cached_graph.summary()
 
 
 def _listed(names, shapes, limit=8):
