@@ -76,6 +76,11 @@ class Program:
             if node.__class__ is FusedNode and not train:
                 self._emit_fused(lines, names, i, node, outputs)
                 continue
+            if not train and self.plan is not None and node.__class__ is not FusedNode:
+                ufunc, out = ufunc_of(node.op, self.kind), self._planned(node.outs[0])
+                if ufunc is not None and out is not None:
+                    self._emit_ufunc(lines, names, f"{i}_0", node, ufunc, out)
+                    continue
             for j, step in enumerate(node.steps if node.__class__ is FusedNode else (node,)):
                 self._emit_step(lines, names, f"{i}_{j}", step, train)
         outs = ", ".join(f"v{v}" for v in self.node_outputs)
@@ -126,35 +131,42 @@ class Program:
                 lines.append(f"    if v{o}.__class__ is not AT: v{o} = AS(v{o})")
 
     def _emit_fused(self, lines, names, i, node, outputs):
-        """Fused steps (inference): a step writes in place over an intermediate of the group
-        that dies there, or into its planned buffer; others allocate."""
-        made = {o for s in node.steps for o in s.outs}
+        """Fused steps (inference): with a memory plan a step writes into its planned
+        buffer; without one, over an intermediate of the group that it reads last (one this
+        call's ufuncs made, so nothing else sees it); other steps allocate."""
         last_use = {}
         for k, s in enumerate(node.steps):
             for vid in s.reads:
                 last_use[vid] = k
         keep = set(node.outs) | outputs
+        fresh = set()  # intermediates a ufunc of this group made in this call
         for k, s in enumerate(node.steps):
             key = f"{i}_{k}"
             ufunc = ufunc_of(s.op, self.kind)
             out = None
             if ufunc is not None:
-                shape, dtype = self.graph.meta[s.outs[0]]
-                if self.plan is not None and s.outs[0] in self.plan.assign:
-                    out = f"B[{self.plan.assign[s.outs[0]]}]"
-                elif shape != ():
-                    for vid in s.reads:
-                        if (vid in made and vid not in keep and last_use[vid] == k
-                                and self.graph.meta[vid] == (shape, dtype)):
-                            out = f"v{vid}"
-                            break
+                vid = s.outs[0]
+                if self.plan is not None:
+                    out = self._planned(vid)
+                elif self.graph.meta[vid][0] != ():
+                    out = next((f"v{r}" for r in s.reads if r in fresh and r not in keep
+                                and last_use[r] == k and self.graph.meta[r] ==
+                                self.graph.meta[vid]), None)
+                fresh.add(vid)
             if out is None:
                 self._emit_step(lines, names, key, s, False)
-                continue
-            names[f"U{key}"] = ufunc
-            args = [f"v{a.vid}" if a.__class__ is Ref else self._const(names, key, j, a)
-                    for j, a in enumerate(s.args)]
-            lines.append(f"    v{s.outs[0]} = U{key}({', '.join(args)}, out={out})")
+            else:
+                self._emit_ufunc(lines, names, key, s, ufunc, out)
+
+    def _planned(self, vid):
+        b = self.plan.assign.get(vid)
+        return None if b is None else f"B[{b}]"
+
+    def _emit_ufunc(self, lines, names, key, step, ufunc, out):
+        names[f"U{key}"] = ufunc
+        args = [f"v{a.vid}" if a.__class__ is Ref else self._const(names, key, j, a)
+                for j, a in enumerate(step.args)]
+        lines.append(f"    v{step.outs[0]} = U{key}({', '.join(args)}, out={out})")
 
     @staticmethod
     def _const(names, key, j, value):
