@@ -463,3 +463,80 @@ def test_graph_on_device(device):
         assert_same(_run(eager, [x], False), _run(hybrid, [x], False))
     out = hybrid(x)
     assert out.device == device
+
+
+# -- export / import ---------------------------------------------------------------------
+def _exportable():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, activation="relu"), nn.BatchNorm(), nn.MaxPool2D(2),
+            nn.Flatten(), nn.Dense(3))
+    return net
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_export_imports_round_trip(tmp_path, train):
+    net = _exportable()
+    net.initialize()
+    x = _rand(2, 3, 6, 6)
+    net.hybridize()
+    if train:
+        with autograd.record():
+            net(x)
+    else:
+        net(x)
+    symbol_file, param_file = net.export(str(tmp_path / "model"), epoch=2)
+    assert symbol_file.endswith("model-symbol.json") and param_file.endswith("model-0002.params")
+    loaded = gluon.SymbolBlock.imports(symbol_file, ["data"], param_file)
+    # the imported block has the parameters, its graph the ops: no Python class needed
+    assert set(loaded.collect_params()) == set(net.collect_params())
+    copy = _exportable()
+    copy.initialize()
+    with autograd.pause():
+        copy(x)
+    _copy_params(net, copy)
+    for hybridize in (False, True):
+        if hybridize:
+            loaded.hybridize()
+        for _ in range(2):
+            assert_same(_run(copy, [x], train), _run(loaded, [x], train))
+
+
+def test_imported_block_trains(tmp_path):
+    net = nn.Dense(2)
+    net.initialize()
+    x = _rand(4, 3)
+    net.hybridize()
+    net(x)
+    loaded = gluon.SymbolBlock.imports(*net.export(str(tmp_path / "d"))[:1], "data",
+                                       param_file=str(tmp_path / "d-0000.params"))
+    trainer = gluon.Trainer(loaded.collect_params(), "sgd", {"learning_rate": 0.5})
+    losses = []
+    for _ in range(3):
+        with autograd.record():
+            loss = (loaded(x) ** 2).mean()
+        loss.backward()
+        trainer.step(1)
+        losses.append(float(loss))
+    assert losses[2] < losses[0]
+
+
+def test_export_needs_a_trace_and_imports_checks_names(tmp_path):
+    net = nn.Dense(2)
+    net.initialize()
+    with pytest.raises(mx.MXNetError, match="hybridize"):
+        net.export(str(tmp_path / "x"))
+    net.hybridize()
+    net(_rand(1, 3))
+    symbol_file, _ = net.export(str(tmp_path / "x"))
+    with pytest.raises(ValueError, match="inputs \\['data'\\]"):
+        gluon.SymbolBlock.imports(symbol_file, ["x", "y"])
+    loaded = gluon.SymbolBlock.imports(symbol_file, "data")
+    loaded.initialize()  # shapes come from the file
+    assert loaded(_rand(1, 3)).shape == (1, 2)
+
+
+def test_optimize_for_reports_the_passes():
+    report = _Redundant().optimize_for(_rand(3, 4), static_alloc=True)
+    assert "dce: removed 2" in report and "fused" in report and "memory plan" in report
+    with pytest.raises(mx.MXNetError, match="backend"):
+        _Redundant().optimize_for(_rand(3, 4), backend="TensorRT")

@@ -13,12 +13,16 @@ from collections import OrderedDict
 import numpy as _np
 
 from .. import autograd, graph, initializer
+from ..autograd import apply
+from ..base import MXNetError
+from ..graph import Ref, serialize
+from ..graph.tracer import build_outputs
 from ..device import current_device
 from ..fileio import read_npz, write_npz
-from ..ndarray import ndarray
+from ..ndarray import ndarray, wrap
 from .parameter import Parameter, shape_is_known
 
-__all__ = ["Block", "HybridBlock", "HookHandle"]
+__all__ = ["Block", "HybridBlock", "SymbolBlock", "HookHandle"]
 
 
 class HookHandle:
@@ -392,12 +396,105 @@ class HybridBlock(Block):
         call = (x,) + args
         return cached(self, call, lambda: Block.__call__(self, *call))
 
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        """Write the latest traced graph to ``path-symbol.json`` (format: ``mxlite.graph``)
+        and its parameters to ``path-EPOCH.params``; returns both file names. The graph
+        holds the input shapes and training mode it was traced with."""
+        entry = self._cached_graph.latest if self._cached_graph is not None else None
+        if entry is None:
+            why = (f"it fell back to imperative execution ({self._cached_graph.fallback})"
+                   if self._cached_graph is not None and self._cached_graph.fallback
+                   else "call hybridize() and run one forward first")
+            raise MXNetError(f"{type(self).__name__}.export needs a traced graph: {why}")
+        names = ["data"] if len(entry.graph.inputs) == 1 else \
+            [f"data{i}" for i in range(len(entry.graph.inputs))]
+        return serialize.export(entry.graph, names, self.collect_params(), path, epoch)
+
+    def optimize_for(self, x, *args, backend=None, clear=False, **kwargs):
+        """Hybridize with ``kwargs`` (the ``hybridize`` options), trace on ``x, *args`` and
+        return the report of what the passes did (``graph_summary``)."""
+        if backend is not None:
+            raise MXNetError(f"optimize_for: no backend {backend!r}; mxlite runs its own "
+                             "passes (backend=None) switched by dce, cse, fuse, static_alloc")
+        self.hybridize(True, **kwargs)
+        self(x, *args)
+        return self.graph_summary()
+
     def graph_summary(self):
         """What graph mode did (printable): per signature the nodes, fused groups, planned
         memory and pass reports, or why the block fell back to imperative execution."""
         if self._cached_graph is None:
             return f"{type(self).__name__}: not hybridized (call hybridize() first)"
         return self._cached_graph.summary()
+
+
+class SymbolBlock(HybridBlock):
+    """A graph loaded from a symbol file, run (and trained) without the Python class that
+    made it; hybridize it to run it as a graph again."""
+
+    def __init__(self, graph, input_names, params):
+        super().__init__()
+        self._graph = graph
+        self._input_names = list(input_names)
+        for name, p in params.items():
+            self._reg_params[name] = p
+
+    @staticmethod
+    def imports(symbol_file, input_names, param_file=None, device=None, ctx=None):
+        """Load what ``HybridBlock.export`` wrote. ``input_names`` must name the file's
+        inputs in order; without ``param_file`` the parameters wait for ``initialize`` or
+        ``load_parameters``."""
+        device = device if device is not None else ctx
+        if isinstance(device, (list, tuple)):
+            device = device[0]
+        device = device or current_device()
+        if isinstance(input_names, str):
+            input_names = [input_names]
+        doc, values = serialize.load(symbol_file, param_file)
+        constants = {c["name"]: _constant_from_file(values, c["name"], device, param_file)
+                     for c in doc.get("constants", ())}
+        graph_, names, grad_reqs = serialize.from_json(doc, device, constants)
+        if list(input_names) != names:
+            raise ValueError(f"SymbolBlock.imports: {symbol_file} has inputs {names}; got "
+                             f"input_names {list(input_names)}")
+        params = {}
+        for vid, name in graph_.params:
+            shape, dtype = graph_.meta[vid]
+            p = Parameter(name, grad_req=grad_reqs[name], shape=shape, dtype=dtype)
+            if param_file is not None:
+                if name not in values:
+                    raise MissingParameterError(f"Parameter '{name}' is missing in 'file: "
+                                                f"{param_file}'")
+                p._load_init(values[name], device)
+            params[name] = p
+        return SymbolBlock(graph_, input_names, params)
+
+    def forward(self, x, *args):
+        flat = list(_flatten_arrays((x,) + args))
+        g = self._graph
+        if len(flat) != len(g.inputs):
+            raise ValueError(f"SymbolBlock takes {len(g.inputs)} arrays "
+                             f"({', '.join(self._input_names)}), got {len(flat)}")
+        dev = flat[0]._device
+        values = dict(zip(g.inputs, flat))
+        values.update((vid, self._reg_params[name].data(dev)) for vid, name in g.params)
+        values.update((vid, a if a._device is dev else a.to_device(dev))
+                      for vid, a in g.constants)
+        for node in g.op_nodes():
+            args_ = [values[a.vid] if a.__class__ is Ref else a for a in node.args]
+            if node.op.seed_arg is not None:
+                args_[node.op.seed_arg] = dev.backend.next_seed()
+            out = apply(node.op, tuple(args_), node.params)
+            values.update(zip(node.outs, out if node.op.nout > 1 else (out,)))
+        return build_outputs(g.out_tree, [values[v] for v in g.outputs])
+
+
+def _constant_from_file(values, name, device, param_file):
+    """The array ``name`` of a params file on ``device``."""
+    if name not in values:
+        raise MissingParameterError(f"'{name}' (a constant of the graph) is missing in "
+                                    f"'file: {param_file}'")
+    return wrap(device.backend.asarray(values[name]), device)
 
 
 def _listed(names, shapes, limit=8):

@@ -13,8 +13,8 @@ Symbol file format (``<prefix>-symbol.json``, ``format_version`` 1), one JSON ob
 - ``"format": "mxlite-graph"``, ``"format_version": 1``
 - ``"inputs"``: ``[{"id": v, "name": "data0", "shape": [...], "dtype": "float32"}]``, the
   call's arrays in order (the graph holds the shapes it was traced with)
-- ``"params"``: ``[{"id": v, "name": "0.weight"}]``, parameters, whose values are in
-  ``<prefix>-NNNN.params`` under ``name``
+- ``"params"``: ``[{"id": v, "name": "0.weight", "grad_req": "write"}]``, parameters,
+  whose values are in ``<prefix>-NNNN.params`` under ``name``
 - ``"constants"``: ``[{"id": v, "name": "__constant_v"}]``, other arrays the forward read,
   stored in the params file under ``name``
 - ``"nodes"``: ``[{"op": "multiply", "args": [...], "params": {...}, "outs": [v, ...]}]``
