@@ -308,7 +308,7 @@ class Block:
 
         self.apply(lambda b: handles.append(b.register_forward_hook(hook)))
         try:
-            with autograd.pause():
+            with autograd.pause(), graph.imperative():  # hooks fire in every block
                 self(*inputs)
         finally:
             for h in handles:
@@ -391,7 +391,7 @@ class HybridBlock(Block):
         if not any(True for _ in _flatten_arrays((x,) + args)):
             raise ValueError(f"{type(self).__name__}: at least one input must be an ndarray")
         cached = self._cached_graph
-        if cached is None or kwargs or graph.tracing():
+        if cached is None or kwargs or graph.runs_inline():
             return super().__call__(x, *args, **kwargs)
         call = (x,) + args
         return cached(self, call, lambda: Block.__call__(self, *call))

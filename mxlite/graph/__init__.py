@@ -33,7 +33,8 @@ true}``, ``{"dtype": "float32"}``, ``{"float": "nan"|"inf"|"-inf"}``, ``{"scalar
 from .cached import CachedGraph, GraphFallbackWarning, pass_names
 from .ir import FusedNode, Graph, OpNode, Ref
 from .passes import PASSES, optimize
-from .tracer import paused, tracing
+from .tracer import imperative, paused, runs_inline
 
 __all__ = ["CachedGraph", "GraphFallbackWarning", "pass_names", "Graph", "OpNode",
-           "FusedNode", "Ref", "PASSES", "optimize", "paused", "tracing"]
+           "FusedNode", "Ref", "PASSES", "optimize", "paused", "runs_inline",
+           "imperative"]

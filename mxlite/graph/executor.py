@@ -61,6 +61,7 @@ class Program:
         self.infer = self._generate(train=False)
         self.train = self._generate(train=True)
         self._needs = {}
+        self._backwards = {}  # need pattern -> generated backward
 
     # -- code generation -------------------------------------------------------------------
     def _generate(self, train):
@@ -236,50 +237,97 @@ class Program:
         return grads
 
     def _backward_raw(self, ctx, g):
-        """The graph's backward on backend arrays: each op's own backward, in reverse."""
+        """The graph's backward on backend arrays: generated per pattern of inputs that
+        want a gradient (each op's own backward, in reverse)."""
+        need = tuple(ctx.need)
+        run = self._backwards.get(need)
+        if run is None:
+            run = self._backwards[need] = self._generate_backward(need)[0]
         env, aux = ctx.aux
-        xp, kind, meta = ctx.xp, self.kind, self.graph.meta
-        array_type = self.backend.array_type
-        grads = self._head_grads(g)
-        plan = self._need_plan(tuple(ctx.need))
-        step_ctx = _StepContext()
-        step_ctx.xp = xp
-        step_ctx.call = lambda op, *args, **params: _raw_call(op, kind, xp, args, params)
+        return run(env, aux, g)
+
+    def _generate_backward(self, need):
+        """Straight-line code: for each step that leads to a wanted gradient, set the shared
+        step context, call the op's backward and add each input's gradient (cast to its
+        dtype and summed to its shape, as the engine does) into ``g<value id>``."""
+        be, kind, meta = self.backend, self.kind, self.graph.meta
+        plan = self._need_plan(need)
+        ctx = _StepContext()
+        ctx.xp = be.xp
+        ctx.call = lambda op, *args, **params: _raw_call(op, kind, be.xp, args, params)
+        names = {"ctx": ctx, "xp": be.xp, "AT": be.array_type, "ASA": be.xp.asarray,
+                 "sum_to": sum_to}
+        lines = ["def backward(env, aux, g):"]
+        heads = self.node_outputs
+        if self.op.nout > 1:
+            lines += [f"    g{v} = g[{k}]" for k, v in enumerate(heads)]
+        else:
+            lines.append(f"    g{heads[0]} = g")
+        assigned = set(heads)
+        read = set()
         for i in range(len(self.steps) - 1, -1, -1):
-            need = plan[i]
-            if need is None:
+            arg_need = plan[i]
+            if arg_need is None:
                 continue
-            step = self.steps[i]
+            step, key = self.steps[i], self.keys[i]
             op = step.op
+            outs = [o for o in step.outs if o in assigned]
+            if not outs:
+                continue  # no gradient can reach this step
             if op.nout == 1:
-                gout = grads.pop(step.outs[0], None)
-                if gout is None:
-                    continue
+                gout = f"g{step.outs[0]}"
+                lines.append(f"    if {gout} is not None:")
             else:
-                gout = tuple(grads.pop(o, None) for o in step.outs)
-                if all(x is None for x in gout):
-                    continue
-            step_ctx.inputs = [env[a.vid] if a.__class__ is Ref else a for a in step.args]
+                gout = "(" + ", ".join(f"g{o}" if o in assigned else "None"
+                                       for o in step.outs) + ",)"
+                lines.append(f"    if {' or '.join(f'g{o} is not None' for o in outs)}:")
+            names[f"B{key}"] = op.backward_impls[kind]
+            names[f"N{key}"] = arg_need
+            names[f"P{key}"] = step.params
+            inputs = []
+            for j, a in enumerate(step.args):
+                if a.__class__ is Ref:
+                    inputs.append(f"env[{a.vid}]")
+                else:
+                    names[f"c{key}_{j}"] = a
+                    inputs.append(f"c{key}_{j}")
+            body = [f"ctx.inputs = [{', '.join(inputs)}]", f"ctx.need = N{key}",
+                    f"ctx.params = P{key}"]
             if op.save_out:
-                step_ctx.out = env[step.outs[0]] if op.nout == 1 else \
-                    tuple(env[o] for o in step.outs)
-            step_ctx.aux = aux.get(f"a{self.keys[i]}") if op.has_aux else None
-            step_ctx.params = step.params
-            step_ctx.need = need
-            in_grads = op.backward_impls[kind](step_ctx, gout)
-            for a, gi, nd in zip(step.args, in_grads, need):
-                if not nd or gi is None:
+                body.append("ctx.out = " + (f"env[{step.outs[0]}]" if op.nout == 1 else
+                                            "(" + ", ".join(f"env[{o}]" for o in step.outs)
+                                            + ",)"))
+            if op.has_aux:
+                body.append(f"ctx.aux = aux.get('a{key}')")
+            body.append(f"r = B{key}(ctx, {gout})")
+            for j, (a, wanted) in enumerate(zip(step.args, arg_need)):
+                if not wanted:
                     continue
                 shape, dtype = meta[a.vid]
-                if gi.__class__ is not array_type:
-                    gi = xp.asarray(gi)
-                if gi.dtype != dtype:
-                    gi = gi.astype(dtype)
-                if gi.shape != shape:
-                    gi = sum_to(xp, gi, shape)
-                prev = grads.get(a.vid)
-                grads[a.vid] = gi if prev is None else prev + gi
-        return [grads.get(v) for v in self.sources]
+                names[f"S{a.vid}"], names[f"D{a.vid}"] = shape, dtype
+                body += [f"gi = r[{j}]", "if gi is not None:",
+                         "    if gi.__class__ is not AT: gi = ASA(gi)",
+                         f"    if gi.dtype != D{a.vid}: gi = gi.astype(D{a.vid})",
+                         f"    if gi.shape != S{a.vid}: gi = sum_to(xp, gi, S{a.vid})"]
+                if a.vid in assigned:
+                    body.append(f"    g{a.vid} = gi if g{a.vid} is None else g{a.vid} + gi")
+                else:
+                    body.append(f"    g{a.vid} = gi")
+                    lines.insert(1, f"    g{a.vid} = None")
+                    assigned.add(a.vid)
+                read.add(a.vid)
+            for o in step.outs:  # release the output gradients once used
+                body.append(f"g{o} = None")
+            lines += [f"        {b}" for b in body]
+        for v, wanted in zip(self.sources, need):
+            if wanted and v not in assigned:
+                lines.insert(1, f"    g{v} = None")
+                assigned.add(v)
+        lines.append("    return [" + ", ".join(f"g{v}" if v in assigned else "None"
+                                               for v in self.sources) + "]")
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, "<graph backward>", "exec"), names)
+        return names["backward"], source
 
     def _backward_recorded(self, ctx, g):
         """``create_graph=True``: rerun the forward through ``apply`` (recorded) and walk the

@@ -17,7 +17,8 @@ from ..autograd.op import Op
 from ..ndarray import ndarray, set_untraceable_hook
 from .ir import Graph, OpNode, Ref
 
-__all__ = ["Tracer", "Untraceable", "trace", "paused", "tracing", "ALIAS", "flatten_outputs",
+__all__ = ["Tracer", "Untraceable", "trace", "paused", "runs_inline", "imperative", "ALIAS",
+           "flatten_outputs",
            "build_outputs"]
 
 # A value seen under a second ndarray that shares its buffer (``stop_gradient``, ``detach``,
@@ -137,9 +138,20 @@ class Tracer:
 _active = threading.local()
 
 
-def tracing():
-    """Whether this thread is tracing (a hybridized block inside a trace runs inline)."""
-    return getattr(_active, "tracer", None) is not None
+def runs_inline():
+    """Whether hybridized blocks run imperatively in this thread now: inside a trace (they
+    become part of the outer graph) or an ``imperative()`` scope."""
+    return getattr(_active, "tracer", None) is not None or getattr(_active, "imperative", 0)
+
+
+@contextlib.contextmanager
+def imperative():
+    """Hybridized blocks run imperatively in this scope (so every forward hook fires)."""
+    _active.imperative = getattr(_active, "imperative", 0) + 1
+    try:
+        yield
+    finally:
+        _active.imperative -= 1
 
 
 @contextlib.contextmanager
