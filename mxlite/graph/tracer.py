@@ -18,8 +18,7 @@ from ..ndarray import ndarray, set_untraceable_hook
 from .ir import Graph, OpNode, Ref
 
 __all__ = ["Tracer", "Untraceable", "trace", "paused", "runs_inline", "imperative", "ALIAS",
-           "flatten_outputs",
-           "build_outputs"]
+           "flatten_outputs", "build_outputs"]
 
 # A value seen under a second ndarray that shares its buffer (``stop_gradient``, ``detach``,
 # a re-wrapped ``_data``): the same data with no gradient flowing through.
