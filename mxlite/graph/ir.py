@@ -98,16 +98,6 @@ class Graph:
             else:
                 yield n
 
-    def consumers(self):
-        """value id -> how many node reads (and graph outputs) use it."""
-        uses = {}
-        for n in self.nodes:
-            for vid in n.reads:
-                uses[vid] = uses.get(vid, 0) + 1
-        for vid in self.outputs:
-            uses[vid] = uses.get(vid, 0) + 1
-        return uses
-
     def copy(self):
         g = Graph(self.inputs, self.params, self.constants, self.nodes, self.outputs,
                   self.out_tree, self.meta)
