@@ -302,7 +302,7 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="few repetitions (under 2 minutes)")
     p.add_argument("--workloads", default=",".join(workloads),
                    help=f"comma-separated, from: {', '.join(workloads)}")
-    p.add_argument("--frameworks", default="numpy,mxlite,torch,mxnet")
+    p.add_argument("--frameworks", default="numpy,mxlite,mxlite_hybrid,torch,mxnet")
     p.add_argument("--threads", default="1,2", help="thread counts to pin, e.g. 1,2")
     p.add_argument("--gpu", action="store_true", help="mx.gpu(0) and torch CUDA")
     p.add_argument("--mxnet-python", default=os.environ.get("BENCH_MXNET_PYTHON"),

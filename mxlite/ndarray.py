@@ -14,7 +14,8 @@ from . import storage
 from .base import default_float
 from .device import Device, current_device
 
-__all__ = ["ndarray", "wrap", "as_raw", "clock", "latest_write", "bump_version", "writes_after"]
+__all__ = ["ndarray", "wrap", "as_raw", "clock", "latest_write", "bump_version", "writes_after",
+           "set_untraceable_hook", "untraceable"]
 
 
 class ndarray:
@@ -81,6 +82,8 @@ class ndarray:
         alive (the pool cannot reuse it), shows later in-place writes to this array, and
         cannot be written, so no write bypasses autograd's checks. On a GPU it is a copy.
         """
+        if _untraceable is not None:
+            _untraceable("asnumpy()", self)
         host = self._device.backend.to_host(self._data)
         if copy or host is not self._data:
             return _np.array(host, copy=True)
@@ -89,9 +92,13 @@ class ndarray:
         return view
 
     def item(self, *args):
+        if _untraceable is not None:
+            _untraceable("item()", self)
         return self._device.backend.to_host(self._data).item(*args)
 
     def tolist(self):
+        if _untraceable is not None:
+            _untraceable("tolist()", self)
         return self._device.backend.to_host(self._data).tolist()
 
     def wait_to_read(self):
@@ -101,6 +108,8 @@ class ndarray:
         self._device.backend.synchronize()
 
     def __array__(self, dtype=None, copy=None):
+        if _untraceable is not None:
+            _untraceable("a conversion to a host array (numpy.asarray)", self)
         host = self._device.backend.to_host(self._data)
         if dtype is not None and host.dtype != dtype:
             return host.astype(dtype)
@@ -136,6 +145,9 @@ class ndarray:
             raise ValueError(
                 f"{what} needs an array with one element, got shape {self._data.shape}; "
                 "use .any() or .all() for a truth value of a whole array")
+        if _untraceable is not None:
+            _untraceable(f"{what} of an array value (Python control flow or a host scalar)",
+                         self)
         return self._device.backend.to_host(self._data).reshape(()).item()
 
     def __bool__(self):
@@ -207,6 +219,8 @@ def _root(data):
 
 def bump_version(array):
     """Count an in-place write to ``array``'s buffer (every in-place path calls this)."""
+    if _untraceable is not None:
+        _untraceable("an in-place write (x[...] = v, +=, out=)", array)
     root = _root(array._data)
     key = id(root)
     rec = _writes.get(key)
@@ -230,6 +244,26 @@ def writes_after(data, tick):
     if rec is None or rec[1][-1] < tick:
         return None
     return rec[0] - sum(1 for t in rec[1] if t > tick), rec[0]
+
+
+# The graph tracer's slot (``mxlite.graph`` fills it while it traces a hybridized forward):
+# ``_untraceable(reason, array)`` hears of what a recorded graph cannot replay, a value read
+# on the host or an in-place write, so the block falls back to running imperatively.
+_untraceable = None
+
+
+def set_untraceable_hook(hook):
+    """Install (or, with None, remove) the tracer's hook; returns the one it replaces."""
+    global _untraceable
+    previous, _untraceable = _untraceable, hook
+    return previous
+
+
+def untraceable(reason, array=None):
+    """Tell a running trace that the forward did something it cannot replay (layers above
+    call this, e.g. for random draws made outside an op)."""
+    if _untraceable is not None:
+        _untraceable(reason, array)
 
 
 def wrap(data, device):

@@ -29,6 +29,7 @@ LAYERS = [
     ("mxlite.ops",),
     ("mxlite.numpy", "mxlite.numpy_extension", "mxlite.random", "mxlite.symbol",
      "mxlite.test_utils"),
+    ("mxlite.graph",),
     ("mxlite.initializer", "mxlite.lr_scheduler", "mxlite.optimizer", "mxlite.kvstore"),
     ("mxlite.gluon",),
     ("mxlite.amp",),

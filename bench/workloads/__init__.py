@@ -33,7 +33,7 @@ class Workload:
     full: Timing
     quick: Timing
     variants: tuple = (None,)
-    frameworks: tuple = ("mxlite", "torch", "mxnet")
+    frameworks: tuple = ("mxlite", "mxlite_hybrid", "torch", "mxnet")
     needs: tuple = ()       # mxlite attributes the workload needs, e.g. "npx.convolution"
     rtol: float = 1e-4      # cross-check tolerance, relative to each array's largest value
     note: str = ""

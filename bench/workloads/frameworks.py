@@ -53,6 +53,10 @@ class Mxlite:
     def sync(self):
         self.npx.waitall()
 
+    def jit(self, fn):
+        """The workload's computation as the framework runs it: imperatively, here."""
+        return fn
+
     # math used by the workloads
     def tanh(self, x):
         return self.np.tanh(x)
@@ -83,6 +87,23 @@ class Mxlite:
 
     def reshape(self, x, shape):
         return x.reshape(shape)
+
+
+class MxliteHybrid(Mxlite):
+    """mxlite in graph mode: the computation is a hybridized HybridBlock (traced once,
+    then run as a graph), and Gluon models are HybridSequential, hybridized."""
+    name = "mxlite_hybrid"
+    hybrid = True
+
+    def jit(self, fn):
+        gluon = self.mx.gluon
+
+        class Computation(gluon.HybridBlock):
+            def forward(self, *arrays):
+                return fn(*arrays)
+        block = Computation()
+        block.hybridize()
+        return block
 
 
 class MXNet(Mxlite):
@@ -152,6 +173,9 @@ class Torch:
         if self._gpu:
             self.torch.cuda.synchronize()
 
+    def jit(self, fn):
+        return fn
+
     def tanh(self, x):
         return self.torch.tanh(x)
 
@@ -209,16 +233,21 @@ class Numpy:
     def sync(self):
         pass
 
+    def jit(self, fn):
+        return fn
+
     def tanh(self, x):
         return np.tanh(x)
 
 
-FRAMEWORKS = {"mxlite": Mxlite, "torch": Torch, "mxnet": MXNet, "numpy": Numpy}
+FRAMEWORKS = {"mxlite": Mxlite, "mxlite_hybrid": MxliteHybrid, "torch": Torch, "mxnet": MXNet,
+              "numpy": Numpy}
 
 
 def available(name):
     """Whether ``name``'s package imports in this interpreter."""
-    module = {"mxlite": "mxlite", "torch": "torch", "mxnet": "mxnet", "numpy": "numpy"}[name]
+    module = {"mxlite": "mxlite", "mxlite_hybrid": "mxlite", "torch": "torch",
+              "mxnet": "mxnet", "numpy": "numpy"}[name]
     try:
         __import__(module)
     except Exception:

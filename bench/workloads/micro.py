@@ -38,20 +38,21 @@ def _op_build(fw, data, variant):
     head = fw.array(data["head"])
     params = [x, w]
     sync = fw.sync
+    chain = fw.jit(lambda x, w: op_chain(fw, x, w))
 
     if variant == "no_record":
         pause = fw.pause
 
         def step():
             with pause():
-                op_chain(fw, x, w)
+                chain(x, w)
             sync()
     elif variant == "record":
         record = fw.record
 
         def step():
             with record():
-                op_chain(fw, x, w)
+                chain(x, w)
             sync()
     else:
         record, backward, clear = fw.record, fw.backward, fw.clear_grads
@@ -59,17 +60,17 @@ def _op_build(fw, data, variant):
         def step():
             clear(params)
             with record():
-                y = op_chain(fw, x, w)
+                y = chain(x, w)
             backward(y, head)
             sync()
 
     def check():
         if variant != "fwd_bwd":
             with fw.pause():
-                return {"y": fw.numpy(op_chain(fw, x, w))}
+                return {"y": fw.numpy(chain(x, w))}
         fw.clear_grads(params)
         with fw.record():
-            y = op_chain(fw, x, w)
+            y = chain(x, w)
         fw.backward(y, head)
         return {"y": fw.numpy(y), "dx": fw.numpy(fw.grad(x)), "dw": fw.numpy(fw.grad(w))}
 
@@ -83,7 +84,7 @@ op_overhead = Workload(
     full=Timing(warmup=20, rounds=10, per_round=30),
     quick=Timing(warmup=5, rounds=4, per_round=10),
     variants=("no_record", "record", "fwd_bwd"),
-    frameworks=("numpy", "mxlite", "torch", "mxnet"),
+    frameworks=("numpy", "mxlite", "mxlite_hybrid", "torch", "mxnet"),
     rtol=1e-5,
     note=f"float32 (16,), {OPS_PER_CHAIN} chained ops cycling {', '.join(OP_CYCLE)}; "
          "fwd_bwd includes the backward with an explicit head gradient")
@@ -102,11 +103,12 @@ def _big_build(fw, data, variant):
     a, b, c = (fw.array(data[k], grad=True) for k in "abc")
     dy = fw.array(data["dy"])
     params = [a, b, c]
+    fused = fw.jit(lambda a, b, c: fw.tanh(a * b + c))
 
     def forward_backward():
         fw.clear_grads(params)
         with fw.record():
-            y = fw.tanh(a * b + c)
+            y = fused(a, b, c)
         fw.backward(y, dy)
         return y
 
@@ -184,6 +186,7 @@ control_flow = Workload(
     full=Timing(warmup=5, rounds=10, per_round=10),
     quick=Timing(warmup=2, rounds=3, per_round=5),
     rtol=1e-6,
+    frameworks=("mxlite", "torch", "mxnet"),  # value-dependent control flow: no graph
     note="the tutorial's f (while loop + branch on values) differentiated at "
          "a = (t, 1-t) for t in arange(0, 1, 0.1): ms for all ten gradients")
 

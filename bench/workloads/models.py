@@ -125,7 +125,7 @@ def _torch_build(fw, data, kind):
 # MXNet 1.x and mxlite: Gluon blocks + Trainer, the idiomatic MXNet training step
 def _gluon_net(fw, kind):
     nn = fw.mx.gluon.nn
-    net = nn.Sequential()
+    net = nn.HybridSequential() if getattr(fw, "hybrid", False) else nn.Sequential()
     if kind == "mlp":
         sizes = MLP_SIZES
         for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
@@ -154,6 +154,9 @@ def _gluon_build(fw, data, kind):
     y = fw.array(data["y"])
     batch = data["x"].shape[0]
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    if getattr(fw, "hybrid", False):
+        net.hybridize()
+        loss_fn.hybridize()
     trainer = gluon.Trainer(net.collect_params(), "sgd",
                             {"learning_rate": LR, "momentum": MOMENTUM})
 
@@ -244,7 +247,7 @@ def _layers_build(kind):
             return _torch_build(fw, data, kind)
         if has_gluon(fw, kind):
             return _gluon_build(fw, data, kind)
-        if fw.name == "mxlite":
+        if fw.name in ("mxlite", "mxlite_hybrid"):
             return _mxlite_functional_build(fw, data, kind)
         raise NotImplementedError(f"{fw.name} has no Gluon layers for {kind}")
     return build
@@ -340,11 +343,12 @@ def _primitive_build(loss_fn, input_names, param_names):
             raise NotImplementedError(f"{fw.name} has no autograd")
         inputs = [fw.array(data[n]) for n in input_names]
         params = [fw.array(data[n], grad=True) for n in param_names]
+        loss_of = fw.jit(lambda *arrays: loss_fn(fw, *arrays))
 
         def forward_backward():
             fw.clear_grads(params)
             with fw.record():
-                loss = loss_fn(fw, *inputs, *params)
+                loss = loss_of(*inputs, *params)
             fw.backward(loss)
             return loss
 

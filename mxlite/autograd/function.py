@@ -1,6 +1,6 @@
 """User-defined differentiable functions (MXNet's ``autograd.Function``)."""
 from ..base import MXNetError
-from ..ndarray import ndarray, wrap
+from ..ndarray import ndarray, untraceable, wrap
 from .engine import RawContext
 from .op import NO_PARAMS, Node, Op, device_of
 from .state import pause, state as _state
@@ -27,6 +27,7 @@ class Function:
             raise MXNetError(f"{type(self).__name__} instance was already called; "
                              "create a new instance for each call")
         self._used = True
+        untraceable("a custom autograd.Function, whose Python backward a graph cannot replay")
         with pause(_state.training):
             outputs = self.forward(*inputs)
         single = isinstance(outputs, ndarray)

@@ -9,7 +9,7 @@ from .state import state as _state
 
 __all__ = ["Op", "defop", "registered_op", "on_first_dispatch", "Node", "apply", "apply1",
            "apply2", "device_of", "on_gpu", "NO_PARAMS", "set_profile_hooks", "set_cast_policy",
-           "cast_policy"]
+           "cast_policy", "set_tracer", "tracer"]
 
 # The profiler's slots, None while it is off so dispatch pays one check: ``_profile(op, be,
 # raw_args, params)`` runs a forward, ``profile_backward(op, be, bwd, ctx, g)`` a backward.
@@ -22,10 +22,39 @@ profile_backward = None
 _cast_policy = None
 
 
+# The graph tracer's slot (``mxlite.graph`` fills it while it traces a hybridized forward):
+# ``_tracer(op, args, params, out)`` sees every op ``apply`` ran; None otherwise.
+_tracer = None
+
+# Not None while a cast policy or a tracer is installed: apply1/apply2 then take ``apply``,
+# so their hot paths keep a single check.
+_hooked = None
+
+
 def set_cast_policy(policy):
     """Install (or, with None, remove) the cast policy every op's inputs pass through first."""
     global _cast_policy
     _cast_policy = policy
+    _update_hooked()
+
+
+def set_tracer(tracer):
+    """Install (or, with None, remove) the tracer that sees every op run; returns the one it
+    replaces (tracers nest)."""
+    global _tracer
+    previous, _tracer = _tracer, tracer
+    _update_hooked()
+    return previous
+
+
+def tracer():
+    """The installed tracer, or None."""
+    return _tracer
+
+
+def _update_hooked():
+    global _hooked
+    _hooked = True if (_cast_policy is not None or _tracer is not None) else None
 
 
 def cast_policy():
@@ -54,10 +83,11 @@ class Op:
     also has, so that ``create_graph=True`` can rerun it differentiably.
     """
     __slots__ = ("name", "forward_impls", "backward_impls", "backward", "nout", "has_aux",
-                 "save_out", "differentiable", "moves_device", "doc")
+                 "save_out", "differentiable", "moves_device", "effectful", "seed_arg",
+                 "elementwise", "doc")
 
     def __init__(self, name, forward, backward=None, nout=1, has_aux=False, save_out=False,
-                 moves_device=False, anonymous=False):
+                 moves_device=False, effectful=False, seed_arg=None, anonymous=False):
         if not anonymous:
             if name in _registry:
                 raise ValueError(f"an op named {name!r} already exists; op names are unique "
@@ -72,6 +102,13 @@ class Op:
         self.save_out = save_out
         self.differentiable = backward is not None
         self.moves_device = moves_device
+        # For graphs (mxlite.graph): an effectful op writes state (running statistics), so
+        # no pass may drop or merge it; input ``seed_arg`` is a seed drawn per call, which a
+        # replay draws anew; ``elementwise`` is (arity, numpy function name or None) for
+        # elementwise table rows, which fusion may chain.
+        self.effectful = effectful
+        self.seed_arg = seed_arg
+        self.elementwise = None
         self.doc = None
 
     def register(self, kind, forward=None, backward=None):
@@ -198,12 +235,14 @@ def apply(op, args, params=NO_PARAMS):
         for i, o in enumerate(outs):
             o._node = node
             o._oidx = i
+    if _tracer is not None:
+        _tracer(op, args, params, out)
     return out
 
 
 def apply1(op, x, params=NO_PARAMS):
     """``apply`` for the common case of one ndarray input and one output (hot path)."""
-    if _cast_policy is not None:
+    if _hooked is not None:
         return apply(op, (x,), params)
     dev = x._device
     be = dev._backend or dev.backend
@@ -228,7 +267,7 @@ def apply1(op, x, params=NO_PARAMS):
 
 def apply2(op, a, b):
     """``apply`` for an ndarray ``a`` and an ndarray or scalar ``b``, one output (hot path)."""
-    if _cast_policy is not None:
+    if _hooked is not None:
         return apply(op, (a, b))
     dev = a._device
     be = dev._backend or dev.backend

@@ -12,13 +12,17 @@ from collections import OrderedDict
 
 import numpy as _np
 
-from .. import autograd, initializer
+from .. import autograd, graph, initializer
+from ..autograd import apply
+from ..base import MXNetError
+from ..graph import Ref, serialize
+from ..graph.tracer import build_outputs
 from ..device import current_device
 from ..fileio import read_npz, write_npz
-from ..ndarray import ndarray
+from ..ndarray import ndarray, wrap
 from .parameter import Parameter, shape_is_known
 
-__all__ = ["Block", "HybridBlock", "HookHandle"]
+__all__ = ["Block", "HybridBlock", "SymbolBlock", "HookHandle"]
 
 
 class HookHandle:
@@ -247,10 +251,11 @@ class Block:
         pending = [p for p in self._reg_params.values()
                    if p._data is None and p._deferred_init]
         if pending:
-            if any(not shape_is_known(p._shape) for p in pending):
-                self.infer_shape(*args, **kwargs)
-            for p in pending:
-                p._finish_deferred_init()
+            with graph.paused():  # initialization is not part of a traced forward
+                if any(not shape_is_known(p._shape) for p in pending):
+                    self.infer_shape(*args, **kwargs)
+                for p in pending:
+                    p._finish_deferred_init()
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             hook(self, args, out)
@@ -303,7 +308,7 @@ class Block:
 
         self.apply(lambda b: handles.append(b.register_forward_hook(hook)))
         try:
-            with autograd.pause():
+            with autograd.pause(), graph.imperative():  # hooks fire in every block
                 self(*inputs)
         finally:
             for h in handles:
@@ -326,12 +331,18 @@ class Block:
         print("-" * width)
 
 
-class HybridBlock(Block):
-    """A Block whose forward uses only mxlite ops.
+# hybridize() keywords MXNet takes that mean nothing here (accepted, ignored)
+_MXNET_HYBRIDIZE_OPTIONS = ("backend", "backend_opts", "clear", "partition_if_dynamic",
+                            "inline_limit", "forward_bulk_size", "backward_bulk_size")
 
-    ``hybridize()`` is accepted for compatibility; mxlite always runs the forward
-    imperatively, so hybridized and imperative calls give identical results and there
-    is no compiled graph (and no speedup) behind it.
+
+class HybridBlock(Block):
+    """A Block whose forward uses only mxlite ops, so it can run as a graph.
+
+    After ``hybridize()`` the first call per input signature traces the forward into a
+    graph (``mxlite.graph``) and later calls run the optimized graph: same outputs and
+    gradients, less per-op overhead. A forward that cannot be traced (Python control flow
+    on array values, host reads, in-place writes) runs imperatively, with one warning.
     """
 
     def __init__(self):
@@ -339,27 +350,151 @@ class HybridBlock(Block):
         if type(self).__dict__.get("hybrid_forward") is not None:
             raise TypeError(f"{type(self).__name__} defines hybrid_forward (MXNet 1.x); "
                             "implement forward(self, x, *args) instead")
+        self._cached_graph = None
 
-    def hybridize(self, active=True, **kwargs):
-        """Record the flag and pass it on; the forward still runs imperatively."""
+    def hybridize(self, active=True, static_alloc=False, static_shape=False, dce=True,
+                  cse=True, fuse=True, **kwargs):
+        """Run this block as a graph from its next call (``active=False``: imperatively).
+
+        ``static_alloc`` plans the graph's intermediate buffers once and reuses them across
+        calls; ``static_shape`` keeps a single graph (a new input signature replaces it);
+        ``dce``, ``cse`` and ``fuse`` switch the passes (dead code, common subexpressions,
+        elementwise fusion). Children are hybridized too; inside a traced parent they run as
+        part of its graph.
+        """
+        unknown = set(kwargs) - set(_MXNET_HYBRIDIZE_OPTIONS)
+        if unknown:
+            raise TypeError(f"hybridize() got unexpected keywords {sorted(unknown)}; it takes "
+                            "static_alloc, static_shape, dce, cse, fuse (and MXNet's "
+                            f"{', '.join(_MXNET_HYBRIDIZE_OPTIONS)}, which do nothing here)")
         self._active = active
-        super().hybridize(active, **kwargs)
+        self._cached_graph = graph.CachedGraph(
+            self, graph.pass_names({"dce": dce, "cse": cse, "fuse": fuse}),
+            static_alloc=static_alloc, static_shape=static_shape) if active else None
+        super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape,
+                          dce=dce, cse=cse, fuse=fuse, **kwargs)
 
     def register_child(self, block, name=None):
         if self._active:
             warnings.warn(f"Currently the model {type(self).__name__} has been hybridized; "
                           "adding a child turns hybridization off.", stacklevel=3)
             self._active = False
+            self._cached_graph = None
         super().register_child(block, name)
 
     def cast(self, dtype):
         self._active = False
+        self._cached_graph = None
         super().cast(dtype)
 
     def __call__(self, x, *args, **kwargs):
         if not any(True for _ in _flatten_arrays((x,) + args)):
             raise ValueError(f"{type(self).__name__}: at least one input must be an ndarray")
-        return super().__call__(x, *args, **kwargs)
+        cached = self._cached_graph
+        if cached is None or kwargs or graph.runs_inline():
+            return super().__call__(x, *args, **kwargs)
+        call = (x,) + args
+        return cached(self, call, lambda: Block.__call__(self, *call))
+
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        """Write the latest traced graph to ``path-symbol.json`` (format: ``mxlite.graph``)
+        and its parameters to ``path-EPOCH.params``; returns both file names. The graph
+        holds the input shapes and training mode it was traced with."""
+        entry = self._cached_graph.latest if self._cached_graph is not None else None
+        if entry is None:
+            why = (f"it fell back to imperative execution ({self._cached_graph.fallback})"
+                   if self._cached_graph is not None and self._cached_graph.fallback
+                   else "call hybridize() and run one forward first")
+            raise MXNetError(f"{type(self).__name__}.export needs a traced graph: {why}")
+        names = ["data"] if len(entry.graph.inputs) == 1 else \
+            [f"data{i}" for i in range(len(entry.graph.inputs))]
+        return serialize.export(entry.graph, names, self.collect_params(), path, epoch)
+
+    def optimize_for(self, x, *args, backend=None, clear=False, **kwargs):
+        """Hybridize with ``kwargs`` (the ``hybridize`` options), trace on ``x, *args`` and
+        return the report of what the passes did (``graph_summary``)."""
+        if backend is not None:
+            raise MXNetError(f"optimize_for: no backend {backend!r}; mxlite runs its own "
+                             "passes (backend=None) switched by dce, cse, fuse, static_alloc")
+        self.hybridize(True, **kwargs)
+        self(x, *args)
+        return self.graph_summary()
+
+    def graph_summary(self):
+        """What graph mode did (printable): per signature the nodes, fused groups, planned
+        memory and pass reports, or why the block fell back to imperative execution."""
+        if self._cached_graph is None:
+            return f"{type(self).__name__}: not hybridized (call hybridize() first)"
+        return self._cached_graph.summary()
+
+
+class SymbolBlock(HybridBlock):
+    """A graph loaded from a symbol file, run (and trained) without the Python class that
+    made it; hybridize it to run it as a graph again."""
+
+    def __init__(self, graph, input_names, params):
+        super().__init__()
+        self._graph = graph
+        self._input_names = list(input_names)
+        for name, p in params.items():
+            self._reg_params[name] = p
+
+    @staticmethod
+    def imports(symbol_file, input_names, param_file=None, device=None, ctx=None):
+        """Load what ``HybridBlock.export`` wrote. ``input_names`` must name the file's
+        inputs in order; without ``param_file`` the parameters wait for ``initialize`` or
+        ``load_parameters``."""
+        device = device if device is not None else ctx
+        if isinstance(device, (list, tuple)):
+            device = device[0]
+        device = device or current_device()
+        if isinstance(input_names, str):
+            input_names = [input_names]
+        doc, values = serialize.load(symbol_file, param_file)
+        constants = {c["name"]: _constant_from_file(values, c["name"], device, param_file)
+                     for c in doc.get("constants", ())}
+        graph_, names, grad_reqs = serialize.from_json(doc, device, constants)
+        if list(input_names) != names:
+            raise ValueError(f"SymbolBlock.imports: {symbol_file} has inputs {names}; got "
+                             f"input_names {list(input_names)}")
+        params = {}
+        for vid, name in graph_.params:
+            shape, dtype = graph_.meta[vid]
+            p = Parameter(name, grad_req=grad_reqs[name], shape=shape, dtype=dtype)
+            if param_file is not None:
+                if name not in values:
+                    raise MissingParameterError(f"Parameter '{name}' is missing in 'file: "
+                                                f"{param_file}'")
+                p._load_init(values[name], device)
+            params[name] = p
+        return SymbolBlock(graph_, input_names, params)
+
+    def forward(self, x, *args):
+        flat = list(_flatten_arrays((x,) + args))
+        g = self._graph
+        if len(flat) != len(g.inputs):
+            raise ValueError(f"SymbolBlock takes {len(g.inputs)} arrays "
+                             f"({', '.join(self._input_names)}), got {len(flat)}")
+        dev = flat[0]._device
+        values = dict(zip(g.inputs, flat))
+        values.update((vid, self._reg_params[name].data(dev)) for vid, name in g.params)
+        values.update((vid, a if a._device is dev else a.to_device(dev))
+                      for vid, a in g.constants)
+        for node in g.op_nodes():
+            args_ = [values[a.vid] if a.__class__ is Ref else a for a in node.args]
+            if node.op.seed_arg is not None:
+                args_[node.op.seed_arg] = dev.backend.next_seed()
+            out = apply(node.op, tuple(args_), node.params)
+            values.update(zip(node.outs, out if node.op.nout > 1 else (out,)))
+        return build_outputs(g.out_tree, [values[v] for v in g.outputs])
+
+
+def _constant_from_file(values, name, device, param_file):
+    """The array ``name`` of a params file on ``device``."""
+    if name not in values:
+        raise MissingParameterError(f"'{name}' (a constant of the graph) is missing in "
+                                    f"'file: {param_file}'")
+    return wrap(device.backend.asarray(values[name]), device)
 
 
 def _listed(names, shapes, limit=8):

@@ -8,7 +8,7 @@ import numpy as _np
 from ..backend import set_default_seed
 from ..base import default_float
 from ..device import Device, current_device
-from ..ndarray import ndarray, wrap
+from ..ndarray import ndarray, untraceable, wrap
 from ..ops import finish_out
 
 __all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle", "choice"]
@@ -31,6 +31,8 @@ def _seed_all(value):
 
 
 def _dev(device, ctx):
+    untraceable("a random draw (mx.np.random), which a recorded graph would replay as a "
+                "constant; use npx.dropout or draw outside the block")
     return Device(device or ctx or current_device())
 
 
@@ -112,6 +114,7 @@ def randn(*size, **kwargs):
 
 def shuffle(x):
     """Shuffle ``x`` in place along its first axis."""
+    untraceable("random.shuffle, a random in-place write", x)
     be = x._device.backend
     if len(x._data):
         with be.scope():

@@ -140,10 +140,12 @@ def export(namespace, rows):
 def _row_op(name, forward, backward, save_out, doc, arity):
     if callable(forward):
         op = Op(name, forward, backward, save_out=save_out)
+        op.elementwise = (arity, None)
     else:
         generic, cpu = _xp_forward(forward or name, arity)
         op = Op(name, generic, backward, save_out=save_out)
         op.register(CPU, forward=cpu)
+        op.elementwise = (arity, forward or name)
     op.doc = doc if doc or backward else f"numpy's {name}: not differentiable."
     return op
 

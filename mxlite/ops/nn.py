@@ -107,7 +107,7 @@ def log_softmax(data, axis=-1, length=None, temperature=None, use_length=False, 
                          True)
 
 
-@defop("dropout", has_aux=True)
+@defop("dropout", has_aux=True, seed_arg=3)
 class _dropout:
     """The keep-mask comes from a generator seeded per call from the device's generator,
     so ``mx.np.random.seed`` reproduces it (and a GPU kernel can regenerate it)."""

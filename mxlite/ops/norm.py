@@ -89,6 +89,17 @@ class _normalize_global:
         return gx, ggamma, (g if ctx.need[2] else None), None, None
 
 
+@defop("update_running_statistic", effectful=True)
+class _update_running:
+    """``running = momentum * running + (1 - momentum) * batch``, in place, outside the tape
+    (effectful: a graph keeps it though nothing reads its output, the updated array)."""
+    def forward(xp, running, batch, momentum):
+        stat = batch.reshape(running.shape).astype(running.dtype, copy=False)
+        running *= momentum
+        running += (1 - momentum) * stat
+        return running
+
+
 def _param_shape(ndim, axis):
     return tuple(-1 if i == axis else 1 for i in range(ndim))
 
@@ -125,12 +136,9 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
         axes = tuple(i for i in range(x.ndim) if i != ax)
         y, mean, var = apply(_normalize, (x, g, b),
                              {"axes": axes, "eps": float(eps), "fix_gamma": bool(fix_gamma)})
-        with x._device.backend.scope():
-            for running, batch in ((running_mean, mean), (running_var, var)):
-                if running is not None:
-                    stat = batch._data.reshape(running.shape).astype(running.dtype, copy=False)
-                    running._data *= momentum
-                    running._data += (1 - momentum) * stat
+        for running, batch in ((running_mean, mean), (running_var, var)):
+            if running is not None:
+                apply(_update_running, (running, batch, float(momentum)))
         if output_mean_var:
             return y, mean.reshape(-1), var.reshape(-1)
         return y

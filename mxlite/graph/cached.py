@@ -1,0 +1,165 @@
+"""A hybridized block's graphs: traced on the first call per input signature, optimized,
+compiled, and run on later calls (``HybridBlock`` owns one ``CachedGraph``)."""
+import warnings
+
+from ..autograd import state as _state_module
+from ..ndarray import ndarray
+from .executor import Program
+from .passes import PASSES, optimize
+from .tracer import Untraceable, build_outputs, trace
+
+__all__ = ["CachedGraph", "GraphFallbackWarning", "signature", "pass_names"]
+
+_state = _state_module.state
+
+
+class GraphFallbackWarning(UserWarning):
+    """A hybridized block's forward could not become a graph; it runs imperatively."""
+
+
+def _structure(args, flat):
+    """The call's nesting with arrays replaced by their index in ``flat`` (hashable)."""
+    out = []
+    for a in args:
+        if isinstance(a, ndarray):
+            flat.append(a)
+            out.append(("array", len(flat) - 1))
+        elif isinstance(a, (list, tuple)):
+            out.append((type(a).__name__, _structure(a, flat)))
+        else:
+            out.append(("const", a))
+    return tuple(out)
+
+
+def signature(args):
+    """(flat arrays, key): the key holds every array's shape, dtype and device, the other
+    arguments and whether layers train; None for the key when an argument is unhashable."""
+    flat = []
+    structure = _structure(args, flat)
+    key = (structure, tuple((a._data.shape, a._data.dtype, a._device) for a in flat),
+           _state.training)
+    try:
+        hash(key)
+    except TypeError:
+        return flat, None
+    return flat, key
+
+
+class _Entry:
+    """One signature's graph: as traced, optimized, compiled; and where its sources are."""
+
+    def __init__(self, traced, graph, program, params):
+        self.traced = traced
+        self.graph = graph
+        self.program = program
+        self.params = params  # Parameter of each graph.params entry
+        self.constants = [a for _, a in graph.constants]
+        self.calls = 0
+
+
+class CachedGraph:
+    """Graphs of one hybridized block, keyed by input signature (a single one with
+    ``static_shape``); ``passes`` names the enabled passes."""
+
+    def __init__(self, block, passes, static_alloc=False, static_shape=False):
+        self.block_name = type(block).__name__
+        self.passes = passes
+        self.static_alloc = static_alloc
+        self.static_shape = static_shape
+        self.entries = {}
+        self.fallback = None  # the Untraceable that turned graph mode off
+        self.imperative_calls = 0
+
+    def __call__(self, block, args, run_eagerly):
+        """``block``'s result for ``args``: traced (by ``run_eagerly()``) on a new signature,
+        else the graph run."""
+        if self.fallback is not None:
+            self.imperative_calls += 1
+            return run_eagerly()
+        flat, key = signature(args)
+        if key is None:
+            return self._fail(run_eagerly, "an unhashable non-array argument", "the call")
+        entry = self.entries.get(key)
+        if entry is None:
+            return self._trace(block, flat, key, run_eagerly)
+        entry.calls += 1
+        dev = flat[0]._device if flat else None
+        sources = flat + [p.data(dev) for p in entry.params] + entry.constants
+        return build_outputs(entry.graph.out_tree, entry.program.run(sources))
+
+    def _trace(self, block, flat, key, run_eagerly):
+        params = block.collect_params()
+        result, traced, failure = trace(run_eagerly, flat, lambda: _param_ids(params))
+        if failure is not None:
+            self.fallback = failure
+            self._warn()
+            return result
+        graph = optimize(traced, self.passes)
+        by_name = block.collect_params()
+        device = flat[0]._device
+        program = Program(graph, device, static_alloc=self.static_alloc)
+        if self.static_shape:
+            self.entries.clear()
+        self.entries[key] = _Entry(traced, graph, program, [by_name[n] for _, n in graph.params])
+        return result
+
+    def _fail(self, run_eagerly, reason, where):
+        self.fallback = Untraceable(reason, where)
+        self._warn()
+        return run_eagerly()
+
+    def _warn(self):
+        f = self.fallback
+        warnings.warn(f"{self.block_name}: the hybridized forward cannot run as a graph "
+                      f"({f.reason}, at {f.where}); it runs imperatively from now on",
+                      GraphFallbackWarning, stacklevel=4)
+
+    @property
+    def latest(self):
+        """The most recently traced entry, or None."""
+        return next(reversed(self.entries.values()), None)
+
+    def summary(self):
+        """What graph mode did for this block: per signature, the nodes, fused groups,
+        planned memory and pass reports; or why it fell back."""
+        lines = [f"{self.block_name}: graph mode, passes: {', '.join(self.passes) or 'none'}"
+                 f"{', static_alloc' if self.static_alloc else ''}"
+                 f"{', static_shape' if self.static_shape else ''}"]
+        if self.fallback is not None:
+            lines.append(f"  fallback: runs imperatively ({self.fallback.reason}, at "
+                         f"{self.fallback.where}); {self.imperative_calls} imperative calls")
+        if not self.entries and self.fallback is None:
+            lines.append("  not traced yet: call the block once")
+        for key, entry in self.entries.items():
+            shapes = ", ".join(f"{s}:{d}" for s, d, _ in key[1])
+            g = entry.graph
+            counts = {}
+            for n in g.op_nodes():
+                counts[n.op.name] = counts.get(n.op.name, 0) + 1
+            ops = ", ".join(f"{name} x{c}" for name, c in sorted(counts.items()))
+            lines.append(f"  signature ({shapes}) training={key[2]}: "
+                         f"{len(entry.traced.nodes)} traced nodes -> {len(g.nodes)} nodes "
+                         f"({sum(counts.values())} ops: {ops}); {entry.calls} graph calls")
+            for name, what in g.report.items():
+                lines.append(f"    {name}: {what}")
+            for n in g.nodes:
+                if hasattr(n, "steps"):
+                    lines.append(f"    fused: {' -> '.join(s.op.name for s in n.steps)}")
+            if entry.program.plan is not None:
+                lines.append(f"    memory plan: {entry.program.plan!r}")
+        return "\n".join(lines)
+
+
+def _param_ids(params):
+    """id(parameter data ndarray) -> structural name, for every device's copy."""
+    ids = {}
+    for name, p in params.items():
+        if p._data is not None:
+            for arr in p._data.values():
+                ids.setdefault(id(arr), name)
+    return ids
+
+
+def pass_names(options):
+    """The enabled passes from hybridize/optimize_for keywords (each on unless False)."""
+    return tuple(name for name in PASSES if options.get(name, True))
