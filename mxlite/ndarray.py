@@ -14,7 +14,7 @@ from . import storage
 from .base import default_float
 from .device import Device, current_device
 
-__all__ = ["ndarray", "wrap", "as_raw", "clock", "latest_write", "bump_version", "writes_after",
+__all__ = ["ndarray", "wrap", "wrap_constant", "as_raw", "clock", "latest_write", "bump_version", "writes_after",
            "set_untraceable_hook", "untraceable"]
 
 
@@ -250,12 +250,17 @@ def writes_after(data, tick):
 # ``_untraceable(reason, array)`` hears of what a recorded graph cannot replay, a value read
 # on the host or an in-place write, so the block falls back to running imperatively.
 _untraceable = None
+# ... and ``_on_new_array(array)`` of every array made, so it can tell the arrays ops made
+# from those a function made around the ops (``np.unravel_index``, ``nonzero``), which a
+# graph would wrongly replay as constants.
+_on_new_array = None
 
 
-def set_untraceable_hook(hook):
-    """Install (or, with None, remove) the tracer's hook; returns the one it replaces."""
-    global _untraceable
-    previous, _untraceable = _untraceable, hook
+def set_untraceable_hook(hook, on_new_array=None):
+    """Install (or, with None, remove) the tracer's hooks; returns the pair it replaces."""
+    global _untraceable, _on_new_array
+    previous = _untraceable, _on_new_array
+    _untraceable, _on_new_array = hook, on_new_array
     return previous
 
 
@@ -273,6 +278,17 @@ def wrap(data, device):
     out._device = device
     out._node = None
     out._oidx = 0
+    if _on_new_array is not None:
+        _on_new_array(out)
+    return out
+
+
+def wrap_constant(data, device):
+    """``wrap`` for values fixed by Python arguments alone (creation functions: zeros,
+    arange, an array of host data): a graph being traced keeps them as constants."""
+    out = wrap(data, device)
+    if _on_new_array is not None:
+        _on_new_array(out, constant=True)
     return out
 
 

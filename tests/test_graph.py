@@ -346,9 +346,18 @@ class _RandomDraw(nn.HybridBlock):
         return x + mx.np.random.uniform(size=x.shape)
 
 
+class _MadeAroundOps(nn.HybridBlock):
+    """Arrays computed from the input's values outside any op: a graph would keep the first
+    call's values as constants."""
+    def forward(self, x):
+        rows, cols = mx.np.unravel_index(mx.np.abs(x * 5).astype("int64") % 6, (2, 3))
+        return x + rows + cols
+
+
 @pytest.mark.parametrize("cls, reason", [
     (_Branch, "bool()"), (_HostRead, "asnumpy()"), (_FloatOf, "float()"),
-    (_WritesInput, "in-place write to an input"), (_RandomDraw, "random draw")])
+    (_WritesInput, "in-place write to an input"), (_RandomDraw, "random draw"),
+    (_MadeAroundOps, "an array made around mxlite's ops")])
 def test_untraceable_forward_falls_back_with_one_warning(cls, reason):
     net, eager = cls(), cls()
     net.hybridize()
@@ -367,6 +376,48 @@ def test_untraceable_forward_falls_back_with_one_warning(cls, reason):
             np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), **TOL)
     assert first is not None
     assert "fallback" in net.graph_summary()
+
+
+def test_embedding_graph_follows_new_indices():
+    """Regression: the index cast ran around the ops, so the graph replayed the first call's
+    rows for every later input."""
+    net = nn.Embedding(10, 3)
+    net.initialize()
+    net.hybridize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphFallbackWarning)
+        for indices in ([1.0, 2.0], [1.0, 2.0], [5.0, 7.0], [9.0, 0.0]):
+            got = net(mx.np.array(indices)).asnumpy()
+            want = net.weight.data().asnumpy()[np.array(indices, dtype=int)]
+            np.testing.assert_array_equal(got, want)
+
+
+def test_a_forward_that_returns_its_input_or_a_constant():
+    class Net(nn.HybridBlock):
+        def forward(self, x):
+            return x, mx.np.ones(2)
+
+    net = Net()
+    net.hybridize()
+    for seed in (1, 2):
+        x = _rand(3, seed=seed)
+        same, ones = net(x)
+        assert same is x and ones.asnumpy().tolist() == [1.0, 1.0]
+
+
+def test_creation_functions_are_constants_of_the_graph():
+    class Net(nn.HybridBlock):
+        def forward(self, x):
+            return x + mx.np.ones(x.shape) + mx.np.arange(x.shape[-1]) + mx.np.zeros_like(x)
+
+    net = Net()
+    net.hybridize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphFallbackWarning)
+        for seed in (1, 2, 3):
+            x = _rand(3, seed=seed)
+            np.testing.assert_allclose(net(x).asnumpy(), x.asnumpy() + 1 + np.arange(3))
+    assert "fallback" not in net.graph_summary()
 
 
 def test_stop_gradient_inside_graph():

@@ -84,14 +84,14 @@ class Program:
                     continue
             for j, step in enumerate(node.steps if node.__class__ is FusedNode else (node,)):
                 self._emit_step(lines, names, f"{i}_{j}", step, train)
-        outs = ", ".join(f"v{v}" for v in self.node_outputs)
+        outs = "".join(f"v{v}, " for v in self.node_outputs)  # "()" when every output is a source
         if train:
             defined = set(self.sources) | {o for n in self.steps for o in n.outs}
             env = ", ".join(f"v{v}" if v in defined else "None"
                             for v in range(max(self.graph.meta) + 1))
-            lines.append(f"    return ({outs},), ({env},), {{{', '.join(self._saved)}}}")
+            lines.append(f"    return ({outs}), ({env},), {{{', '.join(self._saved)}}}")
         else:
-            lines.append(f"    return ({outs},)")
+            lines.append(f"    return ({outs})")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<graph {'train' if train else 'infer'}>", "exec"), names)
         return names["run"], source

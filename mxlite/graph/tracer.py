@@ -61,6 +61,7 @@ class Tracer:
         self.meta = {}
         self.nodes = []
         self.externals = {}  # value id -> ndarray read but not made here (param or constant)
+        self.made = {}       # id -> array made during the trace, not (yet) by a traced op
         self.failure = None
         self.paused = 0
 
@@ -83,9 +84,19 @@ class Tracer:
         vid = self._new_value(array)
         if source is not None:
             self.nodes.append(OpNode(ALIAS, (Ref(source),), {}, (vid,)))
+        elif id(array) in self.made:
+            self.fail("an array made around mxlite's ops (by a data-dependent function such "
+                      "as np.unravel_index, nonzero or unique), which a graph would replay "
+                      "as a constant")
         else:
             self.externals[vid] = array
         return vid
+
+    def new_array(self, array, constant=False):
+        if constant:
+            self.made.pop(id(array), None)
+        elif not self.paused and threading.get_ident() == self.thread:
+            self.made[id(array)] = array
 
     def __call__(self, op, args, params, out):
         if self.paused or self.failure is not None or threading.get_ident() != self.thread:
@@ -99,6 +110,8 @@ class Tracer:
                 return self.fail(f"an array computed in the forward used as a parameter of "
                                  f"`{op.name}` (e.g. an index)")
         outs = out if op.nout > 1 else (out,)
+        for o in outs:
+            self.made.pop(id(o), None)
         self.nodes.append(OpNode(op, refs, params, [self._new_value(o) for o in outs]))
 
     def _holds_traced_buffer(self, value):
@@ -177,14 +190,14 @@ def trace(forward, inputs, params_of):
     tracer = Tracer()
     tracer.inputs = [tracer.add_input(a) for a in inputs]
     previous_op = _op.set_tracer(tracer)
-    previous_hook = set_untraceable_hook(tracer.untraceable)
+    previous_hooks = set_untraceable_hook(tracer.untraceable, tracer.new_array)
     _active.tracer = tracer
     try:
         result = forward()
     finally:
         _active.tracer = None
         _op.set_tracer(previous_op)
-        set_untraceable_hook(previous_hook)
+        set_untraceable_hook(*previous_hooks)
     if tracer.failure is not None:
         return result, None, tracer.failure
     flat, out_tree = flatten_outputs(result)
@@ -192,7 +205,10 @@ def trace(forward, inputs, params_of):
         return result, None, Untraceable(
             f"the forward returned {type(result).__name__}, not arrays (nested in tuples or "
             "lists)", "the forward's return")
-    return result, tracer.finish(flat, out_tree, params_of()), None
+    graph = tracer.finish(flat, out_tree, params_of())
+    if tracer.failure is not None:  # an output made around the ops
+        return result, None, tracer.failure
+    return result, graph, None
 
 
 def flatten_outputs(result):

@@ -5,7 +5,7 @@ import numpy as _np
 from .. import storage
 from ..base import MXNetError, default_float
 from ..device import Device, current_device
-from ..ndarray import ndarray, wrap
+from ..ndarray import ndarray, wrap, wrap_constant
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "identity", "tri",
@@ -46,7 +46,7 @@ def array(object, dtype=None, device=None, ctx=None, copy=True):
     data = dev.backend.asarray(host, dtype=dtype)
     if copy and data is host:
         data = data.copy()
-    return wrap(data, dev)
+    return wrap_constant(data, dev)
 
 
 def asarray(a, dtype=None, device=None, ctx=None):
@@ -61,7 +61,7 @@ def _filled(dev, shape, dtype, fill_value):
     data = storage.empty(dev, shape, dtype)
     if fill_value is not None:
         data.fill(fill_value)
-    return wrap(data, dev)
+    return wrap_constant(data, dev)
 
 
 def zeros(shape, dtype=None, order="C", device=None, ctx=None):
@@ -109,7 +109,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
     host = _np.arange(start, stop, step, dtype=dtype or default_float()) if stop is not None \
         else _np.arange(start, step=step, dtype=dtype or default_float())
-    return wrap(dev.backend.asarray(host), dev)
+    return wrap_constant(dev.backend.asarray(host), dev)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
@@ -127,7 +127,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dtype = _np.dtype(dtype or default_float())
     if dtype.kind in "iu":
         host = _np.floor(host)
-    out = wrap(dev.backend.asarray(host.astype(dtype)), dev)
+    out = wrap_constant(dev.backend.asarray(host.astype(dtype)), dev)
     return (out, step) if retstep else out
 
 
@@ -144,20 +144,20 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
     """``base ** linspace(start, stop)``, computed in float64 and cast (float32 by default)."""
     dev = _device(device, ctx)
     host = _np.logspace(start, stop, num, endpoint=endpoint, base=base, axis=axis)
-    return wrap(dev.backend.asarray(host.astype(dtype or default_float())), dev)
+    return wrap_constant(dev.backend.asarray(host.astype(dtype or default_float())), dev)
 
 
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
     with dev.backend.scope():
-        return wrap(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
+        return wrap_constant(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)
 
 
 def tri(N, M=None, k=0, dtype=None, device=None, ctx=None):
     """Ones at and below the ``k``-th diagonal of an ``N x M`` array (float32 default)."""
     dev = _device(device, ctx)
     host = _np.tri(N, M, k, dtype=_np.dtype(dtype or default_float()))
-    return wrap(dev.backend.asarray(host), dev)
+    return wrap_constant(dev.backend.asarray(host), dev)
 
 
 def identity(n, dtype=None, device=None, ctx=None):

@@ -469,6 +469,16 @@ def masked_log_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
 # -- embedding ------------------------------------------------------------------------------
 
 
+@defop("embedding_indices")
+class _embedding_indices:
+    """Row indices for ``embedding``: integers clipped into the table (an op, not a raw
+    computation around one, so a hybridized graph replays it for each new input)."""
+    def forward(xp, data, num_rows):
+        return xp.clip(data.astype(_np.int64), 0, num_rows - 1)
+
+    backward = None
+
+
 @defop("embedding")
 class _embedding:
     def forward(xp, indices, weight):
@@ -507,9 +517,8 @@ def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
     if output_dim is not None and weight.shape[1] != output_dim:
         raise ValueError(f"embedding: output_dim={output_dim} but weight has "
                          f"{weight.shape[1]} columns")
-    xp = data._device.backend.xp
-    idx = xp.clip(data._data.astype(_np.int64), 0, weight.shape[0] - 1)
-    return apply(_embedding, (wrap(idx, data._device), weight))
+    indices = apply(_embedding_indices, (data,), {"num_rows": weight.shape[0]})
+    return apply(_embedding, (indices, weight))
 
 
 # -- small helpers ----------------------------------------------------------------------------
