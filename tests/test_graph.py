@@ -406,9 +406,25 @@ def test_passes_do_their_work():
     assert len(entry.traced.nodes) == 12
     assert "removed 2 of 12" in entry.graph.report["dce"]
     assert "merged 3" in entry.graph.report["cse"]
-    assert "2 fused groups of 7" in entry.graph.report["fuse"]
+    assert "1 fused groups of 7" in entry.graph.report["fuse"]
     summary = net.graph_summary()
     assert "fused: tanh -> multiply -> add" in summary and "memory plan" in summary
+
+
+def test_chains_from_inputs_join_the_open_group():
+    """``x / 4`` and ``tanh(x)`` read only graph inputs: they join the group already open
+    (one group, not one per chain), unless its shape differs or an effectful op is between."""
+    class Net(nn.HybridBlock):
+        def forward(self, x, y, v):
+            a = x * 2
+            b = mx.np.tanh(x) + a  # starts from the input x
+            c = mx.np.exp(y) * 3   # another shape: its own group
+            return b - x / 4, c + mx.np.sin(v)
+    net = check_hybrid(lambda: Net(), [_rand(3, 4), _rand(5), _rand(5, seed=2)])
+    groups = [[s.op.name for s in n.steps] for n in net._cached_graph.latest.graph.nodes
+              if hasattr(n, "steps")]
+    assert groups == [["multiply", "tanh", "add", "divide", "subtract"],
+                      ["exp", "multiply", "sin", "add"]]
 
 
 def test_static_alloc_reuses_buffers_and_keeps_results():
