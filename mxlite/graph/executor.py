@@ -89,7 +89,7 @@ class Program:
             defined = set(self.sources) | {o for n in self.steps for o in n.outs}
             env = ", ".join(f"v{v}" if v in defined else "None"
                             for v in range(max(self.graph.meta) + 1))
-            lines.append(f"    return ({outs},), ({env},), {{{', '.join(self._saved)}}}")
+            lines.append(f"    return ({outs},), [{env}], {{{', '.join(self._saved)}}}")
         else:
             lines.append(f"    return ({outs},)")
         source = "\n".join(lines) + "\n"
@@ -121,7 +121,9 @@ class Program:
         call = self._call_expr(names, key, step, train)
         outs = ", ".join(f"v{o}" for o in step.outs)
         target = f"({outs},)" if op.nout > 1 else outs
-        if op.has_aux:
+        if op.has_aux and train and op.aux_cache and self.static_alloc:
+            lines.append(f"    {target} = {call}[0]")  # the backward recomputes the aux
+        elif op.has_aux:
             lines.append(f"    {target}, a{key} = {call}")
             if train:
                 self._saved.append(f"'a{key}': a{key}")
@@ -244,12 +246,14 @@ class Program:
         if run is None:
             run = self._backwards[need] = self._generate_backward(need)[0]
         env, aux = ctx.aux
-        return run(env, aux, g)
+        return run(env, aux, g, not ctx.retain)
 
     def _generate_backward(self, need):
         """Straight-line code: for each step that leads to a wanted gradient, set the shared
         step context, call the op's backward and add each input's gradient (cast to its
-        dtype and summed to its shape, as the engine does) into ``g<value id>``."""
+        dtype and summed to its shape, as the engine does) into ``g<value id>``. With
+        ``free`` (the graph is not retained) each saved value is dropped after the last
+        step that reads it, so the backward's peak is not every saved value at once."""
         be, kind, meta = self.backend, self.kind, self.graph.meta
         plan = self._need_plan(need)
         ctx = _StepContext()
@@ -257,7 +261,22 @@ class Program:
         ctx.call = lambda op, *args, **params: _raw_call(op, kind, be.xp, args, params)
         names = {"ctx": ctx, "xp": be.xp, "AT": be.array_type, "ASA": be.xp.asarray,
                  "sum_to": sum_to}
-        lines = ["def backward(env, aux, g):"]
+        lines = ["def backward(env, aux, g, free):"]
+        released = {}  # step index -> what the walk no longer needs after it
+        seen = set()
+        for i, step in enumerate(self.steps):
+            if plan[i] is not None:
+                done = [f"env[{v}] = None" for v in step.reads + list(step.outs)
+                        if v not in seen]
+                seen.update(step.reads, step.outs)
+                if step.op.has_aux:
+                    done.append(f"aux.pop('a{self.keys[i]}', None)")
+                released[i] = done
+
+        def release(i):
+            if released.get(i):
+                lines.append("    if free:")
+                lines.extend(f"        {r}" for r in released[i])
         heads = self.node_outputs
         if self.op.nout > 1:
             lines += [f"    g{v} = g[{k}]" for k, v in enumerate(heads)]
@@ -273,6 +292,7 @@ class Program:
             op = step.op
             outs = [o for o in step.outs if o in assigned]
             if not outs:
+                release(i)
                 continue  # no gradient can reach this step
             if op.nout == 1:
                 gout = f"g{step.outs[0]}"
@@ -319,6 +339,8 @@ class Program:
             for o in step.outs:  # release the output gradients once used
                 body.append(f"g{o} = None")
             lines += [f"        {b}" for b in body]
+            release(i)
+        lines.append("    ctx.inputs = ctx.out = ctx.aux = None  # hold nothing past the walk")
         for v, wanted in zip(self.sources, need):
             if wanted and v not in assigned:
                 lines.insert(1, f"    g{v} = None")
