@@ -513,6 +513,32 @@ def test_graph_on_device(device):
     assert out.device == device
 
 
+def test_fused_group_is_one_kernel_on_gpu(device):
+    """On a GPU a fused group runs as one generated kernel forward and one backward (the
+    CuPy stand-in counts launches and compiles); results are eager's on every device."""
+    class Chain(nn.HybridBlock):
+        def forward(self, x, b):
+            y = mx.np.tanh(x * 0.5 + b)
+            return mx.np.maximum(y * y - b, x) / 3.0
+    x, b = _rand(4, 7, device=device), _rand(7, device=device, seed=1)
+    net = check_hybrid(lambda: Chain(), [x, b])
+    entry = net._cached_graph.latest
+    assert [len(n.steps) for n in entry.graph.nodes if hasattr(n, "steps")] == [7]
+    if device.device_type == "cpu":
+        return
+    from mxlite.testing import fakecupy
+    assert list(entry.program.kernels) == [0]
+    compiled = fakecupy.compiles["module"]
+    launched = dict(fakecupy.launches)
+    for _ in range(2):
+        _run(net, [x, b], train=True)
+    new = {k: v - launched.get(k, 0) for k, v in fakecupy.launches.items()
+           if v != launched.get(k, 0)}
+    assert sorted((k.split("_")[1], v) for k, v in new.items()) == [("backward", 2),
+                                                                    ("forward", 2)]
+    assert fakecupy.compiles["module"] == compiled  # compiled once, by the first calls
+
+
 # -- export / import ---------------------------------------------------------------------
 def _exportable():
     net = nn.HybridSequential()
