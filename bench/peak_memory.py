@@ -5,8 +5,9 @@ softmax cross-entropy, SGD momentum) three ways: eager, ``hybridize()`` and
 ``hybridize(static_alloc=True)``; after two warm-up steps (the trace, the planned buffers and
 the optimizer state exist), it measures one step (forward, backward, update) with
 ``tracemalloc``, which sees every numpy allocation: the peak above what was allocated when
-the step began; then the median time of ``--steps`` steps (tracemalloc off), since
-``static_alloc`` buys memory with recomputation (convolution columns). Prints one table row
+the step began; then the median CPU time of ``--steps`` steps per mode (tracemalloc off,
+modes alternating), since ``static_alloc`` buys memory with recomputation (convolution
+columns). Prints one table row
 per mode with the ratios to eager.
 """
 import argparse
@@ -65,22 +66,19 @@ def peak_bytes(step):
     return peak - start
 
 
-def median_ms(step, steps):
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1e3
-
-
 def measure(steps=20):
-    """{mode: (peak bytes of one step, median ms per step)}."""
-    out = {}
-    for mode in MODES:
-        step = lenet_step(mode)
-        out[mode] = (peak_bytes(step), median_ms(step, steps) if steps else float("nan"))
-    return out
+    """{mode: (peak bytes of one step, median CPU ms per step)}; the modes' steps are timed
+    in alternation, so a change in the machine's load reaches all of them."""
+    made = {mode: lenet_step(mode) for mode in MODES}
+    peaks = {mode: peak_bytes(step) for mode, step in made.items()}
+    times = {mode: [] for mode in MODES}
+    for _ in range(steps):
+        for mode, step in made.items():
+            start = time.process_time()
+            step()
+            times[mode].append(time.process_time() - start)
+    return {mode: (peaks[mode], sorted(t)[len(t) // 2] * 1e3 if t else float("nan"))
+            for mode, t in times.items()}
 
 
 def main(argv=None):
@@ -88,7 +86,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (0: none)")
     results = measure(parser.parse_args(argv).steps)
     peak0, ms0 = results["eager"]
-    print("| LeNet training step (batch 64) | peak MiB | / eager | ms/step | / eager |")
+    print("| LeNet training step (batch 64) | peak MiB | / eager | CPU ms/step | / eager |")
     print("|---|---|---|---|---|")
     for mode, (peak, ms) in results.items():
         print(f"| {mode} | {peak / 2**20:.2f} | {peak / peak0:.2f} | {ms:.2f} | "

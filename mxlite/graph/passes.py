@@ -6,7 +6,8 @@
 - ``eliminate_common_subexpressions``: one node for identical op, arguments and parameters
   (not effectful or seeded ops).
 - ``fuse_elementwise``: chains of elementwise table ops (broadcasting included) become one
-  FusedNode, which the executor runs with fewer temporaries (and a GPU backend may compile).
+  FusedNode, which the executor runs with fewer temporaries on the CPU and as one generated
+  kernel on a GPU.
 - ``plan_memory``: buffers for the outputs of ``out=``-capable steps assigned once by
   liveness, for ``static_alloc``.
 """
