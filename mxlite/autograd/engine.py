@@ -44,9 +44,9 @@ _ONLY_OURS = _refs_when_unshared()
 
 class RawContext:
     """What a backward formula sees on the fast path: backend arrays, nothing recorded."""
-    __slots__ = ("xp", "inputs", "out", "aux", "params", "need", "_kind")
+    __slots__ = ("xp", "inputs", "out", "aux", "params", "need", "retain", "_kind")
 
-    def __init__(self, node, need):
+    def __init__(self, node, need, retain):
         be = node.backend
         self.xp = be.xp
         self._kind = be.kind
@@ -55,6 +55,8 @@ class RawContext:
         self.aux = node.aux
         self.params = node.params
         self.need = need
+        self.retain = retain  # False: the node is released after this backward (its saved
+        #                       state may be freed while it runs)
 
     def call(self, op, *args, **params):
         res = op.forward_impls[self._kind](self.xp, *args, **params)
@@ -266,7 +268,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                         scope.__enter__()
                     if latest_write[0] > node.seq:  # a write since this node was recorded
                         _check_versions(node)
-                    ctx = GraphContext(node, need) if create_graph else RawContext(node, need)
+                    ctx = GraphContext(node, need) if create_graph else \
+                        RawContext(node, need, retain_graph)
                     bwd = op.backward if create_graph else op.backward_impls[be.kind]
                     gout = gs[0] if op.nout == 1 else tuple(gs)
                     if _op.profile_backward is None:

@@ -84,10 +84,11 @@ class Op:
     """
     __slots__ = ("name", "forward_impls", "backward_impls", "backward", "nout", "has_aux",
                  "save_out", "differentiable", "moves_device", "effectful", "seed_arg",
-                 "elementwise", "doc")
+                 "aux_cache", "elementwise", "doc")
 
     def __init__(self, name, forward, backward=None, nout=1, has_aux=False, save_out=False,
-                 moves_device=False, effectful=False, seed_arg=None, anonymous=False):
+                 moves_device=False, effectful=False, seed_arg=None, aux_cache=False,
+                 anonymous=False):
         if not anonymous:
             if name in _registry:
                 raise ValueError(f"an op named {name!r} already exists; op names are unique "
@@ -104,10 +105,12 @@ class Op:
         self.moves_device = moves_device
         # For graphs (mxlite.graph): an effectful op writes state (running statistics), so
         # no pass may drop or merge it; input ``seed_arg`` is a seed drawn per call, which a
-        # replay draws anew; ``elementwise`` is (arity, numpy function name or None) for
-        # elementwise table rows, which fusion may chain.
+        # replay draws anew; ``aux_cache``: the aux only saves the backward work (it may be
+        # None), so a graph short of memory drops it; ``elementwise`` is (arity, numpy
+        # function name or None) for elementwise table rows, which fusion may chain.
         self.effectful = effectful
         self.seed_arg = seed_arg
+        self.aux_cache = aux_cache
         self.elementwise = None
         self.doc = None
 

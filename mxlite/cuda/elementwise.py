@@ -25,14 +25,14 @@ import re
 
 import numpy
 
-__all__ = ["STEM", "DTYPES", "Declaration", "declare", "declared", "wrapper", "source",
-           "name_expressions"]
+__all__ = ["STEM", "DTYPES", "TYPE_NAMES", "PRELUDE", "Declaration", "declare", "declared",
+           "wrapper", "source", "name_expressions", "kernel_source", "launch_kernel"]
 
 STEM = "elementwise"  # the generated module's name beside the kernels/*.cu stems
 DTYPES = ("float16", "float32", "float64")
 BLOCK = 256
 MAX_BLOCKS = 8192
-_TYPE_NAMES = {"float16": "__half", "float32": "float", "float64": "double"}
+TYPE_NAMES = {"float16": "__half", "float32": "float", "float64": "double"}
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _declarations = {}  # op name -> Declaration
@@ -66,35 +66,46 @@ class Declaration:
         def launch(k, xp, *arrays):
             if len(arrays) != len(reads):
                 raise TypeError(f"{name} takes {len(reads)} arrays ({', '.join(reads)}), got {len(arrays)}")
-            dtype = arrays[0].dtype
-            if dtype.name not in DTYPES or any(a.dtype != dtype for a in arrays):
-                raise TypeError(f"{name} takes arrays of one dtype among {', '.join(DTYPES)}; got "
-                                f"{', '.join(str(a.dtype) for a in arrays)}")
-            shape = numpy.broadcast_shapes(*(a.shape for a in arrays))
-            outputs = [xp.empty(shape, dtype=dtype) for _ in writes]
-            size = math.prod(shape)
-            if size:
-                template = f"<{_TYPE_NAMES[dtype.name]}>"
-                grid = (max(1, min(-(-size // BLOCK), MAX_BLOCKS)),)
-                if all(a.shape == shape and a.flags.c_contiguous for a in arrays):
-                    k.get_function(name + template)(grid, (BLOCK,), (*arrays, *outputs, numpy.int64(size)))
-                else:
-                    views = [xp.broadcast_to(a, shape) for a in arrays]
-                    table = list(shape) + [s // dtype.itemsize for v in views for s in v.strides]
-                    k.get_function(f"{name}_strided{template}")(
-                        grid, (BLOCK,), (*views, *outputs, numpy.int64(size), numpy.int32(len(shape)),
-                                         xp.asarray(numpy.array(table, dtype=numpy.int64))))
+            outputs = launch_kernel(k, xp, name, arrays, len(writes))
             return outputs[0] if len(outputs) == 1 else tuple(outputs)
         launch.__name__ = name
         launch.kernel_file = STEM
         return launch
 
     def source(self):
-        return "".join(_kernel_source(self.kernel_name(phase), *self.kernels[phase]) for phase in self.kernels)
+        return "".join(kernel_source(self.kernel_name(phase), *self.kernels[phase]) for phase in self.kernels)
 
 
-def _kernel_source(name, reads, writes, body):
-    """The contiguous and the strided kernel of one body."""
+def launch_kernel(k, xp, name, arrays, n_writes):
+    """Launch the kernel pair ``name`` (from ``kernel_source``) of module ``k`` on ``arrays``:
+    the contiguous kernel when all have the broadcast shape and are C-contiguous, else the
+    strided one; returns the ``n_writes`` new arrays of the broadcast shape."""
+    dtype = arrays[0].dtype
+    if dtype.name not in DTYPES or any(a.dtype != dtype for a in arrays):
+        raise TypeError(f"{name} takes arrays of one dtype among {', '.join(DTYPES)}; got "
+                        f"{', '.join(str(a.dtype) for a in arrays)}")
+    shape = numpy.broadcast_shapes(*(a.shape for a in arrays))
+    outputs = [xp.empty(shape, dtype=dtype) for _ in range(n_writes)]
+    size = math.prod(shape)
+    if size:
+        template = f"<{TYPE_NAMES[dtype.name]}>"
+        grid = (max(1, min(-(-size // BLOCK), MAX_BLOCKS)),)
+        if all(a.shape == shape and a.flags.c_contiguous for a in arrays):
+            k.get_function(name + template)(grid, (BLOCK,), (*arrays, *outputs, numpy.int64(size)))
+        else:
+            views = [xp.broadcast_to(a, shape) for a in arrays]
+            table = list(shape) + [s // dtype.itemsize for v in views for s in v.strides]
+            k.get_function(f"{name}_strided{template}")(
+                grid, (BLOCK,), (*views, *outputs, numpy.int64(size), numpy.int32(len(shape)),
+                                 xp.asarray(numpy.array(table, dtype=numpy.int64))))
+    return outputs
+
+
+def kernel_source(name, reads, writes, body):
+    """The contiguous and the strided kernel (``name``, ``name_strided``, templates on the
+    storage type ``T``) that run ``body`` per element: it reads the ``reads`` and sets the
+    ``writes`` (C identifiers, all in ``F``); the strided one reads broadcast inputs in place
+    through a table of the shape and each input's element strides."""
     params = ", ".join([f"const T* __restrict__ {r}_" for r in reads] + [f"T* __restrict__ {w}_" for w in writes])
     offsets = (" long long rest = i;" + "".join(f" long long o_{r} = 0;" for r in reads)
                + " for (int d = ndim - 1; d >= 0; --d) { const long long c = rest % table[d]; rest /= table[d];"
@@ -116,7 +127,7 @@ def _kernel_source(name, reads, writes, body):
                      lambda r: f"o_{r}"))
 
 
-_PRELUDE = """// Generated by mxlite.cuda.elementwise from its declarations: do not edit.
+PRELUDE = """// Generated by mxlite.cuda.elementwise: do not edit.
 #include "common.cuh"
 
 // Elementwise bodies compute in F: float for the 16- and 32-bit storage types, double for double.
@@ -162,13 +173,13 @@ def wrapper(name):
 def source():
     """The generated module: every declaration's kernels (``#include "common.cuh"`` left for the
     loader to inline, as in ``kernels/*.cu``)."""
-    return _PRELUDE + "".join(d.source() for d in _declarations.values())
+    return PRELUDE + "".join(d.source() for d in _declarations.values())
 
 
 def name_expressions():
     return tuple(f"{d.kernel_name(phase)}{suffix}<{t}>" for d in _declarations.values()
                  for phase in d.kernels for suffix in ("", "_strided")
-                 for t in _TYPE_NAMES.values())
+                 for t in TYPE_NAMES.values())
 
 
 # ---- the declarations: backward passes that replace a chain of CuPy calls ----

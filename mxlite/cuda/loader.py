@@ -12,7 +12,8 @@ Templated kernels are listed in their file on one line,
 ``// mxlite-name-expressions: name<float>, name<__half>, ...``; those names are passed to
 NVRTC so the instantiations exist, and ``module.get_function("name<float>")`` finds them.
 Local includes (``#include "common.cuh"``) are inlined by :func:`kernel_source`, so NVRTC
-and CuPy's compile cache see the whole program.
+and CuPy's compile cache see the whole program. Generated code (graph mode's fused kernels,
+``mxlite.cuda.fused``) compiles through :func:`load_generated`, cached by a hash of it.
 """
 import importlib.resources
 import re
@@ -118,18 +119,46 @@ def kernel_source(path):
     return _inline_includes(path.read_text(), path.parent)
 
 
+def inline_includes(source):
+    """Generated ``source`` with its local includes (``common.cuh``) inlined."""
+    return _inline_includes(source, kernel_dir())
+
+
 def _inline_includes(source, directory):
     return _LOCAL_INCLUDE.sub(lambda m: (directory / m.group(1)).read_text(), source)
 
 
 def compile_module(stem, device_id=None):
     """A compiled cupy.RawModule for the kernel module ``stem`` (the current GPU by default)."""
+    return compile_source(*module_source(stem), device_id)
+
+
+def compile_source(source, names, device_id=None):
+    """A compiled cupy.RawModule of the whole program ``source`` with the template
+    instantiations ``names``."""
     import cupy
 
-    source, names = module_source(stem)
     with cupy.cuda.Device(device_id):
         module = cupy.RawModule(code=source, options=COMPILE_OPTIONS, name_expressions=names)
         module.compile()
+    return module
+
+
+def load_generated(key, make_source, device_id=None):
+    """The cupy.RawModule of generated code on a GPU (the current one by default), compiled
+    once per process and device: ``key`` names the code (a hash of it) and ``make_source()``
+    returns ``(source, name expressions)`` (the whole program: ``inline_includes``)."""
+    import cupy
+
+    if device_id is None:
+        device_id = cupy.cuda.runtime.getDevice()
+    module = _modules.get((key, device_id))  # no lock on the hit: dict reads are atomic
+    if module is None:
+        with _lock:
+            module = _modules.get((key, device_id))
+            if module is None:
+                source, names = make_source()
+                module = _modules[key, device_id] = compile_source(source, names, device_id)
     return module
 
 

@@ -2,17 +2,21 @@
 
 Two forwards are generated: ``infer`` (nothing is recorded: intermediates die early, fused
 elementwise steps write in place with ``out=``, and with ``static_alloc`` every planned
-buffer is allocated once and reused across calls) and ``train`` (every value is kept for
-the backward). Under ``autograd.record()`` the whole graph is one tape node; its backward
-walks the graph's op nodes in reverse with each op's own backward, so gradients are the
-eager ones. With ``create_graph=True`` the walk reruns the forward through ``apply`` (so it
+buffer is allocated once and reused across calls) and ``train`` (values are kept for the
+backward; with ``static_alloc`` not cache-only aux). Under ``autograd.record()`` the whole
+graph is one tape node; its backward walks the graph's op nodes in reverse with each op's
+own backward, so gradients are the eager ones, and frees saved values as it goes. On a GPU,
+fused nodes with a generated kernel (``mxlite.cuda.fused``) run as one launch each way. With ``create_graph=True`` the walk reruns the forward through ``apply`` (so it
 records) and uses the generic backward formulas, for higher-order gradients.
 """
+import functools
+
 import numpy as _np
 
 from ..autograd import state as _state_module
 from ..autograd.engine import sum_to
 from ..autograd.op import Node, Op, apply
+from ..cuda import fused, loader
 from ..ndarray import wrap
 from .ir import FusedNode, Ref
 from .passes import plan_memory
@@ -47,6 +51,10 @@ class Program:
         self.steps = list(graph.op_nodes())
         self.keys = [f"{i}_{j}" for i, node in enumerate(graph.nodes)
                      for j in range(len(node.steps) if node.__class__ is FusedNode else 1)]
+        self.step_node = [int(key.partition("_")[0]) for key in self.keys]  # step -> node
+        self.group_steps = {}  # node index -> its step indices
+        for k, i in enumerate(self.step_node):
+            self.group_steps.setdefault(i, []).append(k)
         self.sources = graph.sources
         made = [o for n in self.steps for o in n.outs]
         made_set = set(made)
@@ -55,6 +63,7 @@ class Program:
                      anonymous=True)
         self.op.register(self.kind, backward=self._backward_raw)
         self.static_alloc = static_alloc
+        self.kernels = self._group_kernels() if self.kind else {}
         self.buffers = None
         self.plan = plan_memory(graph, lambda op: ufunc_of(op, self.kind) is not None) \
             if static_alloc else None
@@ -62,6 +71,28 @@ class Program:
         self.train = self._generate(train=True)
         self._needs = {}
         self._backwards = {}  # need pattern -> generated backward
+
+    def _group_kernels(self):
+        """node index -> GroupKernel for each fused node one generated kernel can run (on a
+        GPU; see ``mxlite.cuda.fused``): one float dtype throughout, no op parameters."""
+        kernels = {}
+        meta = self.graph.meta
+        for i, node in enumerate(self.graph.nodes):
+            if node.__class__ is not FusedNode:
+                continue
+            made = {o: j for j, s in enumerate(node.steps) for o in s.outs}
+            dtypes = {meta[v][1] for v in list(node.reads) + list(made)}
+            if len(dtypes) != 1 or any(s.params for s in node.steps):
+                continue
+            steps = [(s.op.name, [("step", made[a.vid]) if a.__class__ is Ref and a.vid in made
+                                  else ("read", node.reads.index(a.vid)) if a.__class__ is Ref
+                                  else ("const", a) for a in s.args]) for s in node.steps]
+            kernel = fused.group_kernel(steps, [meta[v][0] for v in node.reads],
+                                        [made[o] for o in node.outs],
+                                        [meta[o][0] for o in node.outs], dtypes.pop())
+            if kernel is not None:
+                kernels[i] = kernel
+        return kernels
 
     # -- code generation -------------------------------------------------------------------
     def _generate(self, train):
@@ -73,7 +104,16 @@ class Program:
         if self.plan is not None and not train:
             lines.append("    B = BUF()")
         outputs = set(self.graph.outputs)
+        defined = set(self.sources)
         for i, node in enumerate(self.graph.nodes):
+            kernel = self.kernels.get(i)
+            if kernel is not None:
+                names[f"K{i}"] = functools.partial(kernel.forward, loader.load_generated, be.xp)
+                lines.append(f"    ({''.join(f'v{o}, ' for o in node.outs)}) = "
+                             f"K{i}({', '.join(f'v{r}' for r in node.reads)})")
+                defined.update(node.outs)
+                continue
+            defined.update(o for s in getattr(node, "steps", (node,)) for o in s.outs)
             if node.__class__ is FusedNode and not train:
                 self._emit_fused(lines, names, i, node, outputs)
                 continue
@@ -86,10 +126,9 @@ class Program:
                 self._emit_step(lines, names, f"{i}_{j}", step, train)
         outs = "".join(f"v{v}, " for v in self.node_outputs)  # "()" when every output is a source
         if train:
-            defined = set(self.sources) | {o for n in self.steps for o in n.outs}
             env = ", ".join(f"v{v}" if v in defined else "None"
                             for v in range(max(self.graph.meta) + 1))
-            lines.append(f"    return ({outs}), ({env},), {{{', '.join(self._saved)}}}")
+            lines.append(f"    return ({outs}), [{env}], {{{', '.join(self._saved)}}}")
         else:
             lines.append(f"    return ({outs})")
         source = "\n".join(lines) + "\n"
@@ -121,7 +160,9 @@ class Program:
         call = self._call_expr(names, key, step, train)
         outs = ", ".join(f"v{o}" for o in step.outs)
         target = f"({outs},)" if op.nout > 1 else outs
-        if op.has_aux:
+        if op.has_aux and train and op.aux_cache and self.static_alloc:
+            lines.append(f"    {target} = {call}[0]")  # the backward recomputes the aux
+        elif op.has_aux:
             lines.append(f"    {target}, a{key} = {call}")
             if train:
                 self._saved.append(f"'a{key}': a{key}")
@@ -244,12 +285,14 @@ class Program:
         if run is None:
             run = self._backwards[need] = self._generate_backward(need)[0]
         env, aux = ctx.aux
-        return run(env, aux, g)
+        return run(env, aux, g, not ctx.retain)
 
     def _generate_backward(self, need):
         """Straight-line code: for each step that leads to a wanted gradient, set the shared
         step context, call the op's backward and add each input's gradient (cast to its
-        dtype and summed to its shape, as the engine does) into ``g<value id>``."""
+        dtype and summed to its shape, as the engine does) into ``g<value id>``. With
+        ``free`` (the graph is not retained) each saved value is dropped after the last
+        step that reads it, so the backward's peak is not every saved value at once."""
         be, kind, meta = self.backend, self.kind, self.graph.meta
         plan = self._need_plan(need)
         ctx = _StepContext()
@@ -257,15 +300,54 @@ class Program:
         ctx.call = lambda op, *args, **params: _raw_call(op, kind, be.xp, args, params)
         names = {"ctx": ctx, "xp": be.xp, "AT": be.array_type, "ASA": be.xp.asarray,
                  "sum_to": sum_to}
-        lines = ["def backward(env, aux, g):"]
+        lines = ["def backward(env, aux, g, free):"]
+        released = {}  # step index -> what the walk no longer needs after it
+        seen = set()
+        for i, step in enumerate(self.steps):
+            if plan[i] is not None:
+                done = [f"env[{v}] = None" for v in step.reads + list(step.outs)
+                        if v not in seen]
+                seen.update(step.reads, step.outs)
+                if step.op.has_aux:
+                    done.append(f"aux.pop('a{self.keys[i]}', None)")
+                released[i] = done
+
+        def release(i):
+            if released.get(i):
+                lines.append("    if free:")
+                lines.extend(f"        {r}" for r in released[i])
         heads = self.node_outputs
         if self.op.nout > 1:
             lines += [f"    g{v} = g[{k}]" for k, v in enumerate(heads)]
         else:
             lines.append(f"    g{heads[0]} = g")
         assigned = set(heads)
-        read = set()
+
+        def add_grad(body, vid, expr):
+            """``g<vid> += expr`` as the engine adds: cast, summed to the value's shape."""
+            shape, dtype = meta[vid]
+            names[f"S{vid}"], names[f"D{vid}"] = shape, dtype
+            body += [f"gi = {expr}", "if gi is not None:",
+                     "    if gi.__class__ is not AT: gi = ASA(gi)",
+                     f"    if gi.dtype != D{vid}: gi = gi.astype(D{vid})",
+                     f"    if gi.shape != S{vid}: gi = sum_to(xp, gi, S{vid})"]
+            if vid in assigned:
+                body.append(f"    g{vid} = gi if g{vid} is None else g{vid} + gi")
+            else:
+                body.append(f"    g{vid} = gi")
+                lines.insert(1, f"    g{vid} = None")
+                assigned.add(vid)
+
         for i in range(len(self.steps) - 1, -1, -1):
+            node_index = self.step_node[i]
+            if node_index in self.kernels:
+                group = self.group_steps[node_index]
+                if i == group[-1]:
+                    self._emit_group_backward(lines, names, node_index, plan, assigned,
+                                              add_grad)
+                    for j in reversed(group):
+                        release(j)
+                continue
             arg_need = plan[i]
             if arg_need is None:
                 continue
@@ -273,6 +355,7 @@ class Program:
             op = step.op
             outs = [o for o in step.outs if o in assigned]
             if not outs:
+                release(i)
                 continue  # no gradient can reach this step
             if op.nout == 1:
                 gout = f"g{step.outs[0]}"
@@ -301,24 +384,13 @@ class Program:
                 body.append(f"ctx.aux = aux.get('a{key}')")
             body.append(f"r = B{key}(ctx, {gout})")
             for j, (a, wanted) in enumerate(zip(step.args, arg_need)):
-                if not wanted:
-                    continue
-                shape, dtype = meta[a.vid]
-                names[f"S{a.vid}"], names[f"D{a.vid}"] = shape, dtype
-                body += [f"gi = r[{j}]", "if gi is not None:",
-                         "    if gi.__class__ is not AT: gi = ASA(gi)",
-                         f"    if gi.dtype != D{a.vid}: gi = gi.astype(D{a.vid})",
-                         f"    if gi.shape != S{a.vid}: gi = sum_to(xp, gi, S{a.vid})"]
-                if a.vid in assigned:
-                    body.append(f"    g{a.vid} = gi if g{a.vid} is None else g{a.vid} + gi")
-                else:
-                    body.append(f"    g{a.vid} = gi")
-                    lines.insert(1, f"    g{a.vid} = None")
-                    assigned.add(a.vid)
-                read.add(a.vid)
+                if wanted:
+                    add_grad(body, a.vid, f"r[{j}]")
             for o in step.outs:  # release the output gradients once used
                 body.append(f"g{o} = None")
             lines += [f"        {b}" for b in body]
+            release(i)
+        lines.append("    ctx.inputs = ctx.out = ctx.aux = None  # hold nothing past the walk")
         for v, wanted in zip(self.sources, need):
             if wanted and v not in assigned:
                 lines.insert(1, f"    g{v} = None")
@@ -328,6 +400,31 @@ class Program:
         source = "\n".join(lines) + "\n"
         exec(compile(source, "<graph backward>", "exec"), names)
         return names["backward"], source
+
+    def _emit_group_backward(self, lines, names, i, plan, assigned, add_grad):
+        """A fused node's backward as its generated kernel: the gradients of its inputs
+        from those of its outputs (the group recomputed inside, nothing saved)."""
+        node = self.graph.nodes[i]
+        heads = [o for o in node.outs if o in assigned]
+        need = [False] * len(node.reads)
+        for k in self.group_steps[i]:
+            for a, wanted in zip(self.steps[k].args, plan[k] or ()):
+                if wanted and a.vid in node.reads:
+                    need[node.reads.index(a.vid)] = True
+        if not heads or True not in need:
+            return
+        names[f"KB{i}"] = functools.partial(self.kernels[i].backward, loader.load_generated,
+                                            self.backend.xp)
+        names[f"KN{i}"] = tuple(need)
+        gouts = ", ".join(f"g{o}" if o in assigned else "None" for o in node.outs)
+        lines.append(f"    if {' or '.join(f'g{o} is not None' for o in heads)}:")
+        body = [f"r = KB{i}(({gouts},), ({', '.join(f'env[{v}]' for v in node.reads)},), "
+                f"KN{i})"]
+        for k, v in enumerate(node.reads):
+            if need[k]:
+                add_grad(body, v, f"r[{k}]")
+        body += [f"g{o} = None" for o in heads]
+        lines += [f"        {b}" for b in body]
 
     def _backward_recorded(self, ctx, g):
         """``create_graph=True``: rerun the forward through ``apply`` (recorded) and walk the

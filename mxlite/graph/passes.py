@@ -6,7 +6,8 @@
 - ``eliminate_common_subexpressions``: one node for identical op, arguments and parameters
   (not effectful or seeded ops).
 - ``fuse_elementwise``: chains of elementwise table ops (broadcasting included) become one
-  FusedNode, which the executor runs with fewer temporaries (and a GPU backend may compile).
+  FusedNode, which the executor runs with fewer temporaries on the CPU and as one generated
+  kernel on a GPU.
 - ``plan_memory``: buffers for the outputs of ``out=``-capable steps assigned once by
   liveness, for ``static_alloc``.
 """
@@ -92,22 +93,35 @@ def _renamed(node, rename):
 def fuse_elementwise(graph):
     """Group elementwise nodes: a node joins the group of the latest group it reads from
     when all its other inputs were made before that group began (so the group, run where it
-    began, has every input and makes no cycle)."""
+    began, has every input and makes no cycle). A node that reads no group's output (a
+    chain starting from graph inputs) joins, on the same terms, the latest group whose last
+    output has its output's shape and dtype, so independent chains over one shape are one
+    group.
+    No group moves a node across an effectful one (which may write what it reads)."""
     producer = {}  # value id -> index of the node that made it
     group_of = {}  # value id -> group (list of [start index, steps])
     groups = []
     order = []  # per original node: a group or the node itself
+    barrier = -1  # index of the latest effectful node
     for idx, node in enumerate(graph.nodes):
         for o in node.outs:
             producer[o] = idx
         if node.__class__ is not OpNode or node.op.elementwise is None:
+            if node.op.effectful:
+                barrier = idx
             order.append(node)
             continue
         candidates = [group_of[v] for v in node.reads if v in group_of]
-        group = max(candidates, key=lambda g: g[0]) if candidates else None
+        if candidates:
+            group = max(candidates, key=lambda g: g[0])
+        else:
+            meta = graph.meta[node.outs[0]]
+            group = next((g for g in reversed(groups) if g[0] >= barrier
+                          and graph.meta[g[1][-1].outs[0]] == meta), None)
         if group is not None:
             made = {o for s in group[1] for o in s.outs}
-            if not all(v in made or producer.get(v, -1) < group[0] for v in node.reads):
+            if group[0] < barrier or not all(v in made or producer.get(v, -1) < group[0]
+                                             for v in node.reads):
                 group = None
         if group is None:
             group = [idx, []]

@@ -91,7 +91,7 @@ def _with_geometry(ctx, op, *args, **extra):
 KEEP_COLUMNS_BYTES = 32 << 20  # a recorded convolution keeps im2col columns up to this size
 
 
-@defop("convolution", has_aux=True)
+@defop("convolution", has_aux=True, aux_cache=True)
 class _conv:
     def forward(xp, x, w, b, stride, pad, dilate, groups):
         """The output, and (aux) the columns when small enough to keep for the weight

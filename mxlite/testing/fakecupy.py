@@ -9,7 +9,7 @@ but ``asarray``/``array``). The current device and stream are per thread, set by
 ``cuda.Device(i)`` and ``cuda.Stream`` scopes. Every allocation goes through the hook
 installed with ``cuda.set_allocator``. Counters: ``allocations`` (bytes per device),
 ``syncs`` (device-to-host reads: ``get``, ``int()``), ``uploads`` (host-to-device copies),
-``compiles`` (RawModule/RawKernel builds), ``nccl_calls`` (collectives of the NCCL
+``compiles`` (RawModule/RawKernel builds), ``launches`` (per kernel name), ``nccl_calls`` (collectives of the NCCL
 stand-in, ``cuda.nccl``, which runs them over MPI). ``RawModule``/``RawKernel`` compile the real
 ``kernels/*.cu`` for :mod:`mxlite.testing.cudasim` and launch them on the host.
 
@@ -35,6 +35,7 @@ allocations = Counter()  # device id -> bytes requested through the allocator ho
 syncs = Counter()        # device id -> device-to-host reads
 uploads = Counter()      # device id -> host-to-device copies (asarray/array of host data, set)
 compiles = Counter()     # "module" / "kernel" -> RawModule / RawKernel builds
+launches = Counter()     # kernel name -> launches
 nccl_calls = Counter()   # device id -> NCCL collectives launched
 _allocator = None
 _next_stream = [0x1000]
@@ -365,6 +366,7 @@ class RawKernel:
         self.name = _function.name
 
     def __call__(self, grid, block, args, *, shared_mem=0, stream=None, enable_cooperative_groups=False):
+        launches[self.name] += 1
         self._function(grid, block, _launch_arguments(self.name, args), shared_mem=shared_mem)
 
 
