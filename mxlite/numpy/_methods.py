@@ -128,6 +128,7 @@ _METHODS = {
     "__getitem__": S.getitem, "__setitem__": _setitem,
     "reshape": _reshape, "transpose": _transpose,
     "T": property(lambda self: S.transpose(self)),
+    "mT": property(C.matrix_transpose),
     "flatten": lambda self, order="C": S.reshape(S.copy(self), (-1,), order=order),
     "ravel": S.ravel,
     "squeeze": S.squeeze, "expand_dims": S.expand_dims, "swapaxes": S.swapaxes,

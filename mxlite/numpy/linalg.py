@@ -1,9 +1,11 @@
 """``mx.np.linalg``: numpy.linalg over mxlite arrays; see ``mxlite.ops.linalg`` (and
 ``mxlite.ops.composite`` for ``norm``)."""
 from ..ops.composite import (LINALG, matrix_norm, matrix_transpose, norm,  # noqa: F401
-                             svdvals, vector_norm)
+                             svdvals, tensorinv, tensorsolve, vector_norm)
 from ..ops.linalg import (inv, det, slogdet, solve, cholesky, svd,  # noqa: F401
-                          matmul, tensordot, einsum, cross)
+                          matmul, tensordot, einsum, cross, qr, pinv, eig, eigh, eigvals,
+                          eigvalsh, lstsq, matrix_rank)
 
 __all__ = ["inv", "det", "slogdet", "solve", "cholesky", "svd", "matmul", "tensordot", "einsum",
-           "cross"] + LINALG
+           "cross", "qr", "pinv", "eig", "eigh", "eigvals", "eigvalsh", "lstsq",
+           "matrix_rank"] + LINALG

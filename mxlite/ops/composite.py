@@ -13,7 +13,7 @@ from ..autograd import apply, is_training, pause
 from ..ndarray import wrap
 from . import as_axes, finish_out, keep_shape, on_inputs_device, to_nd
 from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
-from .linalg import _norm2, matmul, svd, tensordot
+from .linalg import _norm2, inv, matmul, solve, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
 from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
                     reshape, sort, squeeze, swapaxes, take, take_along_axis, transpose)
@@ -21,7 +21,8 @@ from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, m
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
            "outer", "kron", "trace", "diag", "diagonal", "tril", "triu", "permute_dims",
            "matrix_transpose"]
-LINALG = ["norm", "vector_norm", "matrix_norm", "svdvals", "matrix_transpose"]  # mx.np.linalg
+LINALG = ["norm", "vector_norm", "matrix_norm", "svdvals", "matrix_transpose", "tensorinv",
+          "tensorsolve"]  # mx.np.linalg
 NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
        "sequence_last", "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
 
@@ -236,12 +237,17 @@ def triu(m, k=0):
 
 
 # -- numpy.linalg.norm -----------------------------------------------------------------------
+_STRING_ORDS = {"inf": _np.inf, "-inf": -_np.inf}  # MXNet accepts these spellings
+
+
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
     """numpy.linalg.norm: vector ord None/2/1/inf/-inf/0/p, matrix ord None/'fro'/'nuc'/
-    1/-1/2/-2/inf/-inf; differentiable (subgradient 0 at kinks such as a zero vector)."""
+    1/-1/2/-2/inf/-inf (also spelled 'inf'/'-inf', as MXNet); differentiable (subgradient 0
+    at kinks such as a zero vector)."""
     x = to_nd(x)
     if x.dtype.kind not in "fc":
         x = x.astype("float32")
+    ord = _STRING_ORDS.get(ord, ord) if isinstance(ord, str) else ord  # noqa: A001
     if axis is None and (ord is None or (ord == "fro" and x.ndim == 2)):
         return apply(_norm2, (x,), {"axis": None, "keepdims": bool(keepdims)})
     if axis is None:
@@ -285,25 +291,32 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
     raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm")
 
 
-def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002 - the Array API's name
-    """The Array API's vector norm: ``axis=None`` takes the norm of all elements."""
+def vector_norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - MXNet's names
+    """MXNet's vector norm (ord None is 2; 'inf'/'-inf' as strings too). ``axis=None`` takes
+    all elements, a tuple of axes those axes' elements together; as in MXNet, both then
+    norm one flattened leading axis, so ``keepdims`` leaves a single size-1 axis first
+    (shape ``(1,) + rest``; the Array API keeps every normed axis in place)."""
     x = to_nd(x)
+    if ord is None:
+        ord = 2  # noqa: A001
     if axis is None:
-        res = norm(ravel(x), ord=ord, axis=0)
-        return reshape(res, (1,) * x.ndim) if keepdims else res
-    if isinstance(axis, (tuple, list)) and len(axis) != 1:
-        axes = as_axes(axis, x.ndim)
+        x, axis = ravel(x), 0
+    elif isinstance(axis, (tuple, list)):
+        axes = as_axes(tuple(axis), x.ndim)
         rest = tuple(i for i in range(x.ndim) if i not in axes)
-        moved = reshape(transpose(x, rest + axes), tuple(x.shape[i] for i in rest) + (-1,))
-        res = norm(moved, ord=ord, axis=-1)
-        return reshape(res, keep_shape(x.shape, axes)) if keepdims else res
-    return norm(x, ord=ord, axis=axis[0] if isinstance(axis, (tuple, list)) else axis,
-                keepdims=keepdims)
+        size = 1
+        for i in axes:
+            size *= x.shape[i]
+        x = reshape(transpose(x, axes + rest), (size,) + tuple(x.shape[i] for i in rest))
+        axis = 0
+    return norm(x, ord=ord, axis=axis, keepdims=keepdims)
 
 
-def matrix_norm(x, keepdims=False, ord="fro"):  # noqa: A002 - the Array API's name
-    """The Array API's matrix norm over the last two axes."""
-    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+def matrix_norm(x, ord="fro", axis=(-2, -1), keepdims=False):  # noqa: A002 - MXNet's names
+    """MXNet's matrix norm over the 2-tuple ``axis`` (any other ``axis`` is a ValueError)."""
+    if not isinstance(axis, (tuple, list)) or len(axis) != 2:
+        raise ValueError(f"matrix_norm: axis must be a 2-tuple of ints, got {axis!r}")
+    return norm(x, ord=ord, axis=tuple(axis), keepdims=keepdims)
 
 
 def svdvals(x):
@@ -318,6 +331,42 @@ def matrix_transpose(x):
         raise ValueError(f"matrix_transpose needs an array of at least 2 dimensions, got shape "
                          f"{x.shape}")
     return swapaxes(x, -1, -2)
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def tensorinv(a, ind=2):
+    """numpy's tensorinv: the inverse of ``a`` seen as a (prod(a.shape[:ind]),
+    prod(a.shape[ind:])) matrix, shaped ``a.shape[ind:] + a.shape[:ind]``; differentiable."""
+    a = to_nd(a)
+    if not isinstance(ind, int) or ind <= 0:
+        raise ValueError(f"tensorinv: ind must be a positive integer, got {ind!r}")
+    front, back = a.shape[:ind], a.shape[ind:]
+    if _size(front) != _size(back):
+        raise ValueError(f"tensorinv: a of shape {a.shape} is not 'square' for ind={ind} "
+                         f"(prod{front} != prod{back})")
+    return reshape(inv(reshape(a, (_size(front), _size(back)))), back + front)
+
+
+def tensorsolve(a, b, axes=None):
+    """numpy's tensorsolve: ``x`` with ``tensordot(a, x, axes=x.ndim) == b`` (``axes``: the
+    axes of ``a`` moved to the end first); differentiable in ``a`` and ``b``."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if axes is not None:
+        order = [i for i in range(a.ndim) if i not in [k % a.ndim for k in axes]]
+        a = transpose(a, tuple(order + [k % a.ndim for k in axes]))
+    x_shape = a.shape[-(a.ndim - b.ndim):]  # numpy's slice: all of a.shape when ndims match
+    n = _size(x_shape)
+    if n * n != a.size or n != b.size:
+        raise ValueError(f"tensorsolve: a of shape {a.shape} and b of shape {b.shape} do "
+                         f"not make a square system (x would have shape {x_shape})")
+    return reshape(solve(reshape(a, (n, n)), ravel(b)), x_shape)
 
 
 def permute_dims(x, axes):

@@ -504,3 +504,269 @@ def svd(a, full_matrices=False, compute_uv=True, hermitian=False):
     u, s, vh = apply(_svd, (a,))
     return (u, s, vh) if compute_uv else s
 
+
+
+def _host_fallback(xp, name, *arrays, **kwargs):
+    """``xp.linalg.<name>`` or, where the array module lacks it (CuPy's eig/eigvals), numpy's
+    on host copies, the results moved back."""
+    fn = getattr(xp.linalg, name, None)
+    if fn is not None:
+        return fn(*arrays, **kwargs)
+    res = getattr(_np.linalg, name)(*(a.get() for a in arrays), **kwargs)
+    return tuple(xp.asarray(r) for r in res) if isinstance(res, tuple) else xp.asarray(res)
+
+
+def _copyltu(xp, m):
+    """The symmetric matrix with ``m``'s lower triangle (diagonal included)."""
+    return xp.tril(m) + _mT(xp, xp.tril(m, -1))
+
+
+def _qr_tall_grad(xp, q, r, gq, gr):
+    """``gA`` for ``A = Q R`` with ``R`` square: ``(gQ + Q copyltu(M)) R^-T``, where
+    ``M = R gR^T - gQ^T Q``."""
+    m = xp.matmul(r, _mT(xp, gr)) - xp.matmul(_mT(xp, gq), q)
+    b = gq + xp.matmul(q, _copyltu(xp, m))
+    return _mT(xp, xp.linalg.solve(r, _mT(xp, b)))  # b R^-T, with R upper triangular
+
+
+@defop("qr", nout=2, save_out=True)
+class _qr:
+    """Reduced QR (numpy's signs). Gradient: the standard one for ``M >= N``; a wide matrix
+    ``[X | Y]`` with ``X`` square takes it for ``X`` (``gQ + Y gV^T`` as ``gQ``) and
+    ``Q gV`` for ``Y``. Defined where the first ``min(M, N)`` columns are independent."""
+    def forward(xp, a):
+        q, r = xp.linalg.qr(a, mode="reduced")
+        return q, r
+
+    def backward(ctx, g):
+        xp = ctx.xp
+        a = ctx.inputs[0]
+        q, r = ctx.out
+        gq, gr = g
+        if a.size == 0:
+            return (xp.zeros_like(a),)
+        gq = xp.zeros_like(q) if gq is None else gq
+        gr = xp.zeros_like(r) if gr is None else gr
+        m, n = a.shape[-2:]
+        if m >= n:
+            return (_qr_tall_grad(xp, q, r, gq, gr),)
+        y = a[..., :, m:]
+        gv = gr[..., :, m:]
+        gx = _qr_tall_grad(xp, q, r[..., :, :m], gq + xp.matmul(y, _mT(xp, gv)), gr[..., :, :m])
+        return (xp.concatenate([gx, xp.matmul(q, gv)], axis=-1),)
+
+
+@defop("pinv", save_out=True)
+class _pinv:
+    """Moore-Penrose inverse from the SVD, singular values at most ``rcond * max(s)``
+    dropped (``rcond`` broadcasts against the stack, as numpy). Gradient: that of a
+    constant-rank pseudo-inverse, ``-P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)``
+    with ``P = pinv(A)``."""
+    def forward(xp, a, rcond):
+        m, n = a.shape[-2:]
+        if a.size == 0:
+            return xp.zeros(a.shape[:-2] + (n, m), dtype=a.dtype)
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        cutoff = xp.expand_dims(rcond, -1) * xp.max(s, axis=-1, keepdims=True)
+        large = s > cutoff
+        s_inv = xp.where(large, 1 / xp.where(large, s, 1), 0).astype(a.dtype)
+        return xp.matmul(_mT(xp, vh) * xp.expand_dims(s_inv, -2), _mT(xp, u))
+
+    def backward(ctx, g):
+        xp = ctx.xp
+        a = ctx.inputs[0]
+        p = ctx.out
+        pt, gt = _mT(xp, p), _mT(xp, g)
+        ga = -xp.matmul(xp.matmul(pt, g), pt)
+        t = xp.matmul(gt, xp.matmul(p, pt))  # g^T P P^T, then (I - A P) times it
+        ga = ga + t - xp.matmul(a, xp.matmul(p, t))
+        t = xp.matmul(xp.matmul(pt, p), gt)  # P^T P g^T, then times (I - P A)
+        ga = ga + t - xp.matmul(xp.matmul(t, p), a)
+        return ga, None
+
+
+def _uplo(upper, UPLO):  # noqa: N803 - numpy's name
+    if UPLO is not None:
+        return UPLO.upper()
+    if isinstance(upper, str):  # numpy's positional UPLO
+        return upper.upper()
+    return "U" if upper else "L"
+
+
+def _eigh_grad(xp, w, v, gw, gv):
+    """Symmetric gradient of ``A = V diag(w) V^T``: ``V (diag(gw) + F * (V^T gV)) V^T``
+    symmetrized, ``F_ij = 1 / (w_j - w_i)`` off the diagonal (undefined where eigenvalues
+    repeat, as for any eigenvector gradient)."""
+    n = w.shape[-1]
+    eye = xp.eye(n, dtype=w.dtype)
+    inner = 0
+    if gw is not None:
+        inner = xp.expand_dims(gw, -2) * eye
+    if gv is not None:
+        diff = xp.expand_dims(w, -2) - xp.expand_dims(w, -1)  # w_j - w_i
+        off = eye == 0
+        f = xp.where(off, 1 / xp.where(off, diff, 1), 0)
+        inner = inner + f * xp.matmul(_mT(xp, v), gv)
+    ga = xp.matmul(xp.matmul(v, inner), _mT(xp, v))
+    return (ga + _mT(xp, ga)) * 0.5
+
+
+@defop("eigh", nout=2, save_out=True)
+class _eigh:
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices, from the ``uplo``
+    triangle. Gradient: the symmetric one (as for cholesky)."""
+    def forward(xp, a, uplo):
+        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        return w, v
+
+    def backward(ctx, g):
+        if ctx.inputs[0].size == 0:
+            return (ctx.xp.zeros_like(ctx.inputs[0]),)
+        w, v = ctx.out
+        return (_eigh_grad(ctx.xp, w, v, g[0], g[1]),)
+
+
+@defop("eigvalsh")
+class _eigvalsh:
+    """Eigenvalues (ascending) of symmetric matrices; gradient ``V diag(g) V^T``."""
+    def forward(xp, a, uplo):
+        return xp.linalg.eigvalsh(a, UPLO=uplo)
+
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        if a.size == 0:
+            return (ctx.xp.zeros_like(a),)
+        w, v = ctx.call(_eigh, a, uplo=ctx.params["uplo"])
+        return (_eigh_grad(ctx.xp, w, v, g, None),)
+
+
+@defop("eig", nout=2)
+class _eig:
+    """Eigenvalues and right eigenvectors of general matrices (real when all eigenvalues
+    are, as numpy); not differentiable (as MXNet)."""
+    def forward(xp, a):
+        w, v = _host_fallback(xp, "eig", a)
+        return w, v
+
+
+@defop("eigvals")
+class _eigvals:
+    def forward(xp, a):
+        return _host_fallback(xp, "eigvals", a)
+
+
+@defop("lstsq", nout=4)
+class _lstsq:
+    """numpy's least squares ``(x, residuals, rank, s)``; not differentiable (as MXNet)."""
+    def forward(xp, a, b, rcond):
+        x, res, rank, s = xp.linalg.lstsq(a, b, rcond=rcond)
+        return x, res, xp.asarray(rank, dtype=_np.int64), s
+
+
+@defop("matrix_rank")
+class _matrix_rank:
+    """Number of singular values above ``tol`` (default ``max(s) * max(M, N) * eps``;
+    ``tol`` broadcasts against the stack, as numpy); a vector's rank is 0 or 1."""
+    def forward(xp, a, tol, rtol, hermitian):
+        if a.ndim < 2:
+            return xp.asarray(0 if a.size == 0 or not xp.any(a != 0) else 1, dtype=_np.int64)
+        if hermitian:
+            s = xp.abs(xp.linalg.eigvalsh(a))
+        else:
+            s = xp.linalg.svd(a, compute_uv=False)
+        if tol is None:
+            if rtol is None:
+                rtol = max(a.shape[-2:]) * _np.finfo(s.dtype).eps
+            tol = xp.max(s, axis=-1, keepdims=True) * xp.expand_dims(xp.asarray(rtol), -1)
+        else:
+            tol = xp.expand_dims(xp.asarray(tol), -1)
+        return xp.count_nonzero(s > tol, axis=-1).astype(_np.int64)
+
+
+def _float_matrices(a, name):
+    a = to_nd(a)
+    if a.ndim < 2:
+        raise ValueError(f"linalg.{name} needs (..., M, N) matrices, got shape {a.shape}")
+    if a.dtype.kind not in "fc":
+        a = a.astype("float32")
+    return a
+
+
+def qr(a, mode="reduced"):
+    """Reduced QR ``(q, r)`` of (..., M, N) matrices, ``K = min(M, N)``: ``q`` (..., M, K)
+    with orthonormal columns, ``r`` (..., K, N) upper triangular; ``mode='r'`` gives ``r``
+    alone. Differentiable in both outputs."""
+    if mode not in ("reduced", "r"):
+        raise NotImplementedError(f"linalg.qr(mode={mode!r}) is not supported; use "
+                                  "mode='reduced' (as MXNet) or 'r'")
+    q, r = apply(_qr, (_float_matrices(a, "qr"),))
+    return r if mode == "r" else (q, r)
+
+
+def pinv(a, rcond=1e-15, hermitian=False, rtol=None):
+    """Moore-Penrose pseudo-inverse of (..., M, N) matrices; ``rcond`` (a number or an
+    array broadcasting against the stack) or numpy 2's ``rtol`` sets the cut-off relative
+    to the largest singular value. Differentiable in ``a`` where its rank is constant."""
+    a = _float_matrices(a, "pinv")
+    if rtol is not None:
+        rcond = rtol
+    elif rcond is None:
+        rcond = max(a.shape[-2:]) * _np.finfo(a.dtype.name).eps
+    rcond = to_nd(rcond, a)
+    return apply(_pinv, (a, rcond.astype(a.dtype) if rcond.dtype != a.dtype else rcond))
+
+
+def eigh(a, upper=False, UPLO=None):  # noqa: N803 - numpy's name
+    """Eigenvalues (ascending) and eigenvectors ``(w, v)`` of symmetric matrices, read from
+    the lower triangle (``upper=True`` or numpy's ``UPLO='U'``: the upper one).
+    Differentiable (the symmetric gradient)."""
+    return apply(_eigh, (_square(a, "eigh"),), {"uplo": _uplo(upper, UPLO)})
+
+
+def eigvalsh(a, upper=False, UPLO=None):  # noqa: N803 - numpy's name
+    """Eigenvalues (ascending) of symmetric matrices (see ``eigh``); differentiable."""
+    return apply(_eigvalsh, (_square(a, "eigvalsh"),), {"uplo": _uplo(upper, UPLO)})
+
+
+def eig(a):
+    """Eigenvalues and right eigenvectors (columns) of square matrices; not differentiable."""
+    return apply(_eig, (_square(a, "eig"),))
+
+
+def eigvals(a):
+    """Eigenvalues of square matrices; not differentiable."""
+    return apply(_eigvals, (_square(a, "eigvals"),))
+
+
+def lstsq(a, b, rcond="warn"):
+    """numpy's least-squares solution ``(x, residuals, rank, s)`` of ``a x = b`` for a 2-D
+    ``a`` and a 1-D or 2-D ``b``. ``rcond``: singular values below ``rcond * max(s)``
+    count as zero; None is ``eps * max(M, N)``, ``'warn'`` (MXNet's default) or a negative
+    value machine precision. Not differentiable (as MXNet)."""
+    a = to_nd(a)
+    b = to_nd(b, a)
+    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise ValueError(f"linalg.lstsq needs a 2-D a and a 1-D or 2-D b with as many rows, "
+                         f"got shapes {a.shape} and {b.shape}")
+    dtype = _np.result_type(a.dtype, b.dtype, _np.float32)
+    a, b = a.astype(dtype), b.astype(dtype)
+    eps = _np.finfo(dtype).eps
+    if rcond is None:
+        rcond = eps * max(a.shape)
+    elif isinstance(rcond, str):
+        if rcond != "warn":
+            raise ValueError(f"linalg.lstsq: rcond must be a number, None or 'warn', got "
+                             f"{rcond!r}")
+        rcond = -1.0
+    return apply(_lstsq, (a, b), {"rcond": float(rcond) if float(rcond) >= 0 else eps})
+
+
+def matrix_rank(M, tol=None, hermitian=False, rtol=None):  # noqa: N803 - numpy's name
+    """Rank of each matrix in ``M`` (singular values above ``tol``; ``tol`` and numpy 2's
+    ``rtol`` broadcast against the stack); a 0-d or 1-D ``M`` has rank 0 or 1. int64."""
+    M = to_nd(M)
+    if M.dtype.kind not in "fc":
+        M = M.astype("float32")
+    if tol is not None and not isinstance(tol, (int, float)):
+        tol = to_nd(tol, M)
+    return apply(_matrix_rank, (M, tol, rtol, bool(hermitian)))
