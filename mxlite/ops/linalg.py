@@ -567,7 +567,8 @@ class _pinv:
         if a.size == 0:
             return xp.zeros(a.shape[:-2] + (n, m), dtype=a.dtype)
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
-        cutoff = xp.expand_dims(rcond, -1) * xp.max(s, axis=-1, keepdims=True)
+        cutoff = xp.expand_dims(xp.asarray(rcond, dtype=s.dtype), -1) * \
+            xp.max(s, axis=-1, keepdims=True)
         large = s > cutoff
         s_inv = xp.where(large, 1 / xp.where(large, s, 1), 0).astype(a.dtype)
         return xp.matmul(_mT(xp, vh) * xp.expand_dims(s_inv, -2), _mT(xp, u))
@@ -712,8 +713,9 @@ def pinv(a, rcond=1e-15, hermitian=False, rtol=None):
         rcond = rtol
     elif rcond is None:
         rcond = max(a.shape[-2:]) * _np.finfo(a.dtype.name).eps
-    rcond = to_nd(rcond, a)
-    return apply(_pinv, (a, rcond.astype(a.dtype) if rcond.dtype != a.dtype else rcond))
+    if hasattr(rcond, "dtype") or isinstance(rcond, (list, tuple)):
+        rcond = to_nd(rcond, a)
+    return apply(_pinv, (a, rcond))
 
 
 def eigh(a, upper=False, UPLO=None):  # noqa: N803 - numpy's name
