@@ -325,3 +325,34 @@ def test_second_order(name, fn, shape):
     penalty.backward()
     numeric = central_difference(lambda h: _grad_sq(fn, h), host, 1e-6)
     np.testing.assert_allclose(x.grad.asnumpy(), numeric, rtol=1e-5, atol=1e-6)
+
+
+# -- every device ----------------------------------------------------------------------------
+def test_on_device(device):
+    a = _well_conditioned((2, 4, 3))
+    s = RNG.standard_normal((2, 3, 3))
+    s = s + np.swapaxes(s, -1, -2)
+    x = mx.np.array(a, dtype="float64", device=device)
+    xs = mx.np.array(s, dtype="float64", device=device)
+    q, r = LA.qr(x)
+    np.testing.assert_allclose(q.asnumpy(), np.linalg.qr(a)[0], atol=1e-10)
+    assert q.device == device
+    np.testing.assert_allclose(LA.pinv(x).asnumpy(), np.linalg.pinv(a), atol=1e-10)
+    np.testing.assert_allclose(LA.eigvalsh(xs).asnumpy(), np.linalg.eigvalsh(s), atol=1e-10)
+    np.testing.assert_allclose(LA.eigh(xs)[0].asnumpy(), np.linalg.eigh(s)[0], atol=1e-10)
+    np.testing.assert_allclose(np.sort(LA.eigvals(xs).asnumpy(), -1),
+                               np.sort(np.linalg.eigvals(s).real, -1), atol=1e-10)
+    assert LA.eig(xs)[1].shape == (2, 3, 3) and LA.eig(xs)[1].device == device
+    np.testing.assert_array_equal(LA.matrix_rank(x).asnumpy(), [3, 3])
+    b = RNG.standard_normal(4)
+    got = LA.lstsq(x[0], mx.np.array(b, dtype="float64", device=device), rcond=None)
+    np.testing.assert_allclose(got[0].asnumpy(), np.linalg.lstsq(a[0], b)[0], atol=1e-10)
+    np.testing.assert_allclose(LA.tensorinv(xs[0], 1).asnumpy(), np.linalg.inv(s[0]),
+                               atol=1e-10)
+    np.testing.assert_allclose(LA.vector_norm(x, "inf", (0, 2)).asnumpy(),
+                               np.abs(a).max(axis=(0, 2)), atol=1e-12)
+    np.testing.assert_allclose(LA.matrix_norm(x, "nuc").asnumpy(),
+                               np.linalg.norm(a, "nuc", axis=(-2, -1)), atol=1e-10)
+    check_gradient(LA.qr, a, device=device, rtol=1e-5, atol=1e-7)
+    check_gradient(LA.pinv, a, device=device, rtol=1e-5, atol=1e-7)
+    check_gradient(lambda v: LA.eigvalsh(_sym(v)), s, device=device, rtol=1e-5, atol=1e-7)
