@@ -1,5 +1,8 @@
-"""Products (dot, matmul, tensordot, einsum) and the differentiable part of numpy.linalg
-(re-exported as ``mx.np.linalg``; its ``norm`` is in ``ops.composite``)."""
+"""Products (dot, matmul, tensordot, einsum) and numpy.linalg (re-exported as
+``mx.np.linalg``; ``norm``, ``vector_norm``, ``matrix_norm``, ``tensorinv`` and
+``tensorsolve`` are in ``ops.composite``). Differentiable: inv, det, slogdet, solve,
+cholesky, svd, qr, pinv, eigh, eigvalsh; forward only (as MXNet): eig, eigvals, lstsq,
+matrix_rank."""
 import numpy as _np
 
 from ..autograd import apply, defop
