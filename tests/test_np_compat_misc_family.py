@@ -34,3 +34,63 @@ def test_nd_waitall_is_not_legacy():
             mxnet.nd.array([1, 2])
     finally:
         mxnet_alias.uninstall()
+
+
+# -- Array API names: acos ... atan2, pow, bitwise_invert --------------------------------
+
+UNARY_ALIASES = [("acos", "arccos", (-0.9, 0.9)), ("asin", "arcsin", (-0.9, 0.9)),
+                 ("atan", "arctan", (-3, 3)), ("acosh", "arccosh", (1.5, 4)),
+                 ("asinh", "arcsinh", (-3, 3)), ("atanh", "arctanh", (-0.9, 0.9))]
+
+
+@pytest.mark.parametrize("name,numpy_name,bounds", UNARY_ALIASES)
+@pytest.mark.parametrize("shape", [(), (3,), (2, 0), (2, 3)])
+def test_array_api_inverse_trig(name, numpy_name, bounds, shape):
+    assert getattr(np, name) is getattr(np, numpy_name)
+    x = onp.random.default_rng(0).uniform(*bounds, size=shape)
+    for dtype in ("float16", "float32", "float64"):
+        out = getattr(np, name)(np.array(x, dtype=dtype))
+        assert out.dtype == dtype and out.shape == shape
+        onp.testing.assert_allclose(out.asnumpy(), getattr(onp, numpy_name)(x.astype(dtype)),
+                                    rtol=1e-2 if dtype == "float16" else 1e-5)
+    assert getattr(np, name)(np.array(x.astype("int32"))).dtype == onp.float32
+    check_gradient(getattr(np, name), x)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 3)), ((2, 3), (3,)), ((), (4,)), ((0, 2), (1, 2))])
+def test_array_api_atan2_pow(shapes):
+    rng = onp.random.default_rng(1)
+    a, b = rng.uniform(0.5, 2, shapes[0]), rng.uniform(-1, 1, shapes[1])
+    assert np.atan2 is np.arctan2 and np.pow is np.power
+    onp.testing.assert_allclose(np.atan2(np.array(a), np.array(b)).asnumpy(),
+                                onp.arctan2(a, b).astype("float32"), rtol=1e-5)
+    onp.testing.assert_allclose(np.pow(np.array(a), np.array(b)).asnumpy(),
+                                onp.power(a, b).astype("float32"), rtol=1e-5)
+    check_gradient(np.atan2, a, b)
+    check_gradient(np.pow, a, b)
+
+
+def test_bitwise_invert():
+    for dtype in ("int8", "int32", "int64", "uint8", "bool"):
+        x = onp.array([[0, 1, 5], [7, 2, 3]]).astype(dtype)
+        out = np.bitwise_invert(np.array(x, dtype=dtype))
+        assert out.dtype == dtype
+        onp.testing.assert_array_equal(out.asnumpy(), onp.invert(x))
+    assert np.bitwise_invert(np.zeros((0,), dtype="int32")).shape == (0,)
+    assert np.bitwise_invert(np.array(5, dtype="int32")).item() == -6
+
+
+# -- result_type: MXNet's promotion, the dtype the ops give ------------------------------
+
+def test_result_type_matches_arithmetic():
+    for a in np.numeric_dtypes + np.boolean_dtypes:
+        for b in np.numeric_dtypes + np.boolean_dtypes:
+            x, y = np.ones((2,), dtype=a), np.ones((2,), dtype=b)
+            assert np.result_type(a, b) == (x + y).dtype == np.result_type(x, y), (a, b)
+    assert np.result_type("int32", "float16") == onp.float16  # numpy: float64
+    assert np.result_type("int64", "uint8", "float32") == onp.float32
+    assert np.result_type("int8", "uint8") == onp.int16
+    assert np.result_type("float16", "float32") == onp.float32
+    # the groups are lists, as MXNet's
+    picks = np.numeric_dtypes + np.boolean_dtypes + [np.ones((1,), dtype="int8")]
+    assert np.result_type(*picks) == onp.float64

@@ -126,13 +126,13 @@ def zero_gradient(ctx, g):
 
 
 def export(namespace, rows):
-    """Put each row's public function, under its name and alias, into ``namespace``; the names,
-    for ``__all__``."""
+    """Put each row's public function, under its name and alias (a name or a tuple of names),
+    into ``namespace``; the names, for ``__all__``."""
     public = {}
     for f in rows:
         public[f.__name__] = f
-        if f.alias:
-            public[f.alias] = f
+        for alias in (f.alias,) if isinstance(f.alias, str) else (f.alias or ()):
+            public[alias] = f
     namespace.update(public)
     return list(public)
 
@@ -315,15 +315,19 @@ ROWS = (
     unary("sin", lambda ctx, g: (g * ctx.xp.cos(ctx.inputs[0]),)),
     unary("cos", lambda ctx, g: (-g * ctx.xp.sin(ctx.inputs[0]),)),
     unary("tan", lambda ctx, g: (g * (1 + ctx.xp.square(ctx.out)),), save_out=True),
-    unary("arcsin", lambda ctx, g: (g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
-    unary("arccos", lambda ctx, g: (-g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
-    unary("arctan", lambda ctx, g: (g / (1 + ctx.xp.square(ctx.inputs[0])),)),
+    unary("arcsin", lambda ctx, g: (g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),),
+          alias="asin"),
+    unary("arccos", lambda ctx, g: (-g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),),
+          alias="acos"),
+    unary("arctan", lambda ctx, g: (g / (1 + ctx.xp.square(ctx.inputs[0])),), alias="atan"),
     unary("sinh", lambda ctx, g: (g * ctx.xp.cosh(ctx.inputs[0]),)),
     unary("cosh", lambda ctx, g: (g * ctx.xp.sinh(ctx.inputs[0]),)),
     unary("tanh", lambda ctx, g: (g * (1 - ctx.xp.square(ctx.out)),), save_out=True),
-    unary("arcsinh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) + 1),)),
-    unary("arccosh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) - 1),)),
-    unary("arctanh", lambda ctx, g: (g / (1 - ctx.xp.square(ctx.inputs[0])),)),
+    unary("arcsinh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) + 1),),
+          alias="asinh"),
+    unary("arccosh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) - 1),),
+          alias="acosh"),
+    unary("arctanh", lambda ctx, g: (g / (1 - ctx.xp.square(ctx.inputs[0])),), alias="atanh"),
     unary("degrees", lambda ctx, g: (g * (180.0 / math.pi),), alias="rad2deg"),
     unary("radians", lambda ctx, g: (g * (math.pi / 180.0),), alias="deg2rad"),
     *(unary(name, zero_gradient) for name in ("sign", "floor", "ceil", "trunc", "fix")),
@@ -331,7 +335,7 @@ ROWS = (
           doc="Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."),
     *(unary(name, None) for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf",
                                      "signbit", "logical_not")),
-    unary("invert", None, alias="bitwise_not"),
+    unary("invert", None, alias=("bitwise_not", "bitwise_invert")),
 
     binary("add", lambda ctx, g: (g, g)),
     binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
@@ -340,7 +344,7 @@ ROWS = (
     binary("floor_divide", zero_gradient, doc="Zero gradient: the result is piecewise constant."),
     binary("mod", _d_mod, alias="remainder"),
     binary("fmod", _d_fmod, doc="C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."),
-    binary("power", _d_power("power"), save_out=True),
+    binary("power", _d_power("power"), save_out=True, alias="pow"),
     binary("float_power", _d_power("float_power"), save_out=True,
            doc="numpy's float_power: computed and returned in float64, as numpy does."),
     binary("maximum", lambda ctx, g: _to_first(g, ctx.xp.greater_equal(*ctx.inputs))),
@@ -348,7 +352,7 @@ ROWS = (
     binary("fmax", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.greater_equal))),
     binary("fmin", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.less_equal))),
     binary("hypot", _d_hypot, save_out=True),
-    binary("arctan2", _d_arctan2),
+    binary("arctan2", _d_arctan2, alias="atan2"),
     binary("copysign", _d_copysign, doc="d/dx1 is +-1 (whether the sign flipped); d/dx2 is 0."),
     binary("ldexp", lambda ctx, g: (g * ctx.xp.exp2(ctx.inputs[1]).astype(g.dtype), None),
            save_out=True, doc="``x1 * 2**x2`` with integer exponents; differentiable in x1 only."),
