@@ -131,7 +131,7 @@ def export(namespace, rows):
     public = {}
     for f in rows:
         public[f.__name__] = f
-        for alias in (f.alias,) if isinstance(f.alias, str) else (f.alias or ()):
+        for alias in f.aliases:
             public[alias] = f
     namespace.update(public)
     return list(public)
@@ -173,7 +173,8 @@ def _public(f, op, alias):
     f.__name__ = f.__qualname__ = op.name
     f.__doc__ = op.doc
     f.op = op
-    f.alias = alias
+    f.aliases = (alias,) if isinstance(alias, str) else tuple(alias or ())
+    f.alias = f.aliases[0] if f.aliases else None  # the first (most rows have one)
     return f
 
 
