@@ -94,3 +94,46 @@ def test_result_type_matches_arithmetic():
     # the groups are lists, as MXNet's
     picks = np.numeric_dtypes + np.boolean_dtypes + [np.ones((1,), dtype="int8")]
     assert np.result_type(*picks) == onp.float64
+
+
+def test_numpy_1x_interpolation_keyword_only_inside_the_block():
+    original = onp.quantile
+    with mxnet_alias.numpy_1x_aliases():
+        assert onp.quantile(onp.arange(5.0), 0.4, interpolation="lower") == 1.0
+        assert onp.percentile(onp.arange(5.0), 40, interpolation="higher") == 2.0
+    assert onp.quantile is original
+
+
+# -- quantile / percentile / median: methods, several axes -------------------------------
+
+@pytest.mark.parametrize("method", ["linear", "lower", "higher", "nearest", "midpoint"])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2), (-1, -2)])
+def test_quantile_methods_and_axes(method, axis):
+    rng = onp.random.default_rng(2)
+    a = rng.uniform(-5, 5, (2, 3, 4))
+    for q in (0.3, [0.0, 0.5, 1.0]):
+        for keepdims in (False, True):
+            want = onp.quantile(a, q, axis=axis, method=method, keepdims=keepdims)
+            got = np.quantile(np.array(a, dtype="float64"), q, axis=axis,
+                              interpolation=method, keepdims=keepdims)
+            assert got.shape == want.shape and got.dtype == onp.float64
+            onp.testing.assert_allclose(got.asnumpy(), want, rtol=1e-12)
+            got = np.percentile(np.array(a, dtype="float64"), onp.multiply(q, 100), axis=axis,
+                                method=method, keepdims=keepdims)
+            onp.testing.assert_allclose(got.asnumpy(), want, rtol=1e-12)
+    check_gradient(lambda x: np.quantile(x, [0.25, 0.8], axis=axis, interpolation=method), a)
+
+
+def test_quantile_integer_input_and_median():
+    a = onp.arange(24).reshape(2, 3, 4)
+    assert np.quantile(np.array(a), 0.5, method="lower").dtype == a.dtype
+    got = np.quantile(np.array(a), 0.4, axis=(0, 2))
+    assert got.dtype == onp.float64
+    onp.testing.assert_allclose(got.asnumpy(), onp.quantile(a, 0.4, axis=(0, 2)))
+    x = onp.random.default_rng(3).standard_normal((3, 4, 2))
+    onp.testing.assert_allclose(np.median(np.array(x), axis=(0, 2), keepdims=True).asnumpy(),
+                                onp.median(x.astype("float32"), axis=(0, 2), keepdims=True),
+                                rtol=1e-6)
+    assert np.median(np.array(onp.float32(2.5))).shape == ()
+    with pytest.raises(NotImplementedError):
+        np.quantile(np.array(x), 0.5, method="weibull")

@@ -73,48 +73,71 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
                       out)
 
 
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
 @on_inputs_device
-def quantile(a, q, axis=None, out=None, keepdims=False, method="linear"):
-    """numpy's quantile (``method='linear'``): sorted values interpolated, so the
-    gradient goes to the two neighbouring order statistics."""
-    if method != "linear":
-        raise NotImplementedError(f"quantile: only method='linear' is supported, got "
+def quantile(a, q, axis=None, out=None, keepdims=False, method="linear", interpolation=None):
+    """numpy's quantile with ``method`` (MXNet 2.x's keyword: ``interpolation``) one of
+    linear, lower, higher, nearest, midpoint, over one axis, several or all: sorted values,
+    picked or interpolated, so the gradient goes to the order statistics used. Integer
+    input gives float64 for linear/midpoint (numpy), its own dtype otherwise."""
+    if interpolation is not None:
+        method = interpolation
+    if method not in _QUANTILE_METHODS:
+        raise NotImplementedError(f"quantile: method must be one of {_QUANTILE_METHODS}, got "
                                   f"{method!r}")
     a = to_nd(a)
+    ndim = a.ndim
     if axis is None:
-        a, axis, kept_axes = ravel(a), 0, tuple(range(a.ndim))
+        kept_axes = tuple(range(ndim))
+        a, axis = ravel(a), 0
     else:
-        kept_axes = as_axes(axis, a.ndim)
-        if len(kept_axes) != 1:
-            raise NotImplementedError("quantile over several axes at once is not supported; "
-                                      "move them together and reshape first")
-        axis = kept_axes[0]
+        kept_axes = tuple(sorted(as_axes(axis, ndim)))
+        if len(kept_axes) > 1:  # the reduced axes last, as one
+            rest = [i for i in range(ndim) if i not in kept_axes]
+            a = transpose(a, rest + list(kept_axes))
+            a = reshape(a, tuple(a.shape[:len(rest)]) + (-1,))
+            axis = a.ndim - 1
+        else:
+            axis = kept_axes[0]
     q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
     q_arr = _np.asarray(q_host, dtype=_np.float64)
     if ((q_arr < 0) | (q_arr > 1)).any():
         raise ValueError(f"quantile: q must be within [0, 1], got {q_host}")
+    if a.dtype.kind in "biu" and method in ("linear", "midpoint"):
+        a = a.astype(_np.float64)
     n = a.shape[axis]
     pos = q_arr.reshape(-1) * (n - 1)
     lo = _np.floor(pos).astype(_np.int64)
     hi = _np.minimum(lo + 1, n - 1)
-    frac = (pos - lo).astype(a.dtype)
+    frac = pos - lo
     s = sort(a, axis=axis)
-    lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
-    weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
-    weight = wrap(a._device.backend.asarray(frac.reshape(weight_shape)), a._device)
-    res = moveaxis(lower + (upper - lower) * weight, axis, 0)  # quantiles first, as numpy
+    if method in ("lower", "higher", "nearest"):
+        pick = {"lower": lo, "higher": _np.ceil(pos).astype(_np.int64),
+                "nearest": _np.around(pos).astype(_np.int64)}[method]
+        res = take(s, _np.minimum(pick, n - 1), axis=axis)
+    else:
+        if method == "midpoint":
+            frac = _np.where(frac > 0, 0.5, 0.0)
+        lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
+        weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
+        weight = wrap(a._device.backend.asarray(frac.astype(a.dtype).reshape(weight_shape)),
+                      a._device)
+        res = lower + (upper - lower) * weight
+    res = moveaxis(res, axis, 0)  # quantiles first, as numpy
     if keepdims:
-        for ax in sorted(kept_axes):
+        for ax in kept_axes:
             res = expand_dims(res, ax + 1)
     if q_arr.ndim == 0:
         res = squeeze(res, 0)
     return finish_out(res, out)
 
 
-def percentile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+def percentile(a, q, axis=None, out=None, keepdims=False, method="linear", interpolation=None):
     q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
     return quantile(a, _np.asarray(q_host, dtype=_np.float64) / 100, axis=axis, out=out,
-                    keepdims=keepdims, method=method)
+                    keepdims=keepdims, method=method, interpolation=interpolation)
 
 
 def median(a, axis=None, out=None, keepdims=False):

@@ -39,8 +39,9 @@ in the message replaced by ``#``). ``--summary-out FILE`` also writes the summar
 NumPy 1.x names: MXNet's CI ran NumPy 1.x and its test files call a few host-numpy
 (``onp``) names that NumPy 2.0 removed (``onp.product``, ``onp.round_``). While ``run()``
 runs a file, ``numpy_1x_aliases()`` puts exactly those names back in the host numpy as the
-NumPy 1.x aliases they were (``product`` = ``prod``, ``round_`` = ``round``) and removes them
-afterwards. This touches only the host numpy seen by the test file's own reference
+NumPy 1.x aliases they were (``product`` = ``prod``, ``round_`` = ``round``), and lets ``onp.quantile`` /
+``onp.percentile`` take NumPy 1.x's ``interpolation=`` keyword (renamed ``method=`` in 1.22,
+removed in 2.4) as the ``method=`` it became; it undoes all of this afterwards. This touches only the host numpy seen by the test file's own reference
 computations, never mxlite; it does not bring back NumPy 1.x's value-based casting or
 integer-overflow behaviour (``-onp.sort(-1 * a)`` on uint8 in ``test_np_sort`` still wraps
 differently under NumPy 2: the shim cannot honestly fix a reference that computes
@@ -527,12 +528,28 @@ def summarize(results, top=25, title=None):
 # NumPy 1.x aliases removed in NumPy 2.0 that MXNet's test_numpy_op.py calls on the host
 # numpy (only those): name -> the function it aliased.
 _NUMPY_1X_ALIASES = {"product": "prod", "round_": "round"}
+# functions whose NumPy 1.x keyword NumPy 2 renamed (and then removed): old -> new
+_NUMPY_1X_KEYWORDS = {"quantile": ("interpolation", "method"),
+                      "percentile": ("interpolation", "method")}
+
+
+def _accept_old_keyword(fn, old, new):
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if old in kwargs:
+            if new in kwargs:
+                raise TypeError(f"{fn.__name__}: give {new}= or {old}=, not both")
+            kwargs[new] = kwargs.pop(old)
+        return fn(*args, **kwargs)
+    call.__wrapped_numpy_1x__ = fn
+    return call
 
 
 @contextlib.contextmanager
 def numpy_1x_aliases(numpy_module=_onp):
     """Restore the NumPy 1.x aliases in ``_NUMPY_1X_ALIASES`` in the host numpy (where it
-    lacks them) for the duration of the block: MXNet's CI ran NumPy 1.x, so its test files
+    lacks them), and the renamed keywords of ``_NUMPY_1X_KEYWORDS``, for the duration of the
+    block: MXNet's CI ran NumPy 1.x, so its test files
     call ``onp.product`` / ``onp.round_``. The harness only: mxlite never uses them."""
     added = []
     for old, new in _NUMPY_1X_ALIASES.items():
@@ -544,11 +561,23 @@ def numpy_1x_aliases(numpy_module=_onp):
                 pass
             setattr(numpy_module, old, getattr(numpy_module, new))
             added.append(old)
+    wrapped = {}
+    for name, (old, new) in _NUMPY_1X_KEYWORDS.items():
+        fn = getattr(numpy_module, name)
+        try:
+            fn([0.0], 0.5, **{old: "linear"})
+            continue  # NumPy 1.x still takes it
+        except TypeError:
+            pass
+        wrapped[name] = fn
+        setattr(numpy_module, name, _accept_old_keyword(fn, old, new))
     try:
         yield added
     finally:
         for old in added:
             vars(numpy_module).pop(old, None)
+        for name, fn in wrapped.items():
+            setattr(numpy_module, name, fn)
 
 
 def run(path, pytest_args=(), case_timeout=60):
