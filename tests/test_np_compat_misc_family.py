@@ -137,3 +137,11 @@ def test_quantile_integer_input_and_median():
     assert np.median(np.array(onp.float32(2.5))).shape == ()
     with pytest.raises(NotImplementedError):
         np.quantile(np.array(x), 0.5, method="weibull")
+
+
+def test_numpy_1x_nonzero_of_0d_only_inside_the_block():
+    original = onp.nonzero
+    with mxnet_alias.numpy_1x_aliases():
+        assert onp.nonzero(onp.array(3.0))[0].tolist() == [0]
+        assert onp.nonzero(onp.array(0.0))[0].tolist() == []
+    assert onp.nonzero is original

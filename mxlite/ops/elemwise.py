@@ -451,8 +451,17 @@ class _clip:
         return (g if inside is True else g * inside), None, None
 
 
-def clip(a, a_min=None, a_max=None, out=None):
-    """Clip to ``[a_min, a_max]``; the gradient passes where ``a_min <= a <= a_max``."""
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
+    """Clip to ``[a_min, a_max]`` (``min=``/``max=``: NumPy 2's names for them); the
+    gradient passes where ``a_min <= a <= a_max``."""
+    if min is not None:
+        if a_min is not None:
+            raise TypeError("clip: give a_min or min, not both")
+        a_min = min
+    if max is not None:
+        if a_max is not None:
+            raise TypeError("clip: give a_max or max, not both")
+        a_max = max
     if a_min is None and a_max is None:
         raise ValueError("clip needs at least one of a_min and a_max")
     a = to_nd(a)

@@ -41,7 +41,9 @@ NumPy 1.x names: MXNet's CI ran NumPy 1.x and its test files call a few host-num
 runs a file, ``numpy_1x_aliases()`` puts exactly those names back in the host numpy as the
 NumPy 1.x aliases they were (``product`` = ``prod``, ``round_`` = ``round``), and lets ``onp.quantile`` /
 ``onp.percentile`` take NumPy 1.x's ``interpolation=`` keyword (renamed ``method=`` in 1.22,
-removed in 2.4) as the ``method=`` it became; it undoes all of this afterwards. This touches only the host numpy seen by the test file's own reference
+removed in 2.4) as the ``method=`` it became, and ``onp.nonzero`` of a 0-d array give what
+NumPy 1.x gave (``nonzero(atleast_1d(a))``, deprecated in 1.17, an error since 2.0); it
+undoes all of this afterwards. This touches only the host numpy seen by the test file's own reference
 computations, never mxlite; it does not bring back NumPy 1.x's value-based casting or
 integer-overflow behaviour (``-onp.sort(-1 * a)`` on uint8 in ``test_np_sort`` still wraps
 differently under NumPy 2: the shim cannot honestly fix a reference that computes
@@ -533,6 +535,15 @@ _NUMPY_1X_KEYWORDS = {"quantile": ("interpolation", "method"),
                       "percentile": ("interpolation", "method")}
 
 
+def _nonzero_0d_as_1x(fn, numpy_module):
+    @functools.wraps(fn)
+    def nonzero(a):
+        if numpy_module.ndim(a) == 0:
+            return fn(numpy_module.atleast_1d(a))  # NumPy 1.x's result
+        return fn(a)
+    return nonzero
+
+
 def _accept_old_keyword(fn, old, new):
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -571,6 +582,11 @@ def numpy_1x_aliases(numpy_module=_onp):
             pass
         wrapped[name] = fn
         setattr(numpy_module, name, _accept_old_keyword(fn, old, new))
+    try:
+        numpy_module.nonzero(numpy_module.array(1))
+    except ValueError:
+        wrapped["nonzero"] = numpy_module.nonzero
+        numpy_module.nonzero = _nonzero_0d_as_1x(numpy_module.nonzero, numpy_module)
     try:
         yield added
     finally:
