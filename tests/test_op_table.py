@@ -76,7 +76,7 @@ def _ids(rows):
 def test_every_row_is_public_under_its_names(module, namespace):
     for f in module.ROWS:
         assert f.op is registered_op(f.__name__)
-        for name in filter(None, (f.__name__, f.alias)):
+        for name in (f.__name__,) + f.aliases:
             assert name in module.__all__
             assert getattr(namespace, name) is f
 

@@ -10,6 +10,7 @@ from ..ops.linalg import *  # noqa: F401,F403
 from ..ops.composite import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .dtypes import *  # noqa: F401,F403
+from .extras import *  # noqa: F401,F403
 from . import _methods  # noqa: F401  (installs ndarray's operators)
 from . import numpy_dispatch  # noqa: F401  (numpy's functions on mxlite arrays run mx.np's)
 from . import random  # noqa: F401

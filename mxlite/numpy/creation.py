@@ -77,8 +77,18 @@ def empty(shape, dtype=None, order="C", device=None, ctx=None):
 
 
 def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
+    """``shape`` filled with ``fill_value``: a scalar, or an array broadcast to ``shape``
+    (whose dtype the result keeps when ``dtype`` is None)."""
     if isinstance(fill_value, ndarray):
-        fill_value = fill_value.item()
+        if fill_value.ndim == 0 and dtype is not None:
+            fill_value = fill_value.item()
+        else:
+            dev = _device(device, ctx)
+            data = dev.backend.asarray(fill_value.asnumpy()).astype(dtype or fill_value.dtype)
+            with dev.backend.scope():
+                res = dev.backend.xp.broadcast_to(data, tuple(
+                    (shape,) if isinstance(shape, int) else shape)).copy()
+            return wrap_constant(res, dev)
     if dtype is None and isinstance(fill_value, bool):
         dtype = _np.bool_
     return _filled(_device(device, ctx), shape, dtype or default_float(), fill_value)
@@ -147,7 +157,13 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
     return wrap_constant(dev.backend.asarray(host.astype(dtype or default_float())), dev)
 
 
+class _NegativeDimension(ValueError, MXNetError):
+    """A negative size asked of a creation function (numpy: ValueError; MXNet: MXNetError)."""
+
+
 def eye(N, M=None, k=0, dtype=None, device=None, ctx=None):
+    if N < 0 or (M is not None and M < 0):
+        raise _NegativeDimension(f"eye: N and M must be non-negative, got N={N}, M={M}")
     dev = _device(device, ctx)
     with dev.backend.scope():
         return wrap_constant(dev.backend.xp.eye(N, M, k, dtype=dtype or default_float()), dev)

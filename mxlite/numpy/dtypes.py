@@ -2,8 +2,12 @@
 dtype groups (the Array API's names, as MXNet 2.x's tests import them from ``mx.np``).
 
 mxlite arrays stand for their dtype. ``result_type`` answers what mx.np's arithmetic gives:
-Python scalars are weak (numpy 2), except that a Python float with only integer or bool
-arrays gives the default float (float32, MXNet) rather than numpy's float64.
+integer or bool dtypes meeting floating dtypes give the floats' promoted dtype (MXNet 2.x's
+promotion table: int32 with float16 is float16, numpy says float64); among integers, among
+floats and for bool, numpy's promotion. Python scalars are weak (numpy 2), except that a
+Python float with only integer or bool arrays gives the default float (float32, MXNet)
+rather than numpy's float64. The dtype groups are lists, as MXNet's (``numeric_dtypes +
+[...]`` works).
 """
 import numpy as _onp
 
@@ -15,13 +19,13 @@ __all__ = ["result_type", "can_cast", "finfo", "iinfo", "bool_dtypes", "boolean_
            "integer_dtypes", "signed_integer_dtypes", "unsigned_integer_dtypes",
            "floating_dtypes", "numeric_dtypes", "integer_or_boolean_dtypes", "all_dtypes"]
 
-signed_integer_dtypes = (_onp.dtype("int8"), _onp.dtype("int16"), _onp.dtype("int32"),
-                         _onp.dtype("int64"))
-unsigned_integer_dtypes = (_onp.dtype("uint8"),)
+signed_integer_dtypes = [_onp.dtype("int8"), _onp.dtype("int16"), _onp.dtype("int32"),
+                         _onp.dtype("int64")]
+unsigned_integer_dtypes = [_onp.dtype("uint8")]
 integer_dtypes = signed_integer_dtypes + unsigned_integer_dtypes
-floating_dtypes = (_onp.dtype("float16"), _onp.dtype("float32"), _onp.dtype("float64"))
+floating_dtypes = [_onp.dtype("float16"), _onp.dtype("float32"), _onp.dtype("float64")]
 numeric_dtypes = integer_dtypes + floating_dtypes
-boolean_dtypes = bool_dtypes = (_onp.dtype("bool"),)
+boolean_dtypes = bool_dtypes = [_onp.dtype("bool")]
 integer_or_boolean_dtypes = boolean_dtypes + integer_dtypes
 all_dtypes = boolean_dtypes + numeric_dtypes
 
@@ -43,6 +47,10 @@ def result_type(*arrays_and_dtypes):
         if float in kinds:
             return _onp.dtype(default_float())
         return _onp.dtype("int64") if int in kinds else _onp.dtype("bool")
+    dts = [_onp.dtype(a) for a in typed]
+    floats = [d for d in dts if d.kind == "f"]
+    if floats and any(d.kind in "biu" for d in dts):  # MXNet: the floats' dtype
+        typed = floats
     res = _onp.result_type(*typed)
     if res.kind in "iub" and any(isinstance(a, float) for a in args):
         return _onp.dtype(default_float())

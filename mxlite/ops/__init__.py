@@ -113,13 +113,16 @@ def is_scalar(x):
 
 
 def finish_out(res, out):
-    """Implement numpy's ``out=``: copy ``res`` into ``out`` (not differentiable)."""
+    """Implement numpy's ``out=``: copy ``res`` into ``out`` (not differentiable); a bool
+    result (isnan, comparisons, ...) needs a bool ``out`` (MXNet: TypeError)."""
     if out is None:
         return res
     if not isinstance(out, ndarray):
         raise TypeError(f"out must be an mxlite ndarray, got {type(out).__name__}")
     if out.shape != res.shape:
         raise ValueError(f"out has shape {out.shape} but the result has shape {res.shape}")
+    if res.dtype == _np.bool_ and out.dtype != _np.bool_:
+        raise TypeError(f"out must be a bool array for a bool result (MXNet), got {out.dtype}")
     if out._device is not res._device:
         raise ValueError(f"out is on {out._device} but the result is on {res._device}")
     check_inplace(out)

@@ -15,16 +15,19 @@ from . import as_axes, finish_out, keep_shape, on_inputs_device, to_nd
 from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
 from .linalg import _norm2, inv, matmul, solve, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
-from .shape import (_scatter_add, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
+from .shape import pad as _pad_basic
+from .shape import (_scatter_add, argwhere, atleast_1d, concatenate, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
                     reshape, sort, squeeze, swapaxes, take, take_along_axis, transpose)
 
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
            "outer", "kron", "trace", "diag", "diagonal", "tril", "triu", "permute_dims",
-           "matrix_transpose"]
+           "matrix_transpose", "pad"]
 LINALG = ["norm", "vector_norm", "matrix_norm", "svdvals", "matrix_transpose", "tensorinv",
           "tensorsolve"]  # mx.np.linalg
 NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
-       "sequence_last", "npx_reshape", "npx_slice"]  # an ``npx_`` name is mx.npx's name without the prefix
+       "sequence_last", "npx_reshape", "npx_slice", "add_n", "broadcast_like", "slice_like",
+       "npx_nonzero", "interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
+       "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt"]  # an ``npx_`` name is mx.npx's name without the prefix
 
 
 # -- reductions ------------------------------------------------------------------------------
@@ -74,48 +77,71 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
                       out)
 
 
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
 @on_inputs_device
-def quantile(a, q, axis=None, out=None, keepdims=False, method="linear"):
-    """numpy's quantile (``method='linear'``): sorted values interpolated, so the
-    gradient goes to the two neighbouring order statistics."""
-    if method != "linear":
-        raise NotImplementedError(f"quantile: only method='linear' is supported, got "
+def quantile(a, q, axis=None, out=None, keepdims=False, method="linear", interpolation=None):
+    """numpy's quantile with ``method`` (MXNet 2.x's keyword: ``interpolation``) one of
+    linear, lower, higher, nearest, midpoint, over one axis, several or all: sorted values,
+    picked or interpolated, so the gradient goes to the order statistics used. Integer
+    input gives float64 for linear/midpoint (numpy), its own dtype otherwise."""
+    if interpolation is not None:
+        method = interpolation
+    if method not in _QUANTILE_METHODS:
+        raise NotImplementedError(f"quantile: method must be one of {_QUANTILE_METHODS}, got "
                                   f"{method!r}")
     a = to_nd(a)
+    ndim = a.ndim
     if axis is None:
-        a, axis, kept_axes = ravel(a), 0, tuple(range(a.ndim))
+        kept_axes = tuple(range(ndim))
+        a, axis = ravel(a), 0
     else:
-        kept_axes = as_axes(axis, a.ndim)
-        if len(kept_axes) != 1:
-            raise NotImplementedError("quantile over several axes at once is not supported; "
-                                      "move them together and reshape first")
-        axis = kept_axes[0]
+        kept_axes = tuple(sorted(as_axes(axis, ndim)))
+        if len(kept_axes) > 1:  # the reduced axes last, as one
+            rest = [i for i in range(ndim) if i not in kept_axes]
+            a = transpose(a, rest + list(kept_axes))
+            a = reshape(a, tuple(a.shape[:len(rest)]) + (-1,))
+            axis = a.ndim - 1
+        else:
+            axis = kept_axes[0]
     q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
     q_arr = _np.asarray(q_host, dtype=_np.float64)
     if ((q_arr < 0) | (q_arr > 1)).any():
         raise ValueError(f"quantile: q must be within [0, 1], got {q_host}")
+    if a.dtype.kind in "biu" and method in ("linear", "midpoint"):
+        a = a.astype(_np.float64)
     n = a.shape[axis]
     pos = q_arr.reshape(-1) * (n - 1)
     lo = _np.floor(pos).astype(_np.int64)
     hi = _np.minimum(lo + 1, n - 1)
-    frac = (pos - lo).astype(a.dtype)
+    frac = pos - lo
     s = sort(a, axis=axis)
-    lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
-    weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
-    weight = wrap(a._device.backend.asarray(frac.reshape(weight_shape)), a._device)
-    res = moveaxis(lower + (upper - lower) * weight, axis, 0)  # quantiles first, as numpy
+    if method in ("lower", "higher", "nearest"):
+        pick = {"lower": lo, "higher": _np.ceil(pos).astype(_np.int64),
+                "nearest": _np.around(pos).astype(_np.int64)}[method]
+        res = take(s, _np.minimum(pick, n - 1), axis=axis)
+    else:
+        if method == "midpoint":
+            frac = _np.where(frac > 0, 0.5, 0.0)
+        lower, upper = take(s, lo, axis=axis), take(s, hi, axis=axis)
+        weight_shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
+        weight = wrap(a._device.backend.asarray(frac.astype(a.dtype).reshape(weight_shape)),
+                      a._device)
+        res = lower + (upper - lower) * weight
+    res = moveaxis(res, axis, 0)  # quantiles first, as numpy
     if keepdims:
-        for ax in sorted(kept_axes):
+        for ax in kept_axes:
             res = expand_dims(res, ax + 1)
     if q_arr.ndim == 0:
         res = squeeze(res, 0)
     return finish_out(res, out)
 
 
-def percentile(a, q, axis=None, out=None, keepdims=False, method="linear"):
+def percentile(a, q, axis=None, out=None, keepdims=False, method="linear", interpolation=None):
     q_host = q.asnumpy() if hasattr(q, "asnumpy") else q
     return quantile(a, _np.asarray(q_host, dtype=_np.float64) / 100, axis=axis, out=out,
-                    keepdims=keepdims, method=method)
+                    keepdims=keepdims, method=method, interpolation=interpolation)
 
 
 def median(a, axis=None, out=None, keepdims=False):
@@ -567,3 +593,154 @@ def npx_slice(data, begin, end, step=None):
     if any(s == 0 for s in step):
         raise ValueError("npx.slice: step cannot be 0")
     return getitem(data, tuple(slice(b, e, s) for b, e, s in zip(begin, end, step)))
+
+
+# -- pad's statistic modes -----------------------------------------------------------------
+_PAD_STATS = {"maximum": _max, "minimum": _min, "mean": mean, "median": None}
+
+
+def pad(array, pad_width, mode="constant", constant_values=0, stat_length=None, **kwargs):
+    """numpy's pad: modes constant, edge, reflect, symmetric, wrap (``shape.pad``) and the
+    statistic modes maximum, minimum, mean, median over the whole axis (``stat_length``
+    None). As numpy, axes are padded in turn, so a later axis's statistic sees the earlier
+    axes' padding, and integer arrays get the mean/median rounded. Differentiable: the
+    gradient flows through the statistic (max/min: to the extreme elements)."""
+    if mode not in _PAD_STATS:
+        if stat_length is not None:
+            raise TypeError(f"pad mode {mode!r} takes no stat_length")
+        return _pad_basic(array, pad_width, mode=mode, constant_values=constant_values,
+                          **kwargs)
+    if kwargs:
+        raise TypeError(f"pad got unsupported arguments {sorted(kwargs)}")
+    if stat_length is not None:
+        raise NotImplementedError("pad: stat_length is not supported; the statistic is over "
+                                  "the whole axis")
+    array = to_nd(array)
+    widths = _np.broadcast_to(_np.asarray(pad_width, dtype=_np.int64), (array.ndim, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad widths must be non-negative, got {pad_width}")
+    res = array
+    for ax, (lo, hi) in enumerate(widths.tolist()):
+        if not (lo or hi):
+            continue
+        if res.shape[ax] == 0:
+            raise ValueError(f"cannot pad an empty axis {ax} with mode {mode!r}")
+        if mode == "median":
+            stat = quantile(res, 0.5, axis=ax, keepdims=True)
+        else:
+            stat = _PAD_STATS[mode](res, axis=ax, keepdims=True)
+        if res.dtype.kind in "iub" and mode in ("mean", "median"):
+            stat = stat.round()
+        stat = stat.astype(res.dtype)
+        parts = []
+        if lo:
+            parts.append(broadcast_to(stat, res.shape[:ax] + (lo,) + res.shape[ax + 1:]))
+        parts.append(res)
+        if hi:
+            parts.append(broadcast_to(stat, res.shape[:ax] + (hi,) + res.shape[ax + 1:]))
+        res = concatenate(parts, axis=ax)
+    return res if res is not array else array.copy()
+
+
+# -- npx helpers ---------------------------------------------------------------------------
+def add_n(*args, out=None):
+    """The elementwise sum of the arrays (MXNet's add_n / ElementWiseSum)."""
+    if not args:
+        raise ValueError("add_n needs at least one array")
+    res = to_nd(args[0])
+    for a in args[1:]:
+        res = res + a
+    return finish_out(res, out)
+
+
+def broadcast_like(lhs, rhs, lhs_axes=None, rhs_axes=None):
+    """``lhs`` broadcast to ``rhs``'s shape, or only ``lhs_axes`` to the lengths of ``rhs``'s
+    ``rhs_axes``; keeps ``lhs``'s dtype; differentiable in ``lhs`` (summed back)."""
+    lhs = to_nd(lhs)
+    rhs = to_nd(rhs, lhs)
+    if lhs_axes is None and rhs_axes is None:
+        return broadcast_to(lhs, rhs.shape)
+    if lhs_axes is None or rhs_axes is None:
+        raise ValueError("broadcast_like: give both lhs_axes and rhs_axes, or neither")
+    la = (lhs_axes,) if isinstance(lhs_axes, int) else tuple(lhs_axes)
+    ra = (rhs_axes,) if isinstance(rhs_axes, int) else tuple(rhs_axes)
+    if len(la) != len(ra):
+        raise ValueError(f"broadcast_like: lhs_axes {la} and rhs_axes {ra} differ in length")
+    shape = list(lhs.shape)
+    for a, b in zip([x % lhs.ndim for x in la], [x % rhs.ndim for x in ra]):
+        if shape[a] != 1 and shape[a] != rhs.shape[b]:
+            raise ValueError(f"broadcast_like: lhs axis {a} of length {shape[a]} cannot "
+                             f"broadcast to {rhs.shape[b]}")
+        shape[a] = rhs.shape[b]
+    return broadcast_to(lhs, tuple(shape))
+
+
+def slice_like(data, shape_like, axes=()):
+    """``data`` cut to ``shape_like``'s lengths, from the start, on ``axes`` (all axes when
+    empty); differentiable in ``data``; ``shape_like`` only lends its shape."""
+    data = to_nd(data)
+    like = shape_like.shape if hasattr(shape_like, "shape") else tuple(shape_like)
+    chosen = range(data.ndim) if not axes else [a % data.ndim for a in axes]
+    key = [slice(None)] * data.ndim
+    for a in chosen:
+        if like[a] > data.shape[a]:
+            raise ValueError(f"slice_like: shape_like's axis {a} ({like[a]}) is longer than "
+                             f"data's ({data.shape[a]})")
+        key[a] = slice(0, like[a])
+    return getitem(data, tuple(key))
+
+
+def npx_nonzero(x):
+    """MXNet's npx.nonzero: the indices of the nonzero elements as an ``(N, ndim)`` int64
+    array (numpy's argwhere); a 0-d input counts as 1-d, giving ``(N, 1)``."""
+    x = to_nd(x)
+    return argwhere(atleast_1d(x) if x.ndim == 0 else x).astype(_np.int64)
+
+
+def _split_heads(x, heads, parts):
+    """(seq, batch, heads * parts * d) -> ``parts`` arrays (batch * heads, seq, d)."""
+    seq, batch, units = x.shape
+    if units % (heads * parts):
+        raise ValueError(f"the last axis ({units}) is not a multiple of heads * {parts} "
+                         f"({heads * parts})")
+    d = units // (heads * parts)
+    x = transpose(reshape(x, (seq, batch, heads, parts, d)), (3, 1, 2, 0, 4))
+    return [reshape(getitem(x, i), (batch * heads, seq, d)) for i in range(parts)]
+
+
+def _merge_heads(x, heads):
+    """(batch * heads, seq, d) -> (seq, batch, heads * d)."""
+    bh, seq, d = x.shape
+    x = transpose(reshape(x, (bh // heads, heads, seq, d)), (2, 0, 1, 3))
+    return reshape(x, (seq, bh // heads, heads * d))
+
+
+def interleaved_matmul_selfatt_qk(queries_keys_values, heads):
+    """Self-attention scores from projections interleaved per head as (seq, batch,
+    heads * 3 * d) = (q, k, v) for each head: ``q k^T / sqrt(d)``, shape (batch * heads,
+    seq, seq)."""
+    q, k, _ = _split_heads(to_nd(queries_keys_values), heads, 3)
+    return matmul(q / _np.sqrt(q.shape[-1]).astype(q.dtype), swapaxes(k, -1, -2))
+
+
+def interleaved_matmul_selfatt_valatt(queries_keys_values, attention, heads):
+    """The attention-weighted values: ``attention`` (batch * heads, seq, seq) times the
+    interleaved projections' v, as (seq, batch, heads * d)."""
+    _, _, v = _split_heads(to_nd(queries_keys_values), heads, 3)
+    return _merge_heads(matmul(to_nd(attention, v), v), heads)
+
+
+def interleaved_matmul_encdec_qk(queries, keys_values, heads):
+    """Encoder-decoder attention scores: ``queries`` (qseq, batch, heads * d) against the
+    keys of ``keys_values`` (kseq, batch, heads * 2 * d, (k, v) per head), ``q k^T /
+    sqrt(d)``, shape (batch * heads, qseq, kseq)."""
+    (q,) = _split_heads(to_nd(queries), heads, 1)
+    k, _ = _split_heads(to_nd(keys_values, q), heads, 2)
+    return matmul(q / _np.sqrt(q.shape[-1]).astype(q.dtype), swapaxes(k, -1, -2))
+
+
+def interleaved_matmul_encdec_valatt(keys_values, attention, heads):
+    """``attention`` (batch * heads, qseq, kseq) times the values of ``keys_values``, as
+    (qseq, batch, heads * d)."""
+    _, v = _split_heads(to_nd(keys_values), heads, 2)
+    return _merge_heads(matmul(to_nd(attention, v), v), heads)

@@ -126,13 +126,13 @@ def zero_gradient(ctx, g):
 
 
 def export(namespace, rows):
-    """Put each row's public function, under its name and alias, into ``namespace``; the names,
-    for ``__all__``."""
+    """Put each row's public function, under its name and alias (a name or a tuple of names),
+    into ``namespace``; the names, for ``__all__``."""
     public = {}
     for f in rows:
         public[f.__name__] = f
-        if f.alias:
-            public[f.alias] = f
+        for alias in f.aliases:
+            public[alias] = f
     namespace.update(public)
     return list(public)
 
@@ -173,7 +173,8 @@ def _public(f, op, alias):
     f.__name__ = f.__qualname__ = op.name
     f.__doc__ = op.doc
     f.op = op
-    f.alias = alias
+    f.aliases = (alias,) if isinstance(alias, str) else tuple(alias or ())
+    f.alias = f.aliases[0] if f.aliases else None  # the first (most rows have one)
     return f
 
 
@@ -315,15 +316,19 @@ ROWS = (
     unary("sin", lambda ctx, g: (g * ctx.xp.cos(ctx.inputs[0]),)),
     unary("cos", lambda ctx, g: (-g * ctx.xp.sin(ctx.inputs[0]),)),
     unary("tan", lambda ctx, g: (g * (1 + ctx.xp.square(ctx.out)),), save_out=True),
-    unary("arcsin", lambda ctx, g: (g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
-    unary("arccos", lambda ctx, g: (-g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),)),
-    unary("arctan", lambda ctx, g: (g / (1 + ctx.xp.square(ctx.inputs[0])),)),
+    unary("arcsin", lambda ctx, g: (g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),),
+          alias="asin"),
+    unary("arccos", lambda ctx, g: (-g / ctx.xp.sqrt(1 - ctx.xp.square(ctx.inputs[0])),),
+          alias="acos"),
+    unary("arctan", lambda ctx, g: (g / (1 + ctx.xp.square(ctx.inputs[0])),), alias="atan"),
     unary("sinh", lambda ctx, g: (g * ctx.xp.cosh(ctx.inputs[0]),)),
     unary("cosh", lambda ctx, g: (g * ctx.xp.sinh(ctx.inputs[0]),)),
     unary("tanh", lambda ctx, g: (g * (1 - ctx.xp.square(ctx.out)),), save_out=True),
-    unary("arcsinh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) + 1),)),
-    unary("arccosh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) - 1),)),
-    unary("arctanh", lambda ctx, g: (g / (1 - ctx.xp.square(ctx.inputs[0])),)),
+    unary("arcsinh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) + 1),),
+          alias="asinh"),
+    unary("arccosh", lambda ctx, g: (g / ctx.xp.sqrt(ctx.xp.square(ctx.inputs[0]) - 1),),
+          alias="acosh"),
+    unary("arctanh", lambda ctx, g: (g / (1 - ctx.xp.square(ctx.inputs[0])),), alias="atanh"),
     unary("degrees", lambda ctx, g: (g * (180.0 / math.pi),), alias="rad2deg"),
     unary("radians", lambda ctx, g: (g * (math.pi / 180.0),), alias="deg2rad"),
     *(unary(name, zero_gradient) for name in ("sign", "floor", "ceil", "trunc", "fix")),
@@ -331,7 +336,7 @@ ROWS = (
           doc="Half to even, as numpy (MXNet's rint sends n.5 toward -inf; not copied)."),
     *(unary(name, None) for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf",
                                      "signbit", "logical_not")),
-    unary("invert", None, alias="bitwise_not"),
+    unary("invert", None, alias=("bitwise_not", "bitwise_invert")),
 
     binary("add", lambda ctx, g: (g, g)),
     binary("subtract", lambda ctx, g: (g, -g if ctx.need[1] else None)),
@@ -340,7 +345,7 @@ ROWS = (
     binary("floor_divide", zero_gradient, doc="Zero gradient: the result is piecewise constant."),
     binary("mod", _d_mod, alias="remainder"),
     binary("fmod", _d_fmod, doc="C's fmod (sign of the dividend); d/dx2 = -trunc(x1/x2)."),
-    binary("power", _d_power("power"), save_out=True),
+    binary("power", _d_power("power"), save_out=True, alias="pow"),
     binary("float_power", _d_power("float_power"), save_out=True,
            doc="numpy's float_power: computed and returned in float64, as numpy does."),
     binary("maximum", lambda ctx, g: _to_first(g, ctx.xp.greater_equal(*ctx.inputs))),
@@ -348,7 +353,7 @@ ROWS = (
     binary("fmax", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.greater_equal))),
     binary("fmin", lambda ctx, g: _to_first(g, _first_unless_nan(ctx, ctx.xp.less_equal))),
     binary("hypot", _d_hypot, save_out=True),
-    binary("arctan2", _d_arctan2),
+    binary("arctan2", _d_arctan2, alias="atan2"),
     binary("copysign", _d_copysign, doc="d/dx1 is +-1 (whether the sign flipped); d/dx2 is 0."),
     binary("ldexp", lambda ctx, g: (g * ctx.xp.exp2(ctx.inputs[1]).astype(g.dtype), None),
            save_out=True, doc="``x1 * 2**x2`` with integer exponents; differentiable in x1 only."),
@@ -446,8 +451,17 @@ class _clip:
         return (g if inside is True else g * inside), None, None
 
 
-def clip(a, a_min=None, a_max=None, out=None):
-    """Clip to ``[a_min, a_max]``; the gradient passes where ``a_min <= a <= a_max``."""
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
+    """Clip to ``[a_min, a_max]`` (``min=``/``max=``: NumPy 2's names for them); the
+    gradient passes where ``a_min <= a <= a_max``."""
+    if min is not None:
+        if a_min is not None:
+            raise TypeError("clip: give a_min or min, not both")
+        a_min = min
+    if max is not None:
+        if a_max is not None:
+            raise TypeError("clip: give a_max or max, not both")
+        a_max = max
     if a_min is None and a_max is None:
         raise ValueError("clip needs at least one of a_min and a_max")
     a = to_nd(a)

@@ -13,7 +13,8 @@ runner can tell it from a genuine failure:
 
 - legacy API (``LegacyAPIError``): ``mx.nd`` / ``mx.ndarray`` (MXNet's NDArray),
   ``mx.sym`` / ``mx.symbol`` (symbols, executors, ``check_numeric_gradient`` on a symbol),
-  ``.as_nd_ndarray()``; and a ``HybridBlock`` written against the symbol API
+  ``.as_nd_ndarray()`` (but ``mx.nd.waitall()``, the engine-wide barrier MXNet 2.x also
+  has as ``npx.waitall()``, is mxlite's ``npx.waitall``); and a ``HybridBlock`` written against the symbol API
   (``hybrid_forward(self, F, ...)``), which mxlite's HybridBlock refuses with a TypeError.
 - MXNet internals (``InternalAPIError``): ``mxnet.ndarray.numpy._internal`` (the raw ``_npi``
   operators), ``mxnet.operator``'s C++ operator registry, ``mxnet.numpy_op_signature``.
@@ -34,6 +35,19 @@ each test), then prints: total cases, legacy, skipped, passed, failed, the pass 
 non-legacy cases, and the top failure causes grouped by exception type and message (numbers
 in the message replaced by ``#``). ``--summary-out FILE`` also writes the summary to FILE,
 ``--top N`` sets how many causes are listed.
+
+NumPy 1.x names: MXNet's CI ran NumPy 1.x and its test files call a few host-numpy
+(``onp``) names that NumPy 2.0 removed (``onp.product``, ``onp.round_``). While ``run()``
+runs a file, ``numpy_1x_aliases()`` puts exactly those names back in the host numpy as the
+NumPy 1.x aliases they were (``product`` = ``prod``, ``round_`` = ``round``), and lets ``onp.quantile`` /
+``onp.percentile`` take NumPy 1.x's ``interpolation=`` keyword (renamed ``method=`` in 1.22,
+removed in 2.4) as the ``method=`` it became, and ``onp.nonzero`` of a 0-d array give what
+NumPy 1.x gave (``nonzero(atleast_1d(a))``, deprecated in 1.17, an error since 2.0); it
+undoes all of this afterwards. This touches only the host numpy seen by the test file's own reference
+computations, never mxlite; it does not bring back NumPy 1.x's value-based casting or
+integer-overflow behaviour (``-onp.sort(-1 * a)`` on uint8 in ``test_np_sort`` still wraps
+differently under NumPy 2: the shim cannot honestly fix a reference that computes
+something else).
 
 Layering: this module imports all of mxlite, so it sits in the top layer
 (``tests/test_layering.py`` lists ``mxlite.testing.mxnet_alias`` there; a module belongs to
@@ -62,7 +76,7 @@ import mxlite
 from mxlite import test_utils as _mx_test_utils
 
 __all__ = ["LegacyAPIError", "InternalAPIError", "install", "uninstall", "installed",
-           "classify", "main"]
+           "classify", "main", "numpy_1x_aliases"]
 
 
 class LegacyAPIError(Exception):
@@ -112,6 +126,9 @@ class _Stub(types.ModuleType):
         sub = sys.modules.get(f"{self.__name__}.{attr}")
         if sub is not None:
             return sub
+        passthrough = _PASSTHROUGH.get((self.__name__, attr))
+        if passthrough is not None:
+            return passthrough()
         return _Missing(self._error, f"{self._what}: {self.__name__}.{attr}")
 
 
@@ -120,6 +137,11 @@ _LEGACY_STUBS = ("mxnet.nd", "mxnet.ndarray", "mxnet.ndarray.numpy", "mxnet.sym"
                  "mxnet.executor")
 _INTERNAL_STUBS = ("mxnet.ndarray.numpy._internal", "mxnet.ndarray._internal",
                    "mxnet.symbol._internal", "mxnet._ctypes", "mxnet.library")
+# Names in a legacy namespace that are not NDArray API but engine-wide calls MXNet 2.x keeps
+# there and in npx alike: they resolve to mxlite's (a test reaching only these is no legacy
+# test). ``mx.nd.waitall()`` waits for all pending work, as ``npx.waitall()`` does.
+_PASSTHROUGH = {("mxnet.nd", "waitall"): lambda: mxlite.numpy_extension.waitall,
+                ("mxnet.ndarray", "waitall"): lambda: mxlite.numpy_extension.waitall}
 _LEGACY_ATTRS = {"nd": "mxnet.nd", "ndarray": "mxnet.ndarray", "sym": "mxnet.sym",
                  "symbol": "mxnet.symbol", "mod": "mxnet.mod", "module": "mxnet.module",
                  "executor": "mxnet.executor"}
@@ -505,15 +527,86 @@ def summarize(results, top=25, title=None):
                               "passed": passed, "failed": failed, "rate": rate}
 
 
+# NumPy 1.x aliases removed in NumPy 2.0 that MXNet's test_numpy_op.py calls on the host
+# numpy (only those): name -> the function it aliased.
+_NUMPY_1X_ALIASES = {"product": "prod", "round_": "round"}
+# functions whose NumPy 1.x keyword NumPy 2 renamed (and then removed): old -> new
+_NUMPY_1X_KEYWORDS = {"quantile": ("interpolation", "method"),
+                      "percentile": ("interpolation", "method")}
+
+
+def _nonzero_0d_as_1x(fn, numpy_module):
+    @functools.wraps(fn)
+    def nonzero(a):
+        if numpy_module.ndim(a) == 0:
+            return fn(numpy_module.atleast_1d(a))  # NumPy 1.x's result
+        return fn(a)
+    return nonzero
+
+
+def _accept_old_keyword(fn, old, new):
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if old in kwargs:
+            if new in kwargs:
+                raise TypeError(f"{fn.__name__}: give {new}= or {old}=, not both")
+            kwargs[new] = kwargs.pop(old)
+        return fn(*args, **kwargs)
+    call.__wrapped_numpy_1x__ = fn
+    return call
+
+
+@contextlib.contextmanager
+def numpy_1x_aliases(numpy_module=_onp):
+    """Restore the NumPy 1.x aliases in ``_NUMPY_1X_ALIASES`` in the host numpy (where it
+    lacks them), and the renamed keywords of ``_NUMPY_1X_KEYWORDS``, for the duration of the
+    block: MXNet's CI ran NumPy 1.x, so its test files
+    call ``onp.product`` / ``onp.round_``. The harness only: mxlite never uses them."""
+    added = []
+    for old, new in _NUMPY_1X_ALIASES.items():
+        if old not in vars(numpy_module):
+            try:
+                getattr(numpy_module, old)
+                continue  # still there (NumPy 1.x): leave it alone
+            except AttributeError:
+                pass
+            setattr(numpy_module, old, getattr(numpy_module, new))
+            added.append(old)
+    wrapped = {}
+    for name, (old, new) in _NUMPY_1X_KEYWORDS.items():
+        fn = getattr(numpy_module, name)
+        try:
+            fn([0.0], 0.5, **{old: "linear"})
+            continue  # NumPy 1.x still takes it
+        except TypeError:
+            pass
+        wrapped[name] = fn
+        setattr(numpy_module, name, _accept_old_keyword(fn, old, new))
+    try:
+        numpy_module.nonzero(numpy_module.array(1))
+    except ValueError:
+        wrapped["nonzero"] = numpy_module.nonzero
+        numpy_module.nonzero = _nonzero_0d_as_1x(numpy_module.nonzero, numpy_module)
+    try:
+        yield added
+    finally:
+        for old in added:
+            vars(numpy_module).pop(old, None)
+        for name, fn in wrapped.items():
+            setattr(numpy_module, name, fn)
+
+
 def run(path, pytest_args=(), case_timeout=60):
-    """Run pytest on ``path`` with the aliases installed; returns (results, exit code)."""
+    """Run pytest on ``path`` with the aliases installed (and, in the host numpy, the
+    NumPy 1.x names the file needs: ``numpy_1x_aliases``); returns (results, exit code)."""
     install()
     _seed_all(0)  # the file draws random shapes when pytest collects it
     collector = _Collector(case_timeout)
     args = [str(path), "-p", "no:cacheprovider", "-q", "--no-header", "-rN",
             "--tb=no", "-o", "console_output_style=classic"]
     args += list(pytest_args)
-    code = pytest.main(args, plugins=[collector])
+    with numpy_1x_aliases():
+        code = pytest.main(args, plugins=[collector])
     return collector.results, code
 
 
