@@ -139,7 +139,7 @@ def test_logspace():
 def test_dtype_helpers():
     i = mx.np.array([1, 2], dtype="int32")
     f16 = mx.np.array([1.0], dtype="float16")
-    assert mx.np.result_type(i, 1.0) == np.float32  # what i + 1.0 gives (MXNet)
+    assert mx.np.result_type(i, 1.0) == np.float64  # what i + 1.0 gives (MXNet's scalar ops)
     assert (i + 1.0).dtype == mx.np.result_type(i, 1.0)
     assert mx.np.result_type(i, 1) == np.int32
     assert mx.np.result_type(f16, 1.0) == np.float16

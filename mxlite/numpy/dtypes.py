@@ -4,10 +4,11 @@ dtype groups (the Array API's names, as MXNet 2.x's tests import them from ``mx.
 mxlite arrays stand for their dtype. ``result_type`` answers what mx.np's arithmetic gives:
 integer or bool dtypes meeting floating dtypes give the floats' promoted dtype (MXNet 2.x's
 promotion table: int32 with float16 is float16, numpy says float64); among integers, among
-floats and for bool, numpy's promotion. Python scalars are weak (numpy 2), except that a
-Python float with only integer or bool arrays gives the default float (float32, MXNet)
-rather than numpy's float64. The dtype groups are lists, as MXNet's (``numeric_dtypes +
-[...]`` works).
+floats and for bool, numpy's promotion. Python scalars are weak (numpy 2); a Python float
+with only integer or bool arrays gives float64, as MXNet 2.x's scalar ops (add, multiply,
+power, ...) and numpy do. (A float-valued op is different: ``x / 2.0`` on integers gives
+the default float, float32, as MXNet's true_divide.) The dtype groups are lists, as
+MXNet's (``numeric_dtypes + [...]`` works).
 """
 import numpy as _onp
 
@@ -53,7 +54,7 @@ def result_type(*arrays_and_dtypes):
         typed = floats
     res = _onp.result_type(*typed)
     if res.kind in "iub" and any(isinstance(a, float) for a in args):
-        return _onp.dtype(default_float())
+        return _onp.dtype("float64")
     return _onp.result_type(res, *[a for a in args if isinstance(a, (bool, int, float))])
 
 

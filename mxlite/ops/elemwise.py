@@ -201,11 +201,14 @@ def _scalar_or_nd(x, like):
 
 
 def _promote_int_with_float(x1, x2):
-    """int array with a Python float gives float32 (MXNet), not numpy's float64."""
+    """An integer or bool array with a Python float gives float64, as MXNet 2.x's scalar
+    ops infer (``NumpyBinaryScalarType``: an int input with a non-int scalar is float64)
+    and numpy does; a float-valued op (divide, ...) has made the array the default float
+    before this. A bool array with a Python int gives int64 (MXNet and numpy)."""
     if isinstance(x2, float) and isinstance(x1, ndarray) and x1._data.dtype.kind in "iub":
-        x1 = wrap(x1._data.astype(default_float()), x1._device)
+        x1 = wrap(x1._data.astype(_np.float64), x1._device)
     elif isinstance(x1, float) and isinstance(x2, ndarray) and x2._data.dtype.kind in "iub":
-        x2 = wrap(x2._data.astype(default_float()), x2._device)
+        x2 = wrap(x2._data.astype(_np.float64), x2._device)
     return x1, x2
 
 
