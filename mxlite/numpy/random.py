@@ -334,7 +334,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, ctx=None):
     if high is None:
         low, high = 0, low
     with dev.backend.scope():
-        data = dev.backend.rng.integers(low, high, _size(size)).astype(dtype or "int64")
+        data = dev.backend.rng.integers(low, high, _size(size), dtype=_np.dtype(dtype or "int64"))
     return wrap(data, dev)
 
 
