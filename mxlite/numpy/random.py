@@ -306,7 +306,9 @@ def chisquare(df, size=None, dtype=None, device=None, ctx=None, out=None):
 
 
 def beta(a, b, size=None, dtype=None, device=None, ctx=None, out=None):
-    """Beta(a, b) samples (a, b > 0), ``X / (X + Y)`` for X ~ Gamma(a), Y ~ Gamma(b)."""
+    """Beta(a, b) samples (a, b > 0), ``X / (X + Y)`` for X ~ Gamma(a), Y ~ Gamma(b),
+    kept inside the open interval (0, 1) in ``dtype`` (rounding would reach 1 for samples
+    within an ulp of it, often with a or b < 1)."""
     _check("beta", "a", a, strict=True)
     _check("beta", "b", b, strict=True)
     dev = _dev(device, ctx)
@@ -314,7 +316,10 @@ def beta(a, b, size=None, dtype=None, device=None, ctx=None, out=None):
     def formula(m, e, a, b):
         x = _gamma_of(m, dev, e.shape, a, e.dtype)
         return x / (x + _gamma_of(m, dev, e.shape, b, e.dtype))
-    return _sample("beta", dev, size, dtype, (a, b), _shape_only, formula, out)
+    res = _sample("beta", dev, size, dtype, (a, b), _shape_only, formula)
+    one = res.dtype.type(1)
+    res = _ew.clip(res, float(_np.finfo(res.dtype).tiny), float(_np.nextafter(one, -one)))
+    return res if out is None else finish_out(res, out)
 
 
 def f(dfnum, dfden, size=None, dtype=None, device=None, ctx=None, out=None):
