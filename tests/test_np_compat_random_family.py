@@ -290,3 +290,28 @@ def test_mx_random_and_npx_random_names():
     npx.random.seed(9)
     b = np.random.gamma(2.0, size=(3,)).asnumpy()
     onp.testing.assert_array_equal(a, b)
+
+
+def test_draws_and_gradients_on_each_device(device):
+    """Every sampler draws on the target device's generator; gradients stay there too."""
+    for name, args in [("uniform", (0.0, 2.0)), ("normal", ()), ("gamma", (0.5,)),
+                       ("beta", (2.0, 2.0)), ("f", (3.0, 4.0)), ("laplace", ()),
+                       ("pareto", (2.0,)), ("rayleigh", ())]:
+        out = getattr(np.random, name)(*args, size=(2, 3), device=device)
+        assert out.device == device and out.shape == (2, 3)
+    with device:
+        shape = np.full((200,), 3.0)
+        scale = np.full((200,), 2.0)
+        shape.attach_grad()
+        scale.attach_grad()
+        with autograd.record():
+            x = np.random.gamma(shape, scale)
+        x.backward()
+        assert shape.grad.device == device
+        onp.testing.assert_allclose(scale.grad.asnumpy(), x.asnumpy() / 2.0, rtol=1e-5)
+        assert abs(shape.grad.asnumpy().mean() - 2.0) < 0.5
+        b = npx.random.bernoulli(prob=np.full((3,), 0.5))
+        c = npx.random.multinomial(np.array([3.0]), np.array([[0.5, 0.5]]), shape=(2,))
+        assert b.device == device and c.device == device
+        assert (c.asnumpy().sum(-1) == 3).all()
+        assert bool(npx.constraint_check(np.ones((2,), dtype="bool")).asnumpy())
