@@ -2,6 +2,14 @@
 
 ``seed(s)`` reseeds every device's generator (and those created later), so results
 are reproducible per device; without a seed, generators start from OS entropy.
+
+Distributions: uniform, normal, logistic, gumbel, laplace, lognormal, exponential,
+rayleigh, weibull, pareto, power, gamma, chisquare, beta, f (plus randint, choice,
+shuffle). Each is a fixed function of parameter-free noise drawn on the device, so with
+array parameters under ``autograd.record()`` the samples are differentiable in them
+(reparameterization, as MXNet); gamma (and beta, chisquare, f through it) differentiates
+in its shape implicitly (``ops.special.gamma_sample_op``). Parameters outside their domain
+raise ValueError, as MXNet's samplers do.
 """
 import numbers
 
