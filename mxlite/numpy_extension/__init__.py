@@ -14,6 +14,8 @@ from ..numpy import random as _random
 from ..device import cpu, gpu, gpu_memory_info, num_gpus  # noqa: F401
 from ..util import is_np_array, is_np_shape, reset_np, set_np  # noqa: F401
 from .interop import *  # noqa: F401,F403
+from . import random  # noqa: F401  (npx.random: bernoulli, uniform_n, normal_n, ...)
+from ..ndarray import untraceable as _untraceable
 
 globals().update({name.removeprefix("npx_"): getattr(_composite, name)  # its composites
                  for name in _composite.NPX})
@@ -21,6 +23,20 @@ globals().update({name.removeprefix("npx_"): getattr(_composite, name)  # its co
 
 def seed(seed, device="all", ctx=None):
     _random.seed(seed, device=device, ctx=ctx)
+
+
+def constraint_check(input, msg="Constraint violated."):
+    """``np.array(True)`` when every element of the boolean array ``input`` holds, else
+    ValueError(``msg``) (MXNet raises it when the result is read; mxlite raises at once)."""
+    _untraceable("npx.constraint_check, which reads its input's value on the host")
+    if not isinstance(input, ndarray):
+        raise TypeError("npx.constraint_check: input must be an ndarray")
+    be = input._device.backend
+    with be.scope():
+        ok = bool(input._data.all())
+        if not ok:
+            raise ValueError(msg)
+        return wrap(be.xp.asarray(True), input._device)
 
 
 def waitall():
