@@ -179,3 +179,22 @@ def test_gcd_lcm(name):
     got = getattr(np, name)(np.array(a), np.array(b))
     onp.testing.assert_array_equal(got.asnumpy(), getattr(onp, name)(a, b))
     assert got.dtype == onp.int32 and got.shape == (2, 3)
+
+
+def test_batch_norm_output_mean_var_gives_the_inverse_std():
+    """MXNet's batch_norm(output_mean_var=True) returns the batch mean and 1/sqrt(var + eps)
+    while training."""
+    rng = onp.random.default_rng(0)
+    x = rng.uniform(size=(5, 3))
+
+    def stats(data):
+        with mx.autograd.train_mode():
+            _, mean, inv_std = mx.npx.batch_norm(
+                data, mx.np.ones(3, dtype="float64"), mx.np.zeros(3, dtype="float64"),
+                None, None, eps=1e-3, output_mean_var=True, axis=1)
+        return mean, inv_std
+
+    mean, inv_std = stats(mx.np.array(x, dtype="float64"))
+    onp.testing.assert_allclose(mean.asnumpy(), x.mean(0), rtol=1e-12)
+    onp.testing.assert_allclose(inv_std.asnumpy(), 1 / onp.sqrt(x.var(0) + 1e-3), rtol=1e-12)
+    check_gradient(stats, x)

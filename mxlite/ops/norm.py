@@ -126,8 +126,9 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
     ``running = momentum * running + (1 - momentum) * batch``. This happens in the
     forward pass; MXNet does it in the backward pass. Otherwise, or with
     ``use_global_stats``, it normalizes with the running statistics (and its gradient is
-    that of this affine map, unlike MXNet's). ``output_mean_var`` also returns the batch
-    mean and variance (shape (C,))."""
+    that of this affine map, unlike MXNet's). ``output_mean_var`` also returns, as MXNet, the
+    batch mean and inverse standard deviation ``1/sqrt(var + eps)`` (shape (C,)) while
+    training, the running mean and variance otherwise."""
     x = to_nd(x)
     ax = as_axes(axis, x.ndim)[0]
     g = _shaped(gamma, x, ax, "gamma")
@@ -140,7 +141,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, eps=1e-3, momentum=0.9
             if running is not None:
                 apply(_update_running, (running, batch, float(momentum)))
         if output_mean_var:
-            return y, mean.reshape(-1), var.reshape(-1)
+            return y, mean.reshape(-1), (var.reshape(-1) + float(eps)) ** -0.5
         return y
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm outside training (or with use_global_stats) normalizes "
