@@ -356,3 +356,20 @@ def test_on_device(device):
     check_gradient(LA.qr, a, device=device, rtol=1e-5, atol=1e-7)
     check_gradient(LA.pinv, a, device=device, rtol=1e-5, atol=1e-7)
     check_gradient(lambda v: LA.eigvalsh(_sym(v)), s, device=device, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (2, 5), (3, 3), (2, 4, 3), (0, 3)])
+def test_svd_full_matrices_completes_u_and_vh(shape):
+    a = np.random.default_rng(0).standard_normal(shape)
+    u, s, vh = mx.np.linalg.svd(mx.np.array(a, dtype="float64"), full_matrices=True)
+    m, n = shape[-2:]
+    assert u.shape == shape[:-2] + (m, m) and vh.shape == shape[:-2] + (n, n)
+    sigma = np.zeros(shape)
+    k = np.arange(min(m, n))
+    sigma[..., k, k] = s.asnumpy()
+    np.testing.assert_allclose(u.asnumpy() @ sigma @ vh.asnumpy(), a, atol=1e-10)
+    for q, size in ((u.asnumpy(), m), (vh.asnumpy(), n)):
+        np.testing.assert_allclose(np.swapaxes(q, -1, -2) @ q,
+                                    np.broadcast_to(np.eye(size), q.shape), atol=1e-10)
+    if a.size:
+        check_gradient(lambda x: mx.np.linalg.svd(x, full_matrices=True)[1], a)

@@ -7,7 +7,7 @@ import numpy as _np
 
 from ..autograd import apply, defop
 from . import ShapeError, finish_out, keep_shape, same_dtype_matmul as _same_dtype_matmul, to_nd
-from .shape import reshape, swapaxes
+from .shape import concatenate, reshape, swapaxes
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "cross"]
 
@@ -496,16 +496,34 @@ def cholesky(a, upper=False):
     return swapaxes(low, -1, -2) if upper else low
 
 
+@defop("svd_complement", nout=2)
+class _svd_complement:
+    """The columns that complete ``u`` and the rows that complete ``vh`` to square
+    orthogonal matrices (a full SVD's extra vectors). They are any orthonormal basis of the
+    complement, not functions of ``a``, so no gradient flows through them."""
+    def forward(xp, a):
+        u, _, vh = xp.linalg.svd(a, full_matrices=True)
+        k = min(a.shape[-2:])
+        return xp.ascontiguousarray(u[..., :, k:]), xp.ascontiguousarray(vh[..., k:, :])
+
+    backward = None
+
+
 def svd(a, full_matrices=False, compute_uv=True, hermitian=False):
-    """Reduced SVD ``(u, s, vh)`` (``full_matrices=True`` is not supported)."""
+    """SVD ``(u, s, vh)``, reduced by default. ``full_matrices=True`` completes ``u`` and
+    ``vh`` to square orthogonal matrices; the gradient flows through the reduced part (the
+    completing vectors are not unique)."""
     a = to_nd(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.svd needs (..., M, N) matrices, got shape {a.shape}")
-    if full_matrices:
-        raise NotImplementedError("linalg.svd(full_matrices=True) is not supported; "
-                                  "pass full_matrices=False")
     u, s, vh = apply(_svd, (a,))
-    return (u, s, vh) if compute_uv else s
+    if not compute_uv:
+        return s
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        from_u, from_vh = apply(_svd_complement, (a,))
+        u = concatenate([u, from_u], axis=-1)
+        vh = concatenate([vh, from_vh], axis=-2)
+    return u, s, vh
 
 
 
