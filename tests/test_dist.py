@@ -158,5 +158,5 @@ def test_main_job_trains_on_two_ranks(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     assert "rank 0 of 2 (dist_sync)" in r.stdout and "rank 1 of 2 (dist_sync)" in r.stdout
     assert r.stdout.count("best validation accuracy") == 1  # rank 0 reports, once
-    assert sorted(os.listdir(tmp_path / "dist")) == ["best.params", "curve.csv", "curve.json"] \
-        or "curve.png" in os.listdir(tmp_path / "dist")
+    written = set(os.listdir(tmp_path / "dist")) - {"curve.png"}  # the PNG needs matplotlib
+    assert written == {"best.params", "curve.csv", "curve.json"}

@@ -179,7 +179,7 @@ def test_errors_name_the_fix():
         gluon.rnn.Conv2DRNNCell((1, 4, 4), 2, 3, 2)
     with pytest.raises(ValueError, match="input_shape must be one sample's 3 sizes"):
         gluon.rnn.Conv2DRNNCell((2, 1, 4, 4), 2, 3, 3)
-    with pytest.raises(ValueError, match="i2h_kernel must be an int or 2 ints"):
+    with pytest.raises(ValueError, match="i2h_kernel must be an int or a tuple of 2 ints"):
         gluon.rnn.Conv2DRNNCell((1, 4, 4), 2, (3, 3, 3), 3)
     with pytest.raises(ValueError, match="conv_layout 'NCW' does not fit a 2-d"):
         gluon.rnn.Conv2DRNNCell((1, 4, 4), 2, 3, 3, conv_layout="NCW")

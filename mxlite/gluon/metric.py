@@ -389,8 +389,11 @@ class _FromCounts(EvalMetric):
 
     def update(self, labels, preds):
         self.counts.update(_pairs(labels, preds))
+        self._refresh()
+
+    def _refresh(self):
         self.num_inst = self.counts.total
-        self.sum_metric = self._score() * self.num_inst
+        self.sum_metric = self._score() * self.num_inst if self.num_inst else 0.0
 
     def get(self):
         if self.num_inst == 0:
@@ -403,8 +406,7 @@ class _FromCounts(EvalMetric):
 
     def _merge(self, totals):
         self.counts.merge(totals)
-        self.num_inst = self.counts.total
-        self.sum_metric = self._score() * self.num_inst if self.num_inst else 0.0
+        self._refresh()
 
 
 class F1(_FromCounts):
@@ -708,19 +710,10 @@ class PearsonCorrelation(EvalMetric):
             pred = pred.astype(_np.float64).ravel()
             if not label.size:
                 continue
-            n_b = label.size
             mean_l, mean_p = label.mean(), pred.mean()
             dl, dp = label - mean_l, pred - mean_p
-            n = self._n + n_b
-            delta_l, delta_p = mean_l - self._mean_l, mean_p - self._mean_p
-            weight = self._n * n_b / n
-            self._m2_l += (dl * dl).sum() + delta_l * delta_l * weight
-            self._m2_p += (dp * dp).sum() + delta_p * delta_p * weight
-            self._co += (dl * dp).sum() + delta_l * delta_p * weight
-            self._mean_l += delta_l * n_b / n
-            self._mean_p += delta_p * n_b / n
-            self._n = n
-            self.num_inst += 1
+            self._merge((label.size, mean_l, mean_p, (dl * dl).sum(), (dp * dp).sum(),
+                         (dl * dp).sum(), 1))
 
     def _totals(self):
         return (self._n, self._mean_l, self._mean_p, self._m2_l, self._m2_p, self._co,

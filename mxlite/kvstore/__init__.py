@@ -192,8 +192,8 @@ class DistKVStore(KVStore):
                 from cupy.cuda import nccl
             except ImportError:
                 nccl = None
-            if not getattr(nccl, "available", nccl is not None):
-                nccl = None
+            if nccl is not None and not getattr(nccl, "available", True):
+                nccl = None  # a CuPy built without NCCL
             uid = nccl.get_unique_id() if nccl is not None and self.rank == 0 else None
             uid = self._guarded("NCCL id broadcast", lambda: self._comm.bcast(uid, root=0))
             comm = None

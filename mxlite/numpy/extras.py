@@ -125,22 +125,22 @@ def _raw(x):
     return _np.asarray(x), _np
 
 
-def shares_memory(a, b, max_work=None):
-    """Whether ``a`` and ``b`` (views of one buffer, say) share memory (numpy's exact test)."""
+def _memory_test(test, a, b, max_work):
     (ra, xa), (rb, _) = _raw(a), _raw(b)
     if ra.size == 0 or rb.size == 0:
         return False
-    return bool(xa.shares_memory(ra, rb) if max_work is None else
-                xa.shares_memory(ra, rb, max_work=max_work))
+    test = getattr(xa, test)
+    return bool(test(ra, rb) if max_work is None else test(ra, rb, max_work=max_work))
+
+
+def shares_memory(a, b, max_work=None):
+    """Whether ``a`` and ``b`` (views of one buffer, say) share memory (numpy's exact test)."""
+    return _memory_test("shares_memory", a, b, max_work)
 
 
 def may_share_memory(a, b, max_work=None):
     """Whether ``a`` and ``b`` might share memory (numpy's bounds test)."""
-    (ra, xa), (rb, _) = _raw(a), _raw(b)
-    if ra.size == 0 or rb.size == 0:
-        return False
-    return bool(xa.may_share_memory(ra, rb) if max_work is None else
-                xa.may_share_memory(ra, rb, max_work=max_work))
+    return _memory_test("may_share_memory", a, b, max_work)
 
 
 # -- differentiable composites ---------------------------------------------------------------

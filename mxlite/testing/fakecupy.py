@@ -39,7 +39,7 @@ launches = Counter()     # kernel name -> launches
 nccl_calls = Counter()   # device id -> NCCL collectives launched
 _allocator = None
 _next_stream = [0x1000]
-_by_pointer = {}  # the ptr last handed out by ``ndarray.data`` -> that array (weakly)
+_by_pointer = weakref.WeakValueDictionary()  # ptr handed out by ``ndarray.data`` -> array
 
 
 def _current():
@@ -154,7 +154,7 @@ class ndarray(numpy.ndarray):
             return MemoryPointer(UnownedMemory(0, 0, None, self._device.id), 0)
         pointer = MemoryPointer(memory.mem, memory.ptr - memory.mem.ptr
                                 + self.ctypes.data - root.ctypes.data)
-        _by_pointer[pointer.ptr] = weakref.ref(self)
+        _by_pointer[pointer.ptr] = self
         return pointer
 
     @property
@@ -497,7 +497,6 @@ class _Nccl(types.ModuleType):
     @staticmethod
     def _array(pointer):
         array = _by_pointer.get(pointer)
-        array = array() if array is not None else None
         if array is None:
             raise ValueError(f"pointer {pointer:#x} is not an array's data pointer")
         return array

@@ -2,6 +2,8 @@
 ``npx.deconvolution`` and ``npx.pooling``, in channel-first (NCW, NCHW, NCDHW) or
 channel-last (NWC, NHWC, NDHWC) layouts. Channel-last weights are MXNet's
 (channels, *kernel, in_channels/groups) ((in_channels, *kernel, channels/groups) transposed)."""
+import numbers
+
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
@@ -27,9 +29,10 @@ def _channel_last(layout, ndim):
     return layout == _CHANNEL_LAST[ndim]
 
 
-def _tuple(value, n, what):
-    if isinstance(value, int):
-        return (value,) * n
+def spatial_tuple(value, n, what):
+    """``value`` (an int or ``n`` ints) as ``n`` ints, per spatial axis."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
     value = tuple(int(v) for v in value)
     if len(value) != n:
         raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {value}")
@@ -50,11 +53,11 @@ class _Conv(HybridBlock):
             raise ValueError(f"channels {channels} is not divisible by groups {groups}")
         self._channels = channels
         self._in_channels = in_channels
-        self._kernel = _tuple(kernel_size, ndim, "kernel_size")
-        self._strides = _tuple(strides, ndim, "strides")
-        self._padding = _tuple(padding, ndim, "padding")
-        self._dilation = _tuple(dilation, ndim, "dilation")
-        self._output_padding = _tuple(output_padding, ndim, "output_padding")
+        self._kernel = spatial_tuple(kernel_size, ndim, "kernel_size")
+        self._strides = spatial_tuple(strides, ndim, "strides")
+        self._padding = spatial_tuple(padding, ndim, "padding")
+        self._dilation = spatial_tuple(dilation, ndim, "dilation")
+        self._output_padding = spatial_tuple(output_padding, ndim, "output_padding")
         self._groups = groups
         self._layout = layout
         self._transpose = transpose
@@ -157,9 +160,9 @@ class _Pool(HybridBlock):
                  layout, count_include_pad=None):
         super().__init__()
         _channel_last(layout, ndim)
-        self._kernel = _tuple(pool_size, ndim, "pool_size")
-        self._strides = self._kernel if strides is None else _tuple(strides, ndim, "strides")
-        self._padding = _tuple(padding, ndim, "padding")
+        self._kernel = spatial_tuple(pool_size, ndim, "pool_size")
+        self._strides = self._kernel if strides is None else spatial_tuple(strides, ndim, "strides")
+        self._padding = spatial_tuple(padding, ndim, "padding")
         self._ceil_mode = ceil_mode
         self._global = global_pool
         self._pool_type = pool_type

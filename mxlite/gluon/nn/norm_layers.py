@@ -6,6 +6,7 @@ from ... import autograd
 from ... import kvstore as kv
 from ... import numpy as np
 from ... import numpy_extension as npx
+from ...ndarray import wrap
 from ..block import HybridBlock
 from ..parameter import Parameter
 
@@ -93,9 +94,8 @@ class _AllreduceSum(autograd.Function):
         super().__init__()
         self._store = store
 
-    def _sum(self, x):
-        return np.array(self._store.allreduce_host(x.asnumpy()), dtype=x.dtype,
-                        device=x.device)
+    def _sum(self, x):  # the kvstore's reduction: NCCL for GPU arrays, MPI otherwise
+        return wrap(self._store.start_allreduce(x._data, x.device).wait(), x.device)
 
     def forward(self, x):
         return self._sum(x)

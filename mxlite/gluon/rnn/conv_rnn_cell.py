@@ -4,31 +4,18 @@ are feature maps. The input-to-state convolution takes ``i2h_kernel``/``i2h_pad`
 ``i2h_dilate``; the state-to-state one pads to keep the state's size, so its kernel must be
 odd. Gates are stacked along the channel axis in the order of the dense cells.
 """
-import numbers
-
 from ... import numpy as np
 from ... import numpy_extension as npx
+from ..nn.conv_layers import spatial_tuple as _tuple
 from ..parameter import Parameter
 from .rnn_cell import HybridRecurrentCell, gru_step, lstm_step, rnn_step
 
 __all__ = [f"Conv{d}D{kind}Cell" for d in (1, 2, 3) for kind in ("RNN", "LSTM", "GRU")]
 
 
-def _tuple(spec, dims, what):
-    if isinstance(spec, numbers.Integral):
-        return (int(spec),) * dims
-    spec = tuple(int(s) for s in spec)
-    if len(spec) != dims:
-        raise ValueError(f"{what} must be an int or {dims} ints for a {dims}-d convolution, "
-                         f"got {spec}")
-    return spec
-
-
 class _ConvCell(HybridRecurrentCell):
     """``input_shape`` is one sample's shape in ``conv_layout`` without the batch axis, e.g.
     (channels, height, width) for 'NCHW'."""
-
-    _gates, _num_states, _step = 1, 1, staticmethod(rnn_step)
 
     def __init__(self, input_shape, hidden_channels, i2h_kernel, h2h_kernel, i2h_pad,
                  i2h_dilate, h2h_dilate, i2h_weight_initializer, h2h_weight_initializer,
