@@ -163,7 +163,9 @@ class _conv_weight_grad:
         f = g.shape[1]
         cols = _columns(xp, x, kernel, stride, pad, dilate, groups)[0] if columns is None \
             else columns
-        gw = _bmm(xp, _grouped_grad(g, groups), cols.transpose(0, 2, 1))  # (G, Fg, Cg*K)
+        # computed transposed, (G, Cg*K, Fg): OpenBLAS runs columns @ g.T 1.3-2x faster
+        # than g @ columns.T on these skinny, long-K products
+        gw = _bmm(xp, cols, _grouped_grad(g, groups).transpose(0, 2, 1)).transpose(0, 2, 1)
         return gw.reshape((f, x.shape[1] // groups) + tuple(kernel))
 
     def backward(ctx, gv):

@@ -16,7 +16,7 @@ from ..device import Device, current_device, on_backend_created, set_cache_relea
 from . import gpu as _gpu_hook
 from .config import (DEFAULT_POOL_TYPE, POOL_TYPES, PoolConfig, PoolConfigError,
                      config_from_env)
-from .host import POOL_MIN_BYTES, pooled_empty
+from .host import POOL_MIN_BYTES, keep_freed_heap, pooled_empty, release_freed_heap
 from .pool import MemoryPool, OutOfMemoryError, make_pool
 from .raw import CupyRawAllocator, FakeRawAllocator, HostRawAllocator, RawOutOfMemory
 
@@ -63,7 +63,9 @@ def install_cupy_allocator(device=None):
 
 
 def _route_allocations(backend):
-    if not backend.host_memory:
+    if backend.host_memory:
+        keep_freed_heap()
+    else:
         install_cupy_allocator()
 
 
@@ -112,11 +114,15 @@ def reset_peak(device=None):
 def empty_cache(device=None):
     """Release ``device``'s cached blocks back to the driver (or the host allocator).
 
-    A device whose pool was never used has nothing cached; this does not create one.
+    A device whose pool was never used has nothing cached; this does not create one. On the
+    CPU this also returns the freed memory glibc's heap keeps (``keep_freed_heap``).
     """
-    pool = _pools.get(_device(device))
+    dev = _device(device)
+    pool = _pools.get(dev)
     if pool is not None:
         pool.empty_cache()
+    if dev.device_type == "cpu":
+        release_freed_heap()
 
 
 def memory_summary(device=None):

@@ -3,10 +3,19 @@
 The array is ``numpy.asarray(owner)`` where the owner exposes the block through
 ``__array_interface__``; numpy keeps the owner as the array's base, so the block goes
 back to the pool only when the last view of it dies.
+
+Below the pool's threshold, CPU arrays are numpy's and so glibc's: :func:`keep_freed_heap`
+tunes glibc so a training step's freed temporaries are reused instead of handed back to the
+kernel and faulted in again on the next step.
 """
+import ctypes
+import os
+import platform
+
 import numpy
 
-__all__ = ["POOL_MIN_BYTES", "pooled_empty"]
+__all__ = ["POOL_MIN_BYTES", "pooled_empty", "keep_freed_heap", "release_freed_heap",
+           "HEAP_KEEP_ENV", "DEFAULT_HEAP_KEEP_MB"]
 
 # Below this size numpy's own allocator wins (bench/README.md, "CPU pool"): glibc
 # recycles freed heap chunks without page faults, while a pooled array pays the
@@ -14,6 +23,55 @@ __all__ = ["POOL_MIN_BYTES", "pooled_empty"]
 # largest mmap threshold) every numpy allocation is a fresh mmap whose pages fault on
 # first write, and the pool is two orders of magnitude faster.
 POOL_MIN_BYTES = 32 << 20
+
+HEAP_KEEP_ENV = "MXLITE_CPU_HEAP_KEEP_MB"
+# How much freed memory at the top of glibc's heap stays mapped for reuse. glibc's own rule
+# (trim above twice a threshold it moves as blocks come and go) returns a step's
+# temporaries to the kernel and faults them in again: 100-1600 page faults and up to 3 ms
+# of system time per LeNet step (bench/README.md, "Host heap").
+DEFAULT_HEAP_KEEP_MB = 256
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_heap = {"kept_bytes": None, "libc": None}
+
+
+def _glibc():
+    if _heap["libc"] is None:
+        _heap["libc"] = (ctypes.CDLL(None) if platform.system() == "Linux"
+                         and platform.libc_ver()[0] == "glibc" else False)
+    return _heap["libc"]
+
+
+def keep_freed_heap():
+    """Keep up to ``MXLITE_CPU_HEAP_KEEP_MB`` MiB (default 256; 0 leaves glibc alone) of
+    freed heap mapped, and serve blocks below ``POOL_MIN_BYTES`` from the heap, not fresh
+    mmaps: the host counterpart of the device pools. Done once, when the first CPU backend
+    is made; a no-op off glibc. Returns the bytes kept (None when untouched)."""
+    if _heap["kept_bytes"] is not None:
+        return _heap["kept_bytes"]
+    raw = os.environ.get(HEAP_KEEP_ENV, str(DEFAULT_HEAP_KEEP_MB)).strip()
+    try:
+        megabytes = int(raw)
+        if megabytes < 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{HEAP_KEEP_ENV}={raw!r} must be a whole number of MiB >= 0 "
+                         f"(0 leaves glibc's malloc settings alone)") from None
+    libc = _glibc()
+    if megabytes == 0 or not libc:
+        return None
+    kept = megabytes << 20
+    libc.mallopt(_M_MMAP_THRESHOLD, POOL_MIN_BYTES)
+    libc.mallopt(_M_TRIM_THRESHOLD, kept)
+    _heap["kept_bytes"] = kept
+    return kept
+
+
+def release_freed_heap():
+    """Hand the heap's freed memory back to the kernel (``malloc_trim``); part of
+    ``cpu(i).empty_cache()``."""
+    libc = _glibc()
+    if libc:
+        libc.malloc_trim(0)
 
 
 class HostBlockOwner:
