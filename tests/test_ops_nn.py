@@ -354,13 +354,23 @@ def _ref_conv2d(x, w, b, stride, pad, dilate, groups):
 
 CONV_CASES = [
     ((2, 2, 5, 5), (3, 2, 3, 3), (1, 1), (0, 0), (1, 1), 1),
-    ((1, 2, 6, 5), (2, 2, 3, 2), (2, 1), (1, 2), (1, 1), 1),
-    ((1, 4, 6, 6), (4, 2, 2, 2), (1, 2), (1, 0), (2, 1), 2),
+    ((2, 2, 6, 5), (2, 2, 3, 2), (2, 1), (1, 2), (1, 1), 1),
+    ((2, 4, 6, 6), (4, 2, 2, 2), (1, 2), (1, 0), (2, 1), 2),
+    ((1, 1, 4, 4), (2, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),
 ]
 
 
+@pytest.fixture(params=["batch-outer", "batch-inner"])
+def column_layout(request, monkeypatch):
+    """Both im2col layouts of the CPU convolution (chosen by output row length)."""
+    from mxlite.ops import conv
+    monkeypatch.setattr(conv, "BATCH_INNER_BELOW", 0 if request.param == "batch-outer" else 10**6)
+    return request.param
+
+
 @pytest.mark.parametrize("xs,ws,stride,pad,dilate,groups", CONV_CASES)
-def test_convolution_2d_against_loops(xs, ws, stride, pad, dilate, groups, device):
+def test_convolution_2d_against_loops(xs, ws, stride, pad, dilate, groups, device,
+                                      column_layout):
     x, w, b = RNG.standard_normal(xs), RNG.standard_normal(ws), RNG.standard_normal(ws[0])
     got = npx.convolution(_arr(x, device), _arr(w, device), _arr(b, device), kernel=ws[2:],
                           stride=stride, pad=pad, dilate=dilate, num_filter=ws[0],
@@ -372,7 +382,7 @@ def test_convolution_2d_against_loops(xs, ws, stride, pad, dilate, groups, devic
                    x, w, b, device=device)
 
 
-def test_convolution_1d_and_no_bias(device):
+def test_convolution_1d_and_no_bias(device, column_layout):
     x, w = RNG.standard_normal((2, 3, 7)), RNG.standard_normal((2, 3, 3))
     got = npx.convolution(_arr(x, device), _arr(w, device), kernel=(3,), stride=(2,), pad=(1,),
                           num_filter=2, no_bias=True)
@@ -394,7 +404,8 @@ def test_convolution_errors_name_shapes(device):
 @pytest.mark.parametrize("stride,pad,adj,groups", [((1, 1), (0, 0), (0, 0), 1),
                                                    ((2, 2), (1, 0), (1, 0), 1),
                                                    ((2, 1), (0, 1), (0, 0), 2)])
-def test_deconvolution_is_the_adjoint_of_convolution(stride, pad, adj, groups, device):
+def test_deconvolution_is_the_adjoint_of_convolution(stride, pad, adj, groups, device,
+                                                     column_layout):
     x = RNG.standard_normal((2, 2, 3, 4))
     w = RNG.standard_normal((2, 4 // groups, 3, 2))
     y = npx.deconvolution(_arr(x, device), _arr(w, device), kernel=(3, 2), stride=stride,
@@ -453,6 +464,31 @@ def test_pooling_against_loops(kind, kernel, stride, pad, include, device):
     check_gradient(lambda a: npx.pooling(a, kernel=kernel, stride=stride, pad=pad,
                                          pool_type=kind, count_include_pad=include), x,
                    device=device)
+
+
+@pytest.mark.parametrize("shape,kernel", [((2, 3, 4, 6), (2, 2)), ((2, 2, 4, 6), (2, 3)),
+                                          ((2, 2, 6), (3,)), ((1, 2, 4, 2, 6), (2, 2, 3))])
+def test_max_pool_gradient_when_windows_tile_the_input(shape, kernel, device):
+    """kernel == stride on divisible sizes (the tiled backward): the gradient goes to each
+    window's first maximum in row-major order, ties included (ReLU's zeros)."""
+    x = RNG.standard_normal(shape)
+    x[x < 0.3] = 0.0  # many all-zero windows: ties
+    a = _arr(x, device)
+    a.attach_grad()
+    with mx.autograd.record():
+        y = npx.pooling(a, kernel=kernel, stride=kernel, pool_type="max")
+    head = RNG.standard_normal(y.shape)
+    y.backward(_arr(head, device))
+    assert y.shape[2:] == tuple(s // k for s, k in zip(shape[2:], kernel))
+    want = np.zeros_like(x)
+    for out_index in np.ndindex(*y.shape):
+        corner = tuple(o * k for o, k in zip(out_index[2:], kernel))
+        window = x[out_index[:2] + tuple(slice(c, c + k) for c, k in zip(corner, kernel))]
+        first = np.unravel_index(np.argmax(window), kernel)  # argmax: the first maximum
+        want[out_index[:2] + tuple(c + f for c, f in zip(corner, first))] += head[out_index]
+    np.testing.assert_array_equal(a.grad.asnumpy(), want)
+    check_gradient(lambda b: npx.pooling(b, kernel=kernel, stride=kernel, pool_type="max"),
+                   RNG.standard_normal(shape), device=device)
 
 
 def test_pooling_global_full_1d_and_max_routing(device):
@@ -522,9 +558,9 @@ def test_save_load_round_trip(tmp_path, device):
         npx.save(path, [a, 3])
 
 
-def test_convolution_and_pooling_3d(device):
+def test_convolution_and_pooling_3d(device, column_layout):
     from numpy.lib.stride_tricks import sliding_window_view
-    x = RNG.standard_normal((1, 2, 4, 3, 4))
+    x = RNG.standard_normal((2, 2, 4, 3, 4))
     w = RNG.standard_normal((3, 2, 2, 2, 3))
     got = npx.convolution(_arr(x, device), _arr(w, device), kernel=(2, 2, 3), no_bias=True)
     win = sliding_window_view(x, (2, 2, 3), axis=(2, 3, 4))

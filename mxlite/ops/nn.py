@@ -20,13 +20,35 @@ __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connec
            "embedding", "batch_flatten", "reshape_like", "arange_like", "stop_gradient"]
 
 
+def _relu_of(xp, x):
+    """max(x, 0). numpy's maximum against a scalar misses its SIMD loop; against a
+    zero-filled array it is 1.5-2.3x faster, filling included (bench/README.md, "ReLU")."""
+    if xp is not _np:
+        return xp.maximum(x, 0)
+    y = xp.empty_like(x)
+    y.fill(0)
+    return xp.maximum(x, y, out=y)
+
+
+def _relu_grad(xp, g, x):
+    """g where x > 0, else 0: MXNet's formula, a mask multiply (which beats where()). On
+    numpy the mask is cast to g's dtype once, then multiplied in place: 10-35% faster than
+    a bool operand (bench/README.md, "ReLU"); elsewhere (CuPy, create_graph) plainly."""
+    if xp is not _np:
+        return g * (x > 0)
+    y = xp.empty_like(x, dtype=g.dtype)  # x's layout: the mask is written in order
+    xp.copyto(y, x > 0)
+    y *= g
+    return y
+
+
 @defop("relu")
 class _relu:
     def forward(xp, x):
-        return xp.maximum(x, 0)
+        return _relu_of(xp, x)
 
     def backward(ctx, g):
-        return (g * (ctx.inputs[0] > 0),)  # MXNet's formula; a mask multiply beats where()
+        return (_relu_grad(ctx.xp, g, ctx.inputs[0]),)
 
 
 @defop("sigmoid", save_out=True)
@@ -245,7 +267,7 @@ class _activation:
 
     def forward(xp, x, act_type):
         if act_type == "relu":
-            return xp.maximum(x, 0)
+            return _relu_of(xp, x)
         if act_type == "sigmoid":
             return _sigmoid_of(xp, x)
         if act_type == "tanh":
@@ -265,7 +287,7 @@ class _activation:
         xp = ctx.xp
         act = ctx.params["act_type"]
         if act == "relu":
-            return (g * (x > 0),)
+            return (_relu_grad(xp, g, x),)
         if act == "sigmoid":
             s = _sigmoid_of(xp, x)
             return (g * s * (1 - s),)
