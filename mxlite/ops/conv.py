@@ -96,8 +96,45 @@ def _bmm(xp, a, b):
     """Batched matmul over the group axis; one group (the common case) stays a plain 2-D
     BLAS call, which numpy's stacked matmul is not when an operand is transposed."""
     if a.shape[0] == 1:
-        return _same_dtype_matmul(xp, a[0], b[0])[None]
+        return _thin_matmul(xp, a[0], b[0])[None]
     return _same_dtype_matmul(xp, xp.ascontiguousarray(a), xp.ascontiguousarray(b))
+
+
+THIN_PRODUCT = 1024  # two sizes of a product whose product is at most this make it thin
+THIN_CHUNK_ELEMENTS = 1 << 16
+
+
+def _thin_chunk(small):
+    """Chunk length along the long side: about 64 Ki elements of the two small ones."""
+    return max(512, 1 << (THIN_CHUNK_ELEMENTS // small).bit_length() - 1)
+
+
+def _thin_matmul(xp, a, b):
+    """``a @ b`` for 2-D operands; thin products (two small sizes, one long: a first
+    layer's 6x25 weights against 50,176 columns) go in chunks of the long side.
+
+    OpenBLAS runs such products 1.5-2.5x slower once the long side outgrows its cache
+    blocking; cut into ~64 Ki-element pieces they stay in cache (bench/README.md, "Thin
+    GEMMs"). A long inner size is summed over chunks, so float rounding may differ."""
+    m, k = a.shape
+    n = b.shape[1]
+    if xp is not _np or a.dtype != b.dtype or a.dtype.char not in "fd":
+        return _same_dtype_matmul(xp, a, b)
+    if m * n <= THIN_PRODUCT:  # long inner size: accumulate the chunks' products
+        step = _thin_chunk(m + n)
+        if k >= 4 * step:
+            out = a[:, :step] @ b[:step]
+            for start in range(step, k, step):
+                out += a[:, start:start + step] @ b[start:start + step]
+            return out
+    elif m * k <= THIN_PRODUCT:  # long columns: each chunk written in place
+        step = _thin_chunk(m + k)
+        if n >= 4 * step:
+            out = xp.empty((m, n), dtype=a.dtype)
+            for start in range(0, n, step):
+                xp.matmul(a, b[:, start:start + step], out=out[:, start:start + step])
+            return out
+    return _same_dtype_matmul(xp, a, b)
 
 
 def _grouped_grad(xp, g, groups):
@@ -385,13 +422,15 @@ class _max_pool:
         best = pieces[0].copy()
         for piece in pieces[1:]:  # branch-free: a running maximum, then the first hit
             xp.maximum(best, piece, out=best)
-        arg = xp.zeros(best.shape, dtype=index_type)
-        found = pieces[0] == best
-        for flat, piece in enumerate(pieces[1:], 1):
-            hit = piece == best
-            hit &= ~found
-            arg += hit.astype(index_type) * index_type(flat)
-            found |= hit
+        # the first hit's index is the number of offsets before it that missed: the sum
+        # over offsets of "every offset so far missed" (one compare, AND and add each)
+        missed = xp.not_equal(pieces[0], best)
+        arg = missed.astype(index_type)
+        step = xp.empty_like(missed)
+        for piece in pieces[1:-1]:
+            xp.not_equal(piece, best, out=step)
+            missed &= step
+            arg += missed
         return best, arg
 
     def backward(ctx, g):
