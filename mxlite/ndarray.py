@@ -306,10 +306,16 @@ def as_raw(value, device):
     return device.backend.asarray(value)
 
 
+_PLAIN_KEY_PARTS = (slice, int, type(None), type(Ellipsis))
+
+
 def as_raw_key(key, device):
     """An index expression with every array in it (ndarray, list, host array) on ``device``."""
     if isinstance(key, tuple):
-        return tuple(_raw_key_part(k, device) for k in key)
+        for k in key:
+            if k.__class__ not in _PLAIN_KEY_PARTS:
+                return tuple(_raw_key_part(k, device) for k in key)
+        return key  # slices and integers only (an LSTM's gate slices): nothing to move
     return _raw_key_part(key, device)
 
 

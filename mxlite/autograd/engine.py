@@ -4,6 +4,7 @@ devices. With ``create_graph=True`` the same backward formulas run against the
 differentiable namespace (``mx.np``, plugged in by the layer that defines it), so they are
 recorded too.
 """
+import operator
 import sys
 
 from .. import storage
@@ -141,19 +142,19 @@ def _collect(heads):
         if node in seen:
             continue
         seen.add(node)
-        if node.released:
-            raise MXNetError(_NOT_IN_GRAPH)
         order.append(node)
-        if node.inputs is not None:
-            for a in node.inputs:
+        inputs = node.inputs
+        if inputs is not None:
+            for a in inputs:
                 if isinstance(a, ndarray) and a._node is not None:
                     stack.append(a._node)
+        elif node.op is not None:  # released by an earlier backward
+            raise MXNetError(_NOT_IN_GRAPH)
     order.sort(key=_by_seq, reverse=True)
     return order
 
 
-def _by_seq(node):
-    return node.seq
+_by_seq = operator.attrgetter("seq")
 
 
 def _head_gradient(h, hg):

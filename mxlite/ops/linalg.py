@@ -57,6 +57,8 @@ def _check_matmul(a, b):
     if k_a != k_b:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                          f"({k_a} != {k_b} on the contracted axis)")
+    if a.ndim <= 2 and b.ndim <= 2:
+        return  # no batch dimensions (numpy's broadcast_shapes costs 2 us a call)
     try:
         _np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
