@@ -423,9 +423,8 @@ class _max_pool:
         padded = _pad(xp, x, pad, fill, extra)
         index_type = _np.int8 if _np.prod(kernel) < 128 else _np.int64
         pieces = [padded[key] for _, key in _offset_keys(kernel, stride, out)]
-        # branch-free: a running maximum (its first step makes the buffer), then the first hit
-        best = xp.maximum(pieces[0], pieces[1]) if len(pieces) > 1 else pieces[0].copy()
-        for piece in pieces[2:]:
+        best = pieces[0].copy()
+        for piece in pieces[1:]:  # branch-free: a running maximum, then the first hit
             xp.maximum(best, piece, out=best)
         # the first hit's index is the number of offsets before it that missed: the sum
         # over offsets of "every offset so far missed" (one compare, AND and add each)
