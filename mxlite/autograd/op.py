@@ -256,7 +256,7 @@ def apply1(op, x, params=NO_PARAMS):
     else:
         res = op.forward_impls[0](be.xp, x._data, **params)
     if res.__class__ is not be.array_type:
-        res = be.xp.asarray(res)
+        res = be.asarray(res)  # inside the device's scope
     out = _new(ndarray)
     out._data = res
     out._device = dev
@@ -289,7 +289,7 @@ def apply2(op, a, b):
     else:
         res = op.forward_impls[0](be.xp, a._data, bd)
     if res.__class__ is not be.array_type:
-        res = be.xp.asarray(res)
+        res = be.asarray(res)  # inside the device's scope
     out = _new(ndarray)
     out._data = res
     out._device = dev

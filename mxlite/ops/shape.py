@@ -5,7 +5,7 @@ from collections import namedtuple
 
 import numpy as _np
 
-from ..autograd import Op, apply, apply1, defop
+from ..autograd import Op, apply, defop
 from ..backend.gpu import check_gpu_dtype
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
@@ -298,7 +298,7 @@ def getitem(a, key):
         key = tuple(be.asarray(k) if isinstance(k, _np.ndarray) else k for k in key) \
             if isinstance(key, tuple) else (be.asarray(key) if isinstance(key, _np.ndarray)
                                             else key)
-    return apply1(_getitem, a, {"key": key})
+    return apply(_getitem, (a,), {"key": key})
 
 
 # -- copies, casts, transfers -------------------------------------------------------------
