@@ -105,7 +105,7 @@ def forward_backward(op, forward_of, backward, inputs, params, head):
     if op.has_aux:
         res, aux = res
     grads = backward(Ctx(forward_of, inputs, params, res if op.save_out else None, aux), head)
-    grads = [None if g is None else sum_to(np, np.asarray(g), a.shape) for g, a in zip(grads, inputs)]
+    grads = [None if g is None else sum_to(np.asarray(g), a.shape) for g, a in zip(grads, inputs)]
     return res, aux, grads
 
 

@@ -111,16 +111,16 @@ _NOT_IN_GRAPH = (
     "to backward.")
 
 
-def sum_to(xp, g, shape):
+def sum_to(g, shape):
     """Sum a broadcast gradient back to ``shape``."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
-    if axes:
-        g = xp.sum(g, axis=axes, keepdims=True)
-    return xp.reshape(g, shape)
+    if axes:  # the array's own methods: numpy's module functions add a Python layer
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
 
 
 def as_list(x):
@@ -287,7 +287,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                             if gi.dtype is not data.dtype and gi.dtype != data.dtype:
                                 gi = gi.astype(data.dtype)
                         if gi.shape != data.shape:
-                            gi = sum_to(ctx.xp, gi, data.shape)
+                            gi = sum_to(gi, data.shape)
                         _accumulate(grads, a._node, a._oidx, gi)
                     gi = in_grads = gout = None  # so a leaf stored next can take its gradient
                 if not retain_graph:

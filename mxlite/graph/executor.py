@@ -330,7 +330,7 @@ class Program:
             body += [f"gi = {expr}", "if gi is not None:",
                      "    if gi.__class__ is not AT: gi = ASA(gi)",
                      f"    if gi.dtype != D{vid}: gi = gi.astype(D{vid})",
-                     f"    if gi.shape != S{vid}: gi = sum_to(xp, gi, S{vid})"]
+                     f"    if gi.shape != S{vid}: gi = sum_to(gi, S{vid})"]
             if vid in assigned:
                 body.append(f"    g{vid} = gi if g{vid} is None else g{vid} + gi")
             else:
@@ -469,7 +469,7 @@ class Program:
                 if not nd or gi is None:
                     continue
                 if gi.shape != meta[a.vid][0]:
-                    gi = sum_to(xp, gi, meta[a.vid][0])
+                    gi = sum_to(gi, meta[a.vid][0])
                 prev = grads.get(a.vid)
                 grads[a.vid] = gi if prev is None else prev + gi
         return [grads.get(v) for v in self.sources]
