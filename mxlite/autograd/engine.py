@@ -47,11 +47,11 @@ class RawContext:
     """What a backward formula sees on the fast path: backend arrays, nothing recorded."""
     __slots__ = ("xp", "inputs", "out", "aux", "params", "need", "retain", "_kind")
 
-    def __init__(self, node, need, retain):
+    def __init__(self, node, need, retain, inputs):
         be = node.backend
         self.xp = be.xp
         self._kind = be.kind
-        self.inputs = [a._data if isinstance(a, ndarray) else a for a in node.inputs]
+        self.inputs = inputs  # the node's inputs as backend arrays (constants as they are)
         self.out = node.out
         self.aux = node.aux
         self.params = node.params
@@ -256,10 +256,16 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                 if op is None:
                     continue
                 inputs = node.inputs
-                if needs is None:
-                    need = [isinstance(a, ndarray) and a._node is not None for a in inputs]
-                else:
-                    need = [isinstance(a, ndarray) and needs.get(a._node, False) for a in inputs]
+                need = []
+                raw = []  # the inputs' backend arrays, for the formula (one pass with need)
+                for a in inputs:
+                    if isinstance(a, ndarray):
+                        raw.append(a._data)
+                        need.append(a._node is not None if needs is None
+                                    else needs.get(a._node, False))
+                    else:
+                        raw.append(a)
+                        need.append(False)
                 if True in need:
                     be = node.backend
                     if be is not scope_of:  # each backward runs in its own device's scope
@@ -270,7 +276,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                     if latest_write[0] > node.seq:  # a write since this node was recorded
                         _check_versions(node)
                     ctx = GraphContext(node, need) if create_graph else \
-                        RawContext(node, need, retain_graph)
+                        RawContext(node, need, retain_graph, raw)
                     bwd = op.backward if create_graph else op.backward_impls[be.kind]
                     gout = gs[0] if op.nout == 1 else tuple(gs)
                     if _op.profile_backward is None:
@@ -289,7 +295,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                         if gi.shape != data.shape:
                             gi = sum_to(gi, data.shape)
                         _accumulate(grads, a._node, a._oidx, gi)
-                    gi = in_grads = gout = None  # so a leaf stored next can take its gradient
+                    gi = in_grads = gout = raw = None  # a leaf stored next can take its gradient
                 if not retain_graph:
                     node.inputs = None
                     node.out = None
