@@ -8,7 +8,7 @@ import math as _math
 
 import numpy as _np
 
-from ..autograd import apply, defop, is_training
+from ..autograd import apply, apply1, defop, is_training
 from ..base import default_float
 from ..ndarray import wrap
 from . import add_at, on_inputs_device, same_dtype_matmul as _same_dtype_matmul, to_nd
@@ -64,11 +64,11 @@ class _sigmoid:
 
 
 def relu(data):
-    return apply(_relu, (to_nd(data),))
+    return apply1(_relu, to_nd(data))
 
 
 def sigmoid(data):
-    return apply(_sigmoid, (to_nd(data),))
+    return apply1(_sigmoid, to_nd(data))
 
 
 @defop("softmax", save_out=True)
@@ -316,7 +316,7 @@ def activation(data, act_type="relu", **kwargs):
     if act_type not in _ACT_TYPES:
         raise ValueError(f"activation: unknown act_type {act_type!r}; choose one of "
                          f"{', '.join(_ACT_TYPES)}")
-    return apply(_activation, (to_nd(data),), {"act_type": act_type})
+    return apply1(_activation, to_nd(data), {"act_type": act_type})
 
 
 def silu(data):
