@@ -62,9 +62,11 @@ def _batch_inner(n, out):
     """Whether the columns put the batch innermost, (G, Cg*K, P*N), not (G, Cg*K, N*P).
 
     A gathered run is one output row, out[-1] elements (stride 1), batch-outer; batch-inner
-    it is out[-1]*N, at the price of transposing the input and the output. Measured (one
-    thread): LeNet's 10x10 outputs 0.97 -> 0.65 ms per forward, its 28x28 ones 1.13 -> 1.29,
-    ResNet's 28x28 3x3 35.5 -> 37.8 (bench/README.md, "Convolution")."""
+    it is out[-1]*N, at the price of transposing the input, the output and (for the weight
+    gradient) the output gradient. Measured (one thread): LeNet's 10x10 outputs 0.97 -> 0.65
+    ms per forward, its 28x28 ones 1.13 -> 1.29, ResNet's 28x28 3x3 35.5 -> 37.8; longer
+    rows lost up to 2.3x with the weight gradient counted (bench/README.md, "Convolution"
+    and "Tried and not kept")."""
     return n > 1 and out[-1] < BATCH_INNER_BELOW
 
 
