@@ -48,12 +48,21 @@ def test_default_keeps_freed_temporaries_mapped():
     assert float(faults) < 16  # each round reuses the heap: no 4 KiB page faults again
 
 
+def _huge_pages_always():
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return "[always]" in f.read()
+    except OSError:
+        return False
+
+
 def test_zero_leaves_glibc_alone():
     run = _probe("0")
     assert run.returncode == 0, run.stderr
     kept, faults = run.stdout.split()
     assert kept == "None"
-    assert float(faults) > 500  # glibc trims the freed arrays and faults them in again
+    if not _huge_pages_always():  # with 4 KiB pages glibc's own rule shows: it trims the
+        assert float(faults) > 500  # freed arrays and faults them in again every round
 
 
 def test_bad_value_names_the_variable():
