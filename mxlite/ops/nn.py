@@ -24,7 +24,7 @@ def _relu_of(xp, x):
     """max(x, 0). numpy's maximum against a scalar misses its SIMD loop; against a
     zero-filled array it is 1.5-2.3x faster, filling included (bench/README.md, "ReLU and
     max pooling")."""
-    if xp is not _np:
+    if xp is not _np or x.dtype.kind != "f":  # (ints and bools keep numpy's promotion)
         return xp.maximum(x, 0)
     y = xp.empty_like(x)
     y.fill(0)
@@ -36,7 +36,7 @@ def _relu_grad(xp, g, x):
     numpy the mask is cast to g's dtype once, then multiplied in place: 10-37% faster than
     a bool operand (bench/README.md, "ReLU and max pooling"); elsewhere (CuPy,
     create_graph) plainly."""
-    if xp is not _np:
+    if xp is not _np or g.dtype.kind != "f":
         return g * (x > 0)
     y = xp.empty_like(x, dtype=g.dtype)  # x's layout: the mask is written in order
     xp.copyto(y, x > 0)
