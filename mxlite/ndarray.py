@@ -14,8 +14,8 @@ from . import storage
 from .base import default_float
 from .device import Device, current_device
 
-__all__ = ["ndarray", "wrap", "wrap_constant", "as_raw", "clock", "latest_write", "bump_version", "writes_after",
-           "set_untraceable_hook", "untraceable"]
+__all__ = ["ndarray", "wrap", "wrap_constant", "as_raw", "clock", "latest_write", "bump_version",
+           "writes_after", "set_untraceable_hook", "untraceable"]
 
 
 class ndarray:

@@ -198,7 +198,8 @@ def assert_exception(f, exception_type, *args, **kwargs):
         f(*args, **kwargs)
     except exception_type:
         return
-    raise AssertionError(f"{f} did not raise {exception_type.__name__}")
+    raise AssertionError(f"{getattr(f, '__name__', f)} did not raise "
+                         f"{getattr(exception_type, '__name__', exception_type)}")
 
 
 def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
@@ -245,13 +246,9 @@ def use_np(func_or_cls):
 
 
 def collapse_sum_like(a, shape):
-    """Sum host array ``a`` down to ``shape`` (the reverse of broadcasting to ``a.shape``)."""
-    a = _np.asarray(_host(a))
-    shape = tuple(shape)
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and a.shape[lead + i] != 1)
-    return a.sum(axis=axes).reshape(shape) if axes else a.reshape(shape)
+    """Sum host array ``a`` down to ``shape`` (the reverse of broadcasting to ``a.shape``),
+    as backward sums a broadcast gradient (``autograd.sum_to``)."""
+    return autograd.sum_to(_np.asarray(_host(a)), tuple(shape))
 
 
 def is_op_runnable():
@@ -283,11 +280,15 @@ def new_matrix_with_real_eigvals_2d(n):
     return q @ d @ _np.linalg.inv(q)
 
 
+def _stack_of(make, shape):
+    """``make(n)`` square matrices stacked to ``shape`` (the last two axes are n x n)."""
+    mats = [make(shape[-1]) for _ in range(int(_np.prod(shape[:-2])))]
+    return _np.array(mats).reshape(shape)
+
+
 def new_matrix_with_real_eigvals_nd(shape):
     """A stack of square matrices (the last two axes) with real eigenvalues."""
-    n = int(_np.prod(shape[:-2])) if len(shape) > 2 else 1
-    mats = [new_matrix_with_real_eigvals_2d(shape[-1]) for _ in range(n)]
-    return _np.array(mats).reshape(shape)
+    return _stack_of(new_matrix_with_real_eigvals_2d, shape)
 
 
 def new_sym_matrix_with_real_eigvals_2d(n):
@@ -299,9 +300,7 @@ def new_sym_matrix_with_real_eigvals_2d(n):
 
 
 def new_sym_matrix_with_real_eigvals_nd(shape):
-    n = int(_np.prod(shape[:-2])) if len(shape) > 2 else 1
-    mats = [new_sym_matrix_with_real_eigvals_2d(shape[-1]) for _ in range(n)]
-    return _np.array(mats).reshape(shape)
+    return _stack_of(new_sym_matrix_with_real_eigvals_2d, shape)
 
 
 def gen_buckets_probs_with_ppf(ppf, nbuckets):

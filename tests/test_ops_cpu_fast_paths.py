@@ -17,11 +17,12 @@ def _f64(host):
     return mnp.array(host, dtype="float64")
 
 
-@pytest.mark.parametrize("m,k,n", [(6, 25, 8192), (25, 8192, 6), (16, 27, 4096)])
-def test_thin_matmul_equals_one_product(m, k, n):
+@pytest.mark.parametrize("m,k,n,side", [(6, 25, 8192, "columns"), (25, 8192, 6, "inner"),
+                                        (16, 27, 4096, "columns")])
+def test_thin_matmul_equals_one_product(m, k, n, side):
     a, b = RNG.standard_normal((m, k)), RNG.standard_normal((k, n))
-    step_sizes = (m + n, m + k)
-    assert max(k, n) >= 4 * conv._thin_chunk(min(step_sizes))  # the chunked path runs
+    assert conv._thin_chunks(m, k, n)[0] == side  # the chunked path runs, on that side
+    assert conv._thin_chunks(16, 150, 6400) is None  # a product that is not thin
     np.testing.assert_allclose(conv._thin_matmul(np, a, b), a @ b, rtol=1e-12, atol=1e-10)
     f32 = conv._thin_matmul(np, a.astype(np.float32), b.astype(np.float32))
     assert f32.dtype == np.float32
@@ -74,7 +75,7 @@ def test_matmul_gradients_on_turned_and_batched_products(shape_a, shape_b):
     assert x.grad.asnumpy().flags.c_contiguous
 
 
-def test_matmul_transposed_turns_only_small_batches():
+def test_matmul_transposed_equals_a_times_b_transposed():
     g, w = RNG.standard_normal((32, 64)), RNG.standard_normal((128, 64))
     turned = matmul_transposed(np, g, w)
     assert turned.flags.c_contiguous

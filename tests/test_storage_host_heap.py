@@ -65,7 +65,8 @@ def test_zero_leaves_glibc_alone():
         assert float(faults) > 500  # freed arrays and faults them in again every round
 
 
-def test_bad_value_names_the_variable():
-    run = _probe("lots")
+@pytest.mark.parametrize("value", ["lots", "-3"])
+def test_bad_value_names_the_variable(value):
+    run = _probe(value)
     assert run.returncode != 0
-    assert "MXLITE_CPU_HEAP_KEEP_MB='lots'" in run.stderr
+    assert f"PoolConfigError: MXLITE_CPU_HEAP_KEEP_MB='{value}'" in run.stderr

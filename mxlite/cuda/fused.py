@@ -1,7 +1,7 @@
 """Graph mode's fused elementwise groups as generated CUDA kernels.
 
-``group_kernel(steps, read_shapes, outs, out_shapes, dtype)`` describes a group by op names (this layer
-knows no ops): ``steps`` is ``[(op name, args)]`` in order, each argument ``("read", k)``
+``group_kernel(steps, read_shapes, outs, out_shapes, dtype)`` describes a group by op names
+(this layer knows no ops): ``steps`` is ``[(op name, args)]`` in order, each argument ``("read", k)``
 (the group's k-th input array), ``("step", j)`` (step j's output) or ``("const", x)`` (a
 Python number, baked into the source); ``outs`` are the steps whose outputs it returns.
 It returns a ``GroupKernel`` when every op has a row
@@ -65,9 +65,9 @@ class GroupKernel:
     """The kernels of one fused group; ``forward``/``backward`` take ``module_for(key,
     make_source)`` (``loader.load_generated`` on a GPU, the CPU executor in tests)."""
 
-    def __init__(self, steps, read_shapes, outs, dtype):
+    def __init__(self, steps, n_reads, outs, dtype):
         self.steps = [(name, tuple(args)) for name, args in steps]
-        self.n_reads = len(read_shapes)
+        self.n_reads = n_reads
         self.outs = tuple(outs)
         self.dtype = numpy.dtype(dtype)
         self._forward = self._pair("forward", *self._forward_body())
@@ -178,4 +178,4 @@ def group_kernel(steps, read_shapes, outs, out_shapes, dtype):
             if kind == "const" and (value.__class__ not in (int, float)
                                     or not math.isfinite(value)):
                 return None
-    return GroupKernel(steps, read_shapes, outs, dtype)
+    return GroupKernel(steps, len(read_shapes), outs, dtype)

@@ -164,14 +164,5 @@ def load_generated(key, make_source, device_id=None):
 
 def load_module(stem, device_id=None):
     """The cupy.RawModule for the kernel module ``stem`` on a GPU (the current one by default),
-    compiled once."""
-    import cupy
-
-    if device_id is None:
-        device_id = cupy.cuda.runtime.getDevice()
-    key = (stem, device_id)
-    with _lock:
-        module = _modules.get(key)
-        if module is None:
-            module = _modules[key] = compile_module(stem, device_id)
-    return module
+    compiled once (cached as generated code is, under the stem)."""
+    return load_generated(stem, lambda: module_source(stem), device_id)

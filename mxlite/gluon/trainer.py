@@ -8,7 +8,6 @@ import functools
 import numbers
 import os
 
-
 from .. import autograd
 from .. import kvstore as kvs
 from ..base import MXNetError
@@ -160,6 +159,7 @@ class Trainer:
             self._check_and_broadcast(params)
             self._buckets = _GradientBuckets(self._kv, params)
         self._buckets.finish()
+
     def _check_and_broadcast(self, params):
         mine = [(p.name, tuple(p.shape)) for p in params]
         for rank, theirs in enumerate(self._kv.allgather(mine, "parameter shape check")):

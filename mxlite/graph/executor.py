@@ -6,8 +6,9 @@ buffer is allocated once and reused across calls) and ``train`` (values are kept
 backward; with ``static_alloc`` not cache-only aux). Under ``autograd.record()`` the whole
 graph is one tape node; its backward walks the graph's op nodes in reverse with each op's
 own backward, so gradients are the eager ones, and frees saved values as it goes. On a GPU,
-fused nodes with a generated kernel (``mxlite.cuda.fused``) run as one launch each way. With ``create_graph=True`` the walk reruns the forward through ``apply`` (so it
-records) and uses the generic backward formulas, for higher-order gradients.
+fused nodes with a generated kernel (``mxlite.cuda.fused``) run as one launch each way.
+With ``create_graph=True`` the walk reruns the forward through ``apply`` (so it records)
+and uses the generic backward formulas, for higher-order gradients.
 """
 import functools
 

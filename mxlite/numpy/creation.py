@@ -16,6 +16,11 @@ def _device(device, ctx):
     return Device(device or ctx or current_device())
 
 
+def _from_host(host, dev):
+    """The host array ``host`` as an array on ``dev`` that a traced graph keeps constant."""
+    return wrap_constant(dev.backend.asarray(host), dev)
+
+
 def _default_dtype(obj, host):
     """The dtype MXNet 2.x gives ``obj`` when none is asked for."""
     if isinstance(obj, _np.ndarray) or hasattr(obj, "__array_interface__") \
@@ -119,7 +124,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
     dev = _device(device, ctx)
     host = _np.arange(start, stop, step, dtype=dtype or default_float()) if stop is not None \
         else _np.arange(start, step=step, dtype=dtype or default_float())
-    return wrap_constant(dev.backend.asarray(host), dev)
+    return _from_host(host, dev)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
@@ -137,7 +142,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dtype = _np.dtype(dtype or default_float())
     if dtype.kind in "iu":
         host = _np.floor(host)
-    out = wrap_constant(dev.backend.asarray(host.astype(dtype)), dev)
+    out = _from_host(host.astype(dtype), dev)
     return (out, step) if retstep else out
 
 
@@ -154,7 +159,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
     """``base ** linspace(start, stop)``, computed in float64 and cast (float32 by default)."""
     dev = _device(device, ctx)
     host = _np.logspace(start, stop, num, endpoint=endpoint, base=base, axis=axis)
-    return wrap_constant(dev.backend.asarray(host.astype(dtype or default_float())), dev)
+    return _from_host(host.astype(dtype or default_float()), dev)
 
 
 class _NegativeDimension(ValueError, MXNetError):
@@ -173,7 +178,7 @@ def tri(N, M=None, k=0, dtype=None, device=None, ctx=None):
     """Ones at and below the ``k``-th diagonal of an ``N x M`` array (float32 default)."""
     dev = _device(device, ctx)
     host = _np.tri(N, M, k, dtype=_np.dtype(dtype or default_float()))
-    return wrap_constant(dev.backend.asarray(host), dev)
+    return _from_host(host, dev)
 
 
 def identity(n, dtype=None, device=None, ctx=None):

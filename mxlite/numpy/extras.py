@@ -10,21 +10,16 @@ Integer index arrays are int64 (numpy); windows are in the default float (float3
 import numpy as _np
 
 from ..base import default_float
-from ..ndarray import ndarray, wrap, wrap_constant
+from ..ndarray import ndarray, wrap
 from ..ops import to_nd
 from ..ops.elemwise import multiply, subtract, where
 from ..ops.shape import concatenate, getitem, ravel
-from .creation import _device, array, full
+from .creation import _device, _from_host as _const, array, full
 
 __all__ = ["indices", "tril_indices", "triu_indices", "tril_indices_from", "triu_indices_from",
            "diag_indices", "diag_indices_from", "hanning", "hamming", "blackman",
            "fill_diagonal", "shares_memory", "may_share_memory", "ediff1d", "polyval", "interp",
            "bincount", "apply_along_axis"]
-
-
-def _const(host, dev):
-    with dev.backend.scope():
-        return wrap_constant(dev.backend.asarray(host), dev)
 
 
 # -- index helpers ---------------------------------------------------------------------------

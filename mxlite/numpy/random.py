@@ -89,15 +89,6 @@ def _check(name, what, value, low=0.0, strict=False):
         raise ValueError(f"random.{name}: {what} must be {'>' if strict else '>='} {low}")
 
 
-class _Raw:
-    """The formula namespace for draws with no array parameter: the backend's functions."""
-    def __init__(self, xp):
-        self.xp = xp
-
-    def __getattr__(self, name):
-        return getattr(self.xp, name)
-
-
 class _Ops:
     """The formula namespace for draws with array parameters: mxlite's ops, so that under
     ``autograd.record()`` the samples are differentiable in their parameters
@@ -109,7 +100,8 @@ class _Ops:
 def _sample(name, dev, size, dtype, params, noise, formula, out=None):
     """``formula(m, eps, *params)`` with ``eps = noise(be, shape, work_dtype)`` (raw,
     parameter-free noise) in ``dtype``. Array parameters go to ``dev`` in the working
-    dtype and the formula runs on mxlite's ops (differentiable); otherwise on raw data."""
+    dtype and the formula runs on mxlite's ops (``m`` is ``_Ops``: differentiable); otherwise
+    on raw data (``m`` is the backend's array module)."""
     dtype = _float_dtype(dtype, name)
     work = _work(dtype)
     vals = []
@@ -135,7 +127,7 @@ def _sample(name, dev, size, dtype, params, noise, formula, out=None):
                 res = wrap(be.asarray(res), dev)
             res = res.astype(dtype, copy=False)
         else:
-            res = wrap(be.xp.asarray(formula(_Raw(be.xp), eps, *vals)).astype(
+            res = wrap(be.xp.asarray(formula(be.xp, eps, *vals)).astype(
                 dtype, copy=False), dev)
     return res if out is None else finish_out(res, out)
 
@@ -367,8 +359,6 @@ def shuffle(x):
         with be.scope():
             order = be.xp.argsort(be.rng.random(len(x._data)))
             x._data[...] = x._data[order]
-
-
 
 
 def choice(a, size=None, replace=True, p=None, device=None, ctx=None, out=None):

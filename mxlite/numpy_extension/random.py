@@ -6,9 +6,8 @@ parameter: the output is ``batch_shape + broadcast(parameter shapes)``), ``categ
 """
 import numpy as _np
 
-from ..ndarray import ndarray, wrap
+from ..ndarray import ndarray
 from ..numpy import random as _np_random
-from ..ops import finish_out
 
 __all__ = ["seed", "bernoulli", "uniform_n", "normal_n", "categorical", "multinomial"]
 
@@ -42,14 +41,13 @@ def bernoulli(prob=None, logit=None, size=None, dtype=None, device=None, ctx=Non
         shape = p.shape if size is None else _np_random._size(size)
         data = (be.rng.random(shape, dtype=_np.float64) < p).astype(
             _np.dtype(dtype or "float32"))
-    res = wrap(data, dev)
-    return res if out is None else finish_out(res, out)
+    return _np_random._finish(data, dev, out)
 
 
 def _batched(draw, name):
     def sample(low_or_loc=None, high_or_scale=None, batch_shape=None, dtype=None, device=None,
                ctx=None, out=None):
-        params = [v for v in (low_or_loc, high_or_scale)]
+        params = [low_or_loc, high_or_scale]
         pshape = _np.broadcast_shapes(*[getattr(v, "shape", ()) for v in params
                                         if v is not None])
         size = _np_random._size(batch_shape) + tuple(pshape)
@@ -85,8 +83,7 @@ def categorical(prob, shape=None, dtype="int32", device=None, ctx=None, out=None
     be = dev.backend
     with be.scope():
         data = _categorical_raw(be, _raw(prob, dev), _np_random._size(shape)).astype(dtype)
-    res = wrap(data, dev)
-    return res if out is None else finish_out(res, out)
+    return _np_random._finish(data, dev, out)
 
 
 def multinomial(n, prob, shape=None, dtype="int64", device=None, ctx=None, out=None):
@@ -107,5 +104,4 @@ def multinomial(n, prob, shape=None, dtype="int64", device=None, ctx=None, out=N
         live = xp.arange(most) < trials.reshape(trials.shape + (1,) * (len(shape) + 1))
         onehot = (idx[..., None] == xp.arange(k)) & live[..., None]
         data = onehot.sum(axis=-2).astype(dtype)
-    res = wrap(data, dev)
-    return res if out is None else finish_out(res, out)
+    return _np_random._finish(data, dev, out)

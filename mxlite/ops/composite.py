@@ -5,6 +5,7 @@ They live here so that the primitive modules never import each other at call tim
 module imports them at the top and nothing imports it but the namespaces. ``__all__`` is
 what ``mx.np`` re-exports, ``NPX`` what ``mx.npx`` does; ``norm`` is ``mx.np.linalg``'s.
 """
+import math as _math
 import operator as _operator
 
 import numpy as _np
@@ -16,18 +17,20 @@ from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power
 from .linalg import _norm2, inv, matmul, solve, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
 from .shape import pad as _pad_basic
-from .shape import (_scatter_add, argwhere, atleast_1d, concatenate, argsort, broadcast_to, expand_dims, getitem, moveaxis, ravel,
-                    reshape, sort, squeeze, swapaxes, take, take_along_axis, transpose)
+from .shape import (_scatter_add, argsort, argwhere, atleast_1d, broadcast_to, concatenate,
+                    expand_dims, getitem, moveaxis, ravel, reshape, sort, squeeze, swapaxes,
+                    take, take_along_axis, transpose)
 
 __all__ = ["average", "nansum", "nanmean", "quantile", "percentile", "median", "vdot", "inner",
            "outer", "kron", "trace", "diag", "diagonal", "tril", "triu", "permute_dims",
            "matrix_transpose", "pad"]
 LINALG = ["norm", "vector_norm", "matrix_norm", "svdvals", "matrix_transpose", "tensorinv",
           "tensorsolve"]  # mx.np.linalg
+# mx.npx's composites; an ``npx_`` name is mx.npx's name without the prefix
 NPX = ["logsumexp", "one_hot", "topk", "sequence_mask", "batch_dot", "l2_normalization",
        "sequence_last", "npx_reshape", "npx_slice", "add_n", "broadcast_like", "slice_like",
        "npx_nonzero", "interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
-       "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt"]  # an ``npx_`` name is mx.npx's name without the prefix
+       "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt"]
 
 
 # -- reductions ------------------------------------------------------------------------------
@@ -236,7 +239,11 @@ def diag(v, k=0):
 
 @on_inputs_device
 def _triangle(m, k, lower):
+    """The lower (or upper) triangle; a 1-D ``m`` is taken as every row of a square matrix
+    (numpy)."""
     m = to_nd(m)
+    if m.ndim == 1:
+        m = broadcast_to(m, (m.shape[0], m.shape[0]))
     if m.ndim < 2:
         raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got "
                          f"shape {m.shape}")
@@ -248,17 +255,10 @@ def _triangle(m, k, lower):
 
 
 def tril(m, k=0):
-    """The lower triangle; a 1-D ``m`` is taken as every row of a square matrix (numpy)."""
-    m = to_nd(m)
-    if m.ndim == 1:
-        m = broadcast_to(m, (m.shape[0], m.shape[0]))
     return _triangle(m, k, True)
 
 
 def triu(m, k=0):
-    m = to_nd(m)
-    if m.ndim == 1:
-        m = broadcast_to(m, (m.shape[0], m.shape[0]))
     return _triangle(m, k, False)
 
 
@@ -359,13 +359,6 @@ def matrix_transpose(x):
     return swapaxes(x, -1, -2)
 
 
-def _size(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
 def tensorinv(a, ind=2):
     """numpy's tensorinv: the inverse of ``a`` seen as a (prod(a.shape[:ind]),
     prod(a.shape[ind:])) matrix, shaped ``a.shape[ind:] + a.shape[:ind]``; differentiable."""
@@ -373,10 +366,11 @@ def tensorinv(a, ind=2):
     if not isinstance(ind, int) or ind <= 0:
         raise ValueError(f"tensorinv: ind must be a positive integer, got {ind!r}")
     front, back = a.shape[:ind], a.shape[ind:]
-    if _size(front) != _size(back):
+    rows, cols = _math.prod(front), _math.prod(back)
+    if rows != cols:
         raise ValueError(f"tensorinv: a of shape {a.shape} is not 'square' for ind={ind} "
                          f"(prod{front} != prod{back})")
-    return reshape(inv(reshape(a, (_size(front), _size(back)))), back + front)
+    return reshape(inv(reshape(a, (rows, cols))), back + front)
 
 
 def tensorsolve(a, b, axes=None):
@@ -388,7 +382,7 @@ def tensorsolve(a, b, axes=None):
         order = [i for i in range(a.ndim) if i not in [k % a.ndim for k in axes]]
         a = transpose(a, tuple(order + [k % a.ndim for k in axes]))
     x_shape = a.shape[-(a.ndim - b.ndim):]  # numpy's slice: all of a.shape when ndims match
-    n = _size(x_shape)
+    n = _math.prod(x_shape)
     if n * n != a.size or n != b.size:
         raise ValueError(f"tensorsolve: a of shape {a.shape} and b of shape {b.shape} do "
                          f"not make a square system (x would have shape {x_shape})")

@@ -110,9 +110,19 @@ THIN_PRODUCT = 1024  # two sizes of a product whose product is at most this make
 THIN_CHUNK_ELEMENTS = 1 << 16
 
 
-def _thin_chunk(small):
-    """Chunk length along the long side: about 64 Ki elements of the two small ones."""
-    return max(512, 1 << (THIN_CHUNK_ELEMENTS // small).bit_length() - 1)
+def _thin_chunks(m, k, n):
+    """How an (m, k) @ (k, n) product is cut: ``("inner", step)`` (k long: the chunks'
+    products summed), ``("columns", step)`` (n long: each chunk written in place) or None
+    (not thin). A step is about 64 Ki elements of the two small sizes; the long side must
+    hold at least four."""
+    if m * n <= THIN_PRODUCT:
+        side, small, long_size = "inner", m + n, k
+    elif m * k <= THIN_PRODUCT:
+        side, small, long_size = "columns", m + k, n
+    else:
+        return None
+    step = max(512, 1 << (THIN_CHUNK_ELEMENTS // small).bit_length() - 1)
+    return (side, step) if long_size >= 4 * step else None
 
 
 def _thin_matmul(xp, a, b):
@@ -122,25 +132,20 @@ def _thin_matmul(xp, a, b):
     OpenBLAS runs such products 1.5-2.5x slower once the long side outgrows its cache
     blocking; cut into ~64 Ki-element pieces they stay in cache (bench/README.md, "Thin
     GEMMs"). A long inner size is summed over chunks, so float rounding may differ."""
-    m, k = a.shape
-    n = b.shape[1]
-    if xp is not _np or a.dtype != b.dtype or a.dtype.char not in "fd":
+    plan = _thin_chunks(a.shape[0], a.shape[1], b.shape[1]) \
+        if xp is _np and a.dtype == b.dtype and a.dtype.char in "fd" else None
+    if plan is None:
         return _same_dtype_matmul(xp, a, b)
-    if m * n <= THIN_PRODUCT:  # long inner size: accumulate the chunks' products
-        step = _thin_chunk(m + n)
-        if k >= 4 * step:
-            out = a[:, :step] @ b[:step]
-            for start in range(step, k, step):
-                out += a[:, start:start + step] @ b[start:start + step]
-            return out
-    elif m * k <= THIN_PRODUCT:  # long columns: each chunk written in place
-        step = _thin_chunk(m + k)
-        if n >= 4 * step:
-            out = xp.empty((m, n), dtype=a.dtype)
-            for start in range(0, n, step):
-                xp.matmul(a, b[:, start:start + step], out=out[:, start:start + step])
-            return out
-    return _same_dtype_matmul(xp, a, b)
+    side, step = plan
+    if side == "inner":
+        out = a[:, :step] @ b[:step]
+        for start in range(step, a.shape[1], step):
+            out += a[:, start:start + step] @ b[start:start + step]
+        return out
+    out = xp.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    for start in range(0, b.shape[1], step):
+        xp.matmul(a, b[:, start:start + step], out=out[:, start:start + step])
+    return out
 
 
 def _grouped_grad(xp, g, groups):

@@ -174,7 +174,6 @@ def _public(f, op, alias):
     f.__doc__ = op.doc
     f.op = op
     f.aliases = (alias,) if isinstance(alias, str) else tuple(alias or ())
-    f.alias = f.aliases[0] if f.aliases else None  # the first (most rows have one)
     return f
 
 
@@ -371,9 +370,9 @@ ROWS = (
     binary("right_shift", None),  # below (MXNet gives them no ufunc keywords)
 )
 
-__all__ = export(globals(), ROWS) + ["bitwise_left_shift", "bitwise_right_shift",  # and the functions below, over ops declared with defop
-    "round", "around", "round_", "nan_to_num", "where", "clip", "isclose", "allclose",
-    "array_equal"]
+__all__ = export(globals(), ROWS) + [  # and the functions below, over ops declared with defop
+    "bitwise_left_shift", "bitwise_right_shift", "round", "around", "round_", "nan_to_num",
+    "where", "clip", "isclose", "allclose", "array_equal"]
 
 
 # -- ops with parameters or a selection ------------------------------------------------------

@@ -532,7 +532,6 @@ def svd(a, full_matrices=False, compute_uv=True, hermitian=False):
     return u, s, vh
 
 
-
 def _host_fallback(xp, name, *arrays, **kwargs):
     """``xp.linalg.<name>`` or, where the array module lacks it (CuPy's eig/eigvals), numpy's
     on host copies, the results moved back."""
@@ -711,12 +710,16 @@ class _matrix_rank:
         return xp.count_nonzero(s > tol, axis=-1).astype(_np.int64)
 
 
-def _float_matrices(a, name):
+def _as_float(a):
+    """``a`` as an ndarray, integer or bool data as float32 (the default float)."""
     a = to_nd(a)
+    return a if a.dtype.kind in "fc" else a.astype("float32")
+
+
+def _float_matrices(a, name):
+    a = _as_float(a)
     if a.ndim < 2:
         raise ValueError(f"linalg.{name} needs (..., M, N) matrices, got shape {a.shape}")
-    if a.dtype.kind not in "fc":
-        a = a.astype("float32")
     return a
 
 
@@ -793,9 +796,7 @@ def lstsq(a, b, rcond="warn"):
 def matrix_rank(M, tol=None, hermitian=False, rtol=None):  # noqa: N803 - numpy's name
     """Rank of each matrix in ``M`` (singular values above ``tol``; ``tol`` and numpy 2's
     ``rtol`` broadcast against the stack); a 0-d or 1-D ``M`` has rank 0 or 1. int64."""
-    M = to_nd(M)
-    if M.dtype.kind not in "fc":
-        M = M.astype("float32")
+    M = _as_float(M)
     if tol is not None and not isinstance(tol, (int, float)):
         tol = to_nd(tol, M)
     return apply(_matrix_rank, (M, tol, rtol, bool(hermitian)))

@@ -9,6 +9,7 @@ import math as _math
 import numpy as _np
 
 from ..autograd import apply, apply1, defop, is_training
+from ..backend import CPU
 from ..base import default_float
 from ..ndarray import wrap
 from . import add_at, on_inputs_device, same_dtype_matmul as _same_dtype_matmul, to_nd
@@ -20,37 +21,40 @@ __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connec
            "embedding", "batch_flatten", "reshape_like", "arange_like", "stop_gradient"]
 
 
-def _relu_of(xp, x):
-    """max(x, 0). numpy's maximum against a scalar misses its SIMD loop; against a
-    zero-filled array it is 1.5-2.3x faster, filling included (bench/README.md, "ReLU and
-    max pooling")."""
-    if xp is not _np or x.dtype.kind != "f":  # (ints and bools keep numpy's promotion)
+@defop("relu")
+class _relu:
+    def forward(xp, x):
         return xp.maximum(x, 0)
-    y = xp.empty_like(x)
+
+    def backward(ctx, g):
+        return (g * (ctx.inputs[0] > 0),)  # MXNet's formula; a mask multiply beats where()
+
+
+# The CPU's ReLU (registered for relu and activation below; the formulas above stay the
+# generic ones, which CuPy and create_graph run). numpy's maximum against a scalar misses
+# its SIMD loop: against a zero-filled array it is 1.5-2.3x faster, filling included; the
+# gradient's mask cast to g's dtype once, then multiplied in place, is 10-37% faster than a
+# bool operand (bench/README.md, "ReLU and max pooling"). Ints and bools keep the formulas
+# (and numpy's promotion).
+def _relu_cpu(x):
+    if x.dtype.kind != "f":
+        return _np.maximum(x, 0)
+    y = _np.empty_like(x)
     y.fill(0)
-    return xp.maximum(x, y, out=y)
+    return _np.maximum(x, y, out=y)
 
 
-def _relu_grad(xp, g, x):
-    """g where x > 0, else 0: MXNet's formula, a mask multiply (which beats where()). On
-    numpy the mask is cast to g's dtype once, then multiplied in place: 10-37% faster than
-    a bool operand (bench/README.md, "ReLU and max pooling"); elsewhere (CuPy,
-    create_graph) plainly."""
-    if xp is not _np or g.dtype.kind != "f":
+def _relu_grad_cpu(g, x):
+    if g.dtype.kind != "f":
         return g * (x > 0)
-    y = xp.empty_like(x, dtype=g.dtype)  # x's layout: the mask is written in order
-    xp.copyto(y, x > 0)
+    y = _np.empty_like(x, dtype=g.dtype)  # x's layout: the mask is written in order
+    _np.copyto(y, x > 0)
     y *= g
     return y
 
 
-@defop("relu")
-class _relu:
-    def forward(xp, x):
-        return _relu_of(xp, x)
-
-    def backward(ctx, g):
-        return (_relu_grad(ctx.xp, g, ctx.inputs[0]),)
+_relu.register(CPU, forward=lambda xp, x: _relu_cpu(x),
+               backward=lambda ctx, g: (_relu_grad_cpu(g, ctx.inputs[0]),))
 
 
 @defop("sigmoid", save_out=True)
@@ -269,7 +273,7 @@ class _activation:
 
     def forward(xp, x, act_type):
         if act_type == "relu":
-            return _relu_of(xp, x)
+            return xp.maximum(x, 0)
         if act_type == "sigmoid":
             return _sigmoid_of(xp, x)
         if act_type == "tanh":
@@ -289,7 +293,7 @@ class _activation:
         xp = ctx.xp
         act = ctx.params["act_type"]
         if act == "relu":
-            return (_relu_grad(xp, g, x),)
+            return (g * (x > 0),)
         if act == "sigmoid":
             s = _sigmoid_of(xp, x)
             return (g * s * (1 - s),)
@@ -308,6 +312,19 @@ class _activation:
             t = xp.tanh(_softplus_of(xp, x))
             return (g * (t + x * s * (1 - t * t)),)
         return (g * s * (1 + x * (1 - s)),)  # silu
+
+
+def _activation_cpu_forward(xp, x, act_type, _generic=_activation.forward_impls[CPU]):
+    return _relu_cpu(x) if act_type == "relu" else _generic(xp, x, act_type)
+
+
+def _activation_cpu_backward(ctx, g):
+    if ctx.params["act_type"] == "relu":
+        return (_relu_grad_cpu(g, ctx.inputs[0]),)
+    return _activation.backward(ctx, g)
+
+
+_activation.register(CPU, forward=_activation_cpu_forward, backward=_activation_cpu_backward)
 
 
 def activation(data, act_type="relu", **kwargs):

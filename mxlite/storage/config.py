@@ -1,4 +1,5 @@
-"""Pool settings read from the environment, validated once when a device's pool is made.
+"""Pool settings read from the environment, validated once when a device's pool is made
+(and the CPU's heap setting, ``MXLITE_CPU_HEAP_KEEP_MB``, when the first CPU backend is).
 
 The names follow MXNet's ``MXNET_<DEV>_MEM_POOL_*`` with an ``MXLITE_`` prefix; ``<DEV>``
 is ``GPU`` or ``CPU``. A bad value raises :class:`PoolConfigError` naming the variable.
@@ -7,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 __all__ = ["PoolConfig", "PoolConfigError", "POOL_TYPES", "DEFAULT_POOL_TYPE",
-           "config_from_env"]
+           "config_from_env", "heap_keep_from_env", "HEAP_KEEP_ENV", "DEFAULT_HEAP_KEEP_MB"]
 
 POOL_TYPES = ("Naive", "Round", "BestFit", "Unpooled")
 # BestFit is the default: see bench/README.md ("Memory pool") for the measurements behind the choice.
@@ -121,6 +122,23 @@ def config_from_env(device_type, environ=None):
         name = variables.get(err.setting, prefix + "*")
         shown = f"={env[name]!r}" if name in env else " (default)"
         raise PoolConfigError(f"{name}{shown}: {err}", err.setting) from None
+
+
+HEAP_KEEP_ENV = "MXLITE_CPU_HEAP_KEEP_MB"
+# How much freed memory at the top of glibc's heap stays mapped for reuse (host.keep_freed_heap)
+DEFAULT_HEAP_KEEP_MB = 256
+
+
+def heap_keep_from_env(environ=None):
+    """Bytes of freed heap to keep mapped, from ``MXLITE_CPU_HEAP_KEEP_MB`` (default 256 MiB;
+    0 leaves glibc's malloc settings alone)."""
+    env = os.environ if environ is None else environ
+    text = env.get(HEAP_KEEP_ENV, "").strip()
+    megabytes = _parse_int(HEAP_KEEP_ENV, text) if text else DEFAULT_HEAP_KEEP_MB
+    if megabytes < 0:
+        raise PoolConfigError(f"{HEAP_KEEP_ENV}={text!r} must be >= 0 MiB (0 leaves glibc's "
+                              "malloc settings alone)")
+    return megabytes << 20
 
 
 def _parse_int(name, text):

@@ -9,13 +9,13 @@ tunes glibc so a training step's freed temporaries are reused instead of handed 
 kernel and faulted in again on the next step.
 """
 import ctypes
-import os
 import platform
 
 import numpy
 
-__all__ = ["POOL_MIN_BYTES", "pooled_empty", "keep_freed_heap", "release_freed_heap",
-           "HEAP_KEEP_ENV", "DEFAULT_HEAP_KEEP_MB"]
+from .config import heap_keep_from_env
+
+__all__ = ["POOL_MIN_BYTES", "pooled_empty", "keep_freed_heap", "release_freed_heap"]
 
 # Below this size numpy's own allocator wins (bench/README.md, "CPU pool"): glibc
 # recycles freed heap chunks without page faults, while a pooled array pays the
@@ -24,12 +24,9 @@ __all__ = ["POOL_MIN_BYTES", "pooled_empty", "keep_freed_heap", "release_freed_h
 # first write, and the pool is two orders of magnitude faster.
 POOL_MIN_BYTES = 32 << 20
 
-HEAP_KEEP_ENV = "MXLITE_CPU_HEAP_KEEP_MB"
-# How much freed memory at the top of glibc's heap stays mapped for reuse. glibc's own rule
-# (trim above twice a threshold it moves as blocks come and go) returns a step's
-# temporaries to the kernel and faults them in again: 100-1600 page faults and up to 3 ms
-# of system time per LeNet step (bench/README.md, "Host heap").
-DEFAULT_HEAP_KEEP_MB = 256
+# glibc's own rule (trim above twice a threshold it moves as blocks come and go) returns a
+# step's temporaries to the kernel and faults them in again: 100-1600 page faults and up to
+# 3 ms of system time per LeNet step (bench/README.md, "Host heap").
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _heap = {"kept_bytes": None, "libc": None}
 
@@ -48,18 +45,10 @@ def keep_freed_heap():
     is made; a no-op off glibc. Returns the bytes kept (None when untouched)."""
     if _heap["kept_bytes"] is not None:
         return _heap["kept_bytes"]
-    raw = os.environ.get(HEAP_KEEP_ENV, str(DEFAULT_HEAP_KEEP_MB)).strip()
-    try:
-        megabytes = int(raw)
-        if megabytes < 0:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"{HEAP_KEEP_ENV}={raw!r} must be a whole number of MiB >= 0 "
-                         f"(0 leaves glibc's malloc settings alone)") from None
+    kept = heap_keep_from_env()
     libc = _glibc()
-    if megabytes == 0 or not libc:
+    if kept == 0 or not libc:
         return None
-    kept = megabytes << 20
     libc.mallopt(_M_MMAP_THRESHOLD, POOL_MIN_BYTES)
     libc.mallopt(_M_TRIM_THRESHOLD, kept)
     _heap["kept_bytes"] = kept

@@ -259,12 +259,8 @@ def _retry(n):
 
 
 def _assert_raises(expected_exception, func, *args, **kwargs):
-    try:
-        func(*args, **kwargs)
-    except expected_exception:
-        return
-    raise AssertionError(f"{getattr(func, '__name__', func)} did not raise "
-                         f"{expected_exception}")
+    """common.py's argument order for ``test_utils.assert_exception``."""
+    _mx_test_utils.assert_exception(func, expected_exception, *args, **kwargs)
 
 
 def _xfail_when_nonstandard_decimal_separator(fn):

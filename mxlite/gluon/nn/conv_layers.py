@@ -161,7 +161,8 @@ class _Pool(HybridBlock):
         super().__init__()
         _channel_last(layout, ndim)
         self._kernel = spatial_tuple(pool_size, ndim, "pool_size")
-        self._strides = self._kernel if strides is None else spatial_tuple(strides, ndim, "strides")
+        self._strides = self._kernel if strides is None else \
+            spatial_tuple(strides, ndim, "strides")
         self._padding = spatial_tuple(padding, ndim, "padding")
         self._ceil_mode = ceil_mode
         self._global = global_pool
