@@ -1,11 +1,11 @@
 """Graph mode's fused elementwise groups as generated CUDA kernels.
 
 ``group_kernel(steps, read_shapes, outs, out_shapes, dtype)`` describes a group by op names
-(this layer knows no ops): ``steps`` is ``[(op name, args)]`` in order, each argument ``("read", k)``
-(the group's k-th input array), ``("step", j)`` (step j's output) or ``("const", x)`` (a
-Python number, baked into the source); ``outs`` are the steps whose outputs it returns.
-It returns a ``GroupKernel`` when every op has a row
-in ``OPS`` and the dtype is float16/32/64, else None (the group then runs op by op).
+(this layer knows no ops): ``steps`` is ``[(op name, args)]`` in order, each argument
+``("read", k)`` (the group's k-th input array), ``("step", j)`` (step j's output) or
+``("const", x)`` (a Python number, baked into the source); ``outs`` are the steps whose
+outputs it returns. It returns a ``GroupKernel`` when every op has a row in ``OPS`` and the
+dtype is float16/32/64, else None (the group then runs op by op).
 
 The forward is one kernel computing every step per element in ``F`` (float, double for
 float64) and writing the group's outputs; the backward is one kernel per pattern of wanted

@@ -314,6 +314,7 @@ class _activation:
         return (g * s * (1 + x * (1 - s)),)  # silu
 
 
+# ``_generic`` is bound before register() below replaces the CPU slot with this function
 def _activation_cpu_forward(xp, x, act_type, _generic=_activation.forward_impls[CPU]):
     return _relu_cpu(x) if act_type == "relu" else _generic(xp, x, act_type)
 
