@@ -491,6 +491,34 @@ def test_max_pool_gradient_when_windows_tile_the_input(shape, kernel, device):
                    RNG.standard_normal(shape), device=device)
 
 
+@pytest.mark.parametrize("kind,kernel,stride,pad", [("max", (2, 2), (2, 2), (0, 0)),
+                                                    ("max", (3, 3), (2, 2), (1, 1)),
+                                                    ("avg", (2, 2), (1, 1), (1, 0))])
+def test_pooling_of_a_batch_innermost_convolution_output(kind, kernel, stride, pad, device):
+    """A biased convolution with short output rows returns its output batch-innermost;
+    pooling keeps that layout through its output, index and gradient, and computes exactly
+    what it computes on a C-ordered copy (the flatten round trip below)."""
+    x, w = RNG.standard_normal((4, 2, 6, 6)), _arr(RNG.standard_normal((3, 2, 3, 3)), device)
+    bias = _arr(RNG.standard_normal(3), device)
+    head = _arr(RNG.standard_normal((4, 3, 2, 2) if kind == "max" else (4, 3, 5, 3)), device)
+    results = []
+    for c_ordered in (False, True):
+        a = _arr(x, device)
+        a.attach_grad()
+        with mx.autograd.record():
+            y = npx.convolution(a, w, bias, kernel=(3, 3), num_filter=3)
+            if c_ordered:
+                y = y.reshape(-1).reshape(y.shape)
+            out = npx.pooling(y, kernel=kernel, stride=stride, pad=pad, pool_type=kind)
+        out.backward(head)
+        results.append((out, a.grad.asnumpy()))
+    if device.device_type == "cpu":
+        assert results[0][0]._data.strides[0] == 8  # the batch stayed innermost
+        assert results[1][0]._data.flags.c_contiguous
+    np.testing.assert_array_equal(results[0][0].asnumpy(), results[1][0].asnumpy())
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
 def test_pooling_global_full_1d_and_max_routing(device):
     x = RNG.standard_normal((2, 3, 4, 5))
     g = npx.pooling(_arr(x, device), pool_type="avg", global_pool=True)

@@ -45,7 +45,8 @@ def _pad(xp, x, pad, value=0, extra=None):
     if not any(pad) and not any(extra):
         return x
     shape = x.shape[:2] + tuple(s + 2 * p + e for s, p, e in zip(x.shape[2:], pad, extra))
-    out = xp.full(shape, value, dtype=x.dtype)
+    out = xp.empty_like(x, shape=shape)  # x's layout (a batch-innermost one stays so)
+    out.fill(value)
     out[(slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, x.shape[2:]))] = x
     return out
 
@@ -393,11 +394,26 @@ def _offset_keys(kernel, stride, out):
                                                for k, t, o in zip(offset, stride, out))
 
 
-def _scatter_windows(xp, part, shape, kernel, stride, pad, extra, out, dtype):
-    """Add ``part(flat)`` (N, C, *out) into the padded input at each kernel offset."""
+def _in_layout_of(xp, a, like):
+    """``a``, copied into ``like``'s memory layout when its own differs.
+
+    Pooling keeps its input's layout (a batch-innermost convolution output stays batch-
+    innermost, bench/README.md, "Pooling in its input's layout"), but the gradient arriving
+    from a flatten is C-ordered; mixed layouts make every elementwise pass stride."""
+    if a.flags.c_contiguous and like.flags.c_contiguous or \
+            [s // a.itemsize for s in a.strides] == [s // like.itemsize for s in like.strides]:
+        return a
+    out = xp.empty_like(like, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
+def _scatter_windows(xp, part, like, shape, kernel, stride, pad, extra, out, dtype):
+    """Add ``part(flat)`` (N, C, *out) into the padded input at each kernel offset; the
+    result has ``like``'s layout."""
     size = shape[2:]
     padded = tuple(s + 2 * p + e for s, p, e in zip(size, pad, extra))
-    gx = xp.zeros(tuple(shape[:2]) + padded, dtype=dtype)
+    gx = xp.zeros_like(like, dtype=dtype, shape=tuple(shape[:2]) + padded)
     for flat, key in _offset_keys(kernel, stride, out):
         gx[key] += part(flat)
     crop = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(pad, size))
@@ -409,7 +425,7 @@ def _window_sum(xp, x, kernel, stride, pad, extra):
     padded = _pad(xp, x, pad, 0, extra)
     total = None
     for _, key in _offset_keys(kernel, stride, out):
-        total = padded[key].copy() if total is None else total + padded[key]
+        total = padded[key].copy(order="K") if total is None else total + padded[key]
     return total
 
 
@@ -423,14 +439,15 @@ def _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, dtype):
 @defop("max_pool", has_aux=True)
 class _max_pool:
     """Max over windows; the gradient goes to the first maximum of each window. The aux
-    is that maximum's flat index within its window (int8 is enough for <= 127 offsets)."""
+    is that maximum's flat index within its window (int8 is enough for <= 127 offsets).
+    Output, index and gradient keep the input's memory layout (``_in_layout_of``)."""
     def forward(xp, x, kernel, stride, pad, extra):
         fill = -xp.inf if is_floating(x.dtype) else _np.iinfo(x.dtype).min
         out = _pool_out(x.shape, kernel, stride, pad, extra)
         padded = _pad(xp, x, pad, fill, extra)
         index_type = _np.int8 if _np.prod(kernel) < 128 else _np.int64
         pieces = [padded[key] for _, key in _offset_keys(kernel, stride, out)]
-        best = pieces[0].copy()
+        best = pieces[0].copy(order="K")
         for piece in pieces[1:]:  # branch-free: a running maximum, then the first hit
             xp.maximum(best, piece, out=best)
         # the first hit's index is the number of offsets before it that missed: the sum
@@ -464,14 +481,16 @@ class _max_pool_scatter:
         if _tiles_input(shape, kernel, stride, pad, extra):
             # each offset's share written straight into its strided place: no zeros, no
             # adds, no crop (0.41 -> 0.21 ms on LeNet's first pooling's gradient)
-            gx = xp.empty(shape, dtype=g.dtype)
+            g = _in_layout_of(xp, g, arg)
+            gx = xp.empty_like(arg, dtype=g.dtype, shape=shape)
             tiles = gx.reshape(tuple(shape[:2]) + sum(((o, k) for o, k in
                                                        zip(g.shape[2:], kernel)), ()))
             for flat, offset in enumerate(_np.ndindex(*kernel)):
                 key = (slice(None),) * 2 + sum(((slice(None), k) for k in offset), ())
                 xp.multiply(g, arg == flat, out=tiles[key])
             return gx
-        return _scatter_windows(xp, lambda flat: g * (arg == flat), shape, kernel,
+        g = _in_layout_of(xp, g, arg)
+        return _scatter_windows(xp, lambda flat: g * (arg == flat), arg, shape, kernel,
                                 stride, pad, extra, g.shape[2:], g.dtype)
 
     def backward(ctx, gz):
@@ -486,7 +505,7 @@ class _max_pool_gather:
     def forward(xp, x, arg, kernel, stride, pad, extra):
         out = _pool_out(x.shape, kernel, stride, pad, extra)
         padded = _pad(xp, x, pad, 0, extra)
-        res = xp.zeros(x.shape[:2] + tuple(out), dtype=x.dtype)
+        res = xp.zeros_like(arg, dtype=x.dtype)
         for flat, key in _offset_keys(kernel, stride, out):
             xp.copyto(res, padded[key], where=arg == flat)
         return res
@@ -517,7 +536,7 @@ class _avg_pool_spread:
     def forward(xp, g, shape, kernel, stride, pad, extra, mode, include_pad):
         if mode != "sum":
             g = g / _pool_counts(xp, shape, kernel, stride, pad, extra, include_pad, g.dtype)
-        return _scatter_windows(xp, lambda flat: g, shape, kernel, stride, pad, extra,
+        return _scatter_windows(xp, lambda flat: g, g, shape, kernel, stride, pad, extra,
                                 g.shape[2:], g.dtype)
 
     def backward(ctx, gz):
