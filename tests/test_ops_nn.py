@@ -496,8 +496,9 @@ def test_max_pool_gradient_when_windows_tile_the_input(shape, kernel, device):
                                                     ("avg", (2, 2), (1, 1), (1, 0))])
 def test_pooling_of_a_batch_innermost_convolution_output(kind, kernel, stride, pad, device):
     """A biased convolution with short output rows returns its output batch-innermost;
-    pooling keeps that layout through its output, index and gradient, and computes exactly
-    what it computes on a C-ordered copy (the flatten round trip below)."""
+    pooling keeps that layout in its output (and max pooling in its index and gradient, the
+    arriving gradient C-ordered), and computes exactly what it computes on a C-ordered copy
+    (the flatten round trip below)."""
     x, w = RNG.standard_normal((4, 2, 6, 6)), _arr(RNG.standard_normal((3, 2, 3, 3)), device)
     bias = _arr(RNG.standard_normal(3), device)
     head = _arr(RNG.standard_normal((4, 3, 2, 2) if kind == "max" else (4, 3, 5, 3)), device)
@@ -515,6 +516,14 @@ def test_pooling_of_a_batch_innermost_convolution_output(kind, kernel, stride, p
     if device.device_type == "cpu":
         assert results[0][0]._data.strides[0] == 8  # the batch stayed innermost
         assert results[1][0]._data.flags.c_contiguous
+        if kind == "max":
+            from mxlite.ops.conv import _max_pool, _max_pool_scatter
+            inner = np.moveaxis(RNG.standard_normal((3, 4, 4, 4)), -1, 0)  # as conv's output
+            params = {"kernel": kernel, "stride": stride, "pad": pad, "extra": (0, 0)}
+            _, arg = _max_pool.forward_impls[0](np, inner, **params)
+            gx = _max_pool_scatter.forward_impls[0](np, head.asnumpy(), arg,
+                                                    shape=inner.shape, **params)
+            assert arg.strides[0] == arg.itemsize and gx.strides[0] == gx.itemsize
     np.testing.assert_array_equal(results[0][0].asnumpy(), results[1][0].asnumpy())
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
 
