@@ -3,7 +3,10 @@ the parts of MXNet's test_utils API that MXNet's numpy-operator tests call (``sa
 ``assert_almost_equal`` with MXNet's per-dtype default tolerances, ``rand_ndarray``,
 ``rand_shape_nd``, ``use_np``, ``collapse_sum_like``, the eigenvalue-matrix makers and the
 chi-square sampler check ``verify_generator``)."""
+import contextlib
 import numbers
+import os
+import sys
 
 import numpy as _np
 
@@ -20,7 +23,7 @@ __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unus
            "new_matrix_with_real_eigvals_nd", "new_sym_matrix_with_real_eigvals_2d",
            "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
            "verify_generator", "mean_check", "var_check", "chi_square_check",
-           "assert_exception"]
+           "assert_exception", "discard_stderr"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -352,3 +355,20 @@ def verify_generator(generator, buckets, probs, nsamples=1000000, nrepeat=5,
     if passed < success_rate * nrepeat:
         raise AssertionError(f"generator failed the chi-square test: p-values {cs_ret}")
     return cs_ret
+
+
+@contextlib.contextmanager
+def discard_stderr():
+    """Silence the process's standard error (file descriptor 2, so native libraries' messages
+    too, and sys.stderr) for a test that provokes expected warnings (MXNet's helper)."""
+    sys.stderr.flush()
+    saved_fd, saved_stream = os.dup(2), sys.stderr
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            sys.stderr = null  # Python's own writes too, where sys.stderr is not fd 2
+            yield
+    finally:
+        sys.stderr = saved_stream
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)

@@ -10,6 +10,7 @@ import mxlite as mx
 from mxlite import autograd, gluon
 from mxlite.gluon import nn, rnn
 from mxlite.graph import GraphFallbackWarning
+from mxlite.graph.tracer import Untraceable
 
 TOL = dict(rtol=1e-6, atol=1e-7)
 
@@ -376,6 +377,77 @@ def test_untraceable_forward_falls_back_with_one_warning(cls, reason):
             np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), **TOL)
     assert first is not None
     assert "fallback" in net.graph_summary()
+
+
+def test_a_mask_given_as_input_falls_back_and_says_so():
+    class Masked(nn.HybridBlock):
+        def forward(self, x, mask):
+            return x[mask]
+
+    net = Masked()
+    net.hybridize()
+    x = _rand(4, seed=1)
+    with pytest.warns(GraphFallbackWarning, match="a block input used as a parameter of "
+                                                  "`getitem`"):
+        got = net(x, x > 0)
+    np.testing.assert_array_equal(got.asnumpy(), x.asnumpy()[x.asnumpy() > 0])
+
+
+class _InputAndDense(nn.HybridBlock):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(3, in_units=4)
+
+    def forward(self, x):
+        return x * 2, self.dense(x) > 0, self.dense(x)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_every_output_of_a_hybridized_call_is_on_the_tape(fallback):
+    """MXNet records a hybridized call as one node over its inputs and parameters, so
+    backward works from an output that depends on neither (here x * 2 with x not attached,
+    and a comparison), on the tracing call, the graph calls and after a fallback alike."""
+    net = _InputAndDense()
+    net.initialize()
+    net.hybridize()
+    if fallback:
+        net._cached_graph.fallback = Untraceable("test", "here")
+    x = _rand(2, 4, seed=3)
+    for _ in range(3):
+        for p in net.collect_params().values():
+            p.grad()[:] = 7
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GraphFallbackWarning)
+            with autograd.record():
+                doubled, positive, _ = net(x)
+        autograd.backward([doubled, positive])  # no gradient reaches a parameter
+        for p in net.collect_params().values():
+            assert (p.grad().asnumpy() == 7).all()
+        with autograd.record():
+            doubled, _, dense = net(x)
+        autograd.backward([doubled, dense])
+        np.testing.assert_allclose(net.dense.bias.grad().asnumpy(), [2.0] * 3)
+    assert x._node is None  # the caller's input is not put on the tape
+
+    class Passes(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.scale = gluon.Parameter("scale", shape=(1,))
+
+        def forward(self, x):
+            return x, x * self.scale.data()
+
+    passes = Passes()
+    passes.initialize()
+    passes.hybridize()
+    for _ in range(2):
+        with autograd.record():
+            same, scaled = passes(x)
+        assert x._node is None and same._node is not None
+        np.testing.assert_array_equal(same.asnumpy(), x.asnumpy())
+        autograd.backward([same, scaled])
+        np.testing.assert_allclose(passes.scale.grad().asnumpy(), [x.asnumpy().sum()],
+                                   rtol=1e-6)
 
 
 def test_embedding_graph_follows_new_indices():

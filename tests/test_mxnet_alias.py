@@ -105,6 +105,34 @@ def test_imports_resolve_to_mxlite(alias):
         mx.sym.Variable("x")
 
 
+def test_star_import_of_test_utils_gives_what_mxnet_s_does(alias):
+    """MXNet's test_utils has no __all__: old test files get ``mx`` and ``np`` (host numpy)
+    from ``from mxnet.test_utils import *``."""
+    import numpy
+    names = {}
+    exec("from mxnet.test_utils import *", names)
+    assert names["mx"] is sys.modules["mxnet"] and names["np"] is numpy
+    assert names["mx"].np.ones(2).shape == (2,)
+    with names["discard_stderr"]():
+        print("dropped", file=sys.stderr)
+
+
+def test_deferred_compute_is_internal(alias):
+    import mxnet._deferred_compute as dc
+    with pytest.raises(mxnet_alias.InternalAPIError):
+        dc.context()
+
+
+def test_discard_stderr_silences_native_writes_and_restores(capfd):
+    import os
+    from mxlite.test_utils import discard_stderr
+    with discard_stderr():
+        os.write(2, b"native\n")
+        print("python", file=sys.stderr)
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
 def test_uninstall_removes_the_aliases(alias):
     mxnet_alias.uninstall()
     assert "mxnet" not in sys.modules and "common" not in sys.modules

@@ -3,7 +3,8 @@ compiled, and run on later calls (``HybridBlock`` owns one ``CachedGraph``)."""
 import warnings
 
 from ..autograd import state as _state_module
-from ..ndarray import ndarray
+from ..autograd.op import Node, Op
+from ..ndarray import ndarray, wrap
 from .executor import Program
 from .passes import PASSES, optimize
 from .tracer import Untraceable, build_outputs, trace
@@ -73,19 +74,24 @@ class CachedGraph:
     def __call__(self, block, args, run_eagerly):
         """``block``'s result for ``args``: traced (by ``run_eagerly()``) on a new signature,
         else the graph run."""
+        flat, key = signature(args)
         if self.fallback is not None:
             self.imperative_calls += 1
-            return run_eagerly()
-        flat, key = signature(args)
+            return _record_whole_call(run_eagerly(), flat, block)
         if key is None:
-            return self._fail(run_eagerly, "an unhashable non-array argument", "the call")
+            return _record_whole_call(
+                self._fail(run_eagerly, "an unhashable non-array argument", "the call"),
+                flat, block)
         entry = self.entries.get(key)
         if entry is None:
-            return self._trace(block, flat, key, run_eagerly)
+            return _record_whole_call(self._trace(block, flat, key, run_eagerly), flat, block)
         entry.calls += 1
         dev = flat[0]._device if flat else None
         sources = flat + [p.data(dev) for p in entry.params] + entry.constants
-        return build_outputs(entry.graph.out_tree, entry.program.run(sources))
+        outs = entry.program.run(sources)
+        if _state.recording and any(o._node is None for o in outs):  # an input given back
+            return _record_whole_call(build_outputs(entry.graph.out_tree, outs), flat, block)
+        return build_outputs(entry.graph.out_tree, outs)
 
     def _trace(self, block, flat, key, run_eagerly):
         params = block.collect_params()
@@ -148,6 +154,41 @@ class CachedGraph:
             if entry.program.plan is not None:
                 lines.append(f"    memory plan: {entry.program.plan!r}")
         return "\n".join(lines)
+
+
+def _no_gradient(ctx, g):
+    return (None,) * len(ctx.inputs)
+
+
+_WHOLE_CALL = Op("hybridized_call", None, _no_gradient, anonymous=True)
+
+
+def _record_whole_call(result, flat, block):
+    """A hybridized call's ``result`` with every output on the tape, as MXNet records each
+    call of a hybridized block as one CachedOp node over its inputs and parameters: an
+    output that depends on no recorded array (a mask of the input, a nonzero, the input
+    given back) gets a node over them that sends no gradient, so ``backward`` from it
+    works on the tracing call, the graph calls and after a fallback alike."""
+    if not _state.recording:
+        return result
+    sources = tuple(a for a in flat if a._node is not None) + tuple(
+        arr for p in block.collect_params().values() if p._data is not None
+        for arr in p._data.values() if arr._node is not None)
+    if not sources:
+        return result
+
+    def on_tape(o):
+        if isinstance(o, ndarray):
+            if o._node is None:
+                if any(o is a for a in flat):  # a new handle: the caller's input stays off
+                    o = wrap(o._data, o._device)
+                o._node = Node(_WHOLE_CALL, sources, {}, None, None, o._device.backend)
+                o._oidx = 0
+            return o
+        if type(o) in (list, tuple):
+            return type(o)(on_tape(v) for v in o)
+        return o
+    return on_tape(result)
 
 
 def _param_ids(params):

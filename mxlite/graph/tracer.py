@@ -107,8 +107,11 @@ class Tracer:
                 return self.fail("an op argument that is a raw array of a traced value")
         for value in params.values():
             if self._holds_traced_buffer(value):
-                return self.fail(f"an array computed in the forward used as a parameter of "
-                                 f"`{op.name}` (e.g. an index)")
+                made_by = ("a block input" if self._holds_input(value)
+                           else "an array computed in the forward")
+                return self.fail(f"{made_by} used as a parameter of `{op.name}` (e.g. a "
+                                 "boolean mask or an index array: its values, not only its "
+                                 "shape, decide the result)")
         outs = out if op.nout > 1 else (out,)
         for o in outs:
             self.made.pop(id(o), None)
@@ -120,6 +123,13 @@ class Tracer:
         if isinstance(value, ndarray):
             return id(value) in self.values or id(value._data) in self.buffers
         return hasattr(value, "shape") and id(value) in self.buffers
+
+    def _holds_input(self, value):
+        if isinstance(value, (tuple, list)):
+            return any(self._holds_input(v) for v in value)
+        if isinstance(value, ndarray):
+            return self.values.get(id(value)) in self.inputs
+        return self.buffers.get(id(value)) in self.inputs  # a backend array
 
     def untraceable(self, reason, array=None):
         if self.paused or self.failure is not None or threading.get_ident() != self.thread:
