@@ -1,4 +1,6 @@
 """Shape, data-movement and indexing ops: numpy's values, scatter-add gradients."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -128,6 +130,53 @@ def test_repeat_gradient_sums_copies(device):
         y = mnp.repeat(a, 3)
     y.backward()
     np.testing.assert_array_equal(a.grad.asnumpy(), [3, 3])
+
+
+def test_repeat_with_one_count_broadcasts_it(device):
+    a = RNG.standard_normal((3, 4, 2))
+    for axis in (0, 1, None):
+        _same(lambda v: mnp.repeat(v, [2], axis=axis), lambda v: np.repeat(v, [2], axis=axis),
+              a.shape, device=device)
+    with pytest.raises(ValueError, match=r"repeats of shape \(2,\) do not match axis 0"):
+        mnp.repeat(mnp.array(a, device=device), [1, 2], axis=0)
+
+
+@pytest.mark.parametrize("name, ndim", [("hsplit", 1), ("vsplit", 2), ("dsplit", 3)])
+def test_directional_split_needs_enough_dimensions(name, ndim, device):
+    for shape in [(), (4,), (4, 4)][:ndim]:
+        with pytest.raises(ValueError, match=re.escape(
+                f"{name} only works on arrays of {ndim} or more dimensions, got shape {shape}")):
+            getattr(mnp, name)(mnp.ones(shape, device=device), 2)
+    shape = (4, 4, 4)[:ndim]
+    _same(lambda v: getattr(mnp, name)(v, 2), lambda v: getattr(np, name)(v, 2), shape,
+          device=device)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric"])
+@pytest.mark.parametrize("shape, widths", [((5,), (2, 3)), ((4,), (7, 9)), ((1,), (2, 2)),
+                                           ((2, 3), ((5, 4), (0, 7)))])
+def test_pad_odd_reflection(mode, shape, widths, device):
+    """reflect_type='odd' mirrors through the edge value; pads wider than the axis reflect
+    the padded array again, as numpy's do."""
+    _same(lambda v: mnp.pad(v, widths, mode=mode, reflect_type="odd"),
+          lambda v: np.pad(v, widths, mode=mode, reflect_type="odd"), shape, device=device)
+    got = mnp.pad(mnp.array([1, 2, 3], dtype="int32", device=device), 2, mode=mode,
+                  reflect_type="odd")
+    want = np.pad(np.array([1, 2, 3], dtype="int32"), 2, mode=mode, reflect_type="odd")
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got.asnumpy(), want)
+    even = mnp.pad(mnp.arange(4.0, device=device), 3, mode=mode, reflect_type="even")
+    np.testing.assert_array_equal(even.asnumpy(), np.pad(np.arange(4.0), 3, mode=mode))
+    with pytest.raises(ValueError, match="reflect_type must be 'even' or 'odd'"):
+        mnp.pad(mnp.ones(3, device=device), 1, mode=mode, reflect_type="mirror")
+
+
+def test_triangles_of_a_0d_array_raise_mxnet_error(device):
+    for fn in (mnp.tril, mnp.triu):
+        with pytest.raises(mx.MXNetError, match=r"needs at least 1 dimension, got shape \(\)"):
+            fn(mnp.array(10.0, device=device))
+        with pytest.raises(ValueError):  # numpy's type too
+            fn(mnp.array(10.0, device=device))
 
 
 def test_split_unused_outputs_get_no_gradient(device):

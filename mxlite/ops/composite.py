@@ -12,7 +12,7 @@ import numpy as _np
 
 from ..autograd import apply, is_training, pause
 from ..ndarray import wrap
-from . import as_axes, finish_out, keep_shape, on_inputs_device, to_nd
+from . import ShapeError, as_axes, finish_out, keep_shape, on_inputs_device, to_nd
 from .elemwise import abs as _abs, exp, isfinite, isnan, log, logical_not, power, sqrt, where
 from .linalg import _norm2, inv, matmul, solve, svd, tensordot
 from .reduce import count_nonzero, max as _max, mean, min as _min, sum as _sum
@@ -244,8 +244,8 @@ def _triangle(m, k, lower):
     m = to_nd(m)
     if m.ndim == 1:
         m = broadcast_to(m, (m.shape[0], m.shape[0]))
-    if m.ndim < 2:
-        raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got "
+    if m.ndim < 2:  # MXNet raises its MXNetError here, numpy a ValueError: this is both
+        raise ShapeError(f"{'tril' if lower else 'triu'} needs at least 1 dimension, got "
                          f"shape {m.shape}")
     rows, cols = m.shape[-2:]
     mask = _np.tri(rows, cols, k if lower else k - 1, dtype=bool)

@@ -494,17 +494,25 @@ def array_split(ary, indices_or_sections, axis=0):
     return _split(ary, indices_or_sections, axis, False)
 
 
-def hsplit(ary, indices_or_sections):
+def _split_needs(name, ary, ndim):
     ary = to_nd(ary)
+    if ary.ndim < ndim:
+        raise ValueError(f"{name} only works on arrays of {ndim} or more dimensions, got "
+                         f"shape {ary.shape}")
+    return ary
+
+
+def hsplit(ary, indices_or_sections):
+    ary = _split_needs("hsplit", ary, 1)
     return split(ary, indices_or_sections, axis=0 if ary.ndim == 1 else 1)
 
 
 def vsplit(ary, indices_or_sections):
-    return split(ary, indices_or_sections, axis=0)
+    return split(_split_needs("vsplit", ary, 2), indices_or_sections, axis=0)
 
 
 def dsplit(ary, indices_or_sections):
-    return split(ary, indices_or_sections, axis=2)
+    return split(_split_needs("dsplit", ary, 3), indices_or_sections, axis=2)
 
 
 def tile(A, reps):
@@ -531,6 +539,8 @@ def repeat(a, repeats, axis=None):
     if isinstance(repeats, ndarray):
         repeats = repeats.asnumpy()
     counts = _np.asarray(repeats)
+    if counts.shape == (1,):  # one count for every entry, as numpy broadcasts it
+        counts = counts[0]
     if counts.ndim == 0:
         r = int(counts)
         if r < 0:
@@ -621,13 +631,17 @@ class _pad_constant:
 
 
 
-def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
-    """numpy's pad for modes constant, edge, reflect, symmetric and wrap.
+def pad(array, pad_width, mode="constant", constant_values=0, reflect_type="even",
+        **kwargs):
+    """numpy's pad for modes constant, edge, reflect, symmetric and wrap; ``reflect_type``
+    'odd' mirrors reflect and symmetric through the edge value (2 * edge - reflection).
 
     The non-constant modes gather rows by index along each axis, so the gradient
     scatter-adds every copy back to its source."""
     if kwargs:
         raise TypeError(f"pad got unsupported arguments {sorted(kwargs)}")
+    if reflect_type not in ("even", "odd"):
+        raise ValueError(f"pad: reflect_type must be 'even' or 'odd', got {reflect_type!r}")
     array = to_nd(array)
     widths = _np.broadcast_to(_np.asarray(pad_width, dtype=_np.int64), (array.ndim, 2))
     widths = tuple((int(lo), int(hi)) for lo, hi in widths)
@@ -640,14 +654,42 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     if mode not in ("edge", "reflect", "symmetric", "wrap"):
         raise ValueError(f"pad mode {mode!r} is not supported; use constant, edge, reflect, "
                          "symmetric or wrap")
+    odd = reflect_type == "odd" and mode in ("reflect", "symmetric")
     res = array
     for ax, (lo, hi) in enumerate(widths):
         if lo or hi:
             if array.shape[ax] == 0:
                 raise ValueError(f"cannot pad an empty axis {ax} with mode {mode!r}")
-            idx = _np.pad(_np.arange(array.shape[ax]), (lo, hi), mode=mode)
-            res = take(res, idx, axis=ax)
+            if odd:
+                res = _pad_odd(res, ax, lo, hi, mode)
+            else:
+                idx = _np.pad(_np.arange(array.shape[ax]), (lo, hi), mode=mode)
+                res = take(res, idx, axis=ax)
     return res if res is not array else copy(array)
+
+
+def _pad_odd(res, ax, lo, hi, mode):
+    """Odd reflection along ``ax``, in rounds of at most one reflection per side as numpy
+    pads (a wider pad reflects the already padded array, through its new edge)."""
+    while lo or hi:
+        n = res.shape[ax]
+        room = n if mode == "symmetric" else max(n - 1, 1)
+        step_lo, step_hi = min(lo, room), min(hi, room)
+        idx = _np.pad(_np.arange(n), (step_lo, step_hi), mode=mode if n > 1 else "edge")
+        mirrored = take(res, idx, axis=ax)
+        sign = _np.ones(len(idx), dtype=res.dtype)
+        sign[:step_lo] = sign[step_lo + n:] = -1
+        edge = _np.zeros(len(idx), dtype=_np.int64)
+        edge[step_lo + n:] = n - 1
+        shape = [1] * res.ndim
+        shape[ax] = len(idx)
+        be = res._device.backend
+        # pads: 2 * edge - mirrored; the original rows: mirrored (times 1, plus 0 * edge)
+        sign_nd = wrap(be.asarray(sign.reshape(shape)), res._device)
+        twice_nd = wrap(be.asarray((1 - sign.reshape(shape))), res._device)
+        res = mirrored * sign_nd + take(res, edge, axis=ax) * twice_nd
+        lo, hi = lo - step_lo, hi - step_hi
+    return res
 
 
 @on_inputs_device
