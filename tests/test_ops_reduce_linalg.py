@@ -196,6 +196,12 @@ def test_linalg_values(device):
     np.testing.assert_allclose(la.solve(ma[0], mnp.array(b[0, :, 0], dtype="float64", device=device)).asnumpy(),
                                np.linalg.solve(a[0], b[0, :, 0]), rtol=1e-10)
     np.testing.assert_allclose(la.svd(ma)[1].asnumpy(), np.linalg.svd(a)[1], rtol=1e-10)
+    # b shaped a.shape[:-1] is a stack of vectors (MXNet's and NumPy 1.x's rule)
+    vecs = RNG.standard_normal((2, 3))
+    got = la.solve(ma, mnp.array(vecs, dtype="float64", device=device)).asnumpy()
+    np.testing.assert_allclose(got, np.linalg.solve(a, vecs[..., None])[..., 0], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"b of shape \(2, 4\) does not fit a of shape"):
+        la.solve(ma, mnp.ones((2, 4), dtype="float64", device=device))
 
 
 LINALG_GRADS = [
@@ -204,6 +210,8 @@ LINALG_GRADS = [
     ("slogdet", lambda a: mnp.linalg.slogdet(a)[1], [(3, 3)]),
     ("solve", lambda a, b: mnp.linalg.solve(a, b), [(3, 3), (3, 2)]),
     ("solve_vec", lambda a, b: mnp.linalg.solve(a, b), [(3, 3), (3,)]),
+    ("solve_stack_of_vecs", lambda a, b: mnp.linalg.solve(a, b), [(2, 3, 3), (2, 3)]),
+    ("solve_one_vec_for_a_stack", lambda a, b: mnp.linalg.solve(a, b), [(2, 3, 3), (3,)]),
     ("cholesky", lambda m: mnp.linalg.cholesky(mnp.matmul(m, m.T) + 3 * mnp.eye(3,
                                                 dtype="float64", device=m.device)), [(3, 3)]),
     ("svdvals", lambda a: mnp.linalg.svd(a)[1], [(3, 2)]),

@@ -481,14 +481,17 @@ def slogdet(a):
 
 
 def solve(a, b):
-    """numpy 2 rules: a 1-D ``b`` is one vector, otherwise ``b`` is (..., M, K)."""
+    """``b`` is a stack of vectors when its shape is ``a.shape[:-1]`` (MXNet's rule, NumPy
+    1.x's: (3, 5, 5) with (3, 5) solves three vectors; NumPy 2 reads a (3, 5) ``b`` as one
+    matrix for every ``a``), else (..., M, K) matrices broadcast against ``a``."""
     a = _square(a, "solve")
     b = to_nd(b, a)
-    if b.ndim == 1:
-        if b.shape[0] != a.shape[-1]:
+    if b.shape == a.shape[:-1] or b.ndim == 1:
+        if b.shape[-1] != a.shape[-1]:
             raise ValueError(f"linalg.solve: b of shape {b.shape} does not fit a of shape "
                              f"{a.shape}")
-        return reshape(apply(_solve, (a, reshape(b, (-1, 1)))), a.shape[:-1])
+        x = apply(_solve, (a, reshape(b, b.shape + (1,))))
+        return reshape(x, x.shape[:-1])
     if b.shape[-2] != a.shape[-1]:
         raise ValueError(f"linalg.solve: b of shape {b.shape} does not fit a of shape "
                          f"{a.shape}; b must be (..., {a.shape[-1]}, K) or ({a.shape[-1]},)")
