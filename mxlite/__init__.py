@@ -14,7 +14,7 @@ from . import gluon
 from . import amp
 from . import symbol, test_utils
 from . import context, random, util
-from . import kvstore, recordio
+from . import io, kvstore, recordio
 from . import kvstore as kv
 
 _LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
