@@ -3,7 +3,8 @@ from . import base, device, storage
 from .base import MXNetError
 from .storage import OutOfMemoryError
 from .storage import OutOfMemoryError as MemoryError  # noqa: A001 - MXNet-style name
-from .device import Device, Context, cpu, gpu, cpu_pinned, current_device, num_gpus
+from .device import (Device, Context, cpu, gpu, cpu_pinned, current_context, current_device,
+                     num_gpus)
 from .ndarray import ndarray
 from . import autograd, profiler
 from . import numpy as np

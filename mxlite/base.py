@@ -8,7 +8,12 @@ import numpy as _np
 
 __all__ = ["MXNetError", "DeviceMismatchError", "GPUUnavailableError", "default_float",
            "set_np_default_dtype", "is_np_default_dtype", "float32", "float16", "bfloat16",
-           "is_floating", "finfo"]
+           "is_floating", "finfo", "integer_types", "numeric_types", "string_types"]
+
+# MXNet's isinstance groups (``mxnet.base``), which user code and MXNet's tests check against
+integer_types = (int, _np.int32, _np.int64)
+numeric_types = (float, int, _np.generic)
+string_types = (str,)
 
 
 class MXNetError(RuntimeError):

@@ -16,9 +16,11 @@ import numpy as _np
 
 from .base import MXNetError, bfloat16
 
-__all__ = ["atomic_write", "write_npz", "read_npz", "npz_bytes", "read_npz_bytes"]
+__all__ = ["atomic_write", "write_npz", "write_npy", "read_npz", "read_arrays", "npz_bytes",
+           "read_npz_bytes"]
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members / an empty one
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 @contextlib.contextmanager
@@ -68,6 +70,12 @@ def write_npz(path, arrays):
         _np.savez(f, **arrays)
 
 
+def write_npy(path, array):
+    """Save one host array as ``.npy`` at exactly ``path`` (numpy.save would add '.npy')."""
+    with atomic_write(path) as f:
+        _np.save(f, array, allow_pickle=False)
+
+
 def npz_bytes(arrays):
     """The bytes ``write_npz`` would write."""
     buf = io.BytesIO()
@@ -87,6 +95,25 @@ def read_npz(path, what, expected):
         return _read(f, f"{what}: '{path}'", expected)
 
 
+def read_arrays(path, what, expected):
+    """The array of an ``.npy`` or the dict of arrays of an ``.npz`` at ``path`` (told
+    apart by their first bytes), with ``read_npz``'s checks and messages."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            f.seek(0)
+            return _read(f, f"{what}: '{path}'", expected)
+        f.seek(0)
+        try:
+            return _bfloat16_restored(_np.load(f, allow_pickle=False))
+        except ValueError as e:
+            if "allow_pickle" in str(e):
+                raise MXNetError(f"{what}: '{path}' holds pickled Python objects, which can run "
+                                 "code when loaded; mxlite reads arrays only") from None
+            raise MXNetError(f"{what}: '{path}' is truncated or corrupt ({e}); save it again "
+                             "or use an earlier copy") from None
+
+
 def read_npz_bytes(data, what, expected):
     """``read_npz`` for ``.npz`` bytes in memory."""
     return _read(io.BytesIO(data), what, expected)
@@ -98,7 +125,7 @@ def _read(f, source, expected):
     if head not in _ZIP_MAGIC:
         raise MXNetError(
             f"{source} is not an .npz archive (it starts with {head!r}, an .npz starts with "
-            f"b'PK'); expected a file written by {expected}")
+            f"b'PK', an .npy with b'\\x93NUMPY'); expected a file written by {expected}")
     try:
         with _np.load(f, allow_pickle=False) as npz:
             return {key: _bfloat16_restored(npz[key]) for key in npz.files}

@@ -160,8 +160,9 @@ class ndarray:
         return int(self._scalar("int()"))
 
     def __index__(self):
-        if self._data.dtype.kind not in "iub":
-            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        if self._data.dtype.kind not in "iu" or self._data.ndim:
+            raise TypeError(f"only 0-d integer arrays can be used as an index, not a "
+                            f"{self.dtype} array of shape {self.shape}")
         return int(self._scalar("__index__"))
 
     def __complex__(self):
@@ -185,7 +186,10 @@ class ndarray:
     def __format__(self, spec):
         if self._data.ndim == 0:
             return format(self.item(), spec)
-        return format(str(self), spec)
+        if spec:  # as numpy: a format spec applies to scalars only
+            raise TypeError(f"unsupported format string {spec!r} for an array of shape "
+                            f"{self.shape}; format its elements, or a 0-d array")
+        return str(self)
 
     def __reduce__(self):
         return (_unpickle, (self.asnumpy(), str(self._device.device_type),

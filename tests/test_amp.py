@@ -372,7 +372,7 @@ def test_bfloat16_cast_print_and_math():
 def test_bfloat16_save_and_load(tmp_path):
     x = mx.np.array([1.0, -2.5, 65280.0]).astype("bfloat16")
     mx.npx.save(str(tmp_path / "a.npz"), [x])
-    loaded = mx.npx.load(str(tmp_path / "a.npz"))[0]
+    loaded = mx.npx.load(str(tmp_path / "a.npz"))["arr_0"]
     assert loaded.dtype == BF16
     np.testing.assert_array_equal(loaded.asnumpy(), x.asnumpy())
     mx.npx.savez(str(tmp_path / "b.npz"), w=x)

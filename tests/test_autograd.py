@@ -394,3 +394,61 @@ def test_an_unshared_gradient_is_handed_to_its_buffer():
     y.backward()
     assert x.grad is grad  # the same ndarray, now holding the computed array
     assert x.grad.asnumpy().tolist() == [3.0] * 1000
+
+
+@pytest.mark.parametrize("compare", [
+    lambda a: a == 2.0, lambda a: a < mx.np.array([[1.0], [3.0]], device=a.device),
+    lambda a: mx.np.logical_and(a > 1, a < 5), lambda a: mx.np.not_equal(a, a * 2)])
+def test_comparisons_send_a_zero_gradient(compare, device):
+    """MXNet gives comparisons and logical ops zero gradients, so backward from one runs."""
+    a = mx.np.array([1.0, 2.0, 5.0], device=device)
+    a.attach_grad()
+    a.grad[:] = 7
+    with autograd.record():
+        z = compare(a)
+    z.backward()
+    assert z.dtype == np.bool_
+    np.testing.assert_array_equal(a.grad.asnumpy(), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("op, dx2", [("mod", lambda c, x: -np.floor(c / x)),
+                                     ("fmod", lambda c, x: -np.trunc(c / x))])
+def test_scalar_dividend_mod_gradient(op, dx2, device):
+    x = mx.np.array([1.5, -2.0, 5.0], dtype="float64", device=device)
+    x.attach_grad()
+    with autograd.record():
+        y = getattr(mx.np, op)(3.7, x) if op == "fmod" else 3.7 % x
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), dx2(3.7, x.asnumpy()))
+
+
+@pytest.mark.parametrize("key, value_shape", [
+    (1, (6,)), ((slice(1, 3), slice(None, None, 2)), (3,)), ((), (4, 6)),
+    (np.array([0, 3]), (2, 6)), ((slice(None), 2), (4,))])
+def test_assignment_of_a_recorded_value_is_recorded(key, value_shape, device):
+    """MXNet records ``x[key] = y`` when x is not on the tape: the gradient at ``key``
+    reaches y (summed where y was broadcast); x's old values are constants."""
+    weights = np.arange(24.0).reshape(4, 6)
+    x = mx.np.zeros((4, 6), dtype="float64", device=device)
+    y = mx.np.array(np.ones(value_shape[-1:]), dtype="float64", device=device)
+    y.attach_grad()
+    with autograd.record():
+        x[key] = y * 2
+        loss = (x * mx.np.array(weights, device=device)).sum()
+    loss.backward()
+    region = np.broadcast_to(weights[key], np.zeros((4, 6))[key].shape)
+    want = 2 * region.reshape((-1,) + value_shape[-1:]).sum(axis=0)
+    np.testing.assert_allclose(y.grad.asnumpy(), want)
+    with pytest.raises(MXNetError, match=r"Inplace operations \(\+=, -=, x\[:\]=, etc\) are "
+                                         "not supported when recording with"):
+        with autograd.record():
+            x[0] = y  # x is on the tape now
+
+
+def test_assignment_of_constants_stays_off_the_tape(device):
+    x = mx.np.zeros(3, device=device)
+    y = mx.np.ones(3, device=device)  # no gradient attached
+    with autograd.record():
+        x[:] = y
+        x[0] = 5.0
+    assert x._node is None and x.asnumpy().tolist() == [5.0, 1.0, 1.0]

@@ -159,3 +159,18 @@ def test_runner_counts_an_mxnet_style_file(tmp_path):
     assert "test_square: 2/0/0/0" in summary
     assert "mxnet.nd.array" in summary and "hybrid_forward" in summary
     assert summary in proc.stdout
+
+
+def test_legacy_helpers_mxnet_files_import(alias):
+    import mxlite
+    import mxnet as mx
+    from common import TemporaryDirectory
+    from mxnet.ndarray.ndarray import py_slice
+    assert py_slice is slice
+    with TemporaryDirectory() as folder:
+        assert Path(folder).is_dir()
+    assert not Path(folder).exists()
+    # MXNet 2.x's np.ndarray subclasses NDArray; making a legacy array is legacy
+    assert isinstance(mxlite.np.ones(2), mx.nd.NDArray) and not isinstance([1], mx.nd.NDArray)
+    with pytest.raises(mxnet_alias.LegacyAPIError):
+        mx.nd.NDArray()

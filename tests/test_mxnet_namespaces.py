@@ -125,13 +125,18 @@ def test_npx_slice_matches_python_slicing():
 
 def test_from_numpy_shares_memory_and_dlpack_round_trips():
     host = onp.arange(6.0).reshape(2, 3)
+    strided = host[:, ::2]
+    with pytest.raises(ValueError, match="zero copy needs a C-contiguous array"):
+        npx.from_numpy(strided)
+    copied = npx.from_numpy(strided, zero_copy=False)
+    copied[0, 0] = -1
+    assert host[0, 0] == 0 and copied.shape == (2, 2) and host.flags.writeable
     x = npx.from_numpy(host)
     x[0, 0] = 9
     assert host[0, 0] == 9  # zero copy, as MXNet's from_numpy
-    strided = npx.from_numpy(host[:, ::2])  # not C-contiguous: copied
-    strided[0, 0] = -1
-    assert host[0, 0] == 9 and strided.shape == (2, 2)
-    assert npx.from_numpy(host, zero_copy=False).asnumpy() is not host
+    with pytest.raises(ValueError, match="read-only"):  # MXNet's array owns it now
+        host[0, 1] = 5
+    assert npx.from_numpy(onp.ones(2), zero_copy=False).asnumpy() is not host
     with pytest.raises(TypeError, match="mx.np.array"):
         npx.from_numpy([1, 2])
     for export in (npx.to_dlpack_for_read, npx.to_dlpack_for_write,
@@ -141,9 +146,10 @@ def test_from_numpy_shares_memory_and_dlpack_round_trips():
         onp.testing.assert_array_equal(y.asnumpy(), host)
         with pytest.raises(ValueError, match="can be imported once"):
             npx.from_dlpack(capsule)
-    view = npx.from_dlpack(host)  # a producer object gives a writable view
+    writable = onp.arange(6.0).reshape(2, 3)
+    view = npx.from_dlpack(writable)  # a producer object gives a writable view
     view[1, 1] = 5
-    assert host[1, 1] == 5
+    assert writable[1, 1] == 5
 
 
 def test_numpy_functions_dispatch_to_mx_np():

@@ -170,3 +170,27 @@ def test_random_is_reproducible_per_device():
     x = mx.np.arange(10)
     mx.np.random.shuffle(x)
     assert sorted(x.tolist()) == list(range(10))
+
+
+def test_copy_order_format_spec_and_index_follow_mxnet():
+    import operator
+    a = mx.np.array([np.pi])
+    assert a.copy(order="C").asnumpy().tolist() == a.asnumpy().tolist()
+    with pytest.raises(NotImplementedError, match="order='C'"):
+        a.copy(order="F")
+    assert "{:0.3g}".format(mx.np.array(np.pi)) == "3.14"
+    assert "{}".format(a) == "{}".format(a.asnumpy())
+    with pytest.raises(TypeError, match="unsupported format string"):
+        "{:30}".format(a)
+    assert operator.index(mx.np.array(3, dtype="int64")) == 3
+    for bad in (mx.np.ones((1,), dtype="int32"), mx.np.array(True), mx.np.ones(())):
+        with pytest.raises(TypeError, match="only 0-d integer arrays"):
+            operator.index(bad)
+
+
+def test_mxnet_base_type_groups():
+    assert isinstance(np.int64(3), mx.base.integer_types) and not isinstance(
+        3.0, mx.base.integer_types)
+    assert isinstance(np.float16(1), mx.base.numeric_types)
+    assert isinstance("w", mx.base.string_types)
+    assert mx.current_context() is mx.current_device()

@@ -581,16 +581,22 @@ def test_save_load_round_trip(tmp_path, device):
     a = mnp.array([[1.0, 2.0]], device=device)
     b = mnp.array(np.array([1, 2, 3], dtype=np.int32), device=device)
     path = str(tmp_path / "arrays")
-    npx.save(path, [a, b])
+    npx.save(path, [a, b])  # an .npz, read back by name (MXNet 2.x's load)
     loaded = npx.load(path)
-    assert isinstance(loaded, list) and len(loaded) == 2
-    np.testing.assert_array_equal(loaded[0].asnumpy(), a.asnumpy())
-    assert loaded[1].dtype == np.int32
+    assert sorted(loaded) == ["arr_0", "arr_1"]
+    np.testing.assert_array_equal(loaded["arr_0"].asnumpy(), a.asnumpy())
+    assert loaded["arr_1"].dtype == np.int32 and loaded["arr_1"].device == device
     npx.save(path, {"w": a, "arr_x": b})
     loaded = npx.load(path)
     assert sorted(loaded) == ["arr_x", "w"]
-    npx.save(path, a)
-    assert npx.load(path)[0].shape == (1, 2)
+    npx.save(path, a)  # one array: NumPy's .npy, at exactly that name
+    np.testing.assert_array_equal(np.load(path), a.asnumpy())
+    single = npx.load(path, device=device)
+    assert single.shape == (1, 2) and single.device == device
+    npx.savez(path, a, named=b)
+    with np.load(path) as npz:
+        assert sorted(npz.files) == ["arr_0", "named"]
+    assert sorted(npx.load(path)) == ["arr_0", "named"]
     with pytest.raises(TypeError, match="ndarray"):
         npx.save(path, [a, 3])
 

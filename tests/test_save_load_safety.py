@@ -108,12 +108,12 @@ def test_a_save_keeps_the_permissions_and_links_of_the_file_it_replaces(tmp_path
     path.chmod(0o640)
     mx.npx.save(str(path), [mx.np.zeros(2)])
     assert path.stat().st_mode & 0o777 == 0o640
-    np.testing.assert_array_equal(mx.npx.load(str(path))[0].asnumpy(), np.zeros(2))
+    np.testing.assert_array_equal(mx.npx.load(str(path))["arr_0"].asnumpy(), np.zeros(2))
     link = tmp_path / "link.npz"
     link.symlink_to(path)
     mx.npx.save(str(link), [mx.np.full(2, 7.0)])  # writes through the link, which stays one
     assert link.is_symlink()
-    np.testing.assert_array_equal(mx.npx.load(str(path))[0].asnumpy(), np.full(2, 7.0))
+    np.testing.assert_array_equal(mx.npx.load(str(path))["arr_0"].asnumpy(), np.full(2, 7.0))
     with pytest.raises(FileNotFoundError, match="cannot save '.*no-such-folder/x.npz'"):
         mx.npx.save(str(tmp_path / "no-such-folder" / "x.npz"), [mx.np.ones(2)])
 

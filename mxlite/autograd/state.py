@@ -93,8 +93,9 @@ def check_inplace(array):
     does, else count it in the buffer's version (backward refuses stale saved arrays)."""
     if array._node is not None and state.recording:
         raise MXNetError(
-            "Inplace operations (+=, -=, x[:]=, out=, etc) are not supported when recording "
-            "with autograd: this array is part of the recorded graph. Compute a new array "
+            "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with "
+            "autograd (out= neither): this array is part of the recorded graph. Compute a new "
+            "array "
             "instead (y = x + 1, np.where) or do the write under autograd.pause().")
     bump_version(array)
 

@@ -29,9 +29,12 @@ def _compare(f):
 
 
 def _setitem(self, key, value):
-    """In-place write; refused on arrays that are part of a recorded graph."""
+    """In-place write; refused on arrays that are part of a recorded graph, recorded when
+    the value is on it."""
     check_inplace(self)
-    self._data[as_raw_key(key, self._device)] = as_raw(value, self._device)
+    raw_key = as_raw_key(key, self._device)
+    self._data[raw_key] = as_raw(value, self._device)
+    S.record_assignment(self, raw_key, value)
 
 
 def _inplace(name):
@@ -60,6 +63,12 @@ def _transpose(self, *axes):
         return S.transpose(self)
     return S.transpose(self, _shape_args(axes) if len(axes) > 1 or
                        isinstance(axes[0], (tuple, list)) else (axes[0],))
+
+
+def _copy(self, order="C"):
+    if order != "C":  # MXNet's arrays are C-ordered
+        raise NotImplementedError(f"ndarray.copy only supports order='C', got {order!r}")
+    return S.copy(self)
 
 
 def _copyto(self, other):
@@ -141,7 +150,7 @@ _METHODS = {
     "repeat": _repeat, "tile": _tile, "flip": S.flip, "take": S.take, "sort": _sort,
     "argsort": S.argsort, "nonzero": S.nonzero, "fill": _fill,
     "moveaxis": S.moveaxis, "split": S.split,
-    "astype": S.astype, "copy": S.copy,
+    "astype": S.astype, "copy": _copy,
     "to_device": S.to_device, "as_in_ctx": _deprecated_to_device,
     "as_in_context": _deprecated_to_device, "copyto": _copyto,
     # MXNet 2.x: an mx.np array converts to itself (mx.nd's NDArray is not part of mxlite)

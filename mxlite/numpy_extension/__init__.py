@@ -1,8 +1,7 @@
 """``mx.npx``: MXNet's neural-network operators and runtime helpers."""
-import re
 
 from ..device import Device, current_device
-from ..fileio import read_npz, write_npz
+from ..fileio import read_arrays, write_npy, write_npz
 from ..ndarray import ndarray, wrap
 from ..ops.nn import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
@@ -46,15 +45,13 @@ def waitall():
             dev._backend.synchronize()
 
 
-_LIST_KEY = re.compile(r"arr_(\d+)$")
-
-
 def save(file, arr):
-    """Save an ndarray, a list of them or a dict of them to ``file`` (an uncompressed
-    ``.npz``, written to exactly that name and replacing it atomically). Lists are stored
-    under keys ``arr_0``, ``arr_1``, ... and come back from ``load`` as lists."""
+    """Save an ndarray to ``file`` in NumPy's ``.npy`` format (MXNet 2.x), or a list or
+    dict of them as an uncompressed ``.npz`` (lists under keys ``arr_0``, ``arr_1``, ...,
+    as ``savez`` names them); written to exactly that name, replacing it atomically."""
     if isinstance(arr, ndarray):
-        arr = [arr]
+        write_npy(file, arr.asnumpy())
+        return
     if isinstance(arr, dict):
         for key, value in arr.items():
             if not isinstance(key, str) or not isinstance(value, ndarray):
@@ -79,14 +76,11 @@ def savez(file, *args, **kwds):
 
 
 def load(file, device=None):
-    """Load what ``save`` wrote: a list when the keys are ``arr_0 .. arr_{n-1}``,
-    otherwise a dict. Arrays keep their saved dtype and go to ``device`` (default: the
-    current device)."""
+    """Load an ``.npy`` file as one ndarray, an ``.npz`` as a dict of them keyed by name
+    (``arr_0``, ... for positional ``savez`` arrays), as MXNet 2.x does. Arrays keep their
+    saved dtype and go to ``device`` (default: the current device)."""
     dev = Device(device or current_device())
-    host = read_npz(file, "npx.load", "npx.save or numpy.savez")
-    items = {key: wrap(dev.backend.asarray(value), dev) for key, value in host.items()}
-    positions = [_LIST_KEY.match(k) for k in items]
-    if items and all(positions) and \
-            sorted(int(m.group(1)) for m in positions) == list(range(len(items))):
-        return [items[f"arr_{i}"] for i in range(len(items))]
-    return items
+    host = read_arrays(file, "npx.load", "npx.save, npx.savez, numpy.save or numpy.savez")
+    if not isinstance(host, dict):
+        return wrap(dev.backend.asarray(host), dev)
+    return {key: wrap(dev.backend.asarray(value), dev) for key, value in host.items()}

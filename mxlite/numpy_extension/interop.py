@@ -11,14 +11,22 @@ __all__ = ["from_numpy", "from_dlpack", "to_dlpack_for_read", "to_dlpack_for_wri
 
 
 def from_numpy(ndarray_, zero_copy=True, array_cls=None):
-    """An mxlite array on the CPU over ``ndarray_``'s memory when ``zero_copy`` and it is
-    C-contiguous (writes show through both ways, as in MXNet); a copy otherwise."""
+    """An mxlite array on the CPU over ``ndarray_``'s memory (``zero_copy``), or a copy.
+
+    As MXNet's: zero copy needs a C-contiguous array, and the numpy array becomes read-only
+    (the mxlite array owns the memory now; its writes show through)."""
     if not isinstance(ndarray_, _onp.ndarray):
         raise TypeError(f"from_numpy takes a numpy.ndarray, got {type(ndarray_).__name__}; "
                         f"use mx.np.array(...) for other objects")
-    if zero_copy and ndarray_.flags.c_contiguous:
-        return wrap(ndarray_, cpu())
-    return creation.array(ndarray_, dtype=ndarray_.dtype, device=cpu())
+    if not zero_copy:
+        return creation.array(ndarray_, dtype=ndarray_.dtype, device=cpu())
+    if not ndarray_.flags.c_contiguous:
+        raise ValueError(f"from_numpy: zero copy needs a C-contiguous array (got strides "
+                         f"{ndarray_.strides} for shape {ndarray_.shape}); pass "
+                         "zero_copy=False to copy it, or numpy.ascontiguousarray(...) first")
+    shared = ndarray_.view()  # stays writable after its base is made read-only
+    ndarray_.flags.writeable = False
+    return wrap(shared, cpu())
 
 
 class _CapsuleProducer:

@@ -228,14 +228,14 @@ def _d_divide(ctx, g):
 
 
 def _d_mod(ctx, g):
-    if ctx.inputs[0].dtype.kind in "iub":  # MXNet: integer mod has zero gradient
-        return g * 0, (g * 0 if ctx.need[1] else None)
+    if g.dtype.kind in "iub":  # MXNet: integer mod has zero gradient (g has the result's
+        return g * 0, (g * 0 if ctx.need[1] else None)  # dtype; an input may be a scalar)
     return g, (-g * ctx.xp.floor_divide(*ctx.inputs) if ctx.need[1] else None)
 
 
 def _d_fmod(ctx, g):
     a, b = ctx.inputs
-    if a.dtype.kind in "iub":
+    if g.dtype.kind in "iub":
         return g * 0, (g * 0 if ctx.need[1] else None)
     return g, (-g * ctx.xp.trunc(a / b) if ctx.need[1] else None)
 
@@ -361,9 +361,11 @@ ROWS = (
            save_out=True, doc="``x1 * 2**x2`` with integer exponents; differentiable in x1 only."),
     binary("logaddexp", _d_logaddexp, save_out=True),
     binary("logaddexp2", _d_logaddexp2, save_out=True),
-    *(binary(name, None) for name in ("equal", "not_equal", "less", "less_equal", "greater",
-                                      "greater_equal", "logical_and", "logical_or",
-                                      "logical_xor")),
+    # MXNet gives comparisons and logical ops a zero gradient, so a loss that ends in one
+    # still runs backward (its inputs get zeros)
+    *(binary(name, zero_gradient) for name in ("equal", "not_equal", "less", "less_equal",
+                                               "greater", "greater_equal", "logical_and",
+                                               "logical_or", "logical_xor")),
     *(binary(name, None) for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd",
                                       "lcm")),
     binary("left_shift", None),  # bitwise_left_shift / bitwise_right_shift: plain functions

@@ -5,7 +5,8 @@ from collections import namedtuple
 
 import numpy as _np
 
-from ..autograd import Op, apply, defop
+from ..autograd import Op, apply, defop, is_recording
+from ..autograd.op import Node
 from ..backend.gpu import check_gpu_dtype
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
@@ -288,6 +289,24 @@ class _scatter_add:
         return (ctx.call(_getitem, g, key=ctx.params["key"]),)
 
 
+
+
+def _d_assigned(ctx, g):
+    return (ctx.call(_getitem, g, key=ctx.params["key"]),)
+
+
+_ASSIGNED = Op("index_assign", None, _d_assigned)
+
+
+def record_assignment(target, raw_key, value):
+    """After ``target[key] = value`` (written in place) while recording: ``target`` becomes
+    the output of a node over ``value``, whose gradient is the head's at ``key`` (MXNet
+    records the assignment when ``target`` is not on the tape; its old values are
+    constants)."""
+    if is_recording() and isinstance(value, ndarray) and value._node is not None:
+        target._node = Node(_ASSIGNED, (value,), {"key": raw_key}, None, None,
+                            target._device.backend)
+        target._oidx = 0
 
 
 def getitem(a, key):

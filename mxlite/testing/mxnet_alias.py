@@ -69,6 +69,7 @@ import random
 import re
 import signal
 import sys
+import tempfile
 import types
 
 import numpy as _onp
@@ -134,7 +135,8 @@ class _Stub(types.ModuleType):
         return _Missing(self._error, f"{self._what}: {self.__name__}.{attr}")
 
 
-_LEGACY_STUBS = ("mxnet.nd", "mxnet.ndarray", "mxnet.ndarray.numpy", "mxnet.sym",
+_LEGACY_STUBS = ("mxnet.nd", "mxnet.ndarray", "mxnet.ndarray.numpy",
+                 "mxnet.ndarray.ndarray", "mxnet.sym",
                  "mxnet.symbol", "mxnet.symbol.numpy", "mxnet.mod", "mxnet.module",
                  "mxnet.executor")
 _INTERNAL_STUBS = ("mxnet.ndarray.numpy._internal", "mxnet.ndarray._internal",
@@ -144,7 +146,26 @@ _INTERNAL_STUBS = ("mxnet.ndarray.numpy._internal", "mxnet.ndarray._internal",
 # there and in npx alike: they resolve to mxlite's (a test reaching only these is no legacy
 # test). ``mx.nd.waitall()`` waits for all pending work, as ``npx.waitall()`` does.
 _PASSTHROUGH = {("mxnet.nd", "waitall"): lambda: mxlite.numpy_extension.waitall,
-                ("mxnet.ndarray", "waitall"): lambda: mxlite.numpy_extension.waitall}
+                ("mxnet.ndarray", "waitall"): lambda: mxlite.numpy_extension.waitall,
+                # the builtin under the name MXNet's indexing code imports it as
+                ("mxnet.ndarray.ndarray", "py_slice"): lambda: slice}
+
+
+class _NDArrayType(type):
+    def __instancecheck__(cls, obj):  # MXNet 2.x's np.ndarray subclasses NDArray
+        return isinstance(obj, mxlite.numpy.ndarray)
+
+
+class _LegacyNDArray(metaclass=_NDArrayType):
+    """``mx.nd.NDArray`` as a class: an ``mx.np`` array is an instance, as in MXNet 2.x;
+    making one is legacy."""
+
+    def __new__(cls, *args, **kwargs):
+        raise LegacyAPIError("mx.nd.NDArray is not part of mxlite")
+
+
+_PASSTHROUGH.update({(stub, "NDArray"): lambda: _LegacyNDArray
+                     for stub in ("mxnet.nd", "mxnet.ndarray", "mxnet.ndarray.ndarray")})
 _LEGACY_ATTRS = {"nd": "mxnet.nd", "ndarray": "mxnet.ndarray", "sym": "mxnet.sym",
                  "symbol": "mxnet.symbol", "mod": "mxnet.mod", "module": "mxnet.module",
                  "executor": "mxnet.executor"}
@@ -189,7 +210,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if not fullname.startswith("mxnet."):
             return None
         target_name = "mxlite." + fullname[len("mxnet."):]
-        if importlib.util.find_spec(target_name) is None:
+        try:
+            if importlib.util.find_spec(target_name) is None:
+                return None
+        except ModuleNotFoundError:  # a parent is a plain module (mxlite.ndarray)
             return None
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name),
                                               is_package=True)
@@ -310,6 +334,7 @@ def _make_common():
     mod.setup_module = lambda: None
     mod.teardown_module = lambda: None
     mod.is_cd_run = lambda: False
+    mod.TemporaryDirectory = tempfile.TemporaryDirectory  # yields the path, as MXNet's
     return mod
 
 
