@@ -69,6 +69,14 @@ class _ConvCell(HybridRecurrentCell):
         return [{"shape": (batch_size,) + self._state_shape, "__layout__": self._conv_layout}
                 for _ in range(self._num_states)]
 
+    def infer_shape(self, i, x, is_bidirect):
+        """The input channels (-1 or 0 in ``input_shape``) from ``x``, one step or a
+        sequence: its last axes are one sample in ``conv_layout``, as MXNet reads them."""
+        sample = x.shape[len(x.shape) - len(self._i2h_kernel) - 1:]
+        shape = list(self.i2h_weight.shape)
+        shape[self._channel_axis] = sample[self._channel_axis - 1]
+        self.i2h_weight.shape = tuple(shape)
+
     def _conv(self, x, weight, bias, kernel, pad, dilate):
         device = x.device
         return npx.convolution(x, weight.data(device), bias.data(device), kernel=kernel,

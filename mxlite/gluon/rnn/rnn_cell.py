@@ -7,7 +7,7 @@ from ... import numpy as np
 from ... import numpy_extension as npx
 from ... import autograd
 from ..block import Block, HybridBlock
-from ..parameter import Parameter
+from ..parameter import Parameter, shape_is_known
 
 __all__ = ["RecurrentCell", "HybridRecurrentCell", "RNNCell", "LSTMCell", "GRUCell",
            "LSTMPCell", "SequentialRNNCell", "HybridSequentialRNNCell", "BidirectionalCell",
@@ -95,6 +95,27 @@ class RecurrentCell(Block):
             if isinstance(child, RecurrentCell):
                 child.reset()
 
+    def _unknown_shapes(self):
+        return [name for name, p in self._reg_params.items() if not shape_is_known(p.shape)]
+
+    def __call__(self, inputs, *args, **kwargs):
+        # The first step sizes the cell's own deferred parameters. The input a cell steps on
+        # is its own wherever it sits in a stack, so it is read as layer 0's.
+        if self._unknown_shapes():
+            self.infer_shape(0, inputs, False)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def infer_shape(self, i, x, is_bidirect):
+        """Fill deferred parameter shapes as cell ``i`` of a stack whose input is ``x`` (below
+        a BidirectionalCell if ``is_bidirect``), MXNet 2.x's signature. Cells with deferred
+        parameters override this; containers pass it on to their cells."""
+        unknown = self._unknown_shapes()
+        if unknown:
+            raise RuntimeError(
+                f"{type(self).__name__} has parameters with unknown shape {unknown}; implement "
+                "infer_shape(self, i, x, is_bidirect) to set them from x, the input of cell i "
+                "of a stack, or give the shapes when creating the Parameters")
+
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
                valid_length=None):
         """Run ``length`` steps. ``merge_outputs`` None keeps the input's form (one array or a
@@ -131,12 +152,13 @@ class _Cell(HybridRecurrentCell):
         super().__init__()
         gates, self._num_states, self._step = MODES[self._mode]
         self._hidden_size = hidden_size
+        self._output_size = h2h_columns or hidden_size  # the recurrent state h2h reads
         self._activation = activation
         self._recurrent_activation = recurrent_activation
         rows = gates * hidden_size
         self.i2h_weight = Parameter("i2h_weight", shape=(rows, input_size),
                                     init=i2h_weight_initializer, allow_deferred_init=True)
-        self.h2h_weight = Parameter("h2h_weight", shape=(rows, h2h_columns or hidden_size),
+        self.h2h_weight = Parameter("h2h_weight", shape=(rows, self._output_size),
                                     init=h2h_weight_initializer, allow_deferred_init=True)
         self.i2h_bias = Parameter("i2h_bias", shape=(rows,), init=i2h_bias_initializer,
                                   allow_deferred_init=True)
@@ -147,8 +169,12 @@ class _Cell(HybridRecurrentCell):
         return [{"shape": (batch_size, self._hidden_size), "__layout__": "NC"}
                 for _ in range(self._num_states)]
 
-    def infer_shape(self, inputs, *args):
-        self.i2h_weight.shape = (self.i2h_weight.shape[0], inputs.shape[-1])
+    def infer_shape(self, i, x, is_bidirect):
+        """Cell 0 reads its input size from ``x``'s last axis; a later cell is fed the output
+        of the one below (``projection_size`` for LSTMP, twice that below a
+        BidirectionalCell)."""
+        size = x.shape[-1] if i == 0 else self._output_size * (2 if is_bidirect else 1)
+        self.i2h_weight.shape = (self.i2h_weight.shape[0], size)
 
     def _projections(self, inputs, states):
         device = inputs.device
@@ -229,6 +255,11 @@ class _SequentialCellMixin:
     def add(self, cell):
         self.register_child(cell)
         return self
+
+    def infer_shape(self, i, x, is_bidirect):
+        """Cell k as layer k of the stack, each fed the (unidirectional) one below."""
+        for k, cell in enumerate(self._children.values()):
+            cell.infer_shape(k, x, False)
 
     def state_info(self, batch_size=0):
         return [info for cell in self._children.values() for info in cell.state_info(batch_size)]
@@ -317,6 +348,11 @@ class BidirectionalCell(HybridRecurrentCell):
     def forward(self, inputs, states):
         raise NotImplementedError("BidirectionalCell cannot be stepped: use unroll()")
 
+    def infer_shape(self, i, x, is_bidirect):
+        """Both directions see the same input; above layer 0 it is both directions' output."""
+        self.l_cell.infer_shape(i, x, True)
+        self.r_cell.infer_shape(i, x, True)
+
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
                valid_length=None):
         self.reset()
@@ -347,6 +383,9 @@ class ModifierCell(HybridRecurrentCell):
 
     def begin_state(self, batch_size=0, func=None, **kwargs):
         return self.base_cell.begin_state(batch_size, func, **kwargs)
+
+    def infer_shape(self, i, x, is_bidirect):
+        self.base_cell.infer_shape(i, x, is_bidirect)
 
 
 def _keep_mask(rate, like):
@@ -403,6 +442,20 @@ class ResidualCell(ModifierCell):
         output, states = self.base_cell(inputs, states)
         return output + inputs, states
 
+    def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
+               valid_length=None):
+        """The base cell's unroll plus the inputs, so the base may be a BidirectionalCell
+        (which cannot be stepped); past ``valid_length`` the outputs stay zero."""
+        self.reset()
+        outputs, states = self.base_cell.unroll(length, inputs, begin_state, layout,
+                                                merge_outputs, valid_length)
+        steps, axis, _ = _steps(length, inputs, layout)
+        merged = not isinstance(outputs, list)
+        residual = _merge(steps, axis, merged, merged, valid_length)
+        if merged:
+            return outputs + residual, states
+        return [out + x for out, x in zip(outputs, residual)], states
+
 
 class VariationalDropoutCell(ModifierCell):
     """Dropout with one mask per sequence (Gal & Ghahramani, 2016) on the inputs, the first
@@ -434,3 +487,36 @@ class VariationalDropoutCell(ModifierCell):
             states[0] = self._apply("states", states[0])
         output, next_states = self.base_cell(self._apply("inputs", inputs), states)
         return self._apply("outputs", output), next_states
+
+
+def _within(valid_length, t, like):
+    """Whether step ``t`` lies within each sequence, shaped to broadcast against ``like``."""
+    return (valid_length > t).reshape((-1,) + (1,) * (like.ndim - 1))
+
+
+def dynamic_unroll(cell, inputs, begin_state, drop_inputs=0, drop_outputs=0, layout="TNC",
+                   valid_length=None):
+    """Run ``cell`` over ``inputs`` (one (T, N, ...) or (N, T, ...) array in ``layout``) from
+    ``begin_state``; returns ``(outputs, states)``, outputs one array in ``layout``.
+
+    MXNet 2.x builds this on ``npx.foreach``; here it is a loop over the steps, which a
+    hybridized block traces into its graph. The dropout masks are shared along the time
+    axis. With ``valid_length`` the outputs past each sequence's length are zero and its
+    states stop changing there (a length of 0 keeps ``begin_state``)."""
+    axis = layout.find("T")
+    if drop_inputs:
+        inputs = npx.dropout(inputs, p=drop_inputs, axes=(axis,))
+    cell.reset()
+    states, outputs = list(begin_state), []
+    for t in range(inputs.shape[axis]):
+        output, next_states = cell(np.take(inputs, t, axis=axis), states)
+        if valid_length is not None:
+            output = np.where(_within(valid_length, t, output), output, 0)
+            next_states = [np.where(_within(valid_length, t, new), new, old)
+                           for new, old in zip(next_states, states)]
+        outputs.append(output)
+        states = next_states
+    outputs = np.stack(outputs, axis=axis)
+    if drop_outputs:
+        outputs = npx.dropout(outputs, p=drop_outputs, axes=(axis,))
+    return outputs, states

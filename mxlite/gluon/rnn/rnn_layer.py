@@ -4,17 +4,16 @@ Each layer projects the inputs of every time step at once, then steps through ti
 with the cell math of ``rnn_cell``. As in MXNet 2.x, all weights and biases are one
 parameter, ``rnn_param``, in cuDNN's layout (``mx.init.RNNFused`` says which piece is
 where: ``l0_i2h_weight``, ``l0_h2h_weight``, ``r0_...`` for the reverse direction, ...,
-then the biases); the forward reads the pieces as views of it, so their gradients land in
-``rnn_param``'s.
+then the biases); the forward reads the pieces as views of it
+(``gluon.utils.split_rnn_params``), so their gradients land in ``rnn_param``'s.
 """
-import math
-
 from ... import autograd
 from ... import initializer
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
 from ..parameter import Parameter
+from ..utils import split_rnn_params
 from .rnn_cell import MODES
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -49,12 +48,9 @@ class _RNNLayer(HybridBlock):
 
     def _unfuse(self, flat):
         """``{piece name: view}`` of a fused vector (an ndarray or a numpy array)."""
-        pieces, offset = {}, 0
-        for name, shape in self._layout_of.pieces(self._layout_of.input_size(flat.shape[0])):
-            size = math.prod(shape)
-            pieces[name] = flat[offset:offset + size].reshape(shape)
-            offset += size
-        return pieces
+        return split_rnn_params(flat, self._mode, self._num_layers,
+                                self._layout_of.input_size(flat.shape[0]), self._hidden_size,
+                                self._dirs == 2)
 
     def state_info(self, batch_size=0):
         shape = (self._num_layers * self._dirs, batch_size, self._hidden_size)
