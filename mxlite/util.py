@@ -4,9 +4,13 @@ The decorators and scopes exist so MXNet 2.x code (``@mx.util.use_np``, ``with
 mx.util.np_shape(True):``) runs unchanged; asking to turn numpy semantics off raises,
 since mxlite has no legacy ``mx.nd`` mode to fall back to. The one real switch is numpy's
 default dtype: ``set_np(dtype=True)`` makes creation default to float64 instead of float32.
+``set_flush_denorms`` sets the CPU's flush-to-zero mode where that can be done (see there).
 """
 import contextlib
+import ctypes
 import functools
+import platform
+import warnings
 
 from .base import is_np_default_dtype, set_np_default_dtype
 from .device import gpu_memory_info, num_gpus
@@ -14,7 +18,7 @@ from .device import gpu_memory_info, num_gpus
 __all__ = ["use_np", "use_np_array", "use_np_shape", "np_array", "np_shape", "is_np_array",
            "is_np_shape", "set_np", "reset_np", "set_np_shape", "get_gpu_count",
            "get_gpu_memory", "is_np_default_dtype", "set_np_default_dtype", "np_default_dtype",
-           "use_np_default_dtype"]
+           "use_np_default_dtype", "set_flush_denorms"]
 
 
 def _numpy_semantics_only(active, what):
@@ -95,3 +99,46 @@ def get_gpu_count():
 def get_gpu_memory(gpu_dev_id):
     """``(free, total)`` bytes of ``gpu(gpu_dev_id)``."""
     return gpu_memory_info(gpu_dev_id)
+
+
+_FTZ, _DAZ = 0x8000, 0x0040  # MXCSR's flush-to-zero and denormals-are-zero bits
+_FENV_BYTES, _MXCSR_AT = 32, 28  # glibc's x86-64 fenv_t: the x87 environment, then MXCSR
+
+
+def _libm():
+    """glibc's libm, whose fegetenv/fesetenv read and write MXCSR; None elsewhere."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") \
+            or platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL("libm.so.6")
+
+
+def set_flush_denorms(value):
+    """MXNet's switch for flushing denormal floats to zero on the CPU; returns the previous
+    state (whether flush-to-zero was on).
+
+    On x86-64 Linux with glibc it sets or clears MXCSR's flush-to-zero and
+    denormals-are-zero bits, as MXNet does, through C's fegetenv/fesetenv. MXCSR belongs to
+    the calling thread: numpy's loops on CPU arrays run there and flush; threads started
+    later inherit the mode, threads already running (BLAS pools, data-loader workers) keep
+    theirs. GPU arrays are untouched (a CUDA kernel's flushing is fixed when it is compiled).
+    mxlite leaves the mode off at import (MXNet turns it on), since it would change numpy's
+    results in the whole program. Elsewhere the mode cannot be read or set: it stays as it
+    is, True warns, and the result is False."""
+    libm = _libm()
+    if libm is None:
+        if value:
+            warnings.warn(f"set_flush_denorms: the flush-to-zero mode can only be set on "
+                          f"x86-64 Linux with glibc, not on {platform.system()} "
+                          f"{platform.machine()}; denormals are left as they are",
+                          RuntimeWarning, stacklevel=2)
+        return False
+    env = (ctypes.c_uint8 * _FENV_BYTES)()
+    if libm.fegetenv(env) != 0:
+        raise OSError("set_flush_denorms: fegetenv failed")
+    mxcsr = ctypes.c_uint32.from_buffer(env, _MXCSR_AT)
+    previous = bool(mxcsr.value & _FTZ)
+    mxcsr.value = (mxcsr.value | _FTZ | _DAZ) if value else (mxcsr.value & ~(_FTZ | _DAZ))
+    if libm.fesetenv(env) != 0:
+        raise OSError("set_flush_denorms: fesetenv failed")
+    return previous

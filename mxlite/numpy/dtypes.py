@@ -7,12 +7,12 @@ promotion table: int32 with float16 is float16, numpy says float64); among integ
 floats and for bool, numpy's promotion. Python scalars are weak (numpy 2); a Python float
 with only integer or bool arrays gives float64, as MXNet 2.x's scalar ops (add, multiply,
 power, ...) and numpy do. (A float-valued op is different: ``x / 2.0`` on integers gives
-the default float, float32, as MXNet's true_divide.) The dtype groups are lists, as
-MXNet's (``numeric_dtypes + [...]`` works).
+the default float, float32, as MXNet's true_divide.) Python scalars alone get numpy's answer
+(``result_type(3.0, 2)`` is float64), as MXNet 2.x's result_type is numpy's there (a
+fallback). The dtype groups are lists, as MXNet's (``numeric_dtypes + [...]`` works).
 """
 import numpy as _onp
 
-from ..base import default_float
 from ..base import finfo as _finfo
 from ..ndarray import ndarray
 
@@ -41,13 +41,8 @@ def result_type(*arrays_and_dtypes):
         raise ValueError("result_type needs at least one array or dtype")
     args = [_as_dtype_or_value(x) for x in arrays_and_dtypes]
     typed = [a for a in args if not isinstance(a, (bool, int, float, complex))]
-    if not typed:  # only Python scalars: int64, bool, or the default float
-        kinds = {type(a) for a in args}
-        if complex in kinds:
-            return _onp.dtype("complex64")
-        if float in kinds:
-            return _onp.dtype(default_float())
-        return _onp.dtype("int64") if int in kinds else _onp.dtype("bool")
+    if not typed:  # MXNet 2.x runs numpy's here: result_type(3.0, 2) is float64
+        return _onp.result_type(*args)
     dts = [_onp.dtype(a) for a in typed]
     floats = [d for d in dts if d.kind == "f"]
     if floats and any(d.kind in "biu" for d in dts):  # MXNet: the floats' dtype

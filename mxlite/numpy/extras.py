@@ -2,8 +2,9 @@
 ``triu_indices``, ``diag_indices``, ``diag_indices_from``), window functions (``hanning``,
 ``hamming``, ``blackman``), ``fill_diagonal`` (in place), ``shares_memory`` /
 ``may_share_memory``, ``ediff1d`` and ``polyval`` (differentiable, built from mx.np's ops),
-``interp`` and ``bincount`` (not differentiable, as in MXNet) and ``apply_along_axis`` (a
-host numpy fallback, as MXNet's).
+``interp`` and ``bincount`` (not differentiable, as in MXNet), and ``diagflat``, ``insert``,
+``delete`` and ``resize``, differentiable gathers whose positions numpy works out on index
+arrays (so every form of their arguments, and every error, is numpy's).
 
 Integer index arrays are int64 (numpy); windows are in the default float (float32, MXNet).
 """
@@ -12,14 +13,15 @@ import numpy as _np
 from ..base import default_float
 from ..ndarray import ndarray, wrap
 from ..ops import to_nd
+from ..ops.composite import diag
 from ..ops.elemwise import multiply, subtract, where
-from ..ops.shape import concatenate, getitem, ravel
-from .creation import _device, _from_host as _const, array, full
+from ..ops.shape import concatenate, getitem, ravel, take
+from .creation import _device, _from_host as _const, array, full, zeros
 
 __all__ = ["indices", "tril_indices", "triu_indices", "tril_indices_from", "triu_indices_from",
            "diag_indices", "diag_indices_from", "hanning", "hamming", "blackman",
            "fill_diagonal", "shares_memory", "may_share_memory", "ediff1d", "polyval", "interp",
-           "bincount", "apply_along_axis"]
+           "bincount", "diagflat", "insert", "delete", "resize"]
 
 
 # -- index helpers ---------------------------------------------------------------------------
@@ -199,11 +201,44 @@ def bincount(x, weights=None, minlength=0):
         return wrap(res.astype(w.dtype if w.dtype.kind == "f" else _np.float64), x._device)
 
 
-def apply_along_axis(func1d, axis, arr, *args, **kwargs):
-    """numpy's apply_along_axis, run by numpy on the host as MXNet 2.x's fallback does:
-    ``func1d`` gets numpy 1-d slices, and the result keeps numpy's dtype (float64 stays
-    float64); not differentiable."""
-    host = arr.asnumpy() if isinstance(arr, ndarray) else _np.asarray(arr)
-    res = _np.asarray(_np.apply_along_axis(func1d, axis, host, *args, **kwargs))
-    dev = arr._device if isinstance(arr, ndarray) else _device(None, None)
-    return _const(res, dev)
+# -- gathers at positions numpy works out ----------------------------------------------------
+def _host_index(obj):
+    return obj.asnumpy() if isinstance(obj, ndarray) else obj
+
+
+def _positions(a):
+    """``a``'s flat positions in ``a``'s shape: numpy moves them as it would move the data."""
+    return _np.arange(a.size).reshape(a.shape)
+
+
+def diagflat(v, k=0):
+    """numpy's diagflat: the flattened ``v`` on diagonal ``k`` of a square matrix;
+    differentiable."""
+    return diag(ravel(to_nd(v)), k)
+
+
+def insert(arr, obj, values, axis=None):
+    """numpy's insert, differentiable in ``arr`` and ``values`` (which take ``arr``'s dtype,
+    as numpy casts them)."""
+    arr = to_nd(arr)
+    values = values.astype(arr.dtype) if isinstance(values, ndarray) else \
+        array(values, dtype=arr.dtype, device=arr.device)
+    placed = _np.insert(_positions(arr), _host_index(obj), _positions(values) + arr.size,
+                        axis=axis)
+    return take(concatenate([ravel(arr), ravel(values)]), placed)
+
+
+def delete(arr, obj, axis=None):
+    """numpy's delete, differentiable."""
+    arr = to_nd(arr)
+    return take(arr, _np.delete(_positions(arr), _host_index(obj), axis=axis))
+
+
+def resize(a, new_shape):
+    """numpy's resize: ``a``'s elements repeated in order to fill ``new_shape`` (zeros when
+    ``a`` is empty); differentiable."""
+    a = to_nd(a)
+    placed = _np.resize(_positions(a), new_shape)
+    if a.size == 0:
+        return zeros(placed.shape, dtype=a.dtype, device=a.device)
+    return take(a, placed)
