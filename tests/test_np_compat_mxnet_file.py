@@ -198,3 +198,58 @@ def test_batch_norm_output_mean_var_gives_the_inverse_std():
     onp.testing.assert_allclose(mean.asnumpy(), x.mean(0), rtol=1e-12)
     onp.testing.assert_allclose(inv_std.asnumpy(), 1 / onp.sqrt(x.var(0) + 1e-3), rtol=1e-12)
     check_gradient(stats, x)
+
+
+# -- found by running MXNet's test_numpy_ndarray.py ---------------------------------------
+
+@pytest.mark.parametrize("pvals", [[0.0, 0.1, 0.2, 0.3, 0.4], "array"])
+@pytest.mark.parametrize("size", [None, (), (3,), (2, 4)])
+def test_multinomial_counts(pvals, size):
+    probs = [0.0, 0.1, 0.2, 0.3, 0.4]
+    if pvals == "array":
+        pvals = np.array(probs)
+    np.random.seed(7)
+    counts = np.random.multinomial(20000, pvals, size=size)
+    assert counts.dtype == onp.int64
+    assert counts.shape == (size or ()) + (5,)
+    host = counts.asnumpy().reshape(-1, 5)
+    assert (host.sum(axis=1) == 20000).all() and (host[:, 0] == 0).all()
+    onp.testing.assert_allclose(host / 20000, onp.broadcast_to(probs, host.shape), atol=0.02)
+    np.random.seed(7)
+    onp.testing.assert_array_equal(np.random.multinomial(20000, pvals, size=size).asnumpy(),
+                                   counts.asnumpy())  # mx's seed makes it reproducible
+
+
+def test_multinomial_empty_and_bad_input():
+    for size in (0, (0, 2), (4, 0, 2)):
+        assert np.random.multinomial(10, [0.5, 0.5], size=size).size == 0
+    assert np.random.multinomial(10, []).shape == (0,)
+    assert np.random.multinomial(10, [], size=(2,)).shape == (2, 0)
+    with pytest.raises(ValueError, match="must sum to at most 1"):
+        np.random.multinomial(10, [0.7, 0.6, 0.1])
+    with pytest.raises(ValueError, match="n must be non-negative"):
+        np.random.multinomial(-1, [0.5, 0.5])
+
+
+@pytest.mark.parametrize("make", [np.empty, np.zeros, np.ones,
+                                  lambda shape, order: np.full(shape, 2.0, order=order)])
+def test_creation_is_c_ordered_only(make):
+    assert make((2, 3), order="C").shape == (2, 3)
+    for order in ("F", "A"):
+        with pytest.raises(NotImplementedError, match="only order='C'"):
+            make((2, 3), order=order)
+
+
+def test_array_namespace_versions():
+    x = np.array([1.0, 2.0])
+    assert x.__array_namespace__() is np and x.__array_namespace__("2021.10") is np
+    for version in ("2020.09", "2021.24"):
+        with pytest.raises(ValueError, match="unsupported Array API version"):
+            x.__array_namespace__(version)
+
+
+@pytest.mark.parametrize("value", [object(), "abc", [1, None]])
+def test_array_of_non_numeric_data_is_refused(value):
+    with pytest.raises(TypeError, match="holds numbers and booleans"):
+        np.array(value)
+    assert np.array(["1", "2"], dtype="float32").asnumpy().tolist() == [1.0, 2.0]

@@ -46,6 +46,9 @@ def array(object, dtype=None, device=None, ctx=None, copy=True):
         return wrap(data, dev)
     host = _np.asarray(object.get() if hasattr(object, "get") and
                        hasattr(object, "__cuda_array_interface__") else object)
+    if host.dtype.kind in "OUS" and dtype is None:
+        raise TypeError(f"mx.np.array holds numbers and booleans, not {host.dtype} data (from "
+                        f"a {type(object).__name__}); convert it to a numeric array first")
     if dtype is None:
         dtype = _default_dtype(object, host)
     data = dev.backend.asarray(host, dtype=dtype)
@@ -61,8 +64,10 @@ def asarray(a, dtype=None, device=None, ctx=None):
     return array(a, dtype=dtype, device=device, ctx=ctx, copy=False)
 
 
-def _filled(dev, shape, dtype, fill_value):
+def _filled(dev, shape, dtype, fill_value, order="C"):
     """A pooled array of ``shape`` set to ``fill_value`` (left uninitialised when None)."""
+    if order != "C":  # MXNet's arrays are C-ordered
+        raise NotImplementedError(f"only order='C' is supported (MXNet), got {order!r}")
     data = storage.empty(dev, shape, dtype)
     if fill_value is not None:
         data.fill(fill_value)
@@ -70,15 +75,15 @@ def _filled(dev, shape, dtype, fill_value):
 
 
 def zeros(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float(), 0)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), 0, order)
 
 
 def ones(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float(), 1)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), 1, order)
 
 
 def empty(shape, dtype=None, order="C", device=None, ctx=None):
-    return _filled(_device(device, ctx), shape, dtype or default_float(), None)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), None, order)
 
 
 def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
@@ -96,7 +101,7 @@ def full(shape, fill_value, dtype=None, order="C", device=None, ctx=None):
             return wrap_constant(res, dev)
     if dtype is None and isinstance(fill_value, bool):
         dtype = _np.bool_
-    return _filled(_device(device, ctx), shape, dtype or default_float(), fill_value)
+    return _filled(_device(device, ctx), shape, dtype or default_float(), fill_value, order)
 
 
 def _like(a, dtype, device, ctx, fill_value):

@@ -66,7 +66,13 @@ def _array_function(self, func, types, args, kwargs):
     return fn(*args, **kwargs)
 
 
+_API_VERSIONS = (None, "2021.10", "2021.12")  # MXNet's spelling of the 2021 standard, and its own
+
+
 def _array_namespace(self, api_version=None):
+    if api_version not in _API_VERSIONS:
+        raise ValueError(f"__array_namespace__: unsupported Array API version {api_version!r}; "
+                         f"mx.np implements {', '.join(v for v in _API_VERSIONS if v)}")
     return _NAMESPACE
 
 

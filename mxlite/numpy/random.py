@@ -26,7 +26,7 @@ from ..ops.special import gamma_sample_op
 
 __all__ = ["seed", "uniform", "normal", "randint", "rand", "randn", "shuffle", "choice",
            "logistic", "gumbel", "laplace", "lognormal", "exponential", "rayleigh", "weibull",
-           "pareto", "power", "gamma", "chisquare", "beta", "f"]
+           "pareto", "power", "gamma", "chisquare", "beta", "f", "multinomial"]
 
 
 def seed(seed, device="all", ctx=None):
@@ -359,6 +359,28 @@ def shuffle(x):
         with be.scope():
             order = be.xp.argsort(be.rng.random(len(x._data)))
             x._data[...] = x._data[order]
+
+
+def multinomial(n, pvals, size=None, device=None, ctx=None):
+    """Counts of ``n`` draws over the categories of ``pvals`` (a list or an array; the last
+    takes what the others leave), shape ``size + (len(pvals),)``, int64 (numpy's and
+    MXNet's). Drawn on the host by numpy's exact O(categories) sampler, seeded from the
+    device's generator, so ``mx.np.random.seed`` makes it reproducible."""
+    dev = _dev(device, ctx)
+    probs = pvals.asnumpy() if isinstance(pvals, ndarray) else _np.asarray(pvals, dtype=float)
+    probs = probs.astype(_np.float64).reshape(-1)
+    if int(n) < 0:
+        raise ValueError(f"random.multinomial: n must be non-negative, got {n}")
+    if (probs < 0).any() or (probs > 1).any() or probs[:-1].sum() > 1.0 + 1e-12:
+        raise ValueError(f"random.multinomial: pvals must lie in [0, 1] and the first "
+                         f"{max(len(probs) - 1, 0)} must sum to at most 1, got {probs.tolist()}")
+    shape = _size(size) + probs.shape
+    if 0 in shape:
+        return wrap(dev.backend.xp.zeros(shape, dtype=_np.int64), dev)
+    with dev.backend.scope():
+        key = int(dev.backend.to_host(dev.backend.rng.integers(0, 2 ** 62, 1))[0])
+    counts = _np.random.default_rng(key).multinomial(int(n), probs, size=_size(size) or None)
+    return wrap(dev.backend.asarray(counts.astype(_np.int64)), dev)
 
 
 def choice(a, size=None, replace=True, p=None, device=None, ctx=None, out=None):
