@@ -253,3 +253,10 @@ def test_array_of_non_numeric_data_is_refused(value):
     with pytest.raises(TypeError, match="holds numbers and booleans"):
         np.array(value)
     assert np.array(["1", "2"], dtype="float32").asnumpy().tolist() == [1.0, 2.0]
+
+
+def test_multinomial_takes_float32_pvals_that_round_above_one():
+    pvals = np.array([0.4, 0.3, 0.2, 0.1, 0.0])  # float32: the first four sum past 1.0
+    assert float(pvals[:4].astype("float64").sum()) > 1.0
+    counts = np.random.multinomial(50, pvals, size=(100,)).asnumpy()
+    assert (counts.sum(axis=1) == 50).all() and (counts[:, 4] == 0).all()

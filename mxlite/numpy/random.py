@@ -367,13 +367,17 @@ def multinomial(n, pvals, size=None, device=None, ctx=None):
     MXNet's). Drawn on the host by numpy's exact O(categories) sampler, seeded from the
     device's generator, so ``mx.np.random.seed`` makes it reproducible."""
     dev = _dev(device, ctx)
-    probs = pvals.asnumpy() if isinstance(pvals, ndarray) else _np.asarray(pvals, dtype=float)
-    probs = probs.astype(_np.float64).reshape(-1)
+    given = pvals.asnumpy() if isinstance(pvals, ndarray) else _np.asarray(pvals, dtype=float)
+    probs = given.astype(_np.float64).reshape(-1)
     if int(n) < 0:
         raise ValueError(f"random.multinomial: n must be non-negative, got {n}")
-    if (probs < 0).any() or (probs > 1).any() or probs[:-1].sum() > 1.0 + 1e-12:
+    leading = probs[:-1].sum()
+    slack = 1e-12 if given.dtype == _np.float64 else 4 * _np.finfo(_np.float32).eps * len(probs)
+    if (probs < 0).any() or (probs > 1).any() or leading > 1.0 + slack:
         raise ValueError(f"random.multinomial: pvals must lie in [0, 1] and the first "
                          f"{max(len(probs) - 1, 0)} must sum to at most 1, got {probs.tolist()}")
+    if leading > 1.0:  # float32 pvals summing to 1 can round above it
+        probs[:-1] /= leading
     shape = _size(size) + probs.shape
     if 0 in shape:
         return wrap(dev.backend.xp.zeros(shape, dtype=_np.int64), dev)
