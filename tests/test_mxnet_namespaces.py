@@ -191,3 +191,28 @@ def test_legacy_api_names_say_what_to_use():
     with pytest.raises(ImportError, match=r"mx.nd.array -> mx.np.array"):
         from mxlite import nd  # noqa: F401
     assert mnp.bool is onp.bool_ and mnp.array([1, 0], dtype=mnp.bool).dtype == onp.bool_
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float64", "bool"])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (15,), (), (0, 3)])
+def test_dlpack_for_write_capsule_gives_a_writable_view(dtype, shape):
+    """MXNet's to_dlpack_for_write exists to be written through: the import of a bare host
+    capsule is writable (numpy's own would be read-only) and shares the memory."""
+    a = mnp.array(onp.arange(int(onp.prod(shape))).reshape(shape) % 3, dtype=dtype)
+    before = a.asnumpy().copy()
+    c = npx.from_dlpack(npx.to_dlpack_for_write(a))
+    assert c.shape == a.shape and c.dtype == a.dtype
+    c[...] = 1
+    onp.testing.assert_array_equal(a.asnumpy(), onp.ones_like(before))
+    b = npx.from_dlpack(npx.to_dlpack_for_read(a))
+    del a, c
+    onp.testing.assert_array_equal(b.asnumpy(), onp.ones_like(before))  # kept alive by b
+
+
+def test_dlpack_capsule_of_a_strided_torch_view():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(12.0).reshape(3, 4)[:, 1:3]
+    x = npx.from_dlpack(torch.utils.dlpack.to_dlpack(t))
+    onp.testing.assert_array_equal(x.asnumpy(), t.numpy())
+    x[0, 0] = 100
+    assert float(t[0, 0]) == 100.0
