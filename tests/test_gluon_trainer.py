@@ -168,3 +168,59 @@ def test_lr_mult_and_scheduler_through_trainer():
     # update 1 uses rate 1.0, update 2 (past step=1) 0.5; doubled for `fast`
     np.testing.assert_allclose(slow.data().asnumpy(), [-1.5])
     np.testing.assert_allclose(fast.data().asnumpy(), [-3.0])
+
+
+def _two_device_step(kvstore):
+    x = gluon.Parameter("x", shape=(4,))
+    x.initialize(device=[mx.cpu(0), mx.cpu(1)], init="zeros")
+    x.data(mx.cpu(1))[:] = 5  # the store's broadcast makes the copies equal first
+    trainer = gluon.Trainer([x], "sgd", {"learning_rate": 1.0, "momentum": 0.5},
+                            kvstore=kvstore)
+    with mx.autograd.record():
+        for k, w in enumerate(x.list_data()):
+            (w * (k + 1)).sum().backward()
+    trainer.step(1)
+    return trainer, x
+
+
+def test_a_python_kvstore_sums_through_pushpull_and_broadcasts_first():
+    calls = []
+
+    @mx.kv.KVStoreBase.register
+    class RecordingStore(mx.kv.TestStore):
+        def broadcast(self, key, value, out, priority=0):
+            calls.append(("broadcast", key, len(out)))
+            super().broadcast(key, value, out, priority)
+
+        def pushpull(self, key, value, out=None, priority=0):
+            calls.append(("pushpull", key, len(value)))
+            super().pushpull(key, value, out, priority)
+
+    trainer, x = _two_device_step("RecordingStore")  # by name, case-insensitive
+    assert calls == [("broadcast", 0, 1), ("pushpull", 0, 2)]
+    for w in x.list_data():  # both copies: 0 - 1.0 * (1 + 2)
+        np.testing.assert_array_equal(w.asnumpy(), [-3.0] * 4)
+    assert trainer._update_on_kvstore is False
+    _, plain = _two_device_step("teststore")
+    np.testing.assert_array_equal(plain.data(mx.cpu(1)).asnumpy(), [-3.0] * 4)
+    with pytest.warns(UserWarning, match="replaces"):
+        mx.kv.KVStoreBase.register(type("RecordingStore", (mx.kv.TestStore,), {}))
+    del mx.kv.KVStoreBase.kv_registry["recordingstore"]
+
+
+def test_update_on_kvstore_needs_a_capable_python_store():
+    x = gluon.Parameter("x", shape=(2,))
+    x.initialize(init="zeros")
+    trainer = gluon.Trainer([x], "sgd", kvstore=mx.kv.create("teststore"),
+                            update_on_kvstore=True)
+    with mx.autograd.record():
+        (x.data() * 2).sum().backward()
+    with pytest.raises(ValueError, match="cannot run the optimizer"):
+        trainer.step(1)
+    np.testing.assert_array_equal(x.data().asnumpy(), [0.0, 0.0])  # nothing was updated
+    with pytest.raises(ValueError, match="Unknown capability"):
+        mx.kv.TestStore.is_capable("sparsity")
+    with pytest.raises(NotImplementedError, match="must implement pushpull"):
+        mx.kv.KVStoreBase().pushpull(0, x.data())
+    with pytest.raises(ValueError, match="registered with mx.kv.KVStoreBase.register"):
+        mx.kv.create("no-such-store")

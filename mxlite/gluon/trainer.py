@@ -26,8 +26,11 @@ class Trainer:
     ``params`` is a dict (ordered by sorted name, as MXNet) or a list of Parameters;
     shared parameters are updated once. Gradients are summed across the
     devices of this process; ``kvstore='dist_sync'`` (or a ``mx.kv`` dist store) also sums
-    them over MPI ranks and divides by the global batch. ``compression_params`` and
-    ``update_on_kvstore`` are accepted for compatibility: every device updates itself.
+    them over MPI ranks and divides by the global batch. A store written in Python
+    (``mx.kv.KVStoreBase``, e.g. 'teststore') does the summing through its ``pushpull`` and
+    first makes the device copies equal through its ``broadcast``. ``compression_params``
+    and ``update_on_kvstore`` are accepted for compatibility: every device updates itself
+    (``update_on_kvstore=True`` with a Python store that cannot run optimizers raises).
     """
 
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
@@ -61,8 +64,16 @@ class Trainer:
         else:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
         self._updaters = {}  # device -> Updater
+        if isinstance(kvstore, str) and kvstore.lower() in kvs.KVStoreBase.kv_registry:
+            kvstore = kvs.create(kvstore)
+        # a Python store: Trainer sums through its pushpull instead of in-process
+        self._python_kv = kvstore if isinstance(kvstore, kvs.KVStoreBase) and not \
+            isinstance(kvstore, kvs.KVStore) else None
         self._kv = kvstore if isinstance(kvstore, kvs.DistKVStore) else (
             kvs.create(kvstore) if kvstore in kvs._DIST else None)
+        self._update_on_kvstore = False  # every device runs the optimizer itself
+        self._wants_update_on_kvstore = bool(update_on_kvstore)
+        self._kv_initialized = False
         self._synced = False
         self._buckets = None  # _GradientBuckets, made at the first step of a dist kvstore
         # mx.amp.init_trainer's LossScaler: ``has_overflow(grads)`` before each update, a step
@@ -130,8 +141,29 @@ class Trainer:
                         "step with ignore_stale_grad=True to suppress this warning and skip "
                         "updating of Parameters with stale gradient")
 
+    def _init_kvstore(self):
+        """Before the first reduction: refuse an update on a Python store that cannot run
+        one, and make every device copy equal to the first through its broadcast."""
+        kv = self._python_kv
+        if kv is not None:
+            if self._wants_update_on_kvstore and not kv.is_capable(kvs.KVStoreBase.OPTIMIZER):
+                raise ValueError(f"Trainer: kvstore '{kv.type}' cannot run the optimizer, so "
+                                 "update_on_kvstore=True is not possible; leave it unset")
+            with autograd.pause():
+                for i, p in self._trainable():
+                    copies = p.list_data()
+                    if len(copies) > 1:
+                        kv.broadcast(i, copies[0], out=copies[1:])
+        self._kv_initialized = True
+
     def _allreduce_grads(self):
+        if not self._kv_initialized:
+            self._init_kvstore()
         with autograd.pause():
+            if self._python_kv is not None:
+                for i, p in self._trainable():
+                    self._python_kv.pushpull(i, p.list_grad(), priority=-i)
+                return
             for _, p in self._trainable():
                 grads = p.list_grad()
                 if len(grads) < 2:

@@ -1,5 +1,10 @@
 """``mx.kv``: MXNet's KVStore interface.
 
+``KVStoreBase`` is MXNet 2.x's interface for stores written in Python: a subclass
+registered with ``KVStoreBase.register`` is made by ``mx.kv.create(its lowercased name)``
+and used by ``gluon.Trainer`` through ``broadcast`` and ``pushpull`` ('teststore', MXNet's
+in-process example, is one).
+
 'local'/'device' sum pushed values inside this process; 'dist_sync',
 'dist_sync_device' and 'horovod' sum them across processes, so
 ``mpirun -n N python train.py`` trains one model data-parallel: host arrays with an MPI
@@ -10,13 +15,14 @@ import os
 import sys
 import threading
 import time
+import warnings
 
 import numpy as _np
 
 from ..ndarray import wrap
 from ..numpy import array
 
-__all__ = ["KVStore", "create"]
+__all__ = ["KVStoreBase", "KVStore", "TestStore", "create"]
 
 _DIST = ("dist_sync", "dist_sync_device", "dist", "horovod")
 
@@ -31,7 +37,98 @@ class _Done:
         return self._value
 
 
-class KVStore:
+class KVStoreBase:
+    """What a kvstore offers data-parallel training (MXNet 2.x's abstract interface)."""
+
+    OPTIMIZER = "optimizer"
+    kv_registry = {}  # lowercased class name -> class, filled by ``register``
+
+    def broadcast(self, key, value, out, priority=0):
+        """Copy rank 0's ``value`` into ``out`` (an array or a list of them) on every rank."""
+        raise NotImplementedError(f"{type(self).__name__} must implement broadcast")
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """Sum ``value`` (an array or a list) over devices and workers into ``out``
+        (``value`` itself when None)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement pushpull")
+
+    def set_optimizer(self, optimizer):
+        raise NotImplementedError(f"{type(self).__name__} does not run optimizers")
+
+    def is_capable(self, capability):
+        raise NotImplementedError(f"{type(self).__name__} must implement is_capable")
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        raise NotImplementedError(f"{type(self).__name__} holds no optimizer states")
+
+    def load_optimizer_states(self, fname):
+        raise NotImplementedError(f"{type(self).__name__} holds no optimizer states")
+
+    @property
+    def type(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement type")
+
+    @property
+    def rank(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement rank")
+
+    @property
+    def num_workers(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement num_workers")
+
+    @staticmethod
+    def register(klass):
+        """Class decorator: ``mx.kv.create(klass.__name__.lower())`` makes one."""
+        if not isinstance(klass, type):
+            raise TypeError(f"KVStoreBase.register takes a class, got {type(klass).__name__}")
+        name = klass.__name__.lower()
+        old = KVStoreBase.kv_registry.get(name)
+        if old is not None and old is not klass:
+            warnings.warn(f"kvstore {klass.__module__}.{klass.__name__} replaces "
+                          f"{old.__module__}.{old.__name__} under the name '{name}'",
+                          stacklevel=2)
+        KVStoreBase.kv_registry[name] = klass
+        return klass
+
+
+@KVStoreBase.register
+class TestStore(KVStoreBase):
+    """MXNet's in-process store for tests: one worker, sums over the given devices."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def broadcast(self, key, value, out, priority=0):
+        for o in out if isinstance(out, list) else [out]:
+            o[...] = value.to_device(o.device)
+
+    def pushpull(self, key, value, out=None, priority=0):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        total = values[0].copy()
+        for v in values[1:]:
+            total += v.to_device(total.device)
+        for o in values if out is None else (out if isinstance(out, list) else [out]):
+            o[...] = total.to_device(o.device)
+
+    @staticmethod
+    def is_capable(capability):
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return False
+        raise ValueError(f"Unknown capability: {capability!r} (known: 'optimizer')")
+
+    @property
+    def type(self):
+        return "teststore"
+
+    @property
+    def rank(self):
+        return 0
+
+    @property
+    def num_workers(self):
+        return 1
+
+
+class KVStore(KVStoreBase):
     """In-process store: ``push`` sums the values given for a key, ``pull`` copies it out."""
 
     type = "local"
@@ -52,6 +149,12 @@ class KVStore:
     def is_capable(capability):
         """Only 'optimizer' is asked of a kvstore by MXNet; updates run on the workers here."""
         return False
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        raise NotImplementedError(f"kvstore '{self.type}' holds no optimizer states: save them "
+                                  "with gluon.Trainer.save_states")
+
+    load_optimizer_states = save_optimizer_states
 
     def init(self, key, value):
         for k, v in _pairs(key, value):
@@ -277,12 +380,17 @@ def _pairs(key, value):
 
 
 def create(name="local"):
-    """``mx.kv.create('local' | 'device' | 'dist_sync' | 'dist_sync_device' | 'horovod')``."""
+    """``mx.kv.create('local' | 'device' | 'dist_sync' | 'dist_sync_device' | 'horovod')``,
+    or the name of a store registered with ``KVStoreBase.register`` (looked up first)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
+    name = name.lower()
+    if name in KVStoreBase.kv_registry:
+        return KVStoreBase.kv_registry[name]()
     if name in ("local", "device"):
         return KVStore(name)
     if name in _DIST:
         return DistKVStore(name)
     raise ValueError(f"Unknown kvstore type '{name}': use one of 'local', 'device', "
-                     f"{', '.join(repr(n) for n in _DIST)}")
+                     f"{', '.join(repr(n) for n in _DIST)} or a store registered with "
+                     "mx.kv.KVStoreBase.register")
