@@ -14,6 +14,10 @@ class LRScheduler:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         if warmup_mode not in ("linear", "constant"):
             raise ValueError(f"warmup_mode must be 'linear' or 'constant', got {warmup_mode!r}")
+        if warmup_begin_lr > base_lr:
+            raise ValueError(f"Base lr has to be higher than warmup_begin_lr: warmup_begin_lr="
+                             f"{warmup_begin_lr} > base_lr={base_lr}; lower warmup_begin_lr or "
+                             "raise base_lr")
         self._base_lr = base_lr
         self.warmup_steps = warmup_steps
         self.warmup_begin_lr = warmup_begin_lr

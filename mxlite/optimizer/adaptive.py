@@ -16,8 +16,14 @@ class RMSProp(Optimizer):
     default_learning_rate = 0.001
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.9, epsilon=1e-8,
-                 centered=False, clip_weights=None, **kwargs):
+                 centered=False, clip_weights=None, gamma1=None, gamma2=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
+        # MXNet 2.x renamed these and raises on the old names rather than guessing
+        if gamma1 is not None:
+            raise DeprecationWarning("parameter 'gamma1' is deprecated. Please use 'rho' instead...")
+        if gamma2 is not None:
+            raise DeprecationWarning(
+                "parameter 'gamma2' is deprecated. Please use 'momentum' instead...")
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
