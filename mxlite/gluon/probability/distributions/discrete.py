@@ -1,16 +1,17 @@
-"""Discrete distributions: Bernoulli, Binomial, Geometric, Poisson, Categorical,
-OneHotCategorical. Each takes ``prob`` or ``logit`` (exactly one); the other is derived
+"""Discrete distributions: Bernoulli, Binomial, NegativeBinomial, Geometric, Poisson,
+Categorical, OneHotCategorical, Multinomial. Each takes ``prob`` or ``logit`` (exactly one); the other is derived
 on first use, and log_prob is differentiable in whichever was given."""
 from .... import numpy as np
 from .... import numpy_extension as npx
 from . import constraint
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
+from .gamma_family import Gamma
 from .utils import (prob2logit, logit2prob, cached_property, gammaln, uniform_noise,
                     batch_shape_of)
 
-__all__ = ['Bernoulli', 'Binomial', 'Geometric', 'Poisson', 'Categorical',
-           'OneHotCategorical']
+__all__ = ['Bernoulli', 'Binomial', 'NegativeBinomial', 'Geometric', 'Poisson', 'Categorical',
+           'OneHotCategorical', 'Multinomial']
 
 
 def _softplus(x):
@@ -116,6 +117,44 @@ class Binomial(_BinaryParam):
     @property
     def variance(self):
         return self.n * self.prob * (1 - self.prob)
+
+
+class NegativeBinomial(_BinaryParam):
+    """MXNet's parameterization: log_prob counts ``value`` draws of probability 1 - prob
+    before ``n`` of probability ``prob`` (scipy's ``nbinom(n, prob)``), while mean and
+    variance are ``n*prob/(1-prob)`` and ``n*prob/(1-prob)**2`` (scipy's
+    ``nbinom(n, 1-prob)``), and sampling (a Gamma-Poisson mixture) follows the mean."""
+
+    arg_constraints = {'n': constraint.GreaterThanEq(0), 'prob': constraint.Interval(0, 1),
+                       'logit': constraint.Real()}
+    support = constraint.NonNegativeInteger()
+
+    def __init__(self, n, prob=None, logit=None, F=None, validate_args=None):
+        self.n = n
+        super().__init__(prob, logit, F, 0, validate_args)
+
+    def log_prob(self, value):
+        self._validate_samples(value)
+        n = self.n
+        log_comb = gammaln(value + n) - gammaln(value + 1) - gammaln(value * 0 + n)
+        # log p = logit - softplus(logit), log(1-p) = -softplus(logit): finite at any logit
+        return log_comb + n * (self.logit - _softplus(self.logit)) - value * _softplus(self.logit)
+
+    def sample(self, size=None):
+        rate = Gamma(shape=self.n, scale=np.exp(self.logit)).sample(size)
+        return Poisson(rate).sample()
+
+    def sample_n(self, size=None):
+        rate = Gamma(shape=self.n, scale=np.exp(self.logit)).sample_n(size)
+        return Poisson(rate).sample()
+
+    @property
+    def mean(self):
+        return self.n * np.exp(self.logit)
+
+    @property
+    def variance(self):
+        return self.n * self.prob / (1 - self.prob) ** 2
 
 
 class Geometric(_BinaryParam):
@@ -313,3 +352,67 @@ class OneHotCategorical(Distribution):
 
     def entropy(self):
         return self._categorical.entropy()
+
+
+class Multinomial(Distribution):
+    """Counts of each of ``num_events`` outcomes in ``total_count`` Categorical draws."""
+
+    arg_constraints = {'prob': constraint.Simplex(), 'logit': constraint.Real()}
+
+    def __init__(self, num_events, prob=None, logit=None, total_count=1, F=None,
+                 validate_args=None):
+        if not isinstance(total_count, int) or total_count < 0:
+            raise ValueError("Multinomial: total_count must be a non-negative Python int, "
+                             f"got {total_count!r}")
+        self.total_count = total_count
+        self._categorical = Categorical(num_events, prob, logit, validate_args=validate_args)
+        self.num_events = self._categorical.num_events
+        super().__init__(F=F, event_dim=1, validate_args=False)
+        self._validate_args = bool(validate_args)
+
+    @property
+    def prob(self):
+        return self._categorical.prob
+
+    @property
+    def logit(self):
+        return self._categorical.logit
+
+    @property
+    def support(self):
+        return constraint.IntegerInterval(0, self.total_count)
+
+    def _params(self):
+        return [self.logit if 'logit' in self._categorical.__dict__ else self.prob]
+
+    def log_prob(self, value):
+        self._validate_samples(value)
+        log_pmf = npx.log_softmax(self.logit, axis=-1)
+        log_factorial_n = gammaln(value.sum(-1) * 0 + self.total_count + 1)
+        return log_factorial_n - gammaln(value + 1).sum(-1) + (value * log_pmf).sum(-1)
+
+    def _counts(self, index):
+        one_hot = npx.one_hot(index.astype('int64'), self.num_events).astype(index.dtype)
+        return one_hot.sum(0)
+
+    def sample(self, size=None):
+        return self._counts(self._categorical.sample((self.total_count,) +
+                                                     self._sample_shape(size)))
+
+    def sample_n(self, size=None):
+        size = () if size is None else ((size,) if isinstance(size, int) else tuple(size))
+        return self._counts(self._categorical.sample_n((self.total_count,) + size))
+
+    def broadcast_to(self, batch_shape):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._categorical = self._categorical.broadcast_to(batch_shape)
+        return new
+
+    @property
+    def mean(self):
+        return self.total_count * self.prob
+
+    @property
+    def variance(self):
+        return self.total_count * self.prob * (1 - self.prob)

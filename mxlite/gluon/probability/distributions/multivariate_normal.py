@@ -99,6 +99,6 @@ class MultivariateNormal(Distribution):
         return np.diagonal(self.cov, axis1=-2, axis2=-1) + 0 * self.loc
 
     def entropy(self):
+        """Independent of loc, so (as in MXNet) its shape is the covariance's batch shape."""
         k = self.loc.shape[-1]
-        return 0.5 * k * (1 + math.log(2 * math.pi)) + self._half_log_det() + \
-            0 * self.loc[..., 0]
+        return 0.5 * k * (1 + math.log(2 * math.pi)) + self._half_log_det()
