@@ -2,6 +2,8 @@
 import functools
 import multiprocessing
 import pickle
+import time
+import traceback
 from multiprocessing.pool import ThreadPool
 
 import numpy as _np
@@ -62,16 +64,6 @@ def _check_picklable(dataset, batchify_fn, num_workers):
             f"first GPU array is made.") from None
 
 
-_worker_dataset = None
-_worker_batchify = None
-
-
-def _worker_init(dataset, batchify_fn):
-    global _worker_dataset, _worker_batchify
-    _worker_dataset = dataset
-    _worker_batchify = batchify_fn
-
-
 def _make_batch(dataset, batchify_fn, indices):
     """One batch as host data (default batchify) or as ``batchify_fn`` makes it."""
     if batchify_fn is None:
@@ -85,9 +77,96 @@ def _make_batch(dataset, batchify_fn, indices):
     return batchify_fn(samples)
 
 
-def _worker_batch(indices):
-    """Runs in a worker process, on the dataset the pool was started with."""
-    return _make_batch(_worker_dataset, _worker_batchify, indices)
+def _sendable_error(err):
+    """``err`` if it pickles, else a RuntimeError carrying its type, message and traceback."""
+    try:
+        pickle.dumps(err)
+        return err
+    except Exception:  # any pickling failure: fall back to text
+        return RuntimeError(f"DataLoader worker raised {type(err).__name__}: {err}\n"
+                            f"{traceback.format_exc()}")
+
+
+def _worker_loop(conn, dataset, batchify_fn):
+    """Runs in a worker process: build each (tag, indices) batch asked for on ``conn`` and
+    send back (tag, ok, batch-or-error), until the pipe closes."""
+    while True:
+        try:
+            tag, indices = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send((tag, True, _make_batch(dataset, batchify_fn, indices)))
+        except (BrokenPipeError, EOFError, OSError):
+            return
+        except Exception as err:  # the dataset, the batchify_fn or pickling the batch failed
+            try:
+                conn.send((tag, False, _sendable_error(err)))
+            except (BrokenPipeError, EOFError, OSError):
+                return
+
+
+class _WorkerProcesses:
+    """Worker processes, each with its own pipe, given batches round-robin.
+
+    Not ``multiprocessing.Pool``: its ``terminate()`` can hang for good when a worker is
+    killed or blocked while sending a large batch on the result queue it shares with the
+    others (it then holds that queue's lock). With one pipe per worker, shutting down only
+    terminates processes and closes pipes. Results carry a tag, so those of an epoch that was
+    abandoned part-way are skipped by the next one.
+    """
+
+    def __init__(self, num_workers, dataset, batchify_fn, method):
+        self._ctx = context = multiprocessing.get_context(method)
+        self._conns, self._procs = [], []
+        for _ in range(num_workers):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker_loop, args=(child, dataset, batchify_fn),
+                                   daemon=True)
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        self._next_worker = 0
+        self._next_tag = 0
+
+    def submit(self, indices):
+        worker = self._next_worker
+        self._next_worker = (worker + 1) % len(self._procs)
+        tag = self._next_tag
+        self._next_tag += 1
+        self._conns[worker].send((tag, indices))
+        return functools.partial(self._result, worker, tag)
+
+    def _result(self, worker, tag, timeout):
+        conn = self._conns[worker]
+        deadline = time.monotonic() + timeout
+        while True:
+            if not conn.poll(max(0.0, deadline - time.monotonic())):
+                raise multiprocessing.TimeoutError
+            try:
+                got, ok, value = conn.recv()
+            except (EOFError, ConnectionError):
+                proc = self._procs[worker]
+                proc.join(1)
+                raise RuntimeError(f"DataLoader worker {worker} (pid {proc.pid}) exited "
+                                   f"unexpectedly with exit code {proc.exitcode}; it may have "
+                                   f"run out of memory or crashed in the dataset's "
+                                   f"__getitem__") from None
+            if got == tag:
+                if not ok:
+                    raise value
+                return value
+
+    def shutdown(self):
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self._procs:
+            proc.join(5)
+        for conn in self._conns:
+            conn.close()
+        self._procs, self._conns = [], []
 
 
 class DataLoader:
@@ -142,11 +221,14 @@ class DataLoader:
             self._pool = self._make_pool()
         if self._thread_pool:
             work = functools.partial(_make_batch, self._dataset, self._batchify_fn)
+
+            def submit(indices):
+                return self._pool.apply_async(work, (indices,)).get
         else:
-            work = _worker_batch
+            submit = self._pool.submit
         pending = []
         for batch_indices in self._batch_sampler:
-            pending.append(self._pool.apply_async(work, (batch_indices,)))
+            pending.append(submit(batch_indices))
             if len(pending) >= self._prefetch:
                 yield self._finish(pending.pop(0))
         while pending:
@@ -159,13 +241,11 @@ class DataLoader:
         if cuda_initialized():
             _check_picklable(self._dataset, self._batchify_fn, self._num_workers)
             method = "spawn"
-        context = multiprocessing.get_context(method)
-        return context.Pool(self._num_workers, initializer=_worker_init,
-                            initargs=(self._dataset, self._batchify_fn))
+        return _WorkerProcesses(self._num_workers, self._dataset, self._batchify_fn, method)
 
-    def _finish(self, result):
+    def _finish(self, get_result):
         try:
-            batch = result.get(self._timeout)
+            batch = get_result(self._timeout)
         except multiprocessing.TimeoutError:
             raise TimeoutError(f"DataLoader: a worker took over timeout={self._timeout} s to "
                                f"build a batch; pass a larger timeout= or check the "
@@ -174,5 +254,7 @@ class DataLoader:
 
     def __del__(self):
         pool = getattr(self, "_pool", None)
-        if pool is not None:
+        if isinstance(pool, ThreadPool):
             pool.terminate()
+        elif pool is not None:
+            pool.shutdown()
