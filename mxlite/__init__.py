@@ -15,6 +15,9 @@ from . import gluon
 from . import amp
 from . import symbol, test_utils
 from . import context, random, util
+# MXNet 2.x's top-level util aliases (mx.np_shape, mx.use_np, ...)
+from .util import (is_np_shape, set_np_shape, np_shape, use_np_shape, is_np_array, np_array,
+                   use_np_array, use_np)
 from . import io, kvstore, recordio
 from . import kvstore as kv
 
@@ -33,4 +36,6 @@ __version__ = "0.1.0"
 __all__ = ["MXNetError", "Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "num_gpus", "ndarray", "autograd", "np", "npx", "base", "device", "storage",
            "OutOfMemoryError", "MemoryError", "gluon", "init", "initializer", "optimizer",
-           "lr_scheduler", "symbol", "test_utils", "context", "random", "util", "profiler"]
+           "lr_scheduler", "symbol", "test_utils", "context", "random", "util", "profiler",
+           "is_np_shape", "set_np_shape", "np_shape", "use_np_shape", "is_np_array", "np_array",
+           "use_np_array", "use_np"]

@@ -8,7 +8,7 @@ import numpy as _np
 
 __all__ = ["MXNetError", "DeviceMismatchError", "GPUUnavailableError", "default_float",
            "set_np_default_dtype", "is_np_default_dtype", "float32", "float16", "bfloat16",
-           "is_floating", "finfo", "integer_types", "numeric_types", "string_types"]
+           "is_floating", "finfo", "integer_types", "numeric_types", "string_types", "py_str"]
 
 # MXNet's isinstance groups (``mxnet.base``), which user code and MXNet's tests check against
 integer_types = (int, _np.int32, _np.int64)
@@ -24,8 +24,14 @@ class DeviceMismatchError(ValueError):
     """Arrays on different devices were used in one operation."""
 
 
-class GPUUnavailableError(RuntimeError):
-    """A GPU device was asked for but cannot be used; the message says why."""
+class GPUUnavailableError(MXNetError):
+    """A GPU device was asked for but cannot be used; the message says why. An MXNetError,
+    as MXNet's "no GPU" error is, so ``except mx.base.MXNetError`` catches it."""
+
+
+def py_str(x):
+    """Decode ``bytes`` (UTF-8) to ``str``, as MXNet's helper for C strings does."""
+    return x.decode("utf-8")
 
 
 float32 = _np.dtype(_np.float32)

@@ -80,6 +80,19 @@ class Initializer:
         args = ", ".join(f"{k}={v!r}" for k, v in self._kwargs.items())
         return f"{type(self).__name__}({args})"
 
+    def __eq__(self, other):
+        """Same type and same arguments, as MXNet compares initializers (arrays given as
+        arguments compare by value)."""
+        if not isinstance(other, Initializer):
+            return NotImplemented
+        if type(self) is not type(other) or self._kwargs.keys() != other._kwargs.keys():
+            return False
+        return all(_same_value(v, other._kwargs[k]) for k, v in self._kwargs.items())
+
+    def __hash__(self):
+        # consistent with __eq__ without hashing the arguments (arrays are unhashable)
+        return hash(type(self))
+
     def __call__(self, desc, arr):
         if not isinstance(desc, InitDesc):
             desc = InitDesc(str(desc))
@@ -105,6 +118,13 @@ class Initializer:
     def _init_default(self, name, arr):
         """Names without a known suffix are drawn like weights (as MXNet 2.x draws them)."""
         self._init_weight(name, arr)
+
+
+def _same_value(a, b):
+    if hasattr(a, "shape") or hasattr(b, "shape"):  # numpy or mxlite arrays
+        host = [x.asnumpy() if hasattr(x, "asnumpy") else _np.asarray(x) for x in (a, b)]
+        return host[0].shape == host[1].shape and bool(_np.array_equal(*host))
+    return a == b
 
 
 @register

@@ -66,6 +66,11 @@ class ndarray:
         return self._device
 
     @property
+    def stype(self):
+        """Storage type: always 'default' (dense), as for MXNet 2.x's numpy arrays."""
+        return "default"
+
+    @property
     def _version(self):
         """How many in-place writes this array's buffer (any view of it) has had."""
         rec = _writes.get(id(_root(self._data)))

@@ -23,7 +23,7 @@ __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unus
            "new_matrix_with_real_eigvals_nd", "new_sym_matrix_with_real_eigvals_2d",
            "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
            "verify_generator", "mean_check", "var_check", "chi_square_check",
-           "assert_exception", "discard_stderr"]
+           "assert_exception", "discard_stderr", "assert_allclose", "environment"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -193,6 +193,39 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=
     b64 = _np.asarray(b).astype(_np.float64) if _np.asarray(b).dtype.kind in "biuf" else b
     _np.testing.assert_allclose(a64, b64, rtol=rtol, atol=atol, equal_nan=equal_nan,
                                 err_msg=f"{names[0]} vs {names[1]}")
+
+
+def assert_allclose(a, b, rtol=1e-07, atol=0, equal_nan=True):
+    """``assert_almost_equal`` with numpy's ``assert_allclose`` defaults (MXNet's helper)."""
+    assert_almost_equal(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+@contextlib.contextmanager
+def environment(*args):
+    """Set environment variables for the ``with`` body, restoring them afterwards even on
+    error (MXNet's helper): ``environment(name, value)`` or ``environment({name: value})``;
+    a value of None unsets the variable."""
+    if len(args) == 2:
+        settings = {args[0]: args[1]}
+    elif len(args) == 1 and isinstance(args[0], dict):
+        settings = dict(args[0])
+    else:
+        raise ValueError("environment() takes (name, value) or one dict {name: value}")
+    saved = {name: os.environ.get(name) for name in settings}
+    try:
+        for name, value in settings.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)
+
+
+def _set_env(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
 
 
 def assert_exception(f, exception_type, *args, **kwargs):

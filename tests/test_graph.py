@@ -264,23 +264,27 @@ def test_bench_gluon_models_match_imperative(kind):
     check_hybrid(make, [_rand(*shape)])
 
 
-def test_nested_outputs_and_constant_arguments():
+def test_nested_outputs_and_none_arguments():
+    # MXNet's rule: a hybridized block takes (nested lists of) arrays and None only, so the
+    # scale that was a Python number here is None (its default); a number raises ValueError
     class Net(nn.HybridBlock):
         def __init__(self):
             super().__init__()
             self.dense = nn.Dense(3)
 
-        def forward(self, x, pair, scale):
-            y = self.dense(x) * scale
+        def forward(self, x, pair, scale=None):
+            y = self.dense(x) * (2.0 if scale is None else scale)
             return y, [pair[0] + y.sum(), x]
     net = Net()
-    inputs = [_rand(2, 4), (_rand(1), _rand(1, seed=3)), 2.0]
+    inputs = [_rand(2, 4), (_rand(1), _rand(1, seed=3)), None]
     check_hybrid(lambda: Net(), inputs)
     net.initialize()
     net.hybridize()
     for _ in range(2):
         y, (s, x) = net(*inputs)
         assert x is inputs[0]  # an input returned as is
+    with pytest.raises(ValueError, match="must be .*list of ndarray or None, but got 2.0"):
+        net(inputs[0], inputs[1], 2.0)
 
 
 def test_new_signature_traces_again_and_static_shape_keeps_one():

@@ -106,13 +106,34 @@ class Block:
     def collect_params(self, select=None):
         """Every parameter of this block and its children, keyed by structural name.
 
-        ``select`` is a regular expression matched (``re.match``) against the names.
+        ``select`` is a regular expression matched (``re.match``) against the names. Warns,
+        as MXNet does, when an attribute is a list, tuple or dict holding Blocks that are
+        not children: their parameters are not collected.
         """
+        self._check_container_with_block()
         params = self._collect_params_with_prefix()
         if not select:
             return params
         pattern = re.compile(select)
         return {name: p for name, p in params.items() if pattern.match(name)}
+
+    def _check_container_with_block(self):
+        children = {id(c) for c in self._children.values()}
+
+        def unregistered(data):
+            if isinstance(data, (list, tuple)):
+                return any(unregistered(v) for v in data)
+            if isinstance(data, dict):
+                return any(unregistered(v) for v in data.values())
+            return isinstance(data, Block) and id(data) not in children
+        for name, value in self.__dict__.items():
+            if isinstance(value, (list, tuple, dict)) and not name.startswith("__") \
+                    and name not in ("_children", "_reg_params") and unregistered(value):
+                warnings.warn(f'"{type(self).__name__}.{name}" is an unregistered container '
+                              "with Blocks. Note that Blocks inside the list, tuple or dict "
+                              "will not be registered automatically. Make sure to register "
+                              "them using register_child() or switching to "
+                              "nn.Sequential/nn.HybridSequential instead.", stacklevel=3)
 
     def _unique_params(self):
         seen = {}
@@ -284,7 +305,15 @@ class Block:
         return "\n".join(lines)
 
     def summary(self, *inputs):
-        """Print each block's output shape and parameter count for a forward on ``inputs``."""
+        """Print each block's output shape and parameter count for a forward on ``inputs``.
+        The blocks must not be hybridized (AssertionError, as in MXNet): call summary
+        before ``hybridize()``, or after ``hybridize(False)``."""
+        def not_hybridized(block):
+            if isinstance(block, HybridBlock) and block._active:
+                raise AssertionError(f'"{type(block).__name__}" must not be hybridized to '
+                                     "print summary: call summary() before hybridize(), or "
+                                     "after hybridize(False)")
+        self.apply(not_hybridized)
         rows = []
         seen = set()
         handles = []
@@ -468,6 +497,14 @@ class SymbolBlock(HybridBlock):
                 p._load_init(values[name], device)
             params[name] = p
         return SymbolBlock(graph_, input_names, params)
+
+    def __repr__(self):
+        """MXNet's form: the class name, then one line for the graph with its input and
+        output counts, then ')'."""
+        g = self._graph
+        ops = sum(1 for _ in g.op_nodes())
+        return (f"SymbolBlock(\n<graph of {ops} ops over {', '.join(self._input_names)}> : "
+                f"{len(g.inputs)} -> {len(g.outputs)}\n)")
 
     def forward(self, x, *args):
         flat = list(_flatten_arrays((x,) + args))

@@ -7,9 +7,10 @@ from ..autograd.op import Node, Op
 from ..ndarray import ndarray, wrap
 from .executor import Program
 from .passes import PASSES, optimize
-from .tracer import Untraceable, build_outputs, trace
+from .tracer import build_outputs, trace
 
-__all__ = ["CachedGraph", "GraphFallbackWarning", "signature", "pass_names"]
+__all__ = ["CachedGraph", "GraphFallbackWarning", "signature", "input_format", "check_format",
+           "pass_names"]
 
 _state = _state_module.state
 
@@ -27,23 +28,50 @@ def _structure(args, flat):
             out.append(("array", len(flat) - 1))
         elif isinstance(a, (list, tuple)):
             out.append((type(a).__name__, _structure(a, flat)))
-        else:
-            out.append(("const", a))
+        else:  # None (input_format allows nothing else)
+            out.append(("none",))
     return tuple(out)
 
 
+def input_format(args):
+    """MXNet's format of a hybridized call's arguments: 0 for an array, -1 for None, a
+    list for a (nested) list or tuple. Anything else raises ValueError, as in MXNet: a
+    hybridized block takes arrays only (pass a number as an array, or make it an
+    attribute of the block)."""
+    fmt = []
+    for a in args:
+        if isinstance(a, ndarray):
+            fmt.append(0)
+        elif a is None:
+            fmt.append(-1)
+        elif isinstance(a, (list, tuple)):
+            fmt.append(input_format(a))
+        else:
+            raise ValueError(f"When hybridized, the input of HybridBlock must be (nested) "
+                             f"list of ndarray or None, but got {a!r} of type {type(a)}; "
+                             "pass it as an array, or set it on the block before hybridize()")
+    return fmt
+
+
+def check_format(stored, fmt):
+    """Raise ValueError unless ``fmt`` is the first call's ``stored`` format, up to trailing
+    None arguments given or left to their defaults (MXNet's rule)."""
+    n = min(len(stored), len(fmt))
+    if fmt[:n] == stored[:n] and all(f == -1 for f in stored[n:] + fmt[n:]):
+        return
+    raise ValueError(f"The argument structure of HybridBlock does not match the cached "
+                     f"version. Stored format = {stored}, input format = {fmt} (0: array, "
+                     "-1: None); call hybridize() again to start over with a new structure")
+
+
 def signature(args):
-    """(flat arrays, key): the key holds every array's shape, dtype and device, the other
-    arguments and whether layers train; None for the key when an argument is unhashable."""
+    """(flat arrays, key): the key holds the nesting (which arguments are None), every
+    array's shape, dtype and device, and whether layers train. ``args`` have passed
+    ``input_format``, so the key is hashable."""
     flat = []
     structure = _structure(args, flat)
-    key = (structure, tuple((a._data.shape, a._data.dtype, a._device) for a in flat),
-           _state.training)
-    try:
-        hash(key)
-    except TypeError:
-        return flat, None
-    return flat, key
+    return flat, (structure, tuple((a._data.shape, a._data.dtype, a._device) for a in flat),
+                  _state.training)
 
 
 class _Entry:
@@ -68,20 +96,22 @@ class CachedGraph:
         self.static_alloc = static_alloc
         self.static_shape = static_shape
         self.entries = {}
+        self.in_format = None  # the first call's input_format, which later calls must keep
         self.fallback = None  # the Untraceable that turned graph mode off
         self.imperative_calls = 0
 
     def __call__(self, block, args, run_eagerly):
         """``block``'s result for ``args``: traced (by ``run_eagerly()``) on a new signature,
         else the graph run."""
+        fmt = input_format(args)
+        if self.in_format is None:
+            self.in_format = fmt
+        else:
+            check_format(self.in_format, fmt)
         flat, key = signature(args)
         if self.fallback is not None:
             self.imperative_calls += 1
             return _record_whole_call(run_eagerly(), flat, block)
-        if key is None:
-            return _record_whole_call(
-                self._fail(run_eagerly, "an unhashable non-array argument", "the call"),
-                flat, block)
         entry = self.entries.get(key)
         if entry is None:
             return _record_whole_call(self._trace(block, flat, key, run_eagerly), flat, block)
@@ -94,25 +124,20 @@ class CachedGraph:
         return build_outputs(entry.graph.out_tree, outs)
 
     def _trace(self, block, flat, key, run_eagerly):
-        params = block.collect_params()
+        params = block._collect_params_with_prefix()
         result, traced, failure = trace(run_eagerly, flat, lambda: _param_ids(params))
         if failure is not None:
             self.fallback = failure
             self._warn()
             return result
         graph = optimize(traced, self.passes)
-        by_name = block.collect_params()
+        by_name = block._collect_params_with_prefix()
         device = flat[0]._device
         program = Program(graph, device, static_alloc=self.static_alloc)
         if self.static_shape:
             self.entries.clear()
         self.entries[key] = _Entry(traced, graph, program, [by_name[n] for _, n in graph.params])
         return result
-
-    def _fail(self, run_eagerly, reason, where):
-        self.fallback = Untraceable(reason, where)
-        self._warn()
-        return run_eagerly()
 
     def _warn(self):
         f = self.fallback
@@ -172,7 +197,7 @@ def _record_whole_call(result, flat, block):
     if not _state.recording:
         return result
     sources = tuple(a for a in flat if a._node is not None) + tuple(
-        arr for p in block.collect_params().values() if p._data is not None
+        arr for p in block._collect_params_with_prefix().values() if p._data is not None
         for arr in p._data.values() if arr._node is not None)
     if not sources:
         return result

@@ -104,14 +104,22 @@ def _param_shape(ndim, axis):
     return tuple(-1 if i == axis else 1 for i in range(ndim))
 
 
+class ParameterShapeError(ValueError, AssertionError):
+    """A norm's gamma/beta/running statistics do not fit the data's channel axis. Both a
+    ValueError and an AssertionError: MXNet reports it from shape inference, where gluon's
+    LayerNorm(in_channels=...) on the wrong data raises AssertionError."""
+
+
 def _shaped(param, data, axis, name):
     """``param`` (C,) reshaped to broadcast along ``axis`` of ``data``."""
     if param is None:
         return None
     param = to_nd(param, data)
     if param.shape != (data.shape[axis],):
-        raise ValueError(f"{name} of shape {param.shape} does not match {data.shape[axis]} "
-                         f"channels on axis {axis} of data {data.shape}")
+        raise ParameterShapeError(
+            f"{name} of shape {param.shape} does not match {data.shape[axis]} channels on axis "
+            f"{axis} of data {data.shape}; give the layer in_channels={data.shape[axis]} (or "
+            "leave it 0 to infer it)")
     return param.reshape(_param_shape(data.ndim, axis))
 
 

@@ -145,10 +145,16 @@ _INTERNAL_STUBS = ("mxnet.ndarray.numpy._internal", "mxnet.ndarray._internal",
 # Names in a legacy namespace that are not NDArray API but engine-wide calls MXNet 2.x keeps
 # there and in npx alike: they resolve to mxlite's (a test reaching only these is no legacy
 # test). ``mx.nd.waitall()`` waits for all pending work, as ``npx.waitall()`` does.
+_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}
 _PASSTHROUGH = {("mxnet.nd", "waitall"): lambda: mxlite.numpy_extension.waitall,
                 ("mxnet.ndarray", "waitall"): lambda: mxlite.numpy_extension.waitall,
                 # the builtin under the name MXNet's indexing code imports it as
-                ("mxnet.ndarray.ndarray", "py_slice"): lambda: slice}
+                ("mxnet.ndarray.ndarray", "py_slice"): lambda: slice,
+                # storage type names and ids, as MXNet's C API numbers them: plain data
+                ("mxnet.ndarray.ndarray", "_STORAGE_TYPE_STR_TO_ID"):
+                    lambda: dict(_STORAGE_TYPE_STR_TO_ID),
+                ("mxnet.ndarray", "_STORAGE_TYPE_STR_TO_ID"):
+                    lambda: dict(_STORAGE_TYPE_STR_TO_ID)}
 
 
 class _NDArrayType(type):
@@ -321,6 +327,17 @@ def _random_seed(seed=None):
         random.setstate(state[1])
 
 
+def _with_environment(*env_args):
+    """Run the decorated test inside ``test_utils.environment(*env_args)``."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with _mx_test_utils.environment(*env_args):
+                return fn(*args, **kwargs)
+        return run
+    return decorate
+
+
 def _make_common():
     mod = types.ModuleType("common", "mxlite's versions of MXNet's unittest/common.py helpers")
     mod.with_seed = _with_seed
@@ -331,6 +348,8 @@ def _make_common():
     mod.assert_raises_cuda_not_satisfied = _assert_raises_cuda_not_satisfied
     mod.assert_raises_cudnn_not_satisfied = _assert_raises_cudnn_not_satisfied
     mod.random_seed = _random_seed
+    mod.environment = _mx_test_utils.environment
+    mod.with_environment = _with_environment
     mod.setup_module = lambda: None
     mod.teardown_module = lambda: None
     mod.is_cd_run = lambda: False
@@ -466,6 +485,28 @@ class _Collector:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "flaky: MXNet's marker for tests it reruns")
         config.addinivalue_line("markers", "serial: MXNet's marker for tests run alone")
+        config.addinivalue_line("markers", "garbage_expected: MXNet's marker for tests "
+                                           "that leave arrays in reference cycles")
+
+    @pytest.fixture
+    def check_leak_ndarray(self, request):
+        """MXNet's conftest fixture: the test must leave no array that only the cyclic
+        garbage collector would free (unless it is marked ``garbage_expected``)."""
+        import gc
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            yield
+            gc.collect()
+            leaked = [o for o in gc.garbage if isinstance(o, mxlite.numpy.ndarray)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        if leaked and request.node.get_closest_marker("garbage_expected") is None:
+            raise AssertionError(f"{len(leaked)} arrays were left in reference cycles, e.g. "
+                                 f"shape {leaked[0].shape}")
 
     def pytest_runtest_setup(self, item):
         _seed_all(int(hashlib.md5(item.nodeid.encode()).hexdigest()[:8], 16))

@@ -1,4 +1,6 @@
 """Containers and basic layers of ``gluon.nn``."""
+import warnings
+
 import numpy as _np
 
 from ... import numpy as np
@@ -47,6 +49,15 @@ class Sequential(_SequentialMixin, Block):
 
     def __init__(self):
         Block.__init__(self)
+
+    def hybridize(self, active=True, **kwargs):
+        """Hybridize the HybridBlock children; warns (as MXNet does) when every child is
+        one, since a HybridSequential would run the whole stack as one graph."""
+        if self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
+            warnings.warn(f"All children of this Sequential layer '{self!r}'\n are "
+                          "HybridBlocks. Consider using HybridSequential for the best "
+                          "performance.", stacklevel=2)
+        super().hybridize(active, **kwargs)
 
 
 class HybridSequential(_SequentialMixin, HybridBlock):

@@ -14,7 +14,7 @@ __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
            "Conv3DTranspose", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D",
            "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
            "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "PixelShuffle1D",
-           "PixelShuffle2D", "PixelShuffle3D"]
+           "PixelShuffle2D", "PixelShuffle3D", "ReflectionPad2D"]
 
 _LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
 _CHANNEL_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
@@ -321,3 +321,31 @@ class PixelShuffle2D(_PixelShuffle):
 class PixelShuffle3D(_PixelShuffle):
     """(N, C*f1*f2*f3, D, H, W) -> (N, C, D*f1, H*f2, W*f3)."""
     ndim = 3
+
+
+class ReflectionPad2D(HybridBlock):
+    """Pad the last two axes of NCHW input by reflection (``np.pad(mode='reflect')``).
+
+    ``padding`` is an int (that many rows and columns on each side) or MXNet's pad_width: 8
+    numbers, (before, after) for each of N, C, H, W, where N and C must get 0.
+    """
+
+    def __init__(self, padding=0):
+        super().__init__()
+        if isinstance(padding, numbers.Integral):
+            padding = (0, 0, 0, 0, padding, padding, padding, padding)
+        padding = tuple(int(p) for p in padding)
+        if len(padding) != 8 or any(padding[:4]) or min(padding) < 0:
+            raise ValueError("ReflectionPad2D: padding must be an int >= 0 or 8 numbers >= 0 "
+                             "(before, after) for N, C, H, W with 0 for N and C, got "
+                             f"{padding}")
+        self._padding = padding
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"ReflectionPad2D takes (N, C, H, W) input, got shape {x.shape}")
+        p = self._padding
+        return np.pad(x, tuple(zip(p[0::2], p[1::2])), mode="reflect")
+
+    def __repr__(self):
+        return f"ReflectionPad2D(padding={self._padding})"

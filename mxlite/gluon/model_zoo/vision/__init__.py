@@ -33,7 +33,8 @@ _MODELS = _constructors()
 def get_model(name, pretrained=False, **kwargs):
     """The model called ``name`` (MXNet's names: 'resnet50_v1', 'vgg16_bn', 'mobilenetv2_1.0',
     'squeezenet1.1', ...; the constructor spellings such as 'mobilenet_v2_1_0' work too),
-    built with ``kwargs`` such as ``classes``."""
+    built with ``kwargs`` such as ``classes``
+    (and MXNet's download keywords ``device``, ``root``: ``model_store.check_untrained``)."""
     key = name.lower()
     if key not in _MODELS:
         by_function = {fn.__name__: fn for fn in _MODELS.values()}
@@ -43,10 +44,4 @@ def get_model(name, pretrained=False, **kwargs):
         build = by_function[key]
     else:
         build = _MODELS[key]
-    if pretrained:
-        raise ValueError(f"pretrained=True: mxlite does not download MXNet's pretrained "
-                         f"weights. Build {name} with pretrained=False and load a parameter "
-                         f"file you have with net.load_parameters(path).")
-    kwargs.pop("ctx", None)
-    kwargs.pop("root", None)
-    return build(**kwargs)
+    return build(pretrained=pretrained, **kwargs)

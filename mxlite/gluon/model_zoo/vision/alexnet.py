@@ -2,6 +2,7 @@
 Dense layer infers its input size (256 x 6 x 6 for 224 x 224 images) on the first call."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -32,6 +33,7 @@ class AlexNet(HybridBlock):
         return self.output(self.features(x))
 
 
-def alexnet(**kwargs):
-    """AlexNet."""
+def alexnet(pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """AlexNet (download keywords: ``check_untrained``)."""
+    check_untrained("alexnet", pretrained, device, ctx, root)
     return AlexNet(**kwargs)

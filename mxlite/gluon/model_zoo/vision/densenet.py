@@ -2,6 +2,7 @@
 final 7x7 average pool expects 224 x 224 images)."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 
 __all__ = ["DenseNet", "get_densenet", "densenet121", "densenet161", "densenet169",
            "densenet201"]
@@ -64,10 +65,11 @@ class DenseNet(HybridBlock):
         return self.output(self.features(x))
 
 
-def get_densenet(num_layers, **kwargs):
-    """DenseNet with 121, 161, 169 or 201 layers."""
+def get_densenet(num_layers, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """DenseNet with 121, 161, 169 or 201 layers (download keywords: ``check_untrained``)."""
     if num_layers not in _SPEC:
         raise ValueError(f"Invalid number of layers: {num_layers}. Options are {sorted(_SPEC)}")
+    check_untrained(f"densenet{num_layers}", pretrained, device, ctx, root)
     return DenseNet(*_SPEC[num_layers], **kwargs)
 
 

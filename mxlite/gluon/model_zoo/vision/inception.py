@@ -3,6 +3,7 @@ classifier, batch norm with epsilon 0.001 after every bias-free convolution, 299
 inputs (the final 8x8 average pool)."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 
 __all__ = ["Inception3", "inception_v3"]
 
@@ -107,6 +108,7 @@ class Inception3(HybridBlock):
         return self.output(self.features(x))
 
 
-def inception_v3(**kwargs):
-    """Inception V3."""
+def inception_v3(pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """Inception V3 (download keywords: ``check_untrained``)."""
+    check_untrained("inception_v3", pretrained, device, ctx, root)
     return Inception3(**kwargs)

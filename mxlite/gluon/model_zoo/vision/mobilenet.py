@@ -3,6 +3,7 @@ multipliers, as MXNet's model zoo builds them: every V2 bottleneck has its 1x1 e
 the t=1 one included, and V2 classifies with a bias-free 1x1 convolution."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 from .... import numpy as np
 
 __all__ = ["MobileNet", "MobileNetV2", "RELU6", "get_mobilenet", "get_mobilenet_v2",
@@ -95,13 +96,15 @@ class MobileNetV2(HybridBlock):
         return self.output(self.features(x))
 
 
-def get_mobilenet(multiplier, **kwargs):
-    """MobileNet with width ``multiplier``."""
+def get_mobilenet(multiplier, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """MobileNet with width ``multiplier`` (download keywords: ``check_untrained``)."""
+    check_untrained(f"mobilenet{multiplier}", pretrained, device, ctx, root)
     return MobileNet(multiplier, **kwargs)
 
 
-def get_mobilenet_v2(multiplier, **kwargs):
-    """MobileNetV2 with width ``multiplier``."""
+def get_mobilenet_v2(multiplier, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """MobileNetV2 with width ``multiplier`` (download keywords: ``check_untrained``)."""
+    check_untrained(f"mobilenetv2_{multiplier}", pretrained, device, ctx, root)
     return MobileNetV2(multiplier, **kwargs)
 
 

@@ -2,6 +2,7 @@
 builds them: V1 bottlenecks stride on the first 1x1 convolution, which has a bias."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 from .... import numpy_extension as npx
 
 __all__ = ["ResNetV1", "ResNetV2", "BasicBlockV1", "BasicBlockV2", "BottleneckV1",
@@ -177,12 +178,14 @@ _BLOCKS = {1: (ResNetV1, {"basic": BasicBlockV1, "bottleneck": BottleneckV1}),
            2: (ResNetV2, {"basic": BasicBlockV2, "bottleneck": BottleneckV2})}
 
 
-def get_resnet(version, num_layers, **kwargs):
-    """ResNet ``version`` 1 or 2 with 18, 34, 50, 101 or 152 layers."""
+def get_resnet(version, num_layers, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """ResNet ``version`` 1 or 2 with 18, 34, 50, 101 or 152 layers (MXNet's download
+    keywords: ``check_untrained``)."""
     if num_layers not in _SPEC:
         raise ValueError(f"Invalid number of layers: {num_layers}. Options are {sorted(_SPEC)}")
     if version not in _BLOCKS:
         raise ValueError(f"Invalid resnet version: {version}. Options are 1 and 2.")
+    check_untrained(f"resnet{num_layers}_v{version}", pretrained, device, ctx, root)
     kind, layers, channels = _SPEC[num_layers]
     net_class, blocks = _BLOCKS[version]
     return net_class(blocks[kind], layers, channels, **kwargs)

@@ -2,6 +2,7 @@
 final 13x13 average pool expects 224 x 224 images)."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 
 __all__ = ["SqueezeNet", "get_squeezenet", "squeezenet1_0", "squeezenet1_1"]
 
@@ -52,8 +53,9 @@ class SqueezeNet(HybridBlock):
         return self.output(self.features(x))
 
 
-def get_squeezenet(version, **kwargs):
-    """SqueezeNet version '1.0' or '1.1'."""
+def get_squeezenet(version, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """SqueezeNet version '1.0' or '1.1' (download keywords: ``check_untrained``)."""
+    check_untrained(f"squeezenet{version}", pretrained, device, ctx, root)
     return SqueezeNet(version, **kwargs)
 
 

@@ -3,6 +3,7 @@ model zoo builds them. The first Dense layer infers its input size (512 x 7 x 7 
 224 x 224 images) on the first call."""
 from ... import nn
 from ...block import HybridBlock
+from ..model_store import check_untrained
 from ....initializer import Xavier
 
 __all__ = ["VGG", "get_vgg"] + [f"vgg{n}{bn}" for n in (11, 13, 16, 19) for bn in ("", "_bn")]
@@ -45,12 +46,13 @@ class VGG(HybridBlock):
         return self.output(self.features(x))
 
 
-def get_vgg(num_layers, batch_norm=False, **kwargs):
-    """VGG with 11, 13, 16 or 19 layers."""
+def get_vgg(num_layers, pretrained=False, device=None, root=None, ctx=None, **kwargs):
+    """VGG with 11, 13, 16 or 19 layers (download keywords: ``check_untrained``)."""
     if num_layers not in _SPEC:
         raise ValueError(f"Invalid number of layers: {num_layers}. Options are {sorted(_SPEC)}")
+    check_untrained(f"vgg{num_layers}", pretrained, device, ctx, root)
     layers, filters = _SPEC[num_layers]
-    return VGG(layers, filters, batch_norm=batch_norm, **kwargs)
+    return VGG(layers, filters, **kwargs)
 
 
 def vgg11(**kwargs):
