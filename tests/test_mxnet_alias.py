@@ -115,6 +115,10 @@ def test_star_import_of_test_utils_gives_what_mxnet_s_does(alias):
     assert names["mx"].np.ones(2).shape == (2,)
     with names["discard_stderr"]():
         print("dropped", file=sys.stderr)
+    with pytest.raises(mxnet_alias.LegacyAPIError):  # MXNet's re-export of nd.array
+        names["array"]([1.0])
+    import common
+    common.teardown()  # the nose-era name old files import
 
 
 def test_deferred_compute_is_internal(alias):

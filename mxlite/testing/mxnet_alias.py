@@ -255,6 +255,7 @@ def _make_test_utils():
     # modules it imports as ``mx`` and ``np`` (host numpy); old test files rely on that
     mod.mx = sys.modules["mxnet"]
     mod.np = _onp
+    mod.array = sys.modules["mxnet.nd"].array  # MXNet's test_utils re-exports nd.array: legacy
     mod.retry = _retry
     mod.with_seed = _with_seed
     return mod
@@ -352,6 +353,7 @@ def _make_common():
     mod.with_environment = _with_environment
     mod.setup_module = lambda: None
     mod.teardown_module = lambda: None
+    mod.teardown = lambda: None  # the nose-era module teardown old files import
     mod.is_cd_run = lambda: False
     mod.TemporaryDirectory = tempfile.TemporaryDirectory  # yields the path, as MXNet's
     return mod
