@@ -13,6 +13,7 @@ import numpy as _np
 from . import autograd
 from .device import Device, current_device
 from .ndarray import ndarray, wrap
+from .util import use_np_default_dtype  # noqa: F401 - MXNet's test_utils re-exports it
 
 __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unusable_reason",
            "assert_almost_equal", "almost_equal", "same", "default_rtols", "default_atols",
@@ -23,7 +24,8 @@ __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unus
            "new_matrix_with_real_eigvals_nd", "new_sym_matrix_with_real_eigvals_2d",
            "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
            "verify_generator", "mean_check", "var_check", "chi_square_check",
-           "assert_exception", "discard_stderr", "assert_allclose", "environment"]
+           "assert_exception", "discard_stderr", "assert_allclose", "environment",
+           "use_np_default_dtype"]
 
 
 def gpu_unusable_reason(device_id=0):

@@ -9,8 +9,11 @@ default dtype: ``set_np(dtype=True)`` makes creation default to float64 instead 
 import contextlib
 import ctypes
 import functools
+import inspect
 import platform
 import warnings
+
+import numpy as _np
 
 from .base import is_np_default_dtype, set_np_default_dtype
 from .device import gpu_memory_info, num_gpus
@@ -18,7 +21,7 @@ from .device import gpu_memory_info, num_gpus
 __all__ = ["use_np", "use_np_array", "use_np_shape", "np_array", "np_shape", "is_np_array",
            "is_np_shape", "set_np", "reset_np", "set_np_shape", "get_gpu_count",
            "get_gpu_memory", "is_np_default_dtype", "set_np_default_dtype", "np_default_dtype",
-           "use_np_default_dtype", "set_flush_denorms"]
+           "use_np_default_dtype", "set_flush_denorms", "dtype_from_number"]
 
 
 def _numpy_semantics_only(active, what):
@@ -72,12 +75,37 @@ def np_default_dtype(active=True):
 
 
 def use_np_default_dtype(func):
-    """Run ``func`` with numpy's float64 default dtype."""
+    """Run ``func`` with numpy's float64 default dtype. A class stays a class (as in MXNet):
+    its methods, static and class methods and properties, inherited ones included, run so."""
+    if isinstance(func, type):
+        for name in {name for klass in func.__mro__[:-1] for name in vars(klass)}:
+            member = _in_np_default_dtype_member(inspect.getattr_static(func, name))
+            if member is not None:
+                setattr(func, name, member)
+        return func
+    if not callable(func):
+        raise TypeError(f"use_np_default_dtype decorates a class or a callable, not a "
+                        f"{type(func).__name__}")
+    return _in_np_default_dtype(func)
+
+
+def _in_np_default_dtype(func):
     @functools.wraps(func)
     def call(*args, **kwargs):
         with np_default_dtype(True):
             return func(*args, **kwargs)
     return call
+
+
+def _in_np_default_dtype_member(member):
+    """``member`` of a class rewrapped to run under numpy's default dtype; None when it runs
+    no code of its own (data, slots)."""
+    if isinstance(member, property):
+        return property(*(f and _in_np_default_dtype(f)
+                          for f in (member.fget, member.fset, member.fdel)), member.__doc__)
+    if isinstance(member, (staticmethod, classmethod)):
+        return type(member)(_in_np_default_dtype(member.__func__))
+    return _in_np_default_dtype(member) if inspect.isfunction(member) else None
 
 
 @contextlib.contextmanager
@@ -142,3 +170,26 @@ def set_flush_denorms(value):
     if libm.fesetenv(env) != 0:
         raise OSError("set_flush_denorms: fesetenv failed")
     return previous
+
+
+_INT64_MAX, _UINT64_MAX = 2 ** 63 - 1, 2 ** 64 - 1
+_FLOAT32_MAX = float(_np.finfo(_np.float32).max)
+
+
+def dtype_from_number(number):
+    """The dtype MXNet gives a Python scalar: int64 for ints (uint64 past int64's range),
+    the default float for floats unless float32 would overflow or round a non-integer to an
+    integer (then float64); a numpy scalar keeps its dtype."""
+    if isinstance(number, _np.generic):
+        return number.dtype
+    if isinstance(number, int):
+        if number > _UINT64_MAX:
+            raise OverflowError(f"dtype_from_number: {number} does not fit in 64 bits")
+        return _np.uint64 if number > _INT64_MAX else _np.int64
+    if isinstance(number, float):
+        if abs(number) > _FLOAT32_MAX or (not _np.isnan(number)
+                                           and _np.float32(number) == int(number) != number):
+            return _np.float64
+        return _np.float64 if is_np_default_dtype() else _np.float32
+    raise TypeError(f"dtype_from_number takes an int, a float or a numpy scalar, not a "
+                    f"{type(number).__name__}")

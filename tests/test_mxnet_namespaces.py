@@ -47,12 +47,13 @@ def numpy_default_dtype():
 def test_set_np_dtype_makes_float64_the_default(numpy_default_dtype):
     assert mx.util.is_np_default_dtype()
     for made in (mnp.ones(2), mnp.zeros((1,)), mnp.array([1, 2]), mnp.array([1.5]),
-                 mnp.arange(3), mnp.linspace(0, 1, 3), mnp.eye(2), mnp.random.uniform(size=2),
+                 mnp.arange(3.0), mnp.linspace(0, 1, 3), mnp.eye(2), mnp.random.uniform(size=2),
                  mnp.random.normal(size=2), mnp.mean(mnp.array([1, 2], dtype="int32")),
                  mnp.ndarray((2,))):
         assert made.dtype == onp.float64, made
     assert mnp.array([True]).dtype == onp.bool_
     assert mnp.array([1, 2], dtype="int32").dtype == onp.int32
+    assert mnp.arange(3).dtype == onp.int64  # MXNet 2.x: integer bounds give int64
 
 
 def test_default_dtype_scopes_restore_float32():

@@ -3,7 +3,7 @@ integer and bool numpy arrays keep their dtype."""
 import numpy as _np
 
 from .. import storage
-from ..base import MXNetError, default_float
+from ..base import MXNetError, default_float, is_np_default_dtype
 from ..device import Device, current_device
 from ..ndarray import ndarray, wrap, wrap_constant
 
@@ -125,10 +125,13 @@ def full_like(a, fill_value, dtype=None, order="C", device=None, ctx=None):
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, ctx=None):
-    """Evenly spaced values; float32 unless ``dtype`` is given (MXNet)."""
+    """Evenly spaced values. Without ``dtype``: float32 (MXNet), or under numpy's default
+    dtype what numpy infers from the bounds (int64 for integers, as MXNet 2.x gives)."""
     dev = _device(device, ctx)
-    host = _np.arange(start, stop, step, dtype=dtype or default_float()) if stop is not None \
-        else _np.arange(start, step=step, dtype=dtype or default_float())
+    if dtype is None and not is_np_default_dtype():
+        dtype = default_float()
+    host = _np.arange(start, stop, step, dtype=dtype) if stop is not None \
+        else _np.arange(start, step=step, dtype=dtype)
     return _from_host(host, dev)
 
 
