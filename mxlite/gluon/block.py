@@ -5,6 +5,7 @@ by structure: ``'0.weight'``, ``'0.0.weight'``. Parameters whose shape is unknow
 ``initialize()`` are created on the block's first call, after ``infer_shape``.
 """
 import itertools
+import json
 import re
 import warnings
 import weakref
@@ -18,7 +19,7 @@ from ..base import MXNetError
 from ..graph import Ref, serialize
 from ..graph.tracer import build_outputs
 from ..device import current_device
-from ..fileio import read_npz, write_npz
+from ..fileio import atomic_write, read_npz, write_npz
 from ..ndarray import ndarray, wrap
 from .parameter import Parameter, shape_is_known
 
@@ -256,6 +257,56 @@ class Block:
             if name in params:
                 params[name]._load_init(value, device or current_device(), cast_dtype,
                                         dtype_source)
+
+    def _structure(self):
+        """This block's tree as ``save`` records it: class, own parameter names, graph mode."""
+        record = {"class": type(self).__name__, "params": list(self._reg_params)}
+        cached = getattr(self, "_cached_graph", None)
+        if isinstance(self, HybridBlock):
+            record["hybridized"] = cached is not None
+            if cached is not None:
+                record["options"] = {"static_alloc": cached.static_alloc,
+                                     "static_shape": cached.static_shape,
+                                     **{name: name in cached.passes
+                                        for name in ("dce", "cse", "fuse")}}
+        record["children"] = {name: child._structure() for name, child in self._children.items()}
+        return record
+
+    def save(self, prefix):
+        """Save the architecture record to ``prefix-model.json`` and the parameters to
+        ``prefix-model.params``, for ``load`` on a model built the same way.
+
+        The record keeps each block's class, parameter names and hybridize settings; the
+        graph itself is not stored: a block saved hybridized is traced again on its first
+        call after ``load``, which gives the same outputs."""
+        with atomic_write(prefix + "-model.json") as fp:
+            fp.write(json.dumps(self._structure()).encode())
+        self.save_parameters(prefix + "-model.params")
+
+    def load(self, prefix):
+        """Load what ``save`` wrote: check this model has the saved structure, restore
+        each block's hybridize settings, then load the parameters."""
+        with open(prefix + "-model.json") as fp:
+            saved = json.load(fp)
+        self._restore(saved, prefix + "-model.json", "model")
+        self.load_parameters(prefix + "-model.params")
+
+    def _restore(self, saved, filename, where):
+        mine = self._structure()
+        for key in ("class", "params"):
+            if saved[key] != mine[key]:
+                raise ValueError(
+                    f"load: {where} in '{filename}' has {key} {saved[key]!r}, this model has "
+                    f"{mine[key]!r}; build the model the same way as the one that was saved")
+        if list(saved["children"]) != list(mine["children"]):
+            raise ValueError(
+                f"load: {where} in '{filename}' has children {list(saved['children'])}, this "
+                f"model has {list(mine['children'])}; build the model the same way as the one "
+                "that was saved")
+        if isinstance(self, HybridBlock):
+            self.hybridize(saved["hybridized"], **saved.get("options", {}))
+        for name, child in self._children.items():
+            child._restore(saved["children"][name], filename, f"{where}.{name}")
 
     # -- calling ---------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook):

@@ -127,6 +127,27 @@ def check_sha1(filename, sha1_hash):
     return digest.startswith(sha1_hash.lower()) if len(sha1_hash) < 40 else digest == sha1_hash
 
 
+def _fetch_chunks(url, verify_ssl):
+    """Yield the body of ``url`` in 1 MiB chunks.
+
+    ``http(s)://`` goes through ``requests`` when it is installed, as MXNet's ``download``
+    does, so proxies, sessions and mocks of ``requests.get`` apply alike; ``file://`` (which
+    ``requests`` cannot open) and machines without ``requests`` use ``urllib``."""
+    try:
+        import requests
+    except ImportError:
+        requests = None
+    if requests is not None and url.lower().startswith(("http://", "https://")):
+        response = requests.get(url, stream=True, verify=verify_ssl, timeout=60)
+        if response.status_code != 200:
+            raise OSError(f"the server answered HTTP {response.status_code}")
+        yield from (chunk for chunk in response.iter_content(chunk_size=1 << 20) if chunk)
+        return
+    context = ssl._create_unverified_context() if not verify_ssl else None  # as asked
+    with urllib.request.urlopen(url, timeout=60, context=context) as response:
+        yield from iter(lambda: response.read(1 << 20), b"")
+
+
 def download(url, path=None, overwrite=False, sha1_hash=None, retries=5, verify_ssl=True):
     """Fetch ``url`` (``http(s)://`` or ``file://``) to ``path`` and return the file name.
 
@@ -142,20 +163,19 @@ def download(url, path=None, overwrite=False, sha1_hash=None, retries=5, verify_
         fname = os.path.join(os.path.expanduser(path), name)
     else:
         fname = os.path.expanduser(path)
+    if not verify_ssl:
+        warnings.warn("Unverified HTTPS request is being made (verify_ssl=False). Adding "
+                      "certificate verification is strongly advised.")
     if os.path.exists(fname) and not overwrite and (sha1_hash is None
                                                     or check_sha1(fname, sha1_hash)):
         return fname
     folder = os.path.dirname(os.path.abspath(fname))
     os.makedirs(folder, exist_ok=True)
-    context = None
-    if not verify_ssl:
-        context = ssl._create_unverified_context()  # the caller asked for no verification
     for attempt in range(retries):
         fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(fname)}.")
         try:
-            with os.fdopen(fd, "wb") as out, \
-                    urllib.request.urlopen(url, timeout=60, context=context) as response:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
+            with os.fdopen(fd, "wb") as out:
+                for chunk in _fetch_chunks(url, verify_ssl):
                     out.write(chunk)
             if sha1_hash is not None and not check_sha1(partial, sha1_hash):
                 raise UserWarning(f"download: {url} does not match its SHA-1 {sha1_hash}; the "
