@@ -100,18 +100,7 @@ def read_arrays(path, what, expected):
     apart by their first bytes), with ``read_npz``'s checks and messages."""
     path = os.fspath(path)
     with open(path, "rb") as f:
-        if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
-            f.seek(0)
-            return _read(f, f"{what}: '{path}'", expected)
-        f.seek(0)
-        try:
-            return _bfloat16_restored(_np.load(f, allow_pickle=False))
-        except ValueError as e:
-            if "allow_pickle" in str(e):
-                raise MXNetError(f"{what}: '{path}' holds pickled Python objects, which can run "
-                                 "code when loaded; mxlite reads arrays only") from None
-            raise MXNetError(f"{what}: '{path}' is truncated or corrupt ({e}); save it again "
-                             "or use an earlier copy") from None
+        return _read(f, f"{what}: '{path}'", expected, npy=True)
 
 
 def read_npz_bytes(data, what, expected):
@@ -119,14 +108,20 @@ def read_npz_bytes(data, what, expected):
     return _read(io.BytesIO(data), what, expected)
 
 
-def _read(f, source, expected):
-    head = f.read(4)
+def _read(f, source, expected, npy=False):
+    """An .npz's dict of arrays (or, with ``npy``, an .npy's array), told apart by the first
+    bytes; every failure is an MXNetError naming ``source`` and what to do."""
+    head = f.read(len(_NPY_MAGIC))
     f.seek(0)
-    if head not in _ZIP_MAGIC:
+    is_npy = npy and head == _NPY_MAGIC
+    if not is_npy and head[:4] not in _ZIP_MAGIC:
+        also = ", an .npy with b'\\x93NUMPY'" if npy else ""
         raise MXNetError(
-            f"{source} is not an .npz archive (it starts with {head!r}, an .npz starts with "
-            f"b'PK', an .npy with b'\\x93NUMPY'); expected a file written by {expected}")
+            f"{source} is not an .npz archive (it starts with {head[:4]!r}, an .npz starts "
+            f"with b'PK'{also}); expected a file written by {expected}")
     try:
+        if is_npy:
+            return _bfloat16_restored(_np.load(f, allow_pickle=False))
         with _np.load(f, allow_pickle=False) as npz:
             return {key: _bfloat16_restored(npz[key]) for key in npz.files}
     except ValueError as e:

@@ -252,7 +252,24 @@ class NDArrayIter(DataIter):
                       for k, v in self.label]
 
 
-class ResizeIter(DataIter):
+class _BatchHolder(DataIter):
+    """An iterator whose ``iter_next`` fetches a whole DataBatch into ``current_batch``:
+    the getters read it."""
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad
+
+
+class ResizeIter(_BatchHolder):
     """``data_iter`` cut or extended to ``size`` batches per epoch (it restarts when it
     ends early); ``reset_internal`` resets it at every reset."""
 
@@ -283,18 +300,6 @@ class ResizeIter(DataIter):
             self.current_batch = self.data_iter.next()
         self.cur += 1
         return True
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
 
 class _Prefetcher:
@@ -341,7 +346,7 @@ class _Prefetcher:
         self.requests.put(None)
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(_BatchHolder):
     """Batches of several iterators joined (their data lists, then their label lists),
     each read one batch ahead on a thread. ``rename_data`` / ``rename_label``: per
     iterator, a map from its names to the joined batch's."""
@@ -403,18 +408,6 @@ class PrefetchingIter(DataIter):
         if not self.iter_next():
             raise StopIteration
         return self.current_batch
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
     def close(self):
         """Stop the reading threads (they are daemons, so exiting Python needs no call)."""

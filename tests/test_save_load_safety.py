@@ -302,3 +302,17 @@ def test_a_tampered_states_file_is_refused_before_the_optimizer_changes(tmp_path
     with pytest.raises(MXNetError, match=r"bad.states.*\['_launch_fused', 'lr'\] are unknown"):
         trainer.load_states(str(tmp_path / "bad.states"))
     assert trainer.optimizer.lr == 0.1 and "_launch_fused" not in vars(trainer.optimizer)
+
+
+def test_npx_load_of_a_bad_npy_names_the_file(tmp_path):
+    pickled = tmp_path / "objects.npy"
+    np.save(str(pickled), np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(MXNetError, match="objects.npy' holds pickled Python objects"):
+        mx.npx.load(str(pickled))
+    truncated = tmp_path / "cut.npy"
+    mx.npx.save(str(truncated), mx.np.ones(100))
+    truncated.write_bytes(truncated.read_bytes()[:120])
+    with pytest.raises(MXNetError, match="cut.npy' is truncated or corrupt"):
+        mx.npx.load(str(truncated))
+    with pytest.raises(MXNetError, match=r"an .npz starts with b'PK'\)"):  # npz-only readers
+        mx.gluon.nn.Dense(1).load_parameters(str(truncated))

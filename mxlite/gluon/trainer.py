@@ -33,6 +33,8 @@ class Trainer:
     (``update_on_kvstore=True`` with a Python store that cannot run optimizers raises).
     """
 
+    _update_on_kvstore = False  # MXNet's attribute: every device runs the optimizer itself
+
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
                  compression_params=None, update_on_kvstore=None):
         self._names = {}  # id(parameter) -> the name it was given under, for messages
@@ -71,7 +73,6 @@ class Trainer:
             isinstance(kvstore, kvs.KVStore) else None
         self._kv = kvstore if isinstance(kvstore, kvs.DistKVStore) else (
             kvs.create(kvstore) if kvstore in kvs._DIST else None)
-        self._update_on_kvstore = False  # every device runs the optimizer itself
         self._wants_update_on_kvstore = bool(update_on_kvstore)
         self._kv_initialized = False
         self._synced = False

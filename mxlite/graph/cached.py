@@ -9,8 +9,7 @@ from .executor import Program
 from .passes import PASSES, optimize
 from .tracer import build_outputs, trace
 
-__all__ = ["CachedGraph", "GraphFallbackWarning", "signature", "input_format", "check_format",
-           "pass_names"]
+__all__ = ["CachedGraph", "GraphFallbackWarning", "signature", "pass_names"]
 
 _state = _state_module.state
 
@@ -19,33 +18,20 @@ class GraphFallbackWarning(UserWarning):
     """A hybridized block's forward could not become a graph; it runs imperatively."""
 
 
-def _structure(args, flat):
-    """The call's nesting with arrays replaced by their index in ``flat`` (hashable)."""
-    out = []
-    for a in args:
-        if isinstance(a, ndarray):
-            flat.append(a)
-            out.append(("array", len(flat) - 1))
-        elif isinstance(a, (list, tuple)):
-            out.append((type(a).__name__, _structure(a, flat)))
-        else:  # None (input_format allows nothing else)
-            out.append(("none",))
-    return tuple(out)
-
-
-def input_format(args):
-    """MXNet's format of a hybridized call's arguments: 0 for an array, -1 for None, a
-    list for a (nested) list or tuple. Anything else raises ValueError, as in MXNet: a
-    hybridized block takes arrays only (pass a number as an array, or make it an
-    attribute of the block)."""
+def _format(args, flat):
+    """MXNet's format of a hybridized call's arguments: 0 for an array (collected into
+    ``flat``), -1 for None, a list for a (nested) list or tuple. Anything else raises
+    ValueError, as in MXNet: a hybridized block takes arrays only (pass a number as an
+    array, or make it an attribute of the block)."""
     fmt = []
     for a in args:
         if isinstance(a, ndarray):
+            flat.append(a)
             fmt.append(0)
         elif a is None:
             fmt.append(-1)
         elif isinstance(a, (list, tuple)):
-            fmt.append(input_format(a))
+            fmt.append(_format(a, flat))
         else:
             raise ValueError(f"When hybridized, the input of HybridBlock must be (nested) "
                              f"list of ndarray or None, but got {a!r} of type {type(a)}; "
@@ -53,7 +39,11 @@ def input_format(args):
     return fmt
 
 
-def check_format(stored, fmt):
+def _hashable(fmt):
+    return tuple(_hashable(f) if isinstance(f, list) else f for f in fmt)
+
+
+def _check_format(stored, fmt):
     """Raise ValueError unless ``fmt`` is the first call's ``stored`` format, up to trailing
     None arguments given or left to their defaults (MXNet's rule)."""
     n = min(len(stored), len(fmt))
@@ -65,13 +55,13 @@ def check_format(stored, fmt):
 
 
 def signature(args):
-    """(flat arrays, key): the key holds the nesting (which arguments are None), every
-    array's shape, dtype and device, and whether layers train. ``args`` have passed
-    ``input_format``, so the key is hashable."""
+    """(flat arrays, format, key): the key holds the format (where arrays and None are),
+    every array's shape, dtype and device, and whether layers train."""
     flat = []
-    structure = _structure(args, flat)
-    return flat, (structure, tuple((a._data.shape, a._data.dtype, a._device) for a in flat),
-                  _state.training)
+    fmt = _format(args, flat)
+    return flat, fmt, (_hashable(fmt),
+                       tuple((a._data.shape, a._data.dtype, a._device) for a in flat),
+                       _state.training)
 
 
 class _Entry:
@@ -96,19 +86,18 @@ class CachedGraph:
         self.static_alloc = static_alloc
         self.static_shape = static_shape
         self.entries = {}
-        self.in_format = None  # the first call's input_format, which later calls must keep
+        self.in_format = None  # the first call's format, which later calls must keep
         self.fallback = None  # the Untraceable that turned graph mode off
         self.imperative_calls = 0
 
     def __call__(self, block, args, run_eagerly):
         """``block``'s result for ``args``: traced (by ``run_eagerly()``) on a new signature,
         else the graph run."""
-        fmt = input_format(args)
+        flat, fmt, key = signature(args)
         if self.in_format is None:
             self.in_format = fmt
         else:
-            check_format(self.in_format, fmt)
-        flat, key = signature(args)
+            _check_format(self.in_format, fmt)
         if self.fallback is not None:
             self.imperative_calls += 1
             return _record_whole_call(run_eagerly(), flat, block)

@@ -37,6 +37,16 @@ class _Done:
         return self._value
 
 
+def _device_sum(values):
+    """A copy of the sum of one key's values (an array or a list of device copies), on the
+    first value's device."""
+    values = values if isinstance(values, (list, tuple)) else [values]
+    total = values[0].copy()
+    for v in values[1:]:
+        total += v.to_device(total.device)
+    return total
+
+
 class KVStoreBase:
     """What a kvstore offers data-parallel training (MXNet 2.x's abstract interface)."""
 
@@ -102,11 +112,9 @@ class TestStore(KVStoreBase):
             o[...] = value.to_device(o.device)
 
     def pushpull(self, key, value, out=None, priority=0):
-        values = value if isinstance(value, (list, tuple)) else [value]
-        total = values[0].copy()
-        for v in values[1:]:
-            total += v.to_device(total.device)
-        for o in values if out is None else (out if isinstance(out, list) else [out]):
+        total = _device_sum(value)
+        targets = value if out is None else out
+        for o in targets if isinstance(targets, (list, tuple)) else [targets]:
             o[...] = total.to_device(o.device)
 
     @staticmethod
@@ -162,11 +170,7 @@ class KVStore(KVStoreBase):
 
     def push(self, key, value, priority=0):
         for k, v in _pairs(key, value):
-            vals = v if isinstance(v, list) else [v]
-            total = vals[0].copy()
-            for x in vals[1:]:
-                total += x.to_device(total.device)
-            self._store[k] = self._reduce(total)
+            self._store[k] = self._reduce(_device_sum(v))
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         for k, o in _pairs(key, out):

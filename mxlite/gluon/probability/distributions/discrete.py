@@ -18,17 +18,25 @@ def _softplus(x):
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _one_of(name, prob, logit):
-    if (prob is None) == (logit is None):
-        raise ValueError(f"{name}: pass exactly one of prob and logit, got "
-                         f"{'both' if prob is not None else 'neither'}")
+class _ProbOrLogit(Distribution):
+    """The prob/logit bookkeeping of every distribution parameterized by either: exactly one
+    is given, the other is derived on first use. ``_binary``: one probability per entry
+    (sigmoid); else the last axis holds ``num_events`` of them (softmax). ``name`` is the
+    one error messages give (a relaxed distribution's base says its public class)."""
 
+    _binary = True
 
-class _BinaryParam(Distribution):
-    """prob/logit bookkeeping shared by the binary distributions."""
-
-    def __init__(self, prob, logit, F, event_dim, validate_args):
-        _one_of(type(self).__name__, prob, logit)
+    def __init__(self, prob, logit, F, event_dim, validate_args, num_events=None, name=None):
+        name = name or type(self).__name__
+        if (prob is None) == (logit is None):
+            raise ValueError(f"{name}: pass exactly one of prob and logit, got "
+                             f"{'both' if prob is not None else 'neither'}")
+        if not self._binary:
+            given = prob if prob is not None else logit
+            if num_events is not None and given.shape[-1] != num_events:
+                raise ValueError(f"{name}: num_events={num_events} but the parameter's last "
+                                 f"axis has length {given.shape[-1]} (shape {given.shape})")
+            self.num_events = given.shape[-1]
         if prob is not None:
             self.prob = prob
         else:
@@ -37,14 +45,36 @@ class _BinaryParam(Distribution):
 
     @cached_property
     def prob(self):
-        return logit2prob(self.logit, True)
+        return logit2prob(self.logit, self._binary)
 
     @cached_property
     def logit(self):
-        return prob2logit(self.prob, True)
+        return prob2logit(self.prob, self._binary)
 
 
-class Bernoulli(_BinaryParam, ExponentialFamily):
+class _OverCategorical(Distribution):
+    """A law built on a Categorical of the same prob/logit (OneHotCategorical,
+    Multinomial): parameters, their validation and batch shape come from it."""
+
+    def _wrap_categorical(self, num_events, prob, logit, F, validate_args):
+        self._categorical = Categorical(num_events, prob, logit, validate_args=validate_args)
+        self.num_events = self._categorical.num_events
+        Distribution.__init__(self, F=F, event_dim=1, validate_args=False)
+        self._validate_args = bool(validate_args)
+
+    @property
+    def prob(self):
+        return self._categorical.prob
+
+    @property
+    def logit(self):
+        return self._categorical.logit
+
+    def _params(self):
+        return [self.logit if 'logit' in self._categorical.__dict__ else self.prob]
+
+
+class Bernoulli(_ProbOrLogit, ExponentialFamily):
     """1 with probability ``prob``, else 0."""
 
     arg_constraints = {'prob': constraint.UnitInterval(), 'logit': constraint.Real()}
@@ -84,7 +114,7 @@ class Bernoulli(_BinaryParam, ExponentialFamily):
         return 0
 
 
-class Binomial(_BinaryParam):
+class Binomial(_ProbOrLogit):
     """Successes in ``n`` Bernoulli(prob) trials (``n`` a Python number)."""
 
     arg_constraints = {'prob': constraint.UnitInterval(), 'logit': constraint.Real()}
@@ -119,7 +149,7 @@ class Binomial(_BinaryParam):
         return self.n * self.prob * (1 - self.prob)
 
 
-class NegativeBinomial(_BinaryParam):
+class NegativeBinomial(_ProbOrLogit):
     """MXNet's parameterization: log_prob counts ``value`` draws of probability 1 - prob
     before ``n`` of probability ``prob`` (scipy's ``nbinom(n, prob)``), while mean and
     variance are ``n*prob/(1-prob)`` and ``n*prob/(1-prob)**2`` (scipy's
@@ -157,7 +187,7 @@ class NegativeBinomial(_BinaryParam):
         return self.n * self.prob / (1 - self.prob) ** 2
 
 
-class Geometric(_BinaryParam):
+class Geometric(_ProbOrLogit):
     """Failures before the first success, success probability ``prob``."""
 
     arg_constraints = {'prob': constraint.OpenInterval(0, 1), 'logit': constraint.Real()}
@@ -231,33 +261,15 @@ class Poisson(ExponentialFamily):
         return np.exp(x)
 
 
-class Categorical(Distribution):
+class Categorical(_ProbOrLogit):
     """Index k in [0, num_events) with probability prob[..., k]."""
 
+    _binary = False
     has_enumerate_support = True
     arg_constraints = {'prob': constraint.Simplex(), 'logit': constraint.Real()}
 
     def __init__(self, num_events=None, prob=None, logit=None, F=None, validate_args=None):
-        _one_of(type(self).__name__, prob, logit)
-        given = prob if prob is not None else logit
-        if num_events is not None and given.shape[-1] != num_events:
-            raise ValueError(f"{type(self).__name__}: num_events={num_events} but the "
-                             f"parameter's last axis has length {given.shape[-1]} "
-                             f"(shape {given.shape})")
-        self.num_events = given.shape[-1]
-        if prob is not None:
-            self.prob = prob
-        else:
-            self.logit = logit
-        super().__init__(F=F, event_dim=1, validate_args=validate_args)
-
-    @cached_property
-    def prob(self):
-        return logit2prob(self.logit, False)
-
-    @cached_property
-    def logit(self):
-        return prob2logit(self.prob, False)
+        super().__init__(prob, logit, F, 1, validate_args, num_events)
 
     @property
     def support(self):
@@ -299,28 +311,14 @@ class Categorical(Distribution):
         return -(np.exp(log_pmf) * log_pmf).sum(-1)
 
 
-class OneHotCategorical(Distribution):
+class OneHotCategorical(_OverCategorical):
     """A Categorical whose values are one-hot vectors of length num_events."""
 
     has_enumerate_support = True
     arg_constraints = {'prob': constraint.Simplex(), 'logit': constraint.Real()}
 
     def __init__(self, num_events=None, prob=None, logit=None, F=None, validate_args=None):
-        self._categorical = Categorical(num_events, prob, logit, validate_args=validate_args)
-        self.num_events = self._categorical.num_events
-        super().__init__(F=F, event_dim=1, validate_args=False)
-        self._validate_args = bool(validate_args)
-
-    @property
-    def prob(self):
-        return self._categorical.prob
-
-    @property
-    def logit(self):
-        return self._categorical.logit
-
-    def _params(self):
-        return [self.logit if 'logit' in self._categorical.__dict__ else self.prob]
+        self._wrap_categorical(num_events, prob, logit, F, validate_args)
 
     def log_prob(self, value):
         log_pmf = npx.log_softmax(self.logit, axis=-1)
@@ -354,7 +352,7 @@ class OneHotCategorical(Distribution):
         return self._categorical.entropy()
 
 
-class Multinomial(Distribution):
+class Multinomial(_OverCategorical):
     """Counts of each of ``num_events`` outcomes in ``total_count`` Categorical draws."""
 
     arg_constraints = {'prob': constraint.Simplex(), 'logit': constraint.Real()}
@@ -365,25 +363,11 @@ class Multinomial(Distribution):
             raise ValueError("Multinomial: total_count must be a non-negative Python int, "
                              f"got {total_count!r}")
         self.total_count = total_count
-        self._categorical = Categorical(num_events, prob, logit, validate_args=validate_args)
-        self.num_events = self._categorical.num_events
-        super().__init__(F=F, event_dim=1, validate_args=False)
-        self._validate_args = bool(validate_args)
-
-    @property
-    def prob(self):
-        return self._categorical.prob
-
-    @property
-    def logit(self):
-        return self._categorical.logit
+        self._wrap_categorical(num_events, prob, logit, F, validate_args)
 
     @property
     def support(self):
         return constraint.IntegerInterval(0, self.total_count)
-
-    def _params(self):
-        return [self.logit if 'logit' in self._categorical.__dict__ else self.prob]
 
     def log_prob(self, value):
         self._validate_samples(value)

@@ -6,9 +6,9 @@ import math
 from .... import numpy as np
 from .... import numpy_extension as npx
 from . import constraint
-from .distribution import Distribution
+from .discrete import _ProbOrLogit, _softplus
 from .transformed_distribution import TransformedDistribution
-from .utils import prob2logit, logit2prob, cached_property, uniform_noise
+from .utils import uniform_noise
 from ..transformation import SigmoidTransform, ExpTransform
 
 __all__ = ['RelaxedBernoulli', 'RelaxedOneHotCategorical']
@@ -16,17 +16,12 @@ __all__ = ['RelaxedBernoulli', 'RelaxedOneHotCategorical']
 _TINY = 1e-7
 
 
-def _softplus(x):
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+def _of_base(name):
+    """A relaxed law's parameter, read from the base distribution it transforms."""
+    return property(lambda self: getattr(self._base_dist, name))
 
 
-def _one_of(name, prob, logit):
-    if (prob is None) == (logit is None):
-        raise ValueError(f"{name}: pass exactly one of prob and logit, got "
-                         f"{'both' if prob is not None else 'neither'}")
-
-
-class _LogitRelaxedBernoulli(Distribution):
+class _LogitRelaxedBernoulli(_ProbOrLogit):
     """The logit of a RelaxedBernoulli: (logit + Logistic noise) / T."""
 
     has_grad = True
@@ -34,21 +29,8 @@ class _LogitRelaxedBernoulli(Distribution):
     support = constraint.Real()
 
     def __init__(self, T, prob=None, logit=None, F=None, validate_args=None):
-        _one_of('RelaxedBernoulli', prob, logit)
         self.T = T
-        if prob is not None:
-            self.prob = prob
-        else:
-            self.logit = logit
-        super().__init__(F=F, event_dim=0, validate_args=validate_args)
-
-    @cached_property
-    def prob(self):
-        return logit2prob(self.logit, True)
-
-    @cached_property
-    def logit(self):
-        return prob2logit(self.prob, True)
+        super().__init__(prob, logit, F, 0, validate_args, name='RelaxedBernoulli')
 
     def log_prob(self, value):
         diff = self.logit - value * self.T
@@ -69,47 +51,21 @@ class RelaxedBernoulli(TransformedDistribution):
         base = _LogitRelaxedBernoulli(T, prob, logit, F, validate_args)
         super().__init__(base, SigmoidTransform(), validate_args=validate_args)
 
-    @property
-    def T(self):
-        return self._base_dist.T
-
-    @property
-    def prob(self):
-        return self._base_dist.prob
-
-    @property
-    def logit(self):
-        return self._base_dist.logit
+    T, prob, logit = _of_base('T'), _of_base('prob'), _of_base('logit')
 
 
-class _LogRelaxedOneHotCategorical(Distribution):
+class _LogRelaxedOneHotCategorical(_ProbOrLogit):
     """The log of a RelaxedOneHotCategorical (the ExpConcrete law): log_softmax of
     (logit + Gumbel noise) / T."""
 
+    _binary = False
     has_grad = True
     arg_constraints = {'prob': constraint.Simplex(), 'logit': constraint.Real()}
 
     def __init__(self, T, num_events, prob=None, logit=None, F=None, validate_args=None):
-        _one_of('RelaxedOneHotCategorical', prob, logit)
-        given = prob if prob is not None else logit
-        if num_events is not None and given.shape[-1] != num_events:
-            raise ValueError(f"RelaxedOneHotCategorical: num_events={num_events} but the "
-                             f"parameter's last axis has length {given.shape[-1]}")
         self.T = T
-        self.num_events = given.shape[-1]
-        if prob is not None:
-            self.prob = prob
-        else:
-            self.logit = logit
-        super().__init__(F=F, event_dim=1, validate_args=validate_args)
-
-    @cached_property
-    def prob(self):
-        return logit2prob(self.logit, False)
-
-    @cached_property
-    def logit(self):
-        return prob2logit(self.prob, False)
+        super().__init__(prob, logit, F, 1, validate_args, num_events,
+                         name='RelaxedOneHotCategorical')
 
     def log_prob(self, value):
         """log (K-1)! + (K-1) log T + sum_k (logit_k - T v_k) - K logsumexp(logit - T v)."""
@@ -134,18 +90,5 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         base = _LogRelaxedOneHotCategorical(T, num_events, prob, logit, F, validate_args)
         super().__init__(base, ExpTransform(), validate_args=validate_args)
 
-    @property
-    def T(self):
-        return self._base_dist.T
-
-    @property
-    def num_events(self):
-        return self._base_dist.num_events
-
-    @property
-    def prob(self):
-        return self._base_dist.prob
-
-    @property
-    def logit(self):
-        return self._base_dist.logit
+    T, num_events = _of_base('T'), _of_base('num_events')
+    prob, logit = _of_base('prob'), _of_base('logit')
