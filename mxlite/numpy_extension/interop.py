@@ -47,18 +47,22 @@ _DL_KINDS = {0: "i", 1: "u", 2: "f", 5: "c", 6: "b"}  # DLDataTypeCode -> numpy 
 _KDL_CPU = 1
 
 
-def _capsule_api():
+def _capsule_functions():
+    """ctypes' PyCapsule_GetPointer / PyCapsule_SetName, typed once at import."""
     api = ctypes.pythonapi
-    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    api.PyCapsule_SetName.restype = ctypes.c_int
-    api.PyCapsule_SetName.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return api
+    get_pointer, set_name = api.PyCapsule_GetPointer, api.PyCapsule_SetName
+    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object,
+                                                                   ctypes.c_char_p]
+    set_name.restype, set_name.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_char_p]
+    return get_pointer, set_name
+
+
+_capsule_pointer, _set_capsule_name = _capsule_functions()
 
 
 def _managed_tensor(capsule):
     try:
-        address = _capsule_api().PyCapsule_GetPointer(capsule, b"dltensor")
+        address = _capsule_pointer(capsule, b"dltensor")
     except ValueError:
         raise ValueError("from_dlpack: this capsule is not an unused 'dltensor' capsule (a "
                          "capsule can be imported once); export the array again, e.g. "
@@ -85,7 +89,7 @@ def _host_array(capsule):
     extent = 0 if 0 in shape else dtype.itemsize * (1 + sum((n - 1) * s for n, s in
                                                              zip(shape, steps)))
     memory = (ctypes.c_char * extent).from_address(t.data + t.byte_offset)
-    _capsule_api().PyCapsule_SetName(capsule, b"used_dltensor")  # its producer frees nothing
+    _set_capsule_name(capsule, b"used_dltensor")  # its producer frees nothing
     if managed.deleter:
         weakref.finalize(memory, managed.deleter, address)
     return _onp.ndarray(shape, dtype, buffer=memory,
