@@ -331,8 +331,8 @@ def make_cases(scale):
     def sgd_chain(xp, weights_, grads_, moms_):
         new_w, new_m = [], []
         for w, g, m in zip(weights_, grads_, moms_):
-            m = momentum_f32 * m + 0.05 * (g + 1e-4 * w)
-            new_w.append(w - m)
+            m = momentum_f32 * m - 0.05 * (g + 1e-4 * w)
+            new_w.append(w + m)
             new_m.append(m)
         return new_w + new_m
     cases.append((f"sgd_momentum_update ({len(sizes)} tensors, one launch)", "optimizer",

@@ -7,8 +7,7 @@
 //
 // Gradient preprocessing, as MXNet: g = rescale_grad * grad, then clipped to
 // [-clip_gradient, clip_gradient] when clip_gradient >= 0.
-//   SGD: g += wd * w; mom = momentum * mom + lr * g; w -= mom (mom holds the step taken;
-//   MXNet stores its negative; the weights are the same).
+//   SGD: g += wd * w; mom = momentum * mom - lr * g; w += mom (MXNet's sign: mom is the step).
 //       Without momentum (has_momentum = 0): w -= lr * g.
 //   Adam:  g += wd * w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; w -= lr_t * m / (sqrt(v) + eps)
 //   AdamW: g has no wd term; same m, v; w -= lr_t * m / (sqrt(v) + eps) + lr * wd * w (old w)
@@ -51,9 +50,9 @@ __global__ void sgd_multi_update(const unsigned long long* __restrict__ weights,
         float weight = HasMaster<T>::value ? master[i] : to_float(w[i]);
         float g = preprocess(to_float(grad[i]), rescale_grad, clip_gradient) + wd * weight;
         if (has_momentum) {
-            float state = momentum * mom[i] + lr * g;
+            float state = momentum * mom[i] - lr * g;
             mom[i] = state;
-            weight -= state;
+            weight += state;
         } else {
             weight -= lr * g;
         }

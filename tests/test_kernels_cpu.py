@@ -369,9 +369,9 @@ def test_sgd_momentum_matches_mxnet(rng, momentum):
     for i, (w, g) in enumerate(zip(weights, grads)):
         g64 = preprocess(g, rescale, clip) + wd * w
         if momentum:
-            m = momentum * moms[i] + lrs[i] * g64
+            m = momentum * moms[i] - lrs[i] * g64  # MXNet's sign: the step added to w
             expected_m.append(m)
-            expected_w.append(w - m)
+            expected_w.append(w + m)
         else:
             expected_w.append(w - lrs[i] * g64)
     run(ops.sgd_momentum_update, weights, grads, moms, lrs, momentum=momentum, wd=wd, rescale_grad=rescale,

@@ -250,6 +250,29 @@ def test_three_steps_match_formula(name, kwargs, reference, device):
     np.testing.assert_allclose(weight.asnumpy(), reference(w0, grads), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,kwargs", [("sgd", {}), ("sgd", {"clip_gradient": 0.3}),
+                                         ("sgd", {"nesterov": True}), ("nag", {})])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_momentum_state_has_mxnets_sign(name, kwargs, dtype, device):
+    """The state is MXNet's ``mom = momentum*mom - lr*g`` (the step added to the weight), so
+    states compare with MXNet's and move between it and mxlite."""
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal((3, 4))
+    grads = [rng.standard_normal((3, 4)) for _ in range(3)]
+    o = opt.create(name, learning_rate=LR, wd=WD, rescale_grad=RESCALE, momentum=0.9, **kwargs)
+    weight = mx.np.array(w0, dtype=dtype, device=device)
+    state = o.create_state_multi_precision(0, weight)
+    w, mom = w0.copy(), np.zeros_like(w0)
+    for g in grads:
+        o.update(0, weight, mx.np.array(g, dtype=dtype, device=device), state)
+        step = LR * _prep(g, w, kwargs.get("clip_gradient"))
+        mom = 0.9 * mom - step
+        w = w + (0.9 * mom - step if name == "nag" or kwargs.get("nesterov") else mom)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(state.asnumpy(), mom, rtol=tol, atol=tol)
+    np.testing.assert_allclose(weight.asnumpy(), w, rtol=tol, atol=tol)
+
+
 def test_plain_sgd_and_clipping():
     o = opt.SGD(learning_rate=0.5, clip_gradient=1.0)
     w = mx.np.array([1.0, 2.0])

@@ -151,14 +151,14 @@ def test_switching_paths_between_steps_keeps_the_states(cpu_kernels, config):
     assert launches == 2
 
 
-def test_sgd_momentum_state_is_the_step_taken():
-    """The state convention the kernel shares: mom = momentum*mom + lr*g; w -= mom."""
+def test_sgd_momentum_state_is_mxnets():
+    """The state convention the kernel shares, MXNet's: mom = momentum*mom - lr*g; w += mom."""
     o = opt.SGD(learning_rate=0.5, momentum=0.9)
     w = mx.np.array([1.0, 2.0])
     state = o.create_state(0, w)
     o.update(0, w, mx.np.array([1.0, -2.0]), state)
     o.update(0, w, mx.np.array([1.0, -2.0]), state)
-    np.testing.assert_allclose(state.asnumpy(), [0.95, -1.9], rtol=1e-6)
+    np.testing.assert_allclose(state.asnumpy(), [-0.95, 1.9], rtol=1e-6)
     np.testing.assert_allclose(w.asnumpy(), [1.0 - 0.5 - 0.95, 2.0 + 1.0 + 1.9], rtol=1e-6)
 
 

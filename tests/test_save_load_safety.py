@@ -153,13 +153,51 @@ def test_the_states_file_is_an_npz_of_arrays_and_old_pickles_load_with_the_opt_i
     (updater,) = trainer._updaters.values()
     legacy = tmp_path / "legacy.states"
     host = updater._host_view()
-    legacy.write_bytes(pickle.dumps({"states": {str(mx.cpu()): pickle.dumps(host)},
+    old_sign = {i: -s for i, s in host.items()}  # the pickle era kept the step subtracted
+    legacy.write_bytes(pickle.dumps({"states": {str(mx.cpu()): pickle.dumps(old_sign)},
                                      "optimizer": trainer.optimizer}))
     fresh = gluon.Trainer(net.collect_params(), "sgd", {"momentum": 0.9})
     fresh.load_states(str(legacy), allow_pickle=True)
     (loaded,) = fresh._updaters.values()
     for i, state in host.items():
         np.testing.assert_array_equal(loaded._host_states[i], state)
+
+
+@pytest.mark.parametrize("optimizer,params,dtype", [
+    ("sgd", {"momentum": 0.9}, "float32"),
+    ("sgd", {"momentum": 0.9, "multi_precision": True}, "float16"),
+    ("nag", {"momentum": 0.9}, "float32"),
+    ("adam", {}, "float32"),
+])
+def test_version_1_states_files_load_with_mxnets_momentum_sign(tmp_path, optimizer, params, dtype):
+    """Version 1 kept SGD's and NAG's momentum negated; loading one gives MXNet's sign, and
+    the other optimizers' states unchanged."""
+    net = _net()
+    net.cast(dtype)
+    trainer = gluon.Trainer(net.collect_params(), optimizer, dict(params))
+    _train(net, trainer, 2)
+    path, old = tmp_path / "t.states", tmp_path / "v1.states"
+    trainer.save_states(str(path))
+    negate = optimizer in ("sgd", "nag")
+    with np.load(str(path), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays.pop("__mxlite_states__").tobytes())
+    meta["version"] = 1
+    for layout in meta["states"].values():
+        for _, state in layout:
+            key = state[1] if isinstance(state, list) else state  # (master, momentum)
+            if negate:
+                arrays[key] = -arrays[key]
+    arrays["__mxlite_states__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(old, "wb") as f:
+        np.savez(f, **arrays)
+    fresh = gluon.Trainer(net.collect_params(), optimizer, dict(params))
+    fresh.load_states(str(old))
+    (saved,), (loaded,) = trainer._updaters.values(), fresh._updaters.values()
+    for i, state in saved._host_view().items():
+        for a, b in zip(*(s if isinstance(s, tuple) else (s,)
+                          for s in (state, loaded._host_states[i]))):
+            np.testing.assert_array_equal(a, b)
 
 
 # -- round trips continue training identically ---------------------------------------------------

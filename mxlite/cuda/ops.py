@@ -425,7 +425,7 @@ def _clip(clip_gradient):
 @_uses("optimizer")
 def sgd_momentum_update(k, xp, weights, grads, moms, lr, momentum=0.0, wd=0.0, rescale_grad=1.0,
                         clip_gradient=None, master_weights=None, chunk_size=OPTIMIZER_CHUNK):
-    """SGD, MXNet 2.x convention: mom = momentum*mom + lr*g; w -= mom. moms=None: plain SGD."""
+    """SGD, MXNet 2.x convention: mom = momentum*mom - lr*g; w += mom. moms=None: plain SGD."""
     if moms is None and momentum != 0.0:
         raise ValueError("momentum != 0 needs momentum states (moms)")
     if not weights:

@@ -255,10 +255,11 @@ class Trainer:
             optimizer = saved["optimizer"]
             optimizer.param_dict = self._optimizer.param_dict
             self._optimizer = optimizer
-            states = {name: statefile.load_pickle(b, source, allow_pickle)
-                      for name, b in saved["states"].items()}
+            states = {name: statefile.from_negated_momentum(
+                statefile.load_pickle(b, source, allow_pickle), optimizer)
+                for name, b in saved["states"].items()}
         else:
-            states, desc = statefile.unpack(blob, source)
+            states, desc = statefile.unpack(blob, source, self._optimizer)
             for host in states.values():
                 self._check_states(host, source)
             if desc is None:

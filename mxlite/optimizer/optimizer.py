@@ -347,9 +347,9 @@ class Updater:
                 loaded, optimizer = loaded
                 optimizer.param_dict = self.optimizer.param_dict
                 self.optimizer = optimizer
-            self._load_host(dict(loaded))
+            self._load_host(statefile.from_negated_momentum(dict(loaded), self.optimizer))
             return
-        devices, desc = statefile.unpack(states, source)
+        devices, desc = statefile.unpack(states, source, self.optimizer)
         if len(devices) > 1:
             raise MXNetError(f"{source}: the bytes hold the states of several devices "
                              f"{sorted(devices)}; load them with Trainer.load_states")

@@ -1,9 +1,8 @@
 """SGD (with momentum / Nesterov), NAG and Signum, with MXNet's update formulas.
 
-SGD and NAG keep the momentum as the step taken, ``mom = momentum*mom + lr*g; w -= mom``:
-MXNet stores its negative (``mom = momentum*mom - lr*g; w += mom``), which gives the same
-weights bit for bit; this sign is the fused kernel's (kernels/optimizer.cu), so the GPU
-and per-array paths share their states.
+SGD and NAG keep MXNet's momentum state, the step added to the weight
+(``mom = momentum*mom - lr*g; w += mom``), in the per-array paths and in the fused kernel
+(kernels/optimizer.cu) alike, so states move between devices and between MXNet and mxlite.
 """
 import math as _math
 
@@ -17,7 +16,7 @@ __all__ = ["SGD", "NAG", "Signum", "DCASGD", "SGLD", "LARS"]
 
 @register
 class SGD(Optimizer):
-    """``g = clip(rescale*grad) + wd*w``; ``mom = momentum*mom + lr*g``; ``w -= mom``.
+    """``g = clip(rescale*grad) + wd*w``; ``mom = momentum*mom - lr*g``; ``w += mom``.
 
     Without momentum ``w -= lr*g``. ``nesterov=True`` uses NAG's look-ahead step (not fused).
     """
@@ -36,12 +35,12 @@ class SGD(Optimizer):
         if state is not None and not self.nesterov and self.clip_gradient is None:
             # the same update with lr folded into the gradient scaling: one pass, no temporary
             step = self._scratch_for(xp, index, weight, grad)
-            xp.multiply(grad, lr * self.rescale_grad, out=step, casting="unsafe")
+            xp.multiply(grad, -lr * self.rescale_grad, out=step, casting="unsafe")
             if wd:
-                step += (lr * wd) * weight
+                step -= (lr * wd) * weight
             state *= self.momentum
             state += step
-            weight -= state
+            weight += state
             return
         g = self._grad(xp, index, weight, grad, wd)
         if state is None:
@@ -50,8 +49,8 @@ class SGD(Optimizer):
             _nesterov_step(weight, g, state, lr, self.momentum)
         else:
             state *= self.momentum
-            state += lr * g
-            weight -= state
+            state -= lr * g
+            weight += state
 
     def _fuses(self):
         return not self.nesterov
@@ -70,16 +69,16 @@ class SGD(Optimizer):
 
 
 def _nesterov_step(weight, g, mom, lr, momentum):
-    """``mom = momentum*mom + lr*g``; ``w -= momentum*mom + lr*g`` (MXNet 2.x's NAG)."""
+    """``mom = momentum*mom - lr*g``; ``w += momentum*mom - lr*g`` (MXNet 2.x's NAG)."""
     mom *= momentum
-    mom += lr * g
-    weight -= momentum * mom + lr * g
+    mom -= lr * g
+    weight += momentum * mom - lr * g
 
 
 @register
 class NAG(Optimizer):
-    """Nesterov accelerated gradient: ``mom = momentum*mom + lr*g``;
-    ``w -= momentum*mom + lr*g`` (``g`` includes ``wd*w``)."""
+    """Nesterov accelerated gradient: ``mom = momentum*mom - lr*g``;
+    ``w += momentum*mom - lr*g`` (``g`` includes ``wd*w``)."""
 
     default_learning_rate = 0.1
 

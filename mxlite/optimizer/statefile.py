@@ -3,7 +3,8 @@
 learning-rate schedule, update counts and each parameter's state structure.
 
 Files from older mxlite versions were pickles, which run code when loaded; they are read
-only when the caller passes ``allow_pickle=True``.
+only when the caller passes ``allow_pickle=True``. Those and version 1 kept SGD's and NAG's
+momentum negated (the step subtracted from the weight); reading converts them to MXNet's sign.
 """
 import json
 import numbers
@@ -15,11 +16,14 @@ from .. import lr_scheduler
 from ..base import MXNetError
 from ..fileio import npz_bytes, read_npz_bytes
 
-__all__ = ["pack", "unpack", "is_pickle", "load_pickle", "restore_optimizer"]
+__all__ = ["pack", "unpack", "is_pickle", "load_pickle", "restore_optimizer",
+           "from_negated_momentum"]
 
 META = "__mxlite_states__"
 FORMAT = "mxlite-optimizer-states"
-VERSION = 1
+VERSION = 2
+_READS = (1, 2)
+_NEGATED_MOMENTUM = ("sgd", "nag")  # their momentum before version 2
 # kept elsewhere in the file, or belonging to this process only
 _NOT_HYPER = {"param_dict", "_scratch", "fused_kernels", "_all_index_update_counts",
               "_index_update_count", "lr_scheduler", "idx2name", "lr_mult", "wd_mult"}
@@ -64,9 +68,10 @@ def _flatten(state, arrays):
     return [_flatten(s, arrays) for s in state]
 
 
-def unpack(blob, source):
+def unpack(blob, source, optimizer):
     """``(devices, optimizer description or None)`` from ``pack``'s bytes, every reference
-    checked; raises MXNetError naming ``source`` for anything else."""
+    checked, states converted for ``optimizer`` (the one they are loaded into); raises
+    MXNetError naming ``source`` for anything else."""
     arrays = read_npz_bytes(blob, source, _EXPECTED)
     raw = arrays.pop(META, None)
     try:
@@ -77,9 +82,9 @@ def unpack(blob, source):
             or not isinstance(meta.get("states"), dict):
         raise MXNetError(f"{source} is an .npz but not an optimizer states file (no valid "
                          f"'{META}' entry); expected a file written by {_EXPECTED}")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in _READS:
         raise MXNetError(f"{source} has states format version {meta.get('version')!r}; this "
-                         f"mxlite reads version {VERSION}")
+                         f"mxlite reads versions {', '.join(map(str, _READS))}")
     devices = {}
     for device, entries in meta["states"].items():
         try:
@@ -88,7 +93,23 @@ def unpack(blob, source):
         except (TypeError, ValueError, KeyError) as e:
             raise MXNetError(f"{source} is corrupt: the states of device {device} do not match "
                              f"its arrays ({e})") from None
+    if meta["version"] == 1:
+        devices = {d: from_negated_momentum(host, optimizer) for d, host in devices.items()}
     return devices, meta.get("optimizer")
+
+
+def from_negated_momentum(host, optimizer):
+    """``host`` (index -> state) as saved by mxlite before format version 2, in today's
+    convention: SGD's and NAG's momentum negated to MXNet's sign, other states as they are."""
+    if type(optimizer).__name__.lower() not in _NEGATED_MOMENTUM:
+        return host
+    return {index: _negate_momentum(state) for index, state in host.items()}
+
+
+def _negate_momentum(state):
+    if isinstance(state, tuple):  # multi_precision: (float32 master, momentum)
+        return (state[0], _negate_momentum(state[1]))
+    return None if state is None else -state
 
 
 def _index(index):
