@@ -1,7 +1,10 @@
-"""Devices: ``mx.cpu(i)``, ``mx.gpu(i)`` and the per-context default device.
+"""Devices: ``mx.cpu(i)``, ``mx.gpu(i)``, ``mx.cpu_pinned(i)`` and the per-context default.
 
 CPU ids are virtual (``cpu(0)`` and ``cpu(1)`` are distinct numpy-backed devices) so
-multi-device code runs and is tested on machines without GPUs.
+multi-device code runs and is tested on machines without GPUs. ``cpu_pinned`` and
+``cpu_shared`` are MXNet's host devices for page-locked and shared memory: distinct devices
+(an array moved to one is a copy) whose arrays are plain numpy host memory here, and which
+mix with ``cpu`` arrays in one operation, as in MXNet.
 """
 import contextvars
 import threading
@@ -16,7 +19,8 @@ __all__ = ["Device", "Context", "cpu", "gpu", "cpu_pinned", "current_device",
            "GPUUnavailableError"]
 
 
-_DEVICE_TYPES = ("cpu", "gpu")
+_TYPE_IDS = {"cpu": 1, "gpu": 2, "cpu_pinned": 3, "cpu_shared": 5}  # MXNet's device_typeid
+HOST_TYPES = ("cpu", "cpu_pinned", "cpu_shared")  # numpy-backed, host memory
 _backend_hooks = []  # called with each backend once it is made (see on_backend_created)
 
 
@@ -58,7 +62,7 @@ def _leave_unbound(device, *exc):
 
 
 class Device:
-    """A device: its type (``'cpu'`` or ``'gpu'``) and id.
+    """A device: its type (``'cpu'``, ``'gpu'``, ``'cpu_pinned'`` or ``'cpu_shared'``) and id.
 
     Instances are interned, so ``is`` comparison is equality; the hot path relies on it.
     ``with mx.gpu(0):`` makes it the default device for new arrays in this context only.
@@ -73,8 +77,9 @@ class Device:
         key = (device_type, int(device_id))
         dev = cls._interned.get(key)
         if dev is None:
-            if device_type not in _DEVICE_TYPES:
-                raise ValueError(f"unknown device type {device_type!r}; use 'cpu' or 'gpu'")
+            if device_type not in _TYPE_IDS:
+                raise ValueError(f"unknown device type {device_type!r}; use one of "
+                                 f"{', '.join(map(repr, _TYPE_IDS))}")
             if int(device_id) < 0:
                 raise ValueError(f"device id must be >= 0, got {device_id}")
             dev = object.__new__(cls)
@@ -99,7 +104,12 @@ class Device:
 
     @property
     def device_typeid(self):
-        return _DEVICE_TYPES.index(self.device_type) + 1
+        return _TYPE_IDS[self.device_type]
+
+    @property
+    def is_host(self):
+        """Whether arrays here live in host memory and run on numpy."""
+        return self.device_type in HOST_TYPES
 
     def __eq__(self, other):
         return self is other
@@ -178,8 +188,8 @@ def gpu(device_id=0):
 
 
 def cpu_pinned(device_id=0):
-    """Pinned host memory is plain host memory here; kept for API compatibility."""
-    return Device("cpu", device_id)
+    """MXNet's page-locked host device; its arrays are plain host memory here."""
+    return Device("cpu_pinned", device_id)
 
 
 def current_device():

@@ -224,7 +224,7 @@ def device_info(dev):
     driver_version, cuda_driver_version, source ('nvml' or 'cupy').
     CPU keys: name, cores, total_memory, free_memory.
     """
-    if dev.device_type == "cpu":
+    if dev.is_host:
         return _cpu_info(dev)
     what = f"information about {dev}"
     try:

@@ -178,13 +178,19 @@ class Node:
 NO_PARAMS = {}
 
 
+def _host_mix(a, b):
+    return a.is_host and b.is_host and (a.device_type != "cpu" or b.device_type != "cpu")
+
+
 def device_of(args):
+    """The device an op on ``args`` runs on: its first array's. Arrays on other devices are
+    refused, except host arrays beside pinned or shared ones (MXNet mixes those)."""
     dev = None
     for a in args:
         if isinstance(a, ndarray):
             if dev is None:
                 dev = a._device
-            elif a._device is not dev:
+            elif a._device is not dev and not _host_mix(dev, a._device):
                 raise DeviceMismatchError(
                     f"inputs on different devices ({dev} and {a._device}) in one operation; "
                     f"move them to one device with .to_device() first")

@@ -28,7 +28,7 @@ def set_default_seed(seed):
 
 
 def backend_for(device):
-    if device.device_type == "cpu":
+    if device.is_host:
         be = CpuBackend(device)
     else:
         be = GpuBackend(device)  # imports CuPy

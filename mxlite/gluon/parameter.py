@@ -214,6 +214,8 @@ class Parameter:
             device = current_device()
         device = Device(device)
         arr = arrays.get(device)
+        if arr is None and device.device_type != "cpu" and device.is_host:
+            arr = arrays.get(Device("cpu", device.device_id))  # MXNet: pinned reads cpu's copy
         if arr is None:
             raise RuntimeError(
                 f"Parameter '{self.name}' was not initialized on device {device}. It was only "

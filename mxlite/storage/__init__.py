@@ -47,7 +47,7 @@ def pool_for(device=None):
     with _pools_lock:
         pool = _pools.get(dev)
         if pool is None:
-            config = config_from_env(dev.device_type)
+            config = config_from_env("cpu" if dev.is_host else dev.device_type)
             raw = HostRawAllocator() if backend.host_memory else CupyRawAllocator(dev.device_id)
             pool = _pools[dev] = make_pool(raw, config, name=str(dev))
             _log.info("%s memory pool: %s", dev, config.describe())
@@ -121,7 +121,7 @@ def empty_cache(device=None):
     pool = _pools.get(dev)
     if pool is not None:
         pool.empty_cache()
-    if dev.device_type == "cpu":
+    if dev.is_host:
         release_freed_heap()
 
 

@@ -277,7 +277,7 @@ class MemoryPool:
         except Exception:  # the report must not hide the OOM behind another error
             free = total = -1
         cached = self._reserved - self._allocated
-        device_type = self.name.split("(")[0].upper()
+        device_type = self.name.split("(")[0].split("_")[0].upper()  # cpu_pinned: CPU's
         env = f"MXLITE_{device_type if device_type in ('GPU', 'CPU') else '<DEV>'}_MEM_"
         hints = ["Free arrays you no longer need"]
         if over_limit:

@@ -9,7 +9,7 @@ from multiprocessing.pool import ThreadPool
 import numpy as _np
 
 from ... import numpy as mnp
-from ...device import Device
+from ...device import Device, cpu_pinned
 from ...ndarray import ndarray
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
@@ -34,6 +34,12 @@ def _to_device_arrays(batch):
     if isinstance(batch, _np.ndarray):
         return mnp.array(batch)
     return batch
+
+
+def _on_device(batch, device):
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_on_device(b, device) for b in batch)
+    return batch.to_device(device) if isinstance(batch, ndarray) else batch
 
 
 def default_batchify_fn(data):
@@ -176,8 +182,8 @@ class DataLoader:
     'rollover'; ``num_workers > 0`` builds batches in that many worker processes
     (forked, so the dataset need not be picklable; spawned, so it must be, once CUDA is
     initialised), or threads with ``thread_pool``, and yields them in order, waiting at most
-    ``timeout`` seconds for each. ``pin_memory`` has no effect (host memory is plain memory
-    here); ``try_nopython`` and ``auto_reload``, options of MXNet's C++ loader, are accepted
+    ``timeout`` seconds for each. ``pin_memory`` delivers the batches' arrays on
+    ``cpu_pinned(pin_device_id)``, as MXNet (plain host memory here); ``try_nopython`` and ``auto_reload``, options of MXNet's C++ loader, are accepted
     and have no effect.
     """
 
@@ -207,6 +213,7 @@ class DataLoader:
         self._timeout = timeout
         self._thread_pool = thread_pool
         self._pool = None
+        self._pin_device = cpu_pinned(pin_device_id) if pin_memory else None
 
     def __len__(self):
         return len(self._batch_sampler)
@@ -214,8 +221,7 @@ class DataLoader:
     def __iter__(self):
         if self._num_workers == 0:
             for indices in self._batch_sampler:
-                batch = _make_batch(self._dataset, self._batchify_fn, indices)
-                yield batch if self._batchify_fn is not None else _to_device_arrays(batch)
+                yield self._deliver(_make_batch(self._dataset, self._batchify_fn, indices))
             return
         if self._pool is None:
             self._pool = self._make_pool()
@@ -250,7 +256,12 @@ class DataLoader:
             raise TimeoutError(f"DataLoader: a worker took over timeout={self._timeout} s to "
                                f"build a batch; pass a larger timeout= or check the "
                                f"dataset's __getitem__ and the batchify_fn") from None
-        return batch if self._batchify_fn is not None else _to_device_arrays(batch)
+        return self._deliver(batch)
+
+    def _deliver(self, batch):
+        if self._batchify_fn is None:
+            batch = _to_device_arrays(batch)
+        return batch if self._pin_device is None else _on_device(batch, self._pin_device)
 
     def __del__(self):
         pool = getattr(self, "_pool", None)
