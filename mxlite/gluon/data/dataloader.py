@@ -26,20 +26,18 @@ def _stack_host(samples):
     return _np.asarray(samples)
 
 
-def _to_device_arrays(batch):
+def _to_device_arrays(batch, device=None, from_host=True):
+    """``batch`` with its host arrays (when ``from_host``) made mxlite arrays on ``device``
+    (the default when None), and its mxlite arrays moved there when a device is given."""
     if isinstance(batch, tuple):
-        return tuple(_to_device_arrays(b) for b in batch)
+        return tuple(_to_device_arrays(b, device, from_host) for b in batch)
     if isinstance(batch, list):
-        return [_to_device_arrays(b) for b in batch]
-    if isinstance(batch, _np.ndarray):
-        return mnp.array(batch)
+        return [_to_device_arrays(b, device, from_host) for b in batch]
+    if from_host and isinstance(batch, _np.ndarray):
+        return mnp.array(batch, device=device)
+    if device is not None and isinstance(batch, ndarray):
+        return batch.to_device(device)
     return batch
-
-
-def _on_device(batch, device):
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(_on_device(b, device) for b in batch)
-    return batch.to_device(device) if isinstance(batch, ndarray) else batch
 
 
 def default_batchify_fn(data):
@@ -260,8 +258,10 @@ class DataLoader:
 
     def _deliver(self, batch):
         if self._batchify_fn is None:
-            batch = _to_device_arrays(batch)
-        return batch if self._pin_device is None else _on_device(batch, self._pin_device)
+            return _to_device_arrays(batch, self._pin_device)
+        if self._pin_device is None:
+            return batch
+        return _to_device_arrays(batch, self._pin_device, from_host=False)  # MXNet's rule
 
     def __del__(self):
         pool = getattr(self, "_pool", None)

@@ -73,6 +73,15 @@ class _OverCategorical(Distribution):
     def _params(self):
         return [self.logit if 'logit' in self._categorical.__dict__ else self.prob]
 
+    def broadcast_to(self, batch_shape):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._categorical = self._categorical.broadcast_to(batch_shape)
+        return new
+
+    def _one_hot(self, index):
+        return npx.one_hot(index.astype('int64'), self.num_events).astype(index.dtype)
+
 
 class Bernoulli(_ProbOrLogit, ExponentialFamily):
     """1 with probability ``prob``, else 0."""
@@ -325,20 +334,13 @@ class OneHotCategorical(_OverCategorical):
         return (value * log_pmf).sum(-1)
 
     def sample(self, size=None):
-        index = self._categorical.sample(size)
-        return npx.one_hot(index.astype('int64'), self.num_events).astype(index.dtype)
+        return self._one_hot(self._categorical.sample(size))
 
     def enumerate_support(self):
         batch = self.batch_shape
         eye = np.eye(self.num_events).reshape((self.num_events,) + (1,) * len(batch) +
                                                (self.num_events,))
         return np.broadcast_to(eye, (self.num_events,) + batch + (self.num_events,))
-
-    def broadcast_to(self, batch_shape):
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._categorical = self._categorical.broadcast_to(batch_shape)
-        return new
 
     @property
     def mean(self):
@@ -376,8 +378,7 @@ class Multinomial(_OverCategorical):
         return log_factorial_n - gammaln(value + 1).sum(-1) + (value * log_pmf).sum(-1)
 
     def _counts(self, index):
-        one_hot = npx.one_hot(index.astype('int64'), self.num_events).astype(index.dtype)
-        return one_hot.sum(0)
+        return self._one_hot(index).sum(0)
 
     def sample(self, size=None):
         return self._counts(self._categorical.sample((self.total_count,) +
@@ -386,12 +387,6 @@ class Multinomial(_OverCategorical):
     def sample_n(self, size=None):
         size = () if size is None else ((size,) if isinstance(size, int) else tuple(size))
         return self._counts(self._categorical.sample_n((self.total_count,) + size))
-
-    def broadcast_to(self, batch_shape):
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._categorical = self._categorical.broadcast_to(batch_shape)
-        return new
 
     @property
     def mean(self):
