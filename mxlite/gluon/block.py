@@ -480,15 +480,25 @@ class HybridBlock(Block):
         """Write the latest traced graph to ``path-symbol.json`` (format: ``mxlite.graph``)
         and its parameters to ``path-EPOCH.params``; returns both file names. The graph
         holds the input shapes and training mode it was traced with."""
+        graph_, names = self._traced_graph("export")
+        return serialize.export(graph_, names, self.collect_params(), path, epoch)
+
+    def _traced_graph(self, caller):
+        """(latest traced graph, its input names); MXNetError naming why there is none."""
         entry = self._cached_graph.latest if self._cached_graph is not None else None
         if entry is None:
             why = (f"it fell back to imperative execution ({self._cached_graph.fallback})"
                    if self._cached_graph is not None and self._cached_graph.fallback
                    else "call hybridize() and run one forward first")
-            raise MXNetError(f"{type(self).__name__}.export needs a traced graph: {why}")
+            raise MXNetError(f"{type(self).__name__}.{caller} needs a traced graph: {why}")
         names = ["data"] if len(entry.graph.inputs) == 1 else \
             [f"data{i}" for i in range(len(entry.graph.inputs))]
-        return serialize.export(entry.graph, names, self.collect_params(), path, epoch)
+        return entry.graph, names
+
+    def _save_graph(self, symbol_file):
+        """Write only the latest traced graph (what ``export`` puts in ``-symbol.json``)."""
+        graph_, names = self._traced_graph("export")
+        serialize.save_graph(graph_, names, self.collect_params(), symbol_file)
 
     def optimize_for(self, x, *args, backend=None, clear=False, **kwargs):
         """Hybridize with ``kwargs`` (the ``hybridize`` options), trace on ``x, *args`` and

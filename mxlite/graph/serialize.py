@@ -142,13 +142,18 @@ def export(graph, input_names, params, prefix, epoch):
     """Write ``prefix-symbol.json`` and ``prefix-EPOCH.params`` (parameters by structural
     name, constants as ``__constant_<id>``); returns both paths."""
     symbol_file, param_file = f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params"
-    doc = to_json(graph, input_names, {n: params[n].grad_req for _, n in graph.params})
+    save_graph(graph, input_names, params, symbol_file)
     values = {name: params[name]._reduce() for _, name in graph.params}
     values.update({f"__constant_{v}": a.asnumpy() for v, a in graph.constants})
-    with open(symbol_file, "w") as f:
-        json.dump(doc, f, indent=1)
     write_npz(param_file, values)
     return symbol_file, param_file
+
+
+def save_graph(graph, input_names, params, symbol_file):
+    """Write the symbol file alone: the graph, its input names and grad_reqs."""
+    doc = to_json(graph, input_names, {n: params[n].grad_req for _, n in graph.params})
+    with open(symbol_file, "w") as f:
+        json.dump(doc, f, indent=1)
 
 
 def load(symbol_file, param_file):

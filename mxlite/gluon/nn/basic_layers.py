@@ -68,37 +68,27 @@ class HybridSequential(_SequentialMixin, HybridBlock):
 
 
 class _ConcatenateMixin:
-    """Every child runs on the same input; their outputs are joined along ``axis``."""
-
-    def __init__(self, axis=-1):
-        self._axis = axis
-
-    def add(self, *blocks):
-        for block in blocks:
-            self.register_child(block)
-        return self
+    """Every child runs on the same input; their outputs are joined along ``axis``. A
+    Sequential otherwise (``add``, indexing, ``len``), as in MXNet."""
 
     def forward(self, x):
-        return np.concatenate([block(x) for block in self._children.values()], axis=self._axis)
-
-    def __len__(self):
-        return len(self._children)
+        return np.concatenate([block(x) for block in self._children.values()], axis=self.axis)
 
 
-class Concatenate(_ConcatenateMixin, Block):
+class Concatenate(_ConcatenateMixin, Sequential):
     """Blocks run side by side on one input, outputs concatenated (an Inception branch)."""
 
     def __init__(self, axis=-1):
-        Block.__init__(self)
-        _ConcatenateMixin.__init__(self, axis)
+        Sequential.__init__(self)
+        self.axis = axis
 
 
-class HybridConcatenate(_ConcatenateMixin, HybridBlock):
+class HybridConcatenate(_ConcatenateMixin, HybridSequential):
     """HybridBlocks run side by side on one input, outputs concatenated."""
 
     def __init__(self, axis=-1):
-        HybridBlock.__init__(self)
-        _ConcatenateMixin.__init__(self, axis)
+        HybridSequential.__init__(self)
+        self.axis = axis
 
 
 class Dense(HybridBlock):

@@ -1,0 +1,2 @@
+"""Deformable convolution layers."""
+__all__ = []
