@@ -14,7 +14,7 @@ from . import initializer as init
 from . import gluon
 from . import amp
 from . import symbol, test_utils
-from . import context, random, util
+from . import context, engine, random, runtime, util
 # MXNet 2.x's top-level util aliases (mx.np_shape, mx.use_np, ...)
 from .util import (is_np_shape, set_np_shape, np_shape, use_np_shape, is_np_array, np_array,
                    use_np_array, use_np)

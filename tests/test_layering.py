@@ -19,7 +19,7 @@ ROOT = Path(mxlite.__file__).parent
 LAYERS = [
     ("mxlite.base", "mxlite.fileio", "mxlite.recordio"),
     ("mxlite.backend", "mxlite.device_info"),
-    ("mxlite.device", "mxlite.context", "mxlite.util"),
+    ("mxlite.device", "mxlite.context", "mxlite.util", "mxlite.runtime", "mxlite.engine"),
     ("mxlite.storage",),
     ("mxlite.ndarray",),
     ("mxlite.autograd",),

@@ -217,3 +217,32 @@ def test_dlpack_capsule_of_a_strided_torch_view():
     onp.testing.assert_array_equal(x.asnumpy(), t.numpy())
     x[0, 0] = 100
     assert float(t[0, 0]) == 100.0
+
+
+def test_runtime_features_answer_for_this_installation():
+    import importlib.util
+    features = mx.runtime.Features()
+    assert features is mx.runtime.Features()  # a singleton, as MXNet's
+    assert len(features) >= 30 and "CUDA" in features
+    for name, feature in features.items():
+        assert feature.name == name and features.is_enabled(name.lower()) is feature.enabled
+        assert repr(feature) == ("✔ " if feature.enabled else "✖ ") + name
+    assert features.is_enabled("CUDA") == (importlib.util.find_spec("cupy") is not None)
+    assert features.is_enabled("DIST_KVSTORE") == (
+        importlib.util.find_spec("mpi4py") is not None)
+    assert features.is_enabled("CPU_SSE2") and features.is_enabled("INT64_TENSOR_SIZE")
+    assert not features.is_enabled("CUDNN") and not features.is_enabled("ONEDNN")
+    with pytest.raises(RuntimeError, match="known features are"):
+        features.is_enabled("this girl is on fire")
+
+
+def test_engine_bulk_size_is_scoped():
+    before = mx.engine.set_bulk_size(4)
+    try:
+        with mx.engine.bulk(30):
+            assert mx.engine.set_bulk_size(30) == 30
+        assert mx.engine.set_bulk_size(4) == 4
+    finally:
+        mx.engine.set_bulk_size(before)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        mx.engine.set_bulk_size(-1)
