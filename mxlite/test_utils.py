@@ -10,7 +10,7 @@ import sys
 
 import numpy as _np
 
-from . import autograd
+from . import autograd, fileio
 from .device import Device, current_device
 from .ndarray import ndarray, wrap
 from .util import use_np_default_dtype  # noqa: F401 - MXNet's test_utils re-exports it
@@ -25,7 +25,7 @@ __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unus
            "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
            "verify_generator", "mean_check", "var_check", "chi_square_check",
            "assert_exception", "discard_stderr", "assert_allclose", "environment",
-           "use_np_default_dtype"]
+           "use_np_default_dtype", "download"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -407,3 +407,13 @@ def discard_stderr():
         sys.stderr = saved_stream
         os.dup2(saved_fd, 2)
         os.close(saved_fd)
+
+
+def download(url, fname=None, dirname=None, overwrite=False, retries=5):
+    """MXNet's test download: ``url`` to ``dirname/fname`` (``fname`` defaults to the URL's
+    last part; ``dirname`` is created), kept if present unless ``overwrite``; returns the
+    path. The fetch is ``gluon.utils.download``'s (complete files only, clear offline error)."""
+    fname = fname or url.rstrip("/").split("/")[-1]
+    if dirname is not None:
+        fname = os.path.join(dirname, fname)
+    return fileio.download(url, fname, overwrite=overwrite, retries=retries)

@@ -94,6 +94,18 @@ def test_download_from_a_file_url_checks_sha1_and_never_leaves_partials(tmp_path
         gluon.utils.download((tmp_path / "missing.bin").as_uri(), path=str(tmp_path), retries=2)
 
 
+def test_test_utils_download_takes_mxnets_fname_and_dirname(tmp_path):
+    src = tmp_path / "images.tar.gz"
+    src.write_bytes(b"xyz")
+    data = tmp_path / "data"
+    got = mx.test_utils.download(src.as_uri(), dirname=str(data))
+    assert got == str(data / "images.tar.gz") and open(got, "rb").read() == b"xyz"
+    src.write_bytes(b"new")
+    assert open(mx.test_utils.download(src.as_uri(), dirname=str(data)), "rb").read() == b"xyz"
+    got = mx.test_utils.download(src.as_uri(), fname=str(tmp_path / "x.bin"), overwrite=True)
+    assert open(got, "rb").read() == b"new"
+
+
 def _copy_cell_into_layer(cell, layer):
     """The cell's four parameters, in rnn_param's order (weights, then biases)."""
     pieces = [getattr(cell, name).data().reshape(-1)

@@ -105,3 +105,18 @@ def test_metric_config_round_trips_through_json():
     acc = mx.gluon.metric.create("acc")
     acc.update([mx.np.array([0, 1, 1])], [mx.np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])])
     assert acc.get() == ("accuracy", pytest.approx(2 / 3))
+
+
+def test_optimizer_records_mxnets_settings():
+    opt = mx.optimizer.SGD(learning_rate=0.1, use_fused_step=True, aggregate_num=4)
+    assert (opt.use_fused_step, opt.aggregate_num, opt.lazy_update) == (True, 4, False)
+    assert opt.allow_np_array is True
+    plain = mx.optimizer.Adam()
+    assert (plain.use_fused_step, plain.aggregate_num) == (False, 1)
+    # MXNet's Updater works without the attribute (older pickles lack it)
+    del plain.allow_np_array
+    updater = mx.optimizer.get_updater(plain)
+    weight = mx.np.ones((2,))
+    updater(0, mx.np.full((2,), 0.5), weight)
+    assert (weight.asnumpy() < 1).all()
+

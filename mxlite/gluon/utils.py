@@ -1,19 +1,13 @@
 """Helpers for data-parallel training (``split_and_load``, ``clip_global_norm``), for the
 fused RNN layers' parameter vector (``split_rnn_params``) and for fetching files
 (``download``, ``check_sha1``)."""
-import hashlib
 import math
-import os
-import ssl
-import tempfile
-import time
-import urllib.error
-import urllib.request
 import warnings
 
 from .. import initializer
 from .. import numpy as np
 from ..device import Device
+from ..fileio import check_sha1, download  # noqa: F401 - gluon.utils names them
 from ..ndarray import ndarray
 
 __all__ = ["split_data", "split_and_load", "clip_global_norm", "split_rnn_params", "check_sha1",
@@ -114,82 +108,3 @@ def split_rnn_params(param, mode, num_layers, input_size, hidden_size, bidirecti
         views[name] = param[offset:offset + math.prod(shape)].reshape(shape)
         offset += math.prod(shape)
     return views
-
-
-def check_sha1(filename, sha1_hash):
-    """Whether ``filename``'s SHA-1 equals ``sha1_hash`` (a prefix of the hex digest is
-    enough, as MXNet's model store uses 8-character prefixes)."""
-    sha1 = hashlib.sha1()
-    with open(filename, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha1.update(chunk)
-    digest = sha1.hexdigest()
-    return digest.startswith(sha1_hash.lower()) if len(sha1_hash) < 40 else digest == sha1_hash
-
-
-def _fetch_chunks(url, verify_ssl):
-    """Yield the body of ``url`` in 1 MiB chunks.
-
-    ``http(s)://`` goes through ``requests`` when it is installed, as MXNet's ``download``
-    does, so proxies, sessions and mocks of ``requests.get`` apply alike; ``file://`` (which
-    ``requests`` cannot open) and machines without ``requests`` use ``urllib``."""
-    try:
-        import requests
-    except ImportError:
-        requests = None
-    if requests is not None and url.lower().startswith(("http://", "https://")):
-        response = requests.get(url, stream=True, verify=verify_ssl, timeout=60)
-        if response.status_code != 200:
-            raise OSError(f"the server answered HTTP {response.status_code}")
-        yield from (chunk for chunk in response.iter_content(chunk_size=1 << 20) if chunk)
-        return
-    context = ssl._create_unverified_context() if not verify_ssl else None  # as asked
-    with urllib.request.urlopen(url, timeout=60, context=context) as response:
-        yield from iter(lambda: response.read(1 << 20), b"")
-
-
-def download(url, path=None, overwrite=False, sha1_hash=None, retries=5, verify_ssl=True):
-    """Fetch ``url`` (``http(s)://`` or ``file://``) to ``path`` and return the file name.
-
-    An existing file is kept unless ``overwrite`` or its SHA-1 differs from ``sha1_hash``.
-    The file appears only when complete (written beside the target, then renamed), so an
-    interrupted or offline download never leaves a partial file under the final name."""
-    if retries < 1:
-        raise ValueError(f"download: retries must be at least 1, got {retries}")
-    name = url.rstrip("/").split("/")[-1]
-    if path is None:
-        fname = name
-    elif os.path.isdir(os.path.expanduser(path)) or path.endswith(os.sep):
-        fname = os.path.join(os.path.expanduser(path), name)
-    else:
-        fname = os.path.expanduser(path)
-    if not verify_ssl:
-        warnings.warn("Unverified HTTPS request is being made (verify_ssl=False). Adding "
-                      "certificate verification is strongly advised.")
-    if os.path.exists(fname) and not overwrite and (sha1_hash is None
-                                                    or check_sha1(fname, sha1_hash)):
-        return fname
-    folder = os.path.dirname(os.path.abspath(fname))
-    os.makedirs(folder, exist_ok=True)
-    for attempt in range(retries):
-        fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(fname)}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _fetch_chunks(url, verify_ssl):
-                    out.write(chunk)
-            if sha1_hash is not None and not check_sha1(partial, sha1_hash):
-                raise UserWarning(f"download: {url} does not match its SHA-1 {sha1_hash}; the "
-                                  f"file may be corrupted or changed upstream")
-            os.replace(partial, fname)
-            return fname
-        except (urllib.error.URLError, OSError) as err:
-            os.unlink(partial)
-            if attempt + 1 == retries:
-                raise RuntimeError(f"download: could not fetch {url} after {retries} "
-                                   f"attempt(s): {err}. If this machine is offline, copy "
-                                   f"the file to {fname} yourself") from err
-            time.sleep(min(2 ** attempt, 10) * 0.1)
-        except BaseException:
-            os.unlink(partial)
-            raise
-    return fname

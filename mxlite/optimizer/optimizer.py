@@ -72,6 +72,12 @@ class Optimizer:
         self._all_index_update_counts = {0: {}}
         self._index_update_count = self._all_index_update_counts[0]
         self._scratch = {}
+        # MXNet's attributes for these settings; mxlite's updates are dense (lazy_update has
+        # nothing to skip) and fuse per device on their own, so they are recorded only
+        self.lazy_update = lazy_update
+        self.use_fused_step = False if use_fused_step is None else use_fused_step
+        self.aggregate_num = 1 if aggregate_num is None else aggregate_num
+        self.allow_np_array = True  # MXNet's Updater reads it: arrays are always mx.np here
 
     create_optimizer = staticmethod(create)
     register = staticmethod(register)
