@@ -63,6 +63,60 @@ class RawContext:
         res = op.forward_impls[self._kind](self.xp, *args, **params)
         return res[0] if op.has_aux else res
 
+    def slice_grad(self, scatter, g, key, shape):
+        """The gradient of ``x[key]`` (a basic index) for ``x`` of ``shape``, kept as the
+        slice: several slices of one array then fill one buffer instead of one zero array
+        each. ``scatter(g, key=, shape=)`` makes the dense array when one is needed."""
+        return _SliceGrad(g, key, shape, scatter.forward_impls[self._kind], self.xp)
+
+
+class _SliceGrad:
+    """A gradient that is zero outside ``key`` (see ``RawContext.slice_grad``)."""
+    __slots__ = ("g", "key", "shape", "_scatter", "_xp")
+
+    def __init__(self, g, key, shape, scatter, xp):
+        self.g, self.key, self.shape, self._scatter, self._xp = g, key, shape, scatter, xp
+
+    def dense(self):
+        return self._scatter(self._xp, self.g, key=self.key, shape=self.shape)
+
+
+class _Owned:
+    """A summed gradient in a buffer the engine allocated and nothing else sees, so later
+    contributions are added into it in place."""
+    __slots__ = ("a",)
+
+    def __init__(self, a):
+        self.a = a
+
+
+def _sum(prev, g):
+    """``prev + g`` on the raw walk (``g`` plain or a _SliceGrad), as an _Owned buffer."""
+    if prev.__class__ is _Owned:
+        acc = prev
+    elif prev.__class__ is _SliceGrad:
+        acc = _Owned(prev.dense())
+    elif g.__class__ is _SliceGrad:
+        acc = _Owned(prev.copy())
+    else:
+        return _Owned(prev + g)
+    if g.__class__ is not _SliceGrad:
+        acc.a += g
+    elif acc.a.ndim == 0:  # numpy sums 0-d arrays to scalars, which take no item writes
+        acc.a = acc.a + g.g
+    else:
+        acc.a[g.key] += g.g
+    return acc
+
+
+def _resolve(gs):
+    """Plain arrays in place of the walk's _SliceGrad / _Owned entries of one node."""
+    for i, g in enumerate(gs):
+        if g.__class__ is _Owned:
+            gs[i] = g.a
+        elif g.__class__ is _SliceGrad:
+            gs[i] = g.dense()
+
 
 class _Differentiable:
     namespace = None  # the array module whose functions record (mx.np): set from above
@@ -101,6 +155,9 @@ class GraphContext:
 
     def call(self, op, *args, **params):
         return apply(op, args, params)
+
+    def slice_grad(self, scatter, g, key, shape):
+        return apply(scatter, (g,), {"key": key, "shape": shape})
 
 
 # -- the engine ----------------------------------------------------------------------------
@@ -230,7 +287,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
     grads = {}
     for h, hg in zip(heads, head_grads):
         g = _head_gradient(h, hg)
-        _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g)
+        _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g,
+                    not create_graph)
 
     results = {}
     scope_of, scope = None, None  # the backend whose scope is entered, and that scope
@@ -242,6 +300,8 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                 gs = grads.pop(node, None)
                 if gs is None:
                     continue
+                if not create_graph:
+                    _resolve(gs)
                 op = node.op
                 if node in wanted_nodes:
                     if store_leaves and op is None:  # final now: store, so hooks can start
@@ -286,6 +346,9 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                     for a, gi, nd in zip(inputs, in_grads, need):
                         if not nd or gi is None:
                             continue
+                        if gi.__class__ is _SliceGrad:  # made for this input's shape
+                            _accumulate(grads, a._node, a._oidx, gi, True)
+                            continue
                         data = a._data
                         if not create_graph:
                             if gi.__class__ is not be.array_type:
@@ -294,7 +357,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                                 gi = gi.astype(data.dtype)
                         if gi.shape != data.shape:
                             gi = sum_to(gi, data.shape)
-                        _accumulate(grads, a._node, a._oidx, gi)
+                        _accumulate(grads, a._node, a._oidx, gi, not create_graph)
                     gi = in_grads = gout = raw = None  # a leaf stored next can take its gradient
                 if not retain_graph:
                     node.inputs = None
@@ -329,7 +392,9 @@ def _refuse_written(node, versions, what):
         "write before recording")
 
 
-def _accumulate(grads, node, oidx, g):
+def _accumulate(grads, node, oidx, g, raw):
+    """Add ``g`` to ``node``'s output ``oidx`` gradient; ``raw``: backend arrays (summed in
+    engine-owned buffers), else ndarrays (summed with history)."""
     slot = grads.get(node)
     if slot is None:
         if node.op is None or node.op.nout == 1:
@@ -337,7 +402,10 @@ def _accumulate(grads, node, oidx, g):
             return
         slot = grads[node] = [None] * node.op.nout
     prev = slot[oidx]
-    slot[oidx] = g if prev is None else prev + g
+    if prev is None:
+        slot[oidx] = g
+    else:
+        slot[oidx] = _sum(prev, g) if raw else prev + g
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):

@@ -39,6 +39,9 @@ class _StepContext:
     """What one op's backward sees during the graph's backward walk (as the engine's)."""
     __slots__ = ("xp", "inputs", "out", "aux", "params", "need", "call")
 
+    def slice_grad(self, scatter, g, key, shape):
+        return self.call(scatter, g, key=key, shape=shape)
+
 
 class Program:
     """``graph`` compiled for ``device``; call it with the source arrays (ndarrays in

@@ -269,8 +269,10 @@ class _getitem:
         return x[key]
 
     def backward(ctx, g):
-        x = ctx.inputs[0]
-        return (ctx.call(_scatter_add, g, key=ctx.params["key"], shape=x.shape),)
+        key, shape = ctx.params["key"], ctx.inputs[0].shape
+        if _is_basic(key):
+            return (ctx.slice_grad(_scatter_add, g, key, shape),)
+        return (ctx.call(_scatter_add, g, key=key, shape=shape),)
 
 
 @defop("scatter_add")
