@@ -100,6 +100,25 @@ def test_relu_keeps_positive_zero_and_nan_as_maximum_does(dtype):
     np.testing.assert_array_equal(act, [0.0, 1.0])
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_sigmoid_in_one_buffer_matches_the_formula(dtype):
+    host = np.concatenate([RNG.standard_normal(50) * 6, [-80.0, 80.0, 0.0, -0.0]])
+    x = mnp.array(host, dtype=dtype)
+    x.attach_grad()
+    g = RNG.standard_normal(host.shape).astype(dtype)
+    with mx.autograd.record():
+        y = npx.sigmoid(x)
+    y.backward(mnp.array(g))
+    h = host.astype(dtype)
+    want = (np.tanh(h * h.dtype.type(0.5)) + 1) * h.dtype.type(0.5)
+    np.testing.assert_array_equal(y.asnumpy(), want)  # the same operations in place
+    assert y.asnumpy()[-4] == 0 and y.asnumpy()[-3] == 1  # saturates, no overflow
+    np.testing.assert_allclose(x.grad.asnumpy(), g * want * (1 - want),
+                               rtol=2e-3 if dtype == "float16" else 1e-6)
+    assert npx.sigmoid(mnp.array(0.0)).item() == 0.5
+    check_gradient(npx.sigmoid, RNG.standard_normal((3, 4)))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32"])
 def test_mean_is_numpys_mean_exactly(dtype):
     """mean's forward skips ndarray.mean's Python layer for float32/64 (a sum, then one

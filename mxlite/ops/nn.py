@@ -67,6 +67,27 @@ class _sigmoid:
         return (g * y * (1 - y),)
 
 
+def _sigmoid_cpu(x):
+    y = _np.multiply(x, 0.5)  # the generic formula, in one buffer
+    if y.__class__ is not _np.ndarray:  # 0-d: numpy made a scalar
+        return (_np.tanh(y) + 1) * 0.5
+    _np.tanh(y, out=y)
+    y += 1
+    y *= 0.5
+    return y
+
+
+def _sigmoid_grad_cpu(g, y):
+    t = _np.subtract(1, y)
+    t *= y
+    t *= g
+    return t
+
+
+_sigmoid.register(CPU, forward=lambda xp, x: _sigmoid_cpu(x),
+                  backward=lambda ctx, g: (_sigmoid_grad_cpu(g, ctx.out),))
+
+
 def relu(data):
     return apply1(_relu, to_nd(data))
 
