@@ -7,15 +7,22 @@ data gradient multiplies back and adds the columns into place with one strided s
 per kernel offset, never a loop over pixels. Convolution, its data gradient and its
 weight gradient are three ops, each differentiable through the other two, so
 ``create_graph=True`` works through them; deconvolution is the data-gradient op.
+
+Deformable convolutions (v1 and the modulated v2, 2-D) sample each tap bilinearly at a
+learned offset (one gather per bilinear corner) and contract the samples by a matmul; the
+sampling's gradients scatter-add into the input and differentiate the bilinear weights.
 """
 import numpy as _np
 
 from ..autograd import apply, defop
 from ..base import is_floating
-from . import same_dtype_matmul as _same_dtype_matmul, to_nd
-from .shape import moveaxis
+from . import add_at, same_dtype_matmul as _same_dtype_matmul, to_nd
+from .elemwise import add
+from .linalg import matmul
+from .shape import moveaxis, reshape
 
-__all__ = ["convolution", "deconvolution", "pooling"]
+__all__ = ["convolution", "deconvolution", "pooling", "deformable_convolution",
+           "modulated_deformable_convolution"]
 
 
 def _tuple(value, d, name):
@@ -589,3 +596,278 @@ def pooling(data, kernel=None, pool_type="max", global_pool=False, cudnn_off=Fal
         return apply(_max_pool, (data,), geo)
     include = True if count_include_pad is None else bool(count_include_pad)
     return apply(_avg_pool, (data,), dict(geo, mode=pool_type, include_pad=include))
+
+
+# -- deformable convolution --------------------------------------------------------------------
+# MXNet's DeformableConvolution (v1) and ModulatedDeformableConvolution (v2), 2-D NCHW: each
+# kernel tap samples the input bilinearly at its grid point plus a learned (dy, dx), and the
+# samples are contracted with the weights as convolution's columns are. The sampling
+# ("deformable im2col") is the op; the contraction is a matmul, so autograd does the weights.
+# Columns are (C, taps, N, positions): a deformable group's input laid out (channels, N*H*W)
+# is gathered by one ``take`` along its rows per bilinear corner (4x faster on the CPU than
+# ``take_along_axis`` over a batch-outer layout, on an 8x64x32x32 batch), and they are
+# already the matmul's operand.
+_SECOND_ORDER = ("second-order gradients of a deformable convolution through its offsets "
+                 "or mask are not implemented (first-order gradients of every input are)")
+
+
+def _taps(xp, offset, size, kernel, stride, pad, dilate, groups, modulated):
+    """Where every kernel tap of every output position samples: for each of the 4 bilinear
+    corners, (index, weight, d weight / d dy, d weight / d dx), each shaped (deformable
+    groups, taps, N, positions); the index is into a group's input as (channels, N*H*W).
+
+    The border rules are MXNet's: v2 (``modulated``) interpolates the zero-padded input, so
+    a corner off the image reads 0; v1 samples only points with 0 <= y < H and 0 <= x < W
+    (others read 0) and clamps y to H-1 (x to W-1), so a point in the last row's band
+    [H-1, H) reads that row and has no y-derivative."""
+    n = offset.shape[0]
+    kh, kw = kernel
+    out = offset.shape[2:]
+    taps, positions = kh * kw, out[0] * out[1]
+    ctype = xp.result_type(offset.dtype, xp.float32)
+    off = xp.ascontiguousarray(xp.moveaxis(offset.reshape(n, groups, taps, 2, positions), 0, 3),
+                               dtype=ctype)  # C-ordered, so the products below stay so
+    grid_y = (xp.arange(kh) * dilate[0]).reshape(kh, 1, 1, 1) \
+        + (xp.arange(out[0]) * stride[0] - pad[0]).reshape(1, 1, out[0], 1)
+    grid_x = (xp.arange(kw) * dilate[1]).reshape(1, kw, 1, 1) \
+        + (xp.arange(out[1]) * stride[1] - pad[1]).reshape(1, 1, 1, out[1])
+    shape = (kh, kw) + tuple(out)
+    y = xp.broadcast_to(grid_y, shape).reshape(taps, 1, positions).astype(ctype) + off[:, :, 0]
+    x = xp.broadcast_to(grid_x, shape).reshape(taps, 1, positions).astype(ctype) + off[:, :, 1]
+    if modulated:
+        inside = slope_y = slope_x = 1
+    else:
+        h, w = size
+        inside = ((y >= 0) & (y < h) & (x >= 0) & (x < w)).astype(ctype)
+        slope_y, slope_x = (y < h - 1).astype(ctype), (x < w - 1).astype(ctype)
+        y, x = xp.minimum(y, h - 1), xp.minimum(x, w - 1)
+    rows = _neighbours(xp, y, size[0], ctype, inside, slope_y * inside)
+    cols = _neighbours(xp, x, size[1], ctype, 1, slope_x)
+    image = (xp.arange(n) * (size[0] * size[1])).reshape(n, 1)
+    return [(image + r_index * size[1] + c_index, r_weight * c_weight, r_slope * c_weight,
+             r_weight * c_slope)
+            for r_index, r_weight, r_slope in rows for c_index, c_weight, c_slope in cols]
+
+
+def _neighbours(xp, coord, size, ctype, scale, slope):
+    """The two grid lines around ``coord`` on one axis: (index clipped into the image, linear
+    weight, its derivative in ``coord``), a line off the image weighing 0."""
+    low = xp.floor(coord)
+    frac = coord - low
+    low = low.astype(xp.int64)
+    res = []
+    for line, weight, sign in ((low, 1 - frac, -1), (low + 1, frac, 1)):
+        on = ((line >= 0) & (line < size)).astype(ctype)
+        res.append((xp.clip(line, 0, size - 1), weight * on * scale, on * (sign * slope)))
+    return res
+
+
+def _channel_major(xp, x, groups):
+    """(N, C, H, W) as (deformable groups, C/groups, N*H*W)."""
+    n, c = x.shape[:2]
+    by_group = xp.moveaxis(x.reshape(n, groups, c // groups, -1), 0, 2)
+    return xp.ascontiguousarray(by_group).reshape(groups, c // groups, -1)
+
+
+def _mask_columns(xp, mask, groups, dtype):
+    """A mask (N, groups * taps, H_out, W_out) as a factor of columns, (groups, 1, taps, N,
+    positions), C-ordered: multiplied in a transposed layout, every product after it would
+    stride."""
+    n = mask.shape[0]
+    tap_major = xp.moveaxis(mask.reshape(n, groups, mask.shape[1] // groups, -1), 0, 2)
+    return xp.ascontiguousarray(tap_major, dtype=dtype)[:, None]
+
+
+def _gather(xp, src, index):
+    """``src`` (groups, Cg, N*H*W) at ``index`` (groups, taps, N, positions), for every
+    channel of its group: (groups, Cg, taps, N, positions)."""
+    picked = [xp.take(rows, where.reshape(-1), axis=1) for rows, where in zip(src, index)]
+    whole = picked[0][None] if len(picked) == 1 else xp.stack(picked)  # one group: no copy
+    return whole.reshape(src.shape[:2] + index.shape[1:])
+
+
+def _masked(xp, g, mask, groups):
+    """Column gradient (C, taps, N, positions) as (groups, Cg, taps, N, positions), times the
+    mask when there is one: what reaches the bilinear samples."""
+    c = g.shape[0]
+    g = g.reshape((groups, c // groups) + g.shape[1:])
+    return g if mask is None else g * _mask_columns(xp, mask, groups, g.dtype)
+
+
+@defop("deformable_im2col")
+class _deformable_im2col:
+    def forward(xp, x, offset, mask, kernel, stride, pad, dilate, groups, modulated):
+        """Columns (C, taps, N, positions): x sampled at each tap's deformed point (times the
+        mask, when given)."""
+        src = _channel_major(xp, x, groups)
+        cols = None
+        for index, weight, _, _ in _taps(xp, offset, x.shape[2:], kernel, stride, pad, dilate,
+                                         groups, modulated):
+            term = _gather(xp, src, index) * weight.astype(x.dtype)[:, None]
+            if cols is None:
+                cols = term
+            else:
+                cols += term
+        if mask is not None:
+            cols *= _mask_columns(xp, mask, groups, x.dtype)
+        return cols.reshape((x.shape[1],) + cols.shape[2:])
+
+    def backward(ctx, g):
+        x, offset, mask = ctx.inputs
+        p = ctx.params
+        need = ctx.need
+        gx = ctx.call(_deformable_col2im, g, offset, mask, size=x.shape[2:], **p) \
+            if need[0] else None
+        goffset = ctx.call(_deformable_offset_grad, g, x, offset, mask, **p) \
+            if need[1] else None
+        gmask = None
+        if mask is not None and need[2]:  # the unmasked samples, summed over channels
+            xp = ctx.xp
+            samples = ctx.call(_deformable_im2col, x, offset, None, **p)
+            per_group = xp.reshape(g * samples, (p["groups"], -1) + tuple(g.shape[1:]))
+            gmask = xp.reshape(xp.moveaxis(xp.sum(per_group, axis=1), 2, 0), mask.shape)
+        return gx, goffset, gmask
+
+
+@defop("deformable_col2im")
+class _deformable_col2im:
+    def forward(xp, g, offset, mask, size, kernel, stride, pad, dilate, groups, modulated):
+        """The adjoint of the sampling in the input: each column entry added, bilinearly
+        weighted, into the corners it read (one scatter-add per corner)."""
+        c, _, n, _ = g.shape
+        gg = _masked(xp, g, mask, groups)
+        area = n * size[0] * size[1]
+        gx = xp.zeros(c * area, dtype=g.dtype)
+        rows = (xp.arange(c) * area).reshape(gg.shape[:2] + (1, 1, 1))
+        for index, weight, _, _ in _taps(xp, offset, size, kernel, stride, pad, dilate, groups,
+                                         modulated):
+            add_at(xp, gx, (rows + index[:, None]).reshape(-1),
+                   (gg * weight.astype(g.dtype)[:, None]).reshape(-1))
+        by_sample = xp.moveaxis(gx.reshape(c, n, -1), 1, 0)
+        return xp.ascontiguousarray(by_sample).reshape((n, c) + tuple(size))
+
+    def backward(ctx, gz):
+        g, offset, mask = ctx.inputs
+        if ctx.need[1] or ctx.need[2]:
+            raise NotImplementedError(_SECOND_ORDER)
+        p = dict(ctx.params)
+        del p["size"]
+        return ctx.call(_deformable_im2col, gz, offset, mask, **p), None, None
+
+
+@defop("deformable_offset_grad")
+class _deformable_offset_grad:
+    def forward(xp, g, x, offset, mask, kernel, stride, pad, dilate, groups, modulated):
+        """The gradient in the offsets: per tap, the column gradient against the derivative
+        of the bilinear sample in dy and in dx, summed over the group's channels."""
+        gg = _masked(xp, g, mask, groups)
+        src = _channel_major(xp, x, groups)
+        dy = dx = 0
+        for index, _, slope_y, slope_x in _taps(xp, offset, x.shape[2:], kernel, stride, pad,
+                                                dilate, groups, modulated):
+            seen = xp.sum(gg * _gather(xp, src, index), axis=1)
+            dy = dy + seen * slope_y
+            dx = dx + seen * slope_x
+        by_sample = xp.moveaxis(xp.stack([dy, dx], axis=2), 3, 0)  # (N, groups, taps, 2, P)
+        return xp.ascontiguousarray(by_sample).astype(offset.dtype).reshape(offset.shape)
+
+    def backward(ctx, gz):
+        raise NotImplementedError(_SECOND_ORDER)
+
+
+def _deformable(name, data, offset, mask, weight, bias, kernel, stride, dilate, pad, num_filter,
+                num_group, num_deformable_group, no_bias, layout):
+    """Checks the shapes (naming them) and runs the sampling, then the grouped matmul."""
+    channel_last = _is_channel_last(layout, 2)
+    data, offset = to_nd(data), to_nd(offset, data)
+    weight = to_nd(weight, data)
+    mask = None if mask is None else to_nd(mask, data)
+    if channel_last:
+        data, offset, weight = (_channels_first(a) for a in (data, offset, weight))
+        mask = None if mask is None else _channels_first(mask)
+    if data.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{name} is 2-D only (as MXNet's): data {data.shape} and weight "
+                         f"{weight.shape} must be (N, C, H, W) and (F, C/groups, kh, kw)")
+    kernel = _tuple(kernel, 2, "kernel") or weight.shape[2:]
+    if tuple(kernel) != weight.shape[2:]:
+        raise ValueError(f"{name}: kernel={kernel} but weight has shape {weight.shape}")
+    groups, dgroups = int(num_group), int(num_deformable_group)
+    n, c = data.shape[:2]
+    f = weight.shape[0]
+    if c != weight.shape[1] * groups:
+        raise ValueError(f"{name}: data has {c} channels but weight {weight.shape} with "
+                         f"num_group={groups} expects {weight.shape[1] * groups}")
+    if f % groups:
+        raise ValueError(f"{name}: weight {weight.shape} has {f} filters, which do not split "
+                         f"into num_group={groups} groups")
+    if c % dgroups:
+        raise ValueError(f"{name}: {c} data channels do not split into "
+                         f"num_deformable_group={dgroups} groups")
+    if num_filter is not None and num_filter != f:
+        raise ValueError(f"{name}: num_filter={num_filter} but weight has {f} filters")
+    stride = _tuple(stride, 2, "stride") or (1, 1)
+    dilate = _tuple(dilate, 2, "dilate") or (1, 1)
+    pad = _tuple(pad, 2, "pad") or (0, 0)
+    out = _out_size(data.shape[2:], kernel, stride, pad, dilate)
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{name}: kernel {kernel} (dilate {dilate}) does not fit data "
+                         f"{data.shape} with pad {pad}")
+    taps = kernel[0] * kernel[1]
+    if offset.shape != (n, 2 * dgroups * taps) + out:
+        raise ValueError(f"{name}: offset has shape {offset.shape}, expected "
+                         f"{(n, 2 * dgroups * taps) + out} (N, 2 * num_deformable_group * kh "
+                         f"* kw, H_out, W_out) for data {data.shape} and weight {weight.shape}")
+    if mask is not None and mask.shape != (n, dgroups * taps) + out:
+        raise ValueError(f"{name}: mask has shape {mask.shape}, expected "
+                         f"{(n, dgroups * taps) + out} (N, num_deformable_group * kh * kw, "
+                         f"H_out, W_out)")
+    if no_bias:
+        bias = None
+    elif bias is not None:
+        bias = to_nd(bias, data)
+        if bias.shape != (f,):
+            raise ValueError(f"{name}: bias of shape {bias.shape} does not match {f} filters")
+    cols = apply(_deformable_im2col, (data, offset, mask),  # v2's border rule comes with its mask
+                 {"kernel": tuple(kernel), "stride": stride, "pad": pad, "dilate": dilate,
+                  "groups": dgroups, "modulated": mask is not None})
+    y = matmul(reshape(weight, (groups, f // groups, -1)),
+               reshape(cols, (groups, c // groups * taps, -1)))  # (groups, F/groups, N * P)
+    y = moveaxis(reshape(y, (f, n) + out), 1, 0)
+    if bias is not None:
+        y = add(y, reshape(bias, (1, f, 1, 1)))
+    return _channels_last(y) if channel_last else y
+
+
+def deformable_convolution(data, offset, weight, bias=None, kernel=None, stride=None,
+                           dilate=None, pad=None, num_filter=None, num_group=1,
+                           num_deformable_group=1, workspace=1024, no_bias=False, layout=None):
+    """Deformable convolution v1 (Dai et al., 2017; MXNet's ``DeformableConvolution``).
+
+    Each kernel tap (i, j) of output position p0 reads the input bilinearly at
+    p0 + (i, j) * dilate + offset, ``offset`` being (N, 2 * num_deformable_group * kh * kw,
+    H_out, W_out): per deformable group (a split of the channels), per tap, a (dy, dx) pair.
+    A point outside [0, H) x [0, W) reads 0; one in the last row's (column's) band reads
+    that row (column). Weights (F, C / num_group, kh, kw); 2-D only. NHWC takes
+    channel-last data, offset and (F, kh, kw, C / num_group) weights (MXNet's op is NCHW
+    only). ``workspace`` is accepted and unused."""
+    return _deformable("deformable_convolution", data, offset, None, weight, bias, kernel,
+                       stride, dilate, pad, num_filter, num_group, num_deformable_group,
+                       no_bias, layout)
+
+
+def modulated_deformable_convolution(data, offset, mask, weight, bias=None, kernel=None,
+                                     stride=None, dilate=None, pad=None, num_filter=None,
+                                     num_group=1, num_deformable_group=1, workspace=1024,
+                                     no_bias=False, im2col_step=64, layout=None):
+    """Modulated deformable convolution, DCNv2 (Zhu et al., 2018; MXNet's
+    ``ModulatedDeformableConvolution``): ``deformable_convolution`` with every sample
+    multiplied by ``mask`` (N, num_deformable_group * kh * kw, H_out, W_out), and v2's
+    border rule: the input is interpolated as if zero-padded, so points within one pixel
+    outside the image still read its edge partly. ``workspace`` and ``im2col_step`` (a
+    memory knob of MXNet's kernel) are accepted and unused."""
+    if mask is None:
+        raise ValueError("modulated_deformable_convolution needs a mask; without one use "
+                         "deformable_convolution (its border rule differs)")
+    return _deformable("modulated_deformable_convolution", data, offset, mask, weight, bias,
+                       kernel, stride, dilate, pad, num_filter, num_group,
+                       num_deformable_group, no_bias, layout)
