@@ -79,3 +79,24 @@ def test_tile_negative_reps_raises():
     with pytest.raises(ValueError, match="non-negative"):
         mnp.tile(a, (2, -1))
     assert mnp.tile(a, (2, 0)).shape == (2, 0)
+
+
+def test_gluon1_block_naming_and_symbol_blocks_are_refused_with_the_2x_way():
+    class Passes(mx.gluon.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+    with pytest.raises(TypeError, match=r"prefix= is MXNet 1.x's Block naming.*"
+                                        r"share_parameters"):
+        Passes(prefix="dense_")
+    with pytest.raises(TypeError, match=r"params= and prefix= are"):
+        Passes(prefix="dense_", params=None)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['units'\]"):
+        Passes(units=3)
+
+    class Symbolic(mx.gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return x
+
+    with pytest.raises(TypeError, match="implement forward"):
+        Symbolic()

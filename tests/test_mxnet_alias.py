@@ -72,6 +72,13 @@ def test_symbol_hybrid_block():
     Old()(np.ones(2))
 
 
+def test_gluon1_block_naming():
+    class Old(HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+    Old(prefix="old_", params=None)
+
+
 def test_skipped():
     pytest.skip("not here")
 '''
@@ -153,8 +160,8 @@ def test_runner_counts_an_mxnet_style_file(tmp_path):
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = out_file.read_text()
-    assert "total cases:          9" in summary
-    assert "legacy (excluded):    4" in summary
+    assert "total cases:          10" in summary
+    assert "legacy (excluded):    5" in summary
     assert "skipped/xfail:        1" in summary
     assert "passed:               3" in summary
     assert "failed:               1" in summary

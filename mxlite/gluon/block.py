@@ -63,7 +63,17 @@ class MissingParameterError(AssertionError):
 class Block:
     """Base class of layers and models: holds child blocks and parameters."""
 
-    def __init__(self):
+    def __init__(self, **kwargs):
+        if kwargs:
+            gluon1 = sorted(set(kwargs) & {"prefix", "params"})
+            if gluon1:
+                raise TypeError(
+                    f"{type(self).__name__}: {'= and '.join(gluon1)}= "
+                    f"{'is' if len(gluon1) == 1 else 'are'} MXNet 1.x's Block naming (Gluon 2 "
+                    "removed it): parameter names are the attribute paths, "
+                    "and parameters are shared with net.share_parameters(other.collect_params())")
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected keyword "
+                            f"arguments {sorted(kwargs)}")
         object.__setattr__(self, "_children", OrderedDict())
         object.__setattr__(self, "_reg_params", OrderedDict())
         self._forward_hooks = OrderedDict()
@@ -425,8 +435,8 @@ class HybridBlock(Block):
     on array values, host reads, in-place writes) runs imperatively, with one warning.
     """
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         if type(self).__dict__.get("hybrid_forward") is not None:
             raise TypeError(f"{type(self).__name__} defines hybrid_forward (MXNet 1.x); "
                             "implement forward(self, x, *args) instead")

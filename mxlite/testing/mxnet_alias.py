@@ -15,7 +15,8 @@ runner can tell it from a genuine failure:
   ``mx.sym`` / ``mx.symbol`` (symbols, executors, ``check_numeric_gradient`` on a symbol),
   ``.as_nd_ndarray()`` (but ``mx.nd.waitall()``, the engine-wide barrier MXNet 2.x also
   has as ``npx.waitall()``, is mxlite's ``npx.waitall``); and a ``HybridBlock`` written against the symbol API
-  (``hybrid_forward(self, F, ...)``), which mxlite's HybridBlock refuses with a TypeError.
+  (``hybrid_forward(self, F, ...)``), which mxlite's HybridBlock refuses with a TypeError, as
+  Block refuses Gluon 1.x's ``prefix=`` / ``params=`` constructor arguments.
 - MXNet internals (``InternalAPIError``): ``mxnet.ndarray.numpy._internal`` (the raw ``_npi``
   operators), ``mxnet.operator``'s C++ operator registry, ``mxnet.numpy_op_signature``,
   ``mxnet._numpy_op_doc`` (the docstring stubs of the registry's ``_np_`` operators),
@@ -443,8 +444,13 @@ def _chain(exc):
 def _is_legacy(e):
     if isinstance(e, (LegacyAPIError, InternalAPIError)):
         return True
-    # mxlite's HybridBlock refuses a hybrid_forward(self, F, ...) block (the symbol API)
-    return isinstance(e, TypeError) and "defines hybrid_forward" in str(e)
+    # mxlite's HybridBlock refuses a hybrid_forward(self, F, ...) block (the symbol API), and
+    # Block MXNet 1.x's prefix= / params= naming
+    text = str(e)
+    return isinstance(e, TypeError) and (
+        "defines hybrid_forward" in text or "MXNet 1.x's Block naming" in text
+        or "unexpected keyword argument 'prefix'" in text
+        or "unexpected keyword argument 'params'" in text)
 
 
 def classify(exc):
