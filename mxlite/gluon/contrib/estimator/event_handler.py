@@ -11,7 +11,7 @@ import warnings
 
 from ...metric import CompositeEvalMetric, EvalMetric
 from ...metric import Loss as LossMetric
-from .utils import _check_metrics
+from .utils import _check_metrics, _instances
 
 __all__ = ["EventHandler", "TrainBegin", "TrainEnd", "EpochBegin", "EpochEnd", "BatchBegin",
            "BatchEnd", "StoppingHandler", "MetricHandler", "ValidationHandler",
@@ -24,14 +24,7 @@ class EventHandler:
 
 
 def _check_event_handlers(handlers):
-    if isinstance(handlers, EventHandler):
-        return [handlers]
-    handlers = list(handlers or [])
-    bad = [h for h in handlers if not isinstance(h, EventHandler)]
-    if bad:
-        raise ValueError(f"event_handlers must be an EventHandler or a list of EventHandler, "
-                         f"got {bad[0]!r}")
-    return handlers
+    return _instances(handlers, EventHandler, "event_handlers")
 
 
 class TrainBegin(EventHandler):

@@ -3,19 +3,24 @@ from ...loss import SoftmaxCrossEntropyLoss
 from ...metric import Accuracy, CompositeEvalMetric, EvalMetric
 
 
+def _instances(value, kind, what):
+    """``value`` (one ``kind`` instance, a list of them, or None) as a list."""
+    if isinstance(value, kind):
+        return [value]
+    items = list(value or [])
+    bad = [v for v in items if not isinstance(v, kind)]
+    if bad:
+        raise ValueError(f"{what} must be a {kind.__name__} or a list of {kind.__name__}, "
+                         f"got {bad[0]!r} in {items!r}")
+    return items
+
+
 def _check_metrics(metrics):
-    """A flat list of EvalMetrics from one metric, a list, or a CompositeEvalMetric (whose
-    members are updated and logged one by one)."""
+    """A flat list of EvalMetrics (mx.gluon.metric) from one metric, a list, or a
+    CompositeEvalMetric (whose members are updated and logged one by one)."""
     if isinstance(metrics, CompositeEvalMetric):
         return [m for metric in metrics.metrics for m in _check_metrics(metric)]
-    if isinstance(metrics, EvalMetric):
-        return [metrics]
-    metrics = list(metrics or [])
-    bad = [m for m in metrics if not isinstance(m, EvalMetric)]
-    if bad:
-        raise ValueError(f"metrics must be an EvalMetric or a list of EvalMetric "
-                         f"(mx.gluon.metric), got {bad[0]!r} in {metrics!r}")
-    return metrics
+    return _instances(metrics, EvalMetric, "metrics")
 
 
 def _suggest_metric_for_loss(loss):
