@@ -1,11 +1,12 @@
 """Vision datasets (``gluon.data.vision``) read from the standard files under a local
 ``root``: MNIST / FashionMNIST (idx-ubyte, gzipped or not), CIFAR-10 / CIFAR-100 (the binary
 ``.bin`` batches, as MXNet reads them; never pickles), a folder of images per class, and
-RecordIO image records. Nothing is downloaded: a missing file raises with its expected path.
+RecordIO image records, and images named by an image list (``.lst``). Nothing is downloaded:
+a missing file raises with its expected path.
 
 Samples are ``(image, label)`` with the image an (H, W, C) uint8 ``mx.np`` array and the
-label a numpy int32 (float32 for record files), as in MXNet; ``transform(image, label)``
-is applied when given."""
+label a numpy int32 (a float or float32 array for record files, a float32 ``mx.np`` array for
+image lists), as in MXNet; ``transform(image, label)`` is applied when given."""
 import gzip
 import io
 import os
@@ -18,7 +19,7 @@ from ..dataset import Dataset, RecordFileDataset
 from ....recordio import unpack
 
 __all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "ImageFolderDataset",
-           "ImageRecordDataset", "imdecode"]
+           "ImageRecordDataset", "ImageListDataset", "imdecode"]
 
 
 def imdecode(buf, flag=1):
@@ -229,3 +230,58 @@ class ImageRecordDataset(RecordFileDataset):
         if self._transform is not None:
             return self._transform(image, header.label)
         return image, header.label
+
+
+class ImageListDataset(Dataset):
+    """Images named by an image list, each with a float32 label array, as MXNet's.
+
+    ``imglist`` is the name of a ``.lst`` file under ``root`` (im2rec's format: per line
+    ``index<TAB>label[<TAB>label...]<TAB>path``) or a list of entries ``[label, path]``,
+    ``[[label, ...], path]`` or ``[label, label, ..., path]``; image paths are relative to
+    ``root``. Samples are the decoded image (``flag`` 1 RGB, 0 gray) and the entry's labels
+    as a 1-d float32 ``mx.np`` array (length 1 for one label)."""
+
+    def __init__(self, root=".", imglist=None, flag=1):
+        self._root = os.path.expanduser(root)
+        self._flag = flag
+        self.items = []
+        if isinstance(imglist, str):
+            self._read_list_file(os.path.join(self._root, imglist))
+        elif isinstance(imglist, (list, tuple)):
+            for i, entry in enumerate(imglist):
+                self.items.append(self._entry(entry, i))
+        else:
+            raise ValueError(f"ImageListDataset: imglist must be a .lst file name or a list of "
+                             f"[label(s)..., path] entries, got {type(imglist).__name__}")
+
+    def _read_list_file(self, path):
+        with open(path, "rt") as f:
+            for lineno, line in enumerate(f, start=1):
+                fields = line.strip().split("\t")
+                if fields == [""]:
+                    continue
+                if len(fields) < 2:
+                    raise ValueError(f"{path}, line {lineno}: expected index<TAB>label(s)<TAB>"
+                                     f"path, got {line.strip()!r}")
+                try:
+                    label = _np.array(fields[1:-1], dtype=_np.float32)
+                except ValueError:
+                    raise ValueError(f"{path}, line {lineno}: labels {fields[1:-1]} are not "
+                                     f"numbers") from None
+                self.items.append((os.path.join(self._root, fields[-1]), label))
+
+    def _entry(self, entry, i):
+        if not isinstance(entry, (list, tuple)) or len(entry) < 2 \
+                or not isinstance(entry[-1], str):
+            raise ValueError(f"ImageListDataset: imglist[{i}] must be [label(s)..., path] "
+                             f"with the path last, got {entry!r}")
+        labels = entry[:-1] if len(entry) > 2 else entry[0]
+        label = _np.array(labels, dtype=_np.float32).reshape(-1)
+        return os.path.join(self._root, entry[-1]), label
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, idx):
+        path, label = self.items[idx]
+        return imdecode(path, self._flag), mnp.array(label, dtype="float32")

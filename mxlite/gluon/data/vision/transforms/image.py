@@ -1,40 +1,37 @@
-"""Image transforms (``gluon.data.vision.transforms``), as MXNet 2.x has them.
+"""Image transforms (``gluon.data.vision.transforms.image``), as MXNet 2.x has them.
 
 Images are (H, W, C) arrays, or (N, H, W, C) batches, of any dtype (uint8 from the
 datasets); sizes are given as ``(width, height)`` or one int for both, as in MXNet.
 Geometric and colour transforms run on the host and return ``mx.np`` arrays of the input's
-dtype; resizing follows OpenCV's ``INTER_LINEAR``/``INTER_NEAREST`` pixel-centre convention,
-which MXNet calls (uint8 results are rounded, so they may differ from OpenCV's fixed-point
-arithmetic by one). Random transforms draw from numpy's global generator, so
-``numpy.random.seed`` makes them reproducible."""
+dtype; resizing follows OpenCV's pixel-centre convention for its ``interpolation`` codes,
+which MXNet passes on (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos, 5 bilinear;
+uint8 results are rounded, so they may differ from OpenCV's fixed-point arithmetic by one).
+Random transforms draw from numpy's global generator, so ``numpy.random.seed`` makes them
+reproducible.
+
+As in MXNet, every transform takes extra inputs after the image and returns them untouched
+(``(image, bbox)`` in, ``(new_image, bbox)`` out), so image transforms chain with the
+bounding-box ones of ``gluon.contrib.data.vision`` in one Sequential."""
 import math
 
 import numpy as _np
 
-from .... import numpy as mnp
-from ....ndarray import ndarray
-from ...block import Block
+from ..... import numpy as mnp
+from .....ndarray import ndarray
+from ....block import Block
 
-__all__ = ["Compose", "ToTensor", "Normalize", "Cast", "Resize", "CenterCrop", "CropResize",
-           "RandomCrop", "RandomResizedCrop", "RandomFlipLeftRight", "RandomFlipTopBottom",
+__all__ = ["ToTensor", "Normalize", "Resize", "CenterCrop", "CropResize", "RandomCrop",
+           "RandomResizedCrop", "RandomFlipLeftRight", "RandomFlipTopBottom",
            "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomHue",
-           "RandomColorJitter", "RandomLighting"]
+           "RandomColorJitter", "RandomLighting", "RandomGray"]
 
 
-class Compose(Block):
-    """Apply transforms in order."""
+class _ImageTransform(Block):
+    """``forward(image, *rest)``: ``_apply`` to the image, the rest passed through."""
 
-    def __init__(self, transforms):
-        super().__init__()
-        for t in transforms:
-            if isinstance(t, Block):
-                self.register_child(t)
-        self._transforms = list(transforms)
-
-    def forward(self, x):
-        for t in self._transforms:
-            x = t(x)
-        return x
+    def forward(self, x, *args):
+        out = self._apply(x)
+        return (out,) + args if args else out
 
 
 def _as_array(x):
@@ -82,28 +79,91 @@ def _axis_map(src, dst, interpolation):
     return lo, _np.minimum(lo + 1, src - 1), frac
 
 
+def _cubic(d, a=-0.75):
+    """OpenCV's bicubic kernel (a = -0.75) at distances ``d``."""
+    d = _np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return _np.where(d <= 1, near, _np.where(d < 2, far, 0.0))
+
+
+def _lanczos4(d):
+    return _np.sinc(d) * _np.sinc(d / 4)
+
+
+def _kernel_matrix(src, dst, taps, kernel):
+    """(dst, src) weights of a ``taps``-wide kernel about each output pixel's source centre;
+    taps past the border repeat the edge pixel."""
+    centre = (_np.arange(dst) + 0.5) * (src / dst) - 0.5
+    first = _np.floor(centre).astype(_np.int64) - (taps // 2 - 1)
+    index = first[:, None] + _np.arange(taps)
+    weights = kernel(centre[:, None] - index)
+    weights /= weights.sum(axis=1, keepdims=True)
+    out = _np.zeros((dst, src))
+    _np.add.at(out, (_np.repeat(_np.arange(dst), taps), _np.clip(index, 0, src - 1).ravel()),
+               weights.ravel())
+    return out
+
+
+def _area_matrix(src, dst):
+    """(dst, src) weights averaging the source pixels each output pixel covers (shrinking)."""
+    scale = src / dst
+    start = _np.arange(dst)[:, None] * scale
+    pixel = _np.arange(src)[None, :]
+    overlap = _np.minimum(pixel + 1, start + scale) - _np.maximum(pixel, start)
+    return _np.maximum(overlap, 0.0) / scale
+
+
+def _area_upscale_matrix(src, dst):
+    """OpenCV's INTER_AREA when enlarging: linear weights from the covered fraction."""
+    scale = dst / src
+    sx = _np.floor(_np.arange(dst) / scale).astype(_np.int64)
+    fx = (_np.arange(dst) + 1) - (sx + 1) * scale
+    fx = _np.where(fx <= 0, 0.0, fx - _np.floor(fx))
+    fx[sx >= src - 1] = 0.0
+    sx = _np.minimum(sx, src - 1)
+    out = _np.zeros((dst, src))
+    out[_np.arange(dst), sx] += 1 - fx
+    out[_np.arange(dst), _np.minimum(sx + 1, src - 1)] += fx
+    return out
+
+
+_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic", 3: "area", 4: "Lanczos",
+                   5: "bilinear"}
+
+
 def _resize(img, width, height, interpolation):
     """Resize the H and W axes (-3, -2) of a host image or batch."""
-    if interpolation not in (0, 1):
-        raise ValueError(f"interpolation {interpolation} is not supported: 0 (nearest) or 1 "
-                         f"(bilinear)")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"interpolation {interpolation} is not supported: one of "
+                         f"{_INTERPOLATIONS} (OpenCV's codes)")
     h, w = img.shape[-3], img.shape[-2]
     if (h, w) == (height, width):
         return img
-    y0, y1, fy = _axis_map(h, height, interpolation)
-    x0, x1, fx = _axis_map(w, width, interpolation)
     src = img.astype(_np.float64)
-    fy = fy[:, None, None]
-    fx = fx[None, :, None]
-    top = src[..., y0, :, :][..., :, x0, :] * (1 - fx) + src[..., y0, :, :][..., :, x1, :] * fx
-    bottom = src[..., y1, :, :][..., :, x0, :] * (1 - fx) + src[..., y1, :, :][..., :, x1, :] * fx
-    return top * (1 - fy) + bottom * fy
+    if interpolation in (0, 1, 5):
+        y0, y1, fy = _axis_map(h, height, min(interpolation, 1))
+        x0, x1, fx = _axis_map(w, width, min(interpolation, 1))
+        fy = fy[:, None, None]
+        fx = fx[None, :, None]
+        rows0, rows1 = src[..., y0, :, :], src[..., y1, :, :]
+        top = rows0[..., :, x0, :] * (1 - fx) + rows0[..., :, x1, :] * fx
+        bottom = rows1[..., :, x0, :] * (1 - fx) + rows1[..., :, x1, :] * fx
+        return top * (1 - fy) + bottom * fy
+    if interpolation == 3:  # OpenCV averages only when neither axis grows
+        matrix = _area_matrix if h >= height and w >= width else _area_upscale_matrix
+        wy, wx = matrix(h, height), matrix(w, width)
+    else:
+        taps, kernel = (4, _cubic) if interpolation == 2 else (8, _lanczos4)
+        wy, wx = _kernel_matrix(h, height, taps, kernel), _kernel_matrix(w, width, taps, kernel)
+    out = _np.einsum("yh,...hwc->...ywc", wy, src)
+    return _np.einsum("xw,...ywc->...yxc", wx, out)
 
 
-class ToTensor(Block):
+class ToTensor(_ImageTransform):
     """(H, W, C) or (N, H, W, C) uint8 in [0, 255] -> (C, H, W) / (N, C, H, W) float32 in [0, 1]."""
 
-    def forward(self, x):
+    def _apply(self, x):
         x = _as_array(x)
         if x.ndim not in (3, 4):
             raise ValueError(f"ToTensor expects (H, W, C) or (N, H, W, C) input, got shape {x.shape}")
@@ -111,7 +171,7 @@ class ToTensor(Block):
         return mnp.transpose(x.astype("float32"), axes) / 255.0
 
 
-class Normalize(Block):
+class Normalize(_ImageTransform):
     """``(x - mean) / std`` per channel of a (C, H, W) or (N, C, H, W) float tensor."""
 
     def __init__(self, mean=0.0, std=1.0):
@@ -119,7 +179,7 @@ class Normalize(Block):
         self._mean = _np.asarray(mean, dtype=_np.float32)
         self._std = _np.asarray(std, dtype=_np.float32)
 
-    def forward(self, x):
+    def _apply(self, x):
         x = _as_array(x)
         shape = (-1, 1, 1) if self._mean.ndim else ()
         mean = mnp.array(self._mean.reshape(shape) if shape else self._mean, device=x.device)
@@ -127,18 +187,7 @@ class Normalize(Block):
         return (x - mean) / std
 
 
-class Cast(Block):
-    """Cast to ``dtype`` (float32 by default)."""
-
-    def __init__(self, dtype="float32"):
-        super().__init__()
-        self._dtype = dtype
-
-    def forward(self, x):
-        return _as_array(x).astype(self._dtype)
-
-
-class Resize(Block):
+class Resize(_ImageTransform):
     """Resize to ``size`` = (width, height); with ``keep_ratio`` and an int size the shorter
     side becomes ``size`` and the other keeps the aspect ratio. ``interpolation`` 0 is
     nearest, 1 bilinear."""
@@ -150,7 +199,7 @@ class Resize(Block):
         self._size = None if self._keep_ratio else _size(size, "Resize")
         self._interpolation = interpolation
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "Resize")
         h, w = img.shape[-3], img.shape[-2]
         if self._keep_ratio:
@@ -167,7 +216,7 @@ def _crop(img, x0, y0, w, h):
     return img[..., y0:y0 + h, x0:x0 + w, :]
 
 
-class CropResize(Block):
+class CropResize(_ImageTransform):
     """The ``width`` x ``height`` region at column ``x``, row ``y``; resized to ``size``
     when given."""
 
@@ -177,7 +226,7 @@ class CropResize(Block):
         self._size = None if size is None else _size(size, "CropResize")
         self._interpolation = interpolation
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "CropResize")
         x0, y0, w, h = self._box
         if x0 < 0 or y0 < 0 or x0 + w > img.shape[-2] or y0 + h > img.shape[-3]:
@@ -189,7 +238,7 @@ class CropResize(Block):
         return _back(out, img)
 
 
-class CenterCrop(Block):
+class CenterCrop(_ImageTransform):
     """The central ``size`` = (width, height) region. An image smaller than ``size`` gives
     its largest central region of that aspect ratio, resized up to ``size`` (MXNet's
     ``center_crop``)."""
@@ -199,7 +248,7 @@ class CenterCrop(Block):
         self._size = _size(size, "CenterCrop")
         self._interpolation = interpolation
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "CenterCrop")
         h, w = img.shape[-3], img.shape[-2]
         cw, ch = self._size
@@ -210,7 +259,7 @@ class CenterCrop(Block):
         return _back(_resize(out, *self._size, self._interpolation), img)
 
 
-class RandomCrop(Block):
+class RandomCrop(_ImageTransform):
     """A random ``size`` = (width, height) region, after padding each side by ``pad``
     pixels of ``pad_value`` when given (the CIFAR recipe: ``RandomCrop(32, pad=4)``)."""
 
@@ -221,7 +270,7 @@ class RandomCrop(Block):
         self._pad_value = pad_value
         self._interpolation = interpolation
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "RandomCrop")
         out = img
         if self._pad:
@@ -236,7 +285,7 @@ class RandomCrop(Block):
         return _back(_crop(out, x0, y0, cw, ch), img)
 
 
-class RandomResizedCrop(Block):
+class RandomResizedCrop(_ImageTransform):
     """A region of random area (a ``scale`` fraction of the image) and aspect ratio
     (log-uniform in ``ratio``), resized to ``size``; after 10 draws that do not fit, the
     central crop (the Inception recipe)."""
@@ -263,7 +312,7 @@ class RandomResizedCrop(Block):
                 return _np.random.randint(0, w - cw + 1), _np.random.randint(0, h - ch + 1), cw, ch
         return None
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "RandomResizedCrop")
         box = self._box(img.shape[-2], img.shape[-3])
         if box is None:
@@ -271,12 +320,12 @@ class RandomResizedCrop(Block):
         return _back(_resize(_crop(img, *box), *self._size, self._interpolation), img)
 
 
-class _RandomFlip(Block):
+class _RandomFlip(_ImageTransform):
     def __init__(self, p=0.5):
         super().__init__()
         self._p = p
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, type(self).__name__)
         if _np.random.uniform() < self._p:
             img = _np.flip(img, axis=self._axis)
@@ -298,7 +347,7 @@ class RandomFlipTopBottom(_RandomFlip):
 _LUMA = _np.array([0.299, 0.587, 0.114])
 
 
-class _RandomColor(Block):
+class _RandomColor(_ImageTransform):
     """``x * alpha + reference * (1 - alpha)`` with alpha uniform in [1 - s, 1 + s]."""
 
     def __init__(self, strength):
@@ -307,7 +356,7 @@ class _RandomColor(Block):
             raise ValueError(f"{type(self).__name__}: strength must be >= 0, got {strength}")
         self._strength = strength
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, type(self).__name__)
         alpha = 1.0 + _np.random.uniform(-self._strength, self._strength)
         src = img.astype(_np.float64)
@@ -345,7 +394,7 @@ _TO_YIQ = _np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.
 _FROM_YIQ = _np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.107, 1.705]])
 
 
-class RandomHue(Block):
+class RandomHue(_ImageTransform):
     """Rotate the chroma (I, Q of YIQ) of RGB images by a random angle in
     [-hue, hue] x pi, keeping luma."""
 
@@ -355,7 +404,7 @@ class RandomHue(Block):
             raise ValueError(f"RandomHue: hue must be >= 0, got {hue}")
         self._hue = hue
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "RandomHue")
         if img.shape[-1] != 3:
             raise ValueError(f"RandomHue needs RGB images, got {img.shape[-1]} channels")
@@ -365,7 +414,7 @@ class RandomHue(Block):
         return _back(img.astype(_np.float64) @ (_FROM_YIQ @ rotate @ _TO_YIQ).T, img)
 
 
-class RandomColorJitter(Block):
+class RandomColorJitter(_ImageTransform):
     """Brightness, contrast, saturation and hue jitter (each skipped when 0), applied in a
     random order."""
 
@@ -375,7 +424,7 @@ class RandomColorJitter(Block):
                  (saturation, RandomSaturation), (hue, RandomHue))
         self._jitters = [klass(strength) for strength, klass in pairs if strength]
 
-    def forward(self, x):
+    def _apply(self, x):
         for i in _np.random.permutation(len(self._jitters)):
             x = self._jitters[i](x)
         return _as_array(x)
@@ -387,7 +436,7 @@ _EIGVEC = _np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
                      [-0.5836, -0.6948, 0.4203]])
 
 
-class RandomLighting(Block):
+class RandomLighting(_ImageTransform):
     """Add AlexNet-style PCA lighting noise: ``eigvec @ (alpha * eigval)`` with
     alpha ~ N(0, ``alpha``) per component, to every pixel of RGB images in [0, 255]."""
 
@@ -395,9 +444,28 @@ class RandomLighting(Block):
         super().__init__()
         self._alpha = alpha
 
-    def forward(self, x):
+    def _apply(self, x):
         img = _host_image(x, "RandomLighting")
         if img.shape[-1] != 3:
             raise ValueError(f"RandomLighting needs RGB images, got {img.shape[-1]} channels")
         shift = _EIGVEC @ (_np.random.normal(0, self._alpha, size=3) * _EIGVAL)
         return _back(img.astype(_np.float64) + shift, img)
+
+
+class RandomGray(_ImageTransform):
+    """With probability ``p``, every channel of an RGB image becomes its luma
+    ``0.2989 R + 0.587 G + 0.114 B`` (the channel count stays 3); the result is float32
+    either way, as MXNet's."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def _apply(self, x):
+        img = _host_image(x, "RandomGray").astype(_np.float32)
+        if img.shape[-1] != 3:
+            raise ValueError(f"RandomGray needs RGB images, got {img.shape[-1]} channels")
+        if _np.random.uniform() < self.p:
+            luma = img @ _np.array([0.2989, 0.587, 0.114], dtype=_np.float32)
+            img = _np.repeat(luma[..., None], 3, axis=-1)
+        return mnp.array(_np.ascontiguousarray(img), dtype="float32")
