@@ -196,6 +196,17 @@ def current_device():
     return _current.get()[0][0]
 
 
+def set_default_device(device):
+    """Make ``device`` what ``current_device()`` returns outside every ``with device:`` in
+    this thread or task (MXNet's test_utils.set_default_context); returns the previous one."""
+    if not isinstance(device, Device):
+        raise TypeError(f"set_default_device takes a Device such as mx.cpu() or mx.gpu(0), "
+                        f"got {device!r}")
+    stack = _current.get()
+    _current.set(stack[:-1] + ((device, None),))
+    return stack[-1][0]
+
+
 current_context = current_device
 
 

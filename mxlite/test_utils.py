@@ -11,7 +11,7 @@ import sys
 import numpy as _np
 
 from . import autograd, fileio
-from .device import Device, current_device
+from .device import Device, current_device, set_default_device as _set_default_device
 from .ndarray import ndarray, wrap
 from .util import use_np_default_dtype  # noqa: F401 - MXNet's test_utils re-exports it
 
@@ -25,7 +25,7 @@ __all__ = ["check_gradient", "numeric_gradient", "central_difference", "gpu_unus
            "new_sym_matrix_with_real_eigvals_nd", "gen_buckets_probs_with_ppf",
            "verify_generator", "mean_check", "var_check", "chi_square_check",
            "assert_exception", "discard_stderr", "assert_allclose", "environment",
-           "use_np_default_dtype", "download"]
+           "use_np_default_dtype", "download", "set_default_device", "set_default_context"]
 
 
 def gpu_unusable_reason(device_id=0):
@@ -303,7 +303,13 @@ def default_device():
     return current_device()
 
 
+def set_default_device(device):
+    """The device ``default_device()`` returns outside any ``with device:`` (MXNet's)."""
+    _set_default_device(device)
+
+
 default_context = default_device
+set_default_context = set_default_device
 
 
 def new_matrix_with_real_eigvals_2d(n):

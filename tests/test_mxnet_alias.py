@@ -4,6 +4,7 @@ np, npx``, ``from mxnet.test_utils import ...``, ``from common import ...``)."""
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,34 @@ def test_imports_resolve_to_mxlite(alias):
         mx.nd.array([1])
     with pytest.raises(mxnet_alias.LegacyAPIError):
         mx.sym.Variable("x")
+
+
+def test_c_api_custom_ops_and_symbol_attributes_count_as_internal_or_legacy(alias):
+    from mxnet.base import _LIB, MXNetError, _as_list, check_call
+    import mxnet as mx
+    assert MXNetError is sys.modules["mxlite"].MXNetError
+    assert _as_list(3) == [3] and _as_list((1, 2)) == (1, 2)
+    for use in (lambda: check_call(_LIB.MXGetVersion()),
+                lambda: types.new_class("Sigmoid", (mx.operator.CustomOp,))):
+        with pytest.raises(mxnet_alias.InternalAPIError) as err:
+            use()
+        assert mxnet_alias.classify(err.value) == "legacy"
+    with pytest.raises(mxnet_alias.LegacyAPIError):
+        mx.attribute.AttrScope(group="4")
+
+
+def _write_marker(seed, path):
+    import mxnet as mx
+    with open(path, "w") as f:
+        f.write(f"{type(seed).__name__} {mx.np.ones(2).sum().item()}")
+
+
+def test_common_runs_a_function_in_a_spawned_process(alias, tmp_path):
+    import common
+    marker = tmp_path / "ran.txt"
+    assert common.run_in_spawned_process(_write_marker, {"MXLITE_ALIAS_TEST": "1"},
+                                         str(marker))
+    assert marker.read_text() == "int 2.0"
 
 
 def test_star_import_of_test_utils_gives_what_mxnet_s_does(alias):

@@ -246,3 +246,22 @@ def test_engine_bulk_size_is_scoped():
         mx.engine.set_bulk_size(before)
     with pytest.raises(ValueError, match="non-negative integer"):
         mx.engine.set_bulk_size(-1)
+
+
+def test_set_default_device_moves_the_default_outside_with_blocks():
+    from mxlite import test_utils
+    previous = test_utils.set_default_context is test_utils.set_default_device
+    assert previous
+    try:
+        test_utils.set_default_device(mx.cpu(3))
+        assert mx.current_device() == mx.cpu(3) and test_utils.default_device() == mx.cpu(3)
+        assert mnp.zeros(2).device == mx.cpu(3)
+        with mx.cpu(1):
+            assert mx.current_device() == mx.cpu(1)
+        assert mx.current_device() == mx.cpu(3)
+    finally:
+        test_utils.set_default_device(mx.cpu(0))
+    assert mx.current_device() == mx.cpu(0)
+    with pytest.raises(TypeError, match="takes a Device"):
+        test_utils.set_default_device("cpu")
+

@@ -230,6 +230,15 @@ def test_out_of_range_axes_raise_axis_error(call, device):
         call(mnp.ones((2, 3), device=device))
 
 
+def test_reshape_mismatch_is_mxnets_error_and_numpys(device):
+    a = mnp.ones((10, 10), device=device)
+    for call in (lambda: a.reshape((1,)), lambda: mnp.reshape(a, (1,)),
+                 lambda: mnp.reshape(a, (-1, 3))):
+        with pytest.raises(mx.MXNetError, match=r"\(10, 10\)") as err:
+            call()
+        assert isinstance(err.value, ValueError)
+
+
 def test_split_uneven_raises_with_hint(device):
     with pytest.raises(ValueError, match="array_split"):
         mnp.split(mnp.ones((5,), device=device), 2)

@@ -10,7 +10,7 @@ from ..autograd.op import Node
 from ..backend.gpu import check_gpu_dtype
 from ..device import Device
 from ..ndarray import as_raw, as_raw_key, ndarray, wrap
-from . import AxisError, add_at, as_axes, finish_out, on_inputs_device, to_nd
+from . import AxisError, ShapeError, add_at, as_axes, finish_out, on_inputs_device, to_nd
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate",
            "stack", "swapaxes", "moveaxis", "ravel", "copy", "getitem", "astype",
@@ -52,7 +52,7 @@ def reshape(a, newshape=None, order="C", **kwargs):
     try:
         _check_reshape(a.shape, newshape)
     except ValueError as err:
-        raise ValueError(f"cannot reshape array of shape {a.shape} into shape {newshape}: "
+        raise ShapeError(f"cannot reshape array of shape {a.shape} into shape {newshape}: "
                          f"{err}") from None
     return apply(_reshape, (a,), {"shape": newshape, "order": order})
 

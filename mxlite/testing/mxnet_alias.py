@@ -107,6 +107,9 @@ class _Missing:
     def _raise(self, *args, **kwargs):
         raise self._error(f"{self._what} is not part of mxlite")
 
+    def __mro_entries__(self, bases):  # ``class Op(mx.operator.CustomOp)``
+        self._raise()
+
     __call__ = __bool__ = __iter__ = __len__ = __getitem__ = __setattr__ = _raise
     __add__ = __radd__ = __mul__ = __rmul__ = __sub__ = __rsub__ = _raise
 
@@ -139,7 +142,22 @@ class _Stub(types.ModuleType):
 _LEGACY_STUBS = ("mxnet.nd", "mxnet.ndarray", "mxnet.ndarray.numpy",
                  "mxnet.ndarray.ndarray", "mxnet.sym",
                  "mxnet.symbol", "mxnet.symbol.numpy", "mxnet.mod", "mxnet.module",
-                 "mxnet.executor")
+                 "mxnet.executor", "mxnet.attribute")
+# mxnet.base's ctypes bindings to libmxnet, which MXNet's tests reach for the C API
+_C_API_NAMES = ("_LIB", "check_call", "c_str", "c_array", "c_str_array", "c_handle_array",
+                "py_str", "mx_uint", "mx_int", "mx_real_t", "NDArrayHandle", "SymbolHandle",
+                "ExecutorHandle", "CachedOpHandle", "KVStoreHandle", "DataIterHandle")
+
+
+def _base_module():
+    """``mxnet.base``: mxlite.base's names (MXNetError is mxlite's class), MXNet's
+    ``_as_list``, and the C-API bindings as internals."""
+    mod = types.ModuleType("mxnet.base", mxlite.base.__doc__)
+    mod.__dict__.update({k: v for k, v in vars(mxlite.base).items() if k != "__name__"})
+    mod._as_list = lambda obj: obj if isinstance(obj, (list, tuple)) else [obj]
+    for name in _C_API_NAMES:
+        setattr(mod, name, _Missing(InternalAPIError, f"MXNet's C API: mxnet.base.{name}"))
+    return mod
 _INTERNAL_STUBS = ("mxnet.ndarray.numpy._internal", "mxnet.ndarray._internal",
                    "mxnet.symbol._internal", "mxnet._ctypes", "mxnet.library",
                    "mxnet._numpy_op_doc", "mxnet._deferred_compute")
@@ -357,7 +375,35 @@ def _make_common():
     mod.teardown = lambda: None  # the nose-era module teardown old files import
     mod.is_cd_run = lambda: False
     mod.TemporaryDirectory = tempfile.TemporaryDirectory  # yields the path, as MXNet's
+    mod.run_in_spawned_process = _run_in_spawned_process
     return mod
+
+
+def _run_in_spawned_process(func, env, *args):
+    """MXNet's: ``func(seed, *args)`` in a fresh (spawned) process with the environment
+    variables ``env`` set; False if spawning is unavailable, else True, asserting it exited
+    with 0. The child installs these aliases before it unpickles ``func``."""
+    import multiprocessing
+    import pickle
+    try:
+        ctx = multiprocessing.get_context("spawn")
+    except ValueError:
+        return False
+    seed = _onp.random.randint(0, 1024 * 1024 * 1024)
+    payload = pickle.dumps((func, (seed,) + args))
+    with _mx_test_utils.environment(env):
+        proc = ctx.Process(target=_spawned_entry, args=(payload,))
+        proc.start()
+        proc.join()
+    assert proc.exitcode == 0, f"Non-zero exit code {proc.exitcode} from {func.__name__}()."
+    return True
+
+
+def _spawned_entry(payload):
+    import pickle
+    install()
+    func, args = pickle.loads(payload)
+    func(*args)
 
 
 def _seed_all(seed):
@@ -398,9 +444,10 @@ def install():
                                                     InternalAPIError,
                                                     "MXNet's operator signatures")
     sys.modules["common"] = _make_common()
-    for sub in ("numpy", "numpy_extension", "autograd", "gluon", "base", "random",
+    for sub in ("numpy", "numpy_extension", "autograd", "gluon", "random",
                 "initializer", "optimizer", "context", "device", "util"):
         sys.modules[f"mxnet.{sub}"] = importlib.import_module(f"mxlite.{sub}")
+    sys.modules["mxnet.base"] = _base_module()
     sys.modules["mxnet.np"] = mxlite.numpy
     sys.modules["mxnet.npx"] = mxlite.numpy_extension
     if _FINDER not in sys.meta_path:
