@@ -159,3 +159,20 @@ def test_hue_lighting_and_color_jitter():
     jitter = T.RandomColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1)
     assert jitter(_image(4, 4)).shape == (4, 4, 3)
     np.testing.assert_array_equal(T.RandomColorJitter()(img).asnumpy(), img)
+
+
+def test_normalize_and_resize_check_their_arguments_as_mxnet_does():
+    transforms = T
+    from mxlite.base import MXNetError
+    t = transforms.Normalize(mean=0.5, std=(0.5, 0.25, 1.0))
+    x = mx.np.ones((3, 2, 2))
+    np.testing.assert_allclose(t(x).asnumpy()[:, 0, 0], [1.0, 2.0, 0.5])
+    np.testing.assert_allclose(t(mx.np.ones((2, 3, 2, 2))).asnumpy()[1, :, 1, 1], [1, 2, 0.5])
+    for bad in (mx.np.ones((1, 3, 2, 2, 2)), mx.np.ones((4, 2, 2)), mx.np.ones((2, 2))):
+        with pytest.raises(MXNetError):
+            t(bad)
+    with pytest.raises(ValueError, match="2 values for 3 channels"):
+        transforms.Normalize(mean=(0.1, 0.2))(x)
+    for size in (-150, 0, (10, -1)):
+        with pytest.raises(MXNetError, match="positive"):
+            transforms.Resize(size, keep_ratio=True)

@@ -17,6 +17,7 @@ import math
 import numpy as _np
 
 from ..... import numpy as mnp
+from .....base import MXNetError
 from .....ndarray import ndarray
 from ....block import Block
 
@@ -54,13 +55,19 @@ def _back(x, like):
     return mnp.array(_np.ascontiguousarray(x.astype(like.dtype, copy=False)), dtype=like.dtype)
 
 
+class TransformArgumentError(ValueError, MXNetError):
+    """A transform's size, mean/std or input shape it cannot work with (MXNet raises
+    MXNetError; numpy code expects ValueError)."""
+
+
 def _size(size, what):
     """``(width, height)`` from an int or a pair."""
     if isinstance(size, int):
         size = (size, size)
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"{what}: size must be a positive int or (width, height), got {size}")
+        raise TransformArgumentError(f"{what}: size must be a positive int or (width, "
+                                     f"height), got {size}")
     return size
 
 
@@ -178,12 +185,26 @@ class Normalize(_ImageTransform):
         super().__init__()
         self._mean = _np.asarray(mean, dtype=_np.float32)
         self._std = _np.asarray(std, dtype=_np.float32)
+        for name, value in (("mean", self._mean), ("std", self._std)):
+            if value.ndim > 1:
+                raise TransformArgumentError(f"Normalize: {name} must be a number or one value "
+                                             f"per channel, got shape {value.shape}")
 
     def _apply(self, x):
         x = _as_array(x)
-        shape = (-1, 1, 1) if self._mean.ndim else ()
-        mean = mnp.array(self._mean.reshape(shape) if shape else self._mean, device=x.device)
-        std = mnp.array(self._std.reshape(shape) if shape else self._std, device=x.device)
+        if x.ndim not in (3, 4):
+            raise TransformArgumentError(f"Normalize takes a (C, H, W) or (N, C, H, W) tensor "
+                                         f"(ToTensor's layout), got shape {x.shape}")
+        channels = x.shape[x.ndim - 3]
+        if channels not in (1, 3):
+            raise TransformArgumentError(f"Normalize: the channel axis of {x.shape} has "
+                                         f"{channels} channels; it takes 1 or 3, as MXNet's")
+        for name, value in (("mean", self._mean), ("std", self._std)):
+            if value.size not in (1, channels):
+                raise TransformArgumentError(f"Normalize: {name} has {value.size} values for "
+                                             f"{channels} channels")
+        mean, std = (mnp.array(v.reshape(-1, 1, 1) if v.ndim else v, device=x.device)
+                     for v in (self._mean, self._std))
         return (x - mean) / std
 
 
@@ -194,6 +215,8 @@ class Resize(_ImageTransform):
 
     def __init__(self, size, keep_ratio=False, interpolation=1):
         super().__init__()
+        if isinstance(size, int) and size <= 0:
+            raise TransformArgumentError(f"Resize: size must be positive, got {size}")
         self._keep_ratio = keep_ratio and isinstance(size, int)
         self._short = size if self._keep_ratio else None
         self._size = None if self._keep_ratio else _size(size, "Resize")
