@@ -77,6 +77,21 @@ def test_fit_matches_a_hand_written_loop(device):
         np.testing.assert_array_equal(p.data(device).asnumpy(), q.data(device).asnumpy())
 
 
+def test_fit_on_two_devices_splits_each_batch_and_matches_one_device():
+    data = _regression_data(n=12, batch_size=4)
+    nets = []
+    for devices in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mx.np.random.seed(3)
+        net = nn.Dense(4, in_units=3)
+        net.initialize(mx.init.Xavier(), device=devices)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+        _estimator(net, gluon.loss.L2Loss(), trainer=trainer, device=devices).fit(data, epochs=2)
+        assert net.weight.list_device() == devices
+        nets.append(net)
+    np.testing.assert_allclose(nets[1].weight.data(mx.cpu(1)).asnumpy(),
+                               nets[0].weight.data().asnumpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_evaluate_updates_validation_metrics_with_hand_computed_values():
     data = _regression_data(n=10, batch_size=4)
     net = _regression_net()
