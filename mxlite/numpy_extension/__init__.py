@@ -8,6 +8,7 @@ from ..ops.norm import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.special import *  # noqa: F401,F403  (erf, erfinv, gamma, gammaln, digamma)
 from ..ops.indexing import *  # noqa: F401,F403
+from ..ops.detection import *  # noqa: F401,F403
 from ..ops import composite as _composite
 from ..ops import loss as _loss  # noqa: F401 - its ops exist before GPU kernels attach by name
 from ..numpy import random as _random
