@@ -7,8 +7,7 @@ import math
 
 from .. import numpy as np
 from .. import numpy_extension as npx
-from ..autograd import Op, apply
-from ..ops.loss import softmax_cross_entropy
+from ..ops.loss import ctc_loss, softmax_cross_entropy
 from .block import HybridBlock
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
@@ -300,90 +299,6 @@ class PoissonNLLLoss(Loss):
         return np.mean(loss)
 
 
-class _CTC:
-    """Connectionist temporal classification loss over (T, N, C) activations, blank C-1.
-
-    Forward runs the alpha-beta recursions in log space, vectorized over the batch and
-    the extended label, and keeps d(loss)/d(activations) for backward.
-    """
-
-    def forward(xp, acts, labels, pred_lengths, label_lengths):
-        t_max, n, c = acts.shape
-        blank = c - 1
-        shifted = acts - xp.max(acts, axis=2, keepdims=True)
-        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=2, keepdims=True))
-        s_max = 2 * labels.shape[1] + 1
-        ext = xp.full((n, s_max), blank, dtype=xp.int64)
-        ext[:, 1::2] = xp.where(labels >= 0, labels, blank)
-        s_len = 2 * label_lengths + 1
-        pos = xp.arange(s_max)[None, :]
-        valid = pos < s_len[:, None]
-        skip = xp.zeros((n, s_max), dtype=bool)
-        skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-        neg_inf = xp.asarray(-xp.inf, dtype=logp.dtype)
-        emit = xp.stack([xp.take_along_axis(logp[t], ext, axis=1) for t in range(t_max)])
-
-        def shift(a, k):
-            out = xp.full_like(a, neg_inf)
-            out[:, k:] = a[:, :-k]
-            return out
-
-        alpha = xp.full((t_max, n, s_max), neg_inf, dtype=logp.dtype)
-        alpha[0, :, 0] = emit[0, :, 0]
-        alpha[0, :, 1] = xp.where(s_len > 1, emit[0, :, 1], neg_inf)
-        for t in range(1, t_max):
-            prev = alpha[t - 1]
-            total = xp.logaddexp(prev, shift(prev, 1))
-            total = xp.logaddexp(total, xp.where(skip, shift(prev, 2), neg_inf))
-            alpha[t] = xp.where(valid, total + emit[t], neg_inf)
-
-        last = xp.clip(pred_lengths - 1, 0, t_max - 1)
-        rows = xp.arange(n)
-        end = alpha[last, rows]
-        final = xp.take_along_axis(end, (s_len - 1)[:, None], axis=1)[:, 0]
-        before = xp.take_along_axis(end, xp.maximum(s_len - 2, 0)[:, None], axis=1)[:, 0]
-        log_p = xp.logaddexp(final, xp.where(s_len > 1, before, neg_inf))
-
-        beta = xp.full((t_max, n, s_max), neg_inf, dtype=logp.dtype)
-        end_mask = valid & (pos >= (s_len - 2)[:, None])
-        for t in range(t_max - 1, -1, -1):
-            start = xp.where(end_mask, emit[t], neg_inf)
-            if t + 1 < t_max:
-                nxt = beta[t + 1]
-                total = xp.logaddexp(nxt, _shift_left(xp, nxt, 1, neg_inf))
-                skip_next = xp.zeros_like(skip)
-                skip_next[:, :-2] = skip[:, 2:]
-                total = xp.logaddexp(total, xp.where(skip_next,
-                                                     _shift_left(xp, nxt, 2, neg_inf), neg_inf))
-                rec = xp.where(valid, total + emit[t], neg_inf)
-            else:
-                rec = xp.full_like(start, neg_inf)
-            here = (t == last)[:, None]
-            inside = (t < last)[:, None]
-            beta[t] = xp.where(here, start, xp.where(inside, rec, neg_inf))
-
-        occupancy = xp.exp(alpha + beta - emit - log_p[None, :, None])
-        occupancy = xp.where(xp.isfinite(occupancy), occupancy, 0)
-        onehot = (ext[:, :, None] == xp.arange(c)[None, None, :]) & valid[:, :, None]
-        expected = xp.einsum("tns,nsc->tnc", occupancy, onehot.astype(logp.dtype))
-        in_time = (xp.arange(t_max)[:, None] < pred_lengths[None, :])[:, :, None]
-        grad = xp.where(in_time, xp.exp(logp) - expected, 0)
-        grad = xp.where(xp.isfinite(log_p)[None, :, None], grad, 0)
-        return -log_p, grad.astype(acts.dtype)
-
-    def backward(ctx, g):
-        return g[None, :, None] * ctx.aux, None, None, None
-
-
-def _shift_left(xp, a, k, fill):
-    out = xp.full_like(a, fill)
-    out[:, :-k] = a[:, k:]
-    return out
-
-
-_ctc = Op("ctc_loss", _CTC.forward, _CTC.backward, has_aux=True)
-
-
 class CTCLoss(Loss):
     """Connectionist temporal classification loss (Graves et al.), one value per sample.
 
@@ -409,21 +324,11 @@ class CTCLoss(Loss):
             pred = np.swapaxes(pred, 0, 1)
         if self._label_layout == "TN":
             label = np.swapaxes(label, 0, 1)
-        xp = pred.device.backend.xp
-        labels = label._data.astype(xp.int64)
-        t_max, n = pred.shape[:2]
-        if pred_lengths is None:
-            pred_len = xp.full((n,), t_max, dtype=xp.int64)
-        else:
-            pred_len = np.array(pred_lengths, device=pred.device)._data.astype(xp.int64)
-        if label_lengths is None:
-            padded = labels < 0
-            label_len = xp.where(padded.any(axis=1), xp.argmax(padded, axis=1),
-                                 labels.shape[1]).astype(xp.int64)
-        else:
-            label_len = np.array(label_lengths, device=pred.device)._data.astype(xp.int64)
-        if int(xp.max(labels)) >= pred.shape[2] - 1:
-            raise ValueError(f"CTCLoss: label values must be below alphabet_size - 1 = "
-                             f"{pred.shape[2] - 1} (the last class is the blank)")
-        loss = apply(_ctc, (pred, labels, pred_len, label_len))
+        if pred_lengths is not None and not isinstance(pred_lengths, np.ndarray):
+            pred_lengths = np.array(pred_lengths, device=pred.device)
+        if label_lengths is not None and not isinstance(label_lengths, np.ndarray):
+            label_lengths = np.array(label_lengths, device=pred.device)
+        loss = ctc_loss(pred, label, pred_lengths, label_lengths,
+                        use_data_lengths=pred_lengths is not None,
+                        use_label_lengths=label_lengths is not None, blank_label="last")
         return _apply_weighting(loss, self._weight, sample_weight)

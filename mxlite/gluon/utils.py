@@ -4,11 +4,11 @@ fused RNN layers' parameter vector (``split_rnn_params``) and for fetching files
 import math
 import warnings
 
-from .. import initializer
 from .. import numpy as np
 from ..device import Device
 from ..fileio import check_sha1, download  # noqa: F401 - gluon.utils names them
 from ..ndarray import ndarray
+from ..ops.rnn import split_rnn_params as _split_rnn_params
 
 __all__ = ["split_data", "split_and_load", "clip_global_norm", "split_rnn_params", "check_sha1",
            "download"]
@@ -64,47 +64,13 @@ def clip_global_norm(arrays, max_norm, check_isfinite=True):
     return norm
 
 
-def _projected(pieces, hidden_size, projection_size, dirs):
-    """MXNet's LSTMP layout from the plain one: the recurrent state, which h2h reads and the
-    next layer takes as input, is the projection, and each h2h weight is followed by h2r."""
-    out = []
-    for name, shape in pieces:
-        prefix, kind, what = name.split("_")  # e.g. 'r1', 'h2h', 'weight'
-        if what == "weight" and kind == "h2h":
-            out += [(name, (shape[0], projection_size)),
-                    (f"{prefix}_h2r_weight", (projection_size, hidden_size))]
-        elif what == "weight" and prefix[1:] != "0":  # i2h of a layer above the first
-            out.append((name, (shape[0], projection_size * dirs)))
-        else:
-            out.append((name, shape))
-    return out
-
-
 def split_rnn_params(param, mode, num_layers, input_size, hidden_size, bidirectional=False,
                      projection_size=None):
     """``{name: view}`` of a fused RNN layer's ``rnn_param`` vector (cuDNN's layout, as
-    ``mx.init.RNNFused`` lays it out): 'l0_i2h_weight', 'l0_h2h_weight' ('l0_h2r_weight' with
-    ``projection_size``), 'r0_...' for the reverse direction, 'l1_...', then the biases in
-    the same order, each shaped as its cell's parameter. The views share ``param``'s memory
-    (an mxlite or a numpy array), so writing one writes the vector."""
-    fused = initializer.RNNFused(mode, num_layers, hidden_size, bidirectional)
-    pieces = fused.pieces(input_size)
-    if projection_size:
-        if mode != "lstm":
-            raise ValueError(f"split_rnn_params: projection_size is for mode 'lstm' (LSTMP), "
-                             f"got mode {mode!r}")
-        pieces = _projected(pieces, hidden_size, projection_size, 2 if bidirectional else 1)
-    size = sum(math.prod(shape) for _, shape in pieces)
-    if tuple(param.shape) != (size,):
-        layers = f"{num_layers} {mode} layer(s) of {hidden_size} units on {input_size} inputs"
-        if projection_size:
-            layers += f", projected to {projection_size}"
-        if bidirectional:
-            layers += ", bidirectional"
-        raise ValueError(f"split_rnn_params: {layers} take an rnn_param of shape ({size},), "
-                         f"got {tuple(param.shape)}")
-    views, offset = {}, 0
-    for name, shape in pieces:
-        views[name] = param[offset:offset + math.prod(shape)].reshape(shape)
-        offset += math.prod(shape)
-    return views
+    ``mx.init.RNNFused`` lays it out and ``npx.rnn`` reads it): 'l0_i2h_weight',
+    'l0_h2h_weight' ('l0_h2r_weight' with ``projection_size``), 'r0_...' for the reverse
+    direction, 'l1_...', then the biases in the same order, each shaped as its cell's
+    parameter. The views share ``param``'s memory (an mxlite or a numpy array), so writing
+    one writes the vector. (``mxlite.ops.rnn.split_rnn_params`` does the work.)"""
+    return _split_rnn_params(param, mode, num_layers, input_size, hidden_size, bidirectional,
+                             projection_size)

@@ -9,8 +9,10 @@ from ..ops.conv import *  # noqa: F401,F403
 from ..ops.special import *  # noqa: F401,F403  (erf, erfinv, gamma, gammaln, digamma)
 from ..ops.indexing import *  # noqa: F401,F403
 from ..ops.detection import *  # noqa: F401,F403
+from ..ops.control import *  # noqa: F401,F403
+from ..ops.rnn import *  # noqa: F401,F403
+from ..ops.loss import *  # noqa: F401,F403  (ctc_loss; its ops exist before kernels attach)
 from ..ops import composite as _composite
-from ..ops import loss as _loss  # noqa: F401 - its ops exist before GPU kernels attach by name
 from ..numpy import random as _random
 from ..device import cpu, gpu, gpu_memory_info, num_gpus  # noqa: F401
 from ..util import is_np_array, is_np_shape, reset_np, set_np  # noqa: F401

@@ -1,11 +1,14 @@
 """Recurrent cells (one time step) and the gate math shared with the fused layers.
 
 Gate layouts follow MXNet: LSTM [input, forget, candidate, output]; GRU [reset, update,
-new] with the reset gate applied to the hidden projection, ``h' = (1-z)*n + z*h``.
+new] with the reset gate applied to the hidden projection, ``h' = (1-z)*n + z*h``. The step
+functions (``rnn_step``, ``lstm_step``, ``gru_step``, ``MODES``) live in ``mxlite.ops.rnn``,
+where the fused layers (``npx.rnn``) use them too.
 """
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ... import autograd
+from ...ops.rnn import MODES, gru_step, lstm_step, rnn_step  # noqa: F401 - shared
 from ..block import Block, HybridBlock
 from ..parameter import Parameter, shape_is_known
 
@@ -13,46 +16,6 @@ __all__ = ["RecurrentCell", "HybridRecurrentCell", "RNNCell", "LSTMCell", "GRUCe
            "LSTMPCell", "SequentialRNNCell", "HybridSequentialRNNCell", "BidirectionalCell",
            "ModifierCell", "DropoutCell", "ZoneoutCell", "ResidualCell",
            "VariationalDropoutCell"]
-
-
-def _gate(x, k, hidden):
-    return x[..., k * hidden:(k + 1) * hidden]
-
-
-def rnn_step(i2h, h2h, states, hidden, activation, recurrent_activation=None):
-    h = npx.activation(i2h + h2h, act_type=activation)
-    return h, [h]
-
-
-def _act(x, name, default):
-    name = name or default
-    return npx.sigmoid(x) if name == "sigmoid" else np.tanh(x) if name == "tanh" else \
-        npx.activation(x, act_type=name)
-
-
-def lstm_step(i2h, h2h, states, hidden, activation=None, recurrent_activation=None):
-    gates = i2h + h2h
-    in_gate = _act(_gate(gates, 0, hidden), recurrent_activation, "sigmoid")
-    forget_gate = _act(_gate(gates, 1, hidden), recurrent_activation, "sigmoid")
-    candidate = _act(_gate(gates, 2, hidden), activation, "tanh")
-    out_gate = _act(_gate(gates, 3, hidden), recurrent_activation, "sigmoid")
-    c = forget_gate * states[1] + in_gate * candidate
-    h = out_gate * _act(c, activation, "tanh")
-    return h, [h, c]
-
-
-def gru_step(i2h, h2h, states, hidden, activation=None, recurrent_activation=None):
-    reset = _act(_gate(i2h, 0, hidden) + _gate(h2h, 0, hidden), recurrent_activation, "sigmoid")
-    update = _act(_gate(i2h, 1, hidden) + _gate(h2h, 1, hidden), recurrent_activation,
-                  "sigmoid")
-    new = _act(_gate(i2h, 2, hidden) + reset * _gate(h2h, 2, hidden), activation, "tanh")
-    h = (1 - update) * new + update * states[0]
-    return h, [h]
-
-
-# mode -> (gates per unit, number of states, step function)
-MODES = {"rnn_relu": (1, 1, rnn_step), "rnn_tanh": (1, 1, rnn_step),
-         "lstm": (4, 2, lstm_step), "gru": (3, 1, gru_step)}
 
 
 def _steps(length, inputs, layout):

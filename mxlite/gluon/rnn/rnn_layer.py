@@ -1,20 +1,19 @@
 """Multi-layer (optionally bidirectional) RNN, LSTM and GRU over whole sequences.
 
-Each layer projects the inputs of every time step at once, then steps through time
-with the cell math of ``rnn_cell``. As in MXNet 2.x, all weights and biases are one
-parameter, ``rnn_param``, in cuDNN's layout (``mx.init.RNNFused`` says which piece is
-where: ``l0_i2h_weight``, ``l0_h2h_weight``, ``r0_...`` for the reverse direction, ...,
-then the biases); the forward reads the pieces as views of it
-(``gluon.utils.split_rnn_params``), so their gradients land in ``rnn_param``'s.
+As in MXNet 2.x, all weights and biases are one parameter, ``rnn_param``, in cuDNN's layout
+(``mx.init.RNNFused`` says which piece is where: ``l0_i2h_weight``, ``l0_h2h_weight``,
+``r0_...`` for the reverse direction, ..., then the biases), and the forward is the fused
+operator ``npx.rnn`` (``mxlite.ops.rnn``) on it: each layer projects the inputs of every
+time step at once, then steps through time with the cells' math, reading the pieces as
+views of the vector, so their gradients land in ``rnn_param``'s.
 """
-from ... import autograd
 from ... import initializer
 from ... import numpy as np
 from ... import numpy_extension as npx
 from ..block import HybridBlock
 from ..parameter import Parameter
 from ..utils import split_rnn_params
-from .rnn_cell import MODES
+from ...ops.rnn import MODES
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -35,8 +34,7 @@ class _RNNLayer(HybridBlock):
         self._dirs = 2 if bidirectional else 1
         self._input_size = input_size
         self._mode = mode
-        _, self._num_states, self._step = MODES[mode]
-        self._activation = {"rnn_relu": "relu", "rnn_tanh": "tanh"}.get(mode)
+        _, self._num_states, _ = MODES[mode]
         self._layout_of = initializer.RNNFused(
             mode, num_layers, hidden_size, bidirectional, i2h_weight_initializer,
             h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer)
@@ -84,38 +82,18 @@ class _RNNLayer(HybridBlock):
         if len(states) != self._num_states:
             raise ValueError(f"{type(self).__name__} takes {self._num_states} state arrays, "
                              f"got {len(states)}")
-        final = [[] for _ in range(self._num_states)]
-        x = inputs
-        weights = self._unfuse(self.rnn_param.data(inputs.device))
-        for layer in range(self._num_layers):
-            outputs = []
-            for d, prefix in enumerate(("l", "r")[:self._dirs]):
-                index = layer * self._dirs + d
-                out, last = self._run_direction(x, [s[index] for s in states], weights,
-                                                f"{prefix}{layer}_", reverse=d == 1)
-                outputs.append(out)
-                for k, s in enumerate(last):
-                    final[k].append(s)
-            x = outputs[0] if self._dirs == 1 else np.concatenate(outputs, axis=-1)
-            if self._dropout and layer < self._num_layers - 1 and autograd.is_training():
-                x = npx.dropout(x, p=self._dropout)
+        lstm = self._mode == "lstm"
+        res = npx.rnn(inputs, self.rnn_param.data(inputs.device), states[0],
+                      states[1] if lstm else None, mode=self._mode,
+                      state_size=self._hidden_size, num_layers=self._num_layers,
+                      bidirectional=self._dirs == 2, state_outputs=given_states,
+                      p=self._dropout)
+        x, final = (res[0], res[1:]) if given_states else (res, None)
         if self._layout == "NTC":
             x = np.swapaxes(x, 0, 1)
         if not given_states:
             return x
-        return x, [np.stack(s, axis=0) for s in final]
-
-    def _run_direction(self, x, states, weights, name, reverse):
-        i2h = npx.fully_connected(x, weights[name + "i2h_weight"], weights[name + "i2h_bias"],
-                                  flatten=False)
-        h2h_weight, h2h_bias = weights[name + "h2h_weight"], weights[name + "h2h_bias"]
-        steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-        outputs = [None] * x.shape[0]
-        for t in steps:
-            h2h = npx.fully_connected(states[0], h2h_weight, h2h_bias, flatten=False)
-            outputs[t], states = self._step(i2h[t], h2h, states, self._hidden_size,
-                                            self._activation)
-        return np.stack(outputs, axis=0), states
+        return x, list(final)
 
     def __repr__(self):
         size = self.rnn_param.shape[0]
