@@ -18,6 +18,7 @@ from ..device import cpu, gpu, gpu_memory_info, num_gpus  # noqa: F401
 from ..util import is_np_array, is_np_shape, reset_np, set_np  # noqa: F401
 from .interop import *  # noqa: F401,F403
 from . import random  # noqa: F401  (npx.random: bernoulli, uniform_n, normal_n, ...)
+from . import image  # noqa: F401
 from ..ndarray import untraceable as _untraceable
 
 globals().update({name.removeprefix("npx_"): getattr(_composite, name)  # its composites

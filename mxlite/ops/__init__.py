@@ -37,8 +37,11 @@ function that only calls other ops declares no op of its own: it goes in ``compo
 Modules: ``elemwise`` (unary/binary math, comparisons, where, clip), ``reduce``,
 ``shape`` (data movement and indexing), ``linalg`` (products, einsum, numpy.linalg),
 ``nn`` (npx activations, softmax family, embedding, helpers), ``norm``, ``conv``
-(convolution, deconvolution, pooling), ``special`` (erf, gamma family), ``loss`` (fused losses: softmax_cross_entropy)
-and ``composite``:
+(convolution, deconvolution, pooling, deformable convolutions), ``special`` (erf, gamma
+family), ``loss`` (fused losses: softmax_cross_entropy, ctc_loss), ``indexing`` (gather_nd,
+index_add / index_update, sequence_reverse, ...), ``detection`` (box and multibox ops, ROI
+pooling), ``image`` (``npx.image``), ``rnn`` (npx.rnn and the cell math gluon shares),
+``control`` (foreach, while_loop, cond) and ``composite``:
 public functions built only from other modules' ops (average, nan-reductions, quantiles,
 vdot/inner/outer/kron, diagonals and triangles, linalg.norm, logsumexp, topk, one_hot,
 sequence_mask, batch_dot, l2_normalization). Op modules import each other only at the top

@@ -2,10 +2,13 @@
 
 Images are (H, W, C) arrays, or (N, H, W, C) batches, of any dtype (uint8 from the
 datasets); sizes are given as ``(width, height)`` or one int for both, as in MXNet.
-Geometric and colour transforms run on the host and return ``mx.np`` arrays of the input's
-dtype; resizing follows OpenCV's pixel-centre convention for its ``interpolation`` codes,
-which MXNet passes on (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos, 5 bilinear;
-uint8 results are rounded, so they may differ from OpenCV's fixed-point arithmetic by one).
+The math is ``mxlite.ops.image``'s, shared with ``mx.npx.image``: ToTensor, Normalize and
+the flips are those ops (on the input's device, differentiable); crops, resizing and the
+colour transforms run its formulas on the host in float64 and return ``mx.np`` arrays of the
+input's dtype (integer results rounded; npx's colour ops truncate, as MXNet's). Resizing
+follows OpenCV's pixel-centre convention for its ``interpolation`` codes, which MXNet passes
+on (0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos, 5 bilinear; uint8 results are
+rounded, so they may differ from OpenCV's fixed-point arithmetic by one).
 Random transforms draw from numpy's global generator, so ``numpy.random.seed`` makes them
 reproducible.
 
@@ -18,6 +21,8 @@ import numpy as _np
 
 from ..... import numpy as mnp
 from .....base import MXNetError
+from .....numpy_extension import image as _npx_image
+from .....ops import image as _ops
 from .....ndarray import ndarray
 from ....block import Block
 
@@ -71,100 +76,16 @@ def _size(size, what):
     return size
 
 
-def _axis_map(src, dst, interpolation):
-    """Source indices (and linear weights) for ``dst`` output pixels along one axis."""
-    scale = src / dst
-    if interpolation == 0:
-        lo = _np.minimum(_np.floor(_np.arange(dst) * scale).astype(_np.int64), src - 1)
-        return lo, lo, _np.zeros(dst)
-    centre = (_np.arange(dst) + 0.5) * scale - 0.5
-    lo = _np.floor(centre)
-    frac = centre - lo
-    frac[lo < 0] = 0.0
-    lo = _np.clip(lo, 0, src - 1).astype(_np.int64)
-    frac[lo >= src - 1] = 0.0
-    return lo, _np.minimum(lo + 1, src - 1), frac
-
-
-def _cubic(d, a=-0.75):
-    """OpenCV's bicubic kernel (a = -0.75) at distances ``d``."""
-    d = _np.abs(d)
-    near = ((a + 2) * d - (a + 3)) * d * d + 1
-    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return _np.where(d <= 1, near, _np.where(d < 2, far, 0.0))
-
-
-def _lanczos4(d):
-    return _np.sinc(d) * _np.sinc(d / 4)
-
-
-def _kernel_matrix(src, dst, taps, kernel):
-    """(dst, src) weights of a ``taps``-wide kernel about each output pixel's source centre;
-    taps past the border repeat the edge pixel."""
-    centre = (_np.arange(dst) + 0.5) * (src / dst) - 0.5
-    first = _np.floor(centre).astype(_np.int64) - (taps // 2 - 1)
-    index = first[:, None] + _np.arange(taps)
-    weights = kernel(centre[:, None] - index)
-    weights /= weights.sum(axis=1, keepdims=True)
-    out = _np.zeros((dst, src))
-    _np.add.at(out, (_np.repeat(_np.arange(dst), taps), _np.clip(index, 0, src - 1).ravel()),
-               weights.ravel())
-    return out
-
-
-def _area_matrix(src, dst):
-    """(dst, src) weights averaging the source pixels each output pixel covers (shrinking)."""
-    scale = src / dst
-    start = _np.arange(dst)[:, None] * scale
-    pixel = _np.arange(src)[None, :]
-    overlap = _np.minimum(pixel + 1, start + scale) - _np.maximum(pixel, start)
-    return _np.maximum(overlap, 0.0) / scale
-
-
-def _area_upscale_matrix(src, dst):
-    """OpenCV's INTER_AREA when enlarging: linear weights from the covered fraction."""
-    scale = dst / src
-    sx = _np.floor(_np.arange(dst) / scale).astype(_np.int64)
-    fx = (_np.arange(dst) + 1) - (sx + 1) * scale
-    fx = _np.where(fx <= 0, 0.0, fx - _np.floor(fx))
-    fx[sx >= src - 1] = 0.0
-    sx = _np.minimum(sx, src - 1)
-    out = _np.zeros((dst, src))
-    out[_np.arange(dst), sx] += 1 - fx
-    out[_np.arange(dst), _np.minimum(sx + 1, src - 1)] += fx
-    return out
-
-
-_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic", 3: "area", 4: "Lanczos",
-                   5: "bilinear"}
+_INTERPOLATIONS = _ops.INTERPOLATIONS
 
 
 def _resize(img, width, height, interpolation):
-    """Resize the H and W axes (-3, -2) of a host image or batch."""
-    if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"interpolation {interpolation} is not supported: one of "
-                         f"{_INTERPOLATIONS} (OpenCV's codes)")
-    h, w = img.shape[-3], img.shape[-2]
-    if (h, w) == (height, width):
+    """Resize the H and W axes (-3, -2) of a host image or batch (float64 result, or the
+    image itself when its size is already right): ``ops.image``'s OpenCV weights."""
+    _ops.check_interpolation(interpolation)
+    if (img.shape[-3], img.shape[-2]) == (height, width):
         return img
-    src = img.astype(_np.float64)
-    if interpolation in (0, 1, 5):
-        y0, y1, fy = _axis_map(h, height, min(interpolation, 1))
-        x0, x1, fx = _axis_map(w, width, min(interpolation, 1))
-        fy = fy[:, None, None]
-        fx = fx[None, :, None]
-        rows0, rows1 = src[..., y0, :, :], src[..., y1, :, :]
-        top = rows0[..., :, x0, :] * (1 - fx) + rows0[..., :, x1, :] * fx
-        bottom = rows1[..., :, x0, :] * (1 - fx) + rows1[..., :, x1, :] * fx
-        return top * (1 - fy) + bottom * fy
-    if interpolation == 3:  # OpenCV averages only when neither axis grows
-        matrix = _area_matrix if h >= height and w >= width else _area_upscale_matrix
-        wy, wx = matrix(h, height), matrix(w, width)
-    else:
-        taps, kernel = (4, _cubic) if interpolation == 2 else (8, _lanczos4)
-        wy, wx = _kernel_matrix(h, height, taps, kernel), _kernel_matrix(w, width, taps, kernel)
-    out = _np.einsum("yh,...hwc->...ywc", wy, src)
-    return _np.einsum("xw,...ywc->...yxc", wx, out)
+    return _ops.resize_xp(_np, img.astype(_np.float64), width, height, interpolation)
 
 
 class ToTensor(_ImageTransform):
@@ -174,8 +95,7 @@ class ToTensor(_ImageTransform):
         x = _as_array(x)
         if x.ndim not in (3, 4):
             raise ValueError(f"ToTensor expects (H, W, C) or (N, H, W, C) input, got shape {x.shape}")
-        axes = (2, 0, 1) if x.ndim == 3 else (0, 3, 1, 2)
-        return mnp.transpose(x.astype("float32"), axes) / 255.0
+        return _npx_image.to_tensor(x)
 
 
 class Normalize(_ImageTransform):
@@ -190,22 +110,8 @@ class Normalize(_ImageTransform):
                 raise TransformArgumentError(f"Normalize: {name} must be a number or one value "
                                              f"per channel, got shape {value.shape}")
 
-    def _apply(self, x):
-        x = _as_array(x)
-        if x.ndim not in (3, 4):
-            raise TransformArgumentError(f"Normalize takes a (C, H, W) or (N, C, H, W) tensor "
-                                         f"(ToTensor's layout), got shape {x.shape}")
-        channels = x.shape[x.ndim - 3]
-        if channels not in (1, 3):
-            raise TransformArgumentError(f"Normalize: the channel axis of {x.shape} has "
-                                         f"{channels} channels; it takes 1 or 3, as MXNet's")
-        for name, value in (("mean", self._mean), ("std", self._std)):
-            if value.size not in (1, channels):
-                raise TransformArgumentError(f"Normalize: {name} has {value.size} values for "
-                                             f"{channels} channels")
-        mean, std = (mnp.array(v.reshape(-1, 1, 1) if v.ndim else v, device=x.device)
-                     for v in (self._mean, self._std))
-        return (x - mean) / std
+    def _apply(self, x):  # npx.image.normalize checks the layout and the value counts
+        return _npx_image.normalize(_as_array(x), mean=self._mean, std=self._std)
 
 
 class Resize(_ImageTransform):
@@ -349,29 +255,29 @@ class _RandomFlip(_ImageTransform):
         self._p = p
 
     def _apply(self, x):
-        img = _host_image(x, type(self).__name__)
+        x = _as_array(x)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{type(self).__name__} expects an (H, W, C) image or an "
+                             f"(N, H, W, C) batch, got shape {x.shape}")
         if _np.random.uniform() < self._p:
-            img = _np.flip(img, axis=self._axis)
-        return _back(img, img)
+            return self._flip(x)
+        return x.copy()
 
 
 class RandomFlipLeftRight(_RandomFlip):
     """Mirror the width axis with probability ``p``."""
 
-    _axis = -2
+    _flip = staticmethod(_npx_image.flip_left_right)
 
 
 class RandomFlipTopBottom(_RandomFlip):
     """Mirror the height axis with probability ``p``."""
 
-    _axis = -3
-
-
-_LUMA = _np.array([0.299, 0.587, 0.114])
+    _flip = staticmethod(_npx_image.flip_top_bottom)
 
 
 class _RandomColor(_ImageTransform):
-    """``x * alpha + reference * (1 - alpha)`` with alpha uniform in [1 - s, 1 + s]."""
+    """``ops.image``'s blend ``_blend(x, alpha)`` with alpha uniform in [1 - s, 1 + s]."""
 
     def __init__(self, strength):
         super().__init__()
@@ -382,39 +288,32 @@ class _RandomColor(_ImageTransform):
     def _apply(self, x):
         img = _host_image(x, type(self).__name__)
         alpha = 1.0 + _np.random.uniform(-self._strength, self._strength)
-        src = img.astype(_np.float64)
-        return _back(src * alpha + self._reference(src) * (1.0 - alpha), img)
+        return _back(self._blend(img.astype(_np.float64), alpha), img)
 
 
 class RandomBrightness(_RandomColor):
     """Scale intensities by a random factor in [1 - brightness, 1 + brightness]."""
 
-    def _reference(self, src):
-        return 0.0
+    def _blend(self, src, alpha):
+        return _ops.brightness(_np, src, alpha)
 
 
 class RandomContrast(_RandomColor):
     """Blend with the image's mean gray level by a random factor in
     [1 - contrast, 1 + contrast]."""
 
-    def _reference(self, src):
-        gray = src @ _LUMA if src.shape[-1] == 3 else src[..., 0]
-        return gray.mean(axis=(-2, -1), keepdims=True)[..., None]
+    def _blend(self, src, alpha):
+        return _ops.contrast(_np, src, alpha)
 
 
 class RandomSaturation(_RandomColor):
     """Blend each pixel with its gray level by a random factor in
     [1 - saturation, 1 + saturation] (RGB images)."""
 
-    def _reference(self, src):
+    def _blend(self, src, alpha):
         if src.shape[-1] != 3:
             raise ValueError(f"RandomSaturation needs RGB images, got {src.shape[-1]} channels")
-        return (src @ _LUMA)[..., None]
-
-
-# RGB <-> YIQ, for rotating hue about the luma axis (MXNet's HueJitterAug)
-_TO_YIQ = _np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.321], [0.211, -0.523, 0.311]])
-_FROM_YIQ = _np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.107, 1.705]])
+        return _ops.saturation(_np, src, alpha)
 
 
 class RandomHue(_ImageTransform):
@@ -432,9 +331,7 @@ class RandomHue(_ImageTransform):
         if img.shape[-1] != 3:
             raise ValueError(f"RandomHue needs RGB images, got {img.shape[-1]} channels")
         angle = _np.random.uniform(-self._hue, self._hue) * _np.pi
-        u, w = _np.cos(angle), _np.sin(angle)
-        rotate = _np.array([[1.0, 0.0, 0.0], [0.0, u, -w], [0.0, w, u]])
-        return _back(img.astype(_np.float64) @ (_FROM_YIQ @ rotate @ _TO_YIQ).T, img)
+        return _back(_ops.hue_yiq(_np, img.astype(_np.float64), angle), img)
 
 
 class RandomColorJitter(_ImageTransform):
@@ -453,12 +350,6 @@ class RandomColorJitter(_ImageTransform):
         return _as_array(x)
 
 
-# ImageNet RGB principal components (AlexNet's lighting noise, as MXNet's LightingAug)
-_EIGVAL = _np.array([55.46, 4.794, 1.148])
-_EIGVEC = _np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
-                     [-0.5836, -0.6948, 0.4203]])
-
-
 class RandomLighting(_ImageTransform):
     """Add AlexNet-style PCA lighting noise: ``eigvec @ (alpha * eigval)`` with
     alpha ~ N(0, ``alpha``) per component, to every pixel of RGB images in [0, 255]."""
@@ -471,8 +362,8 @@ class RandomLighting(_ImageTransform):
         img = _host_image(x, "RandomLighting")
         if img.shape[-1] != 3:
             raise ValueError(f"RandomLighting needs RGB images, got {img.shape[-1]} channels")
-        shift = _EIGVEC @ (_np.random.normal(0, self._alpha, size=3) * _EIGVAL)
-        return _back(img.astype(_np.float64) + shift, img)
+        shift = _ops.pca_shift(_np.random.normal(0, self._alpha, size=3))
+        return _back(_ops.lighting(_np, img.astype(_np.float64), shift), img)
 
 
 class RandomGray(_ImageTransform):
