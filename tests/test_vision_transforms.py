@@ -176,3 +176,25 @@ def test_normalize_and_resize_check_their_arguments_as_mxnet_does():
     for size in (-150, 0, (10, -1)):
         with pytest.raises(MXNetError, match="positive"):
             transforms.Resize(size, keep_ratio=True)
+
+
+def test_random_apply_and_hybrid_compose():
+    img = mx.np.array(np.arange(2 * 3 * 3).reshape(2, 3, 3).astype("uint8"))
+    flip = T.HybridCompose([T.RandomFlipLeftRight(1.0), T.Cast("float32")])
+    np.testing.assert_array_equal(flip(img).asnumpy(), img.asnumpy()[:, ::-1].astype("f4"))
+    with pytest.raises(ValueError, match="not a transform Block"):
+        T.HybridCompose([lambda x: x])
+    always, never = T.RandomApply(flip, p=1.0), T.HybridRandomApply(flip, p=0.0)
+    np.testing.assert_array_equal(always(img).asnumpy(), flip(img).asnumpy())
+    assert never(img) is img
+    boxes = mx.np.zeros((1, 4))
+    out, kept = never(img, boxes)
+    assert out is img and kept is boxes
+    np.random.seed(0)
+    draws = np.random.random_sample(200) < 0.3
+    np.random.seed(0)
+    applied = [T.RandomApply(T.Cast("float32"), p=0.3)(img).dtype == np.float32
+               for _ in range(200)]
+    assert applied == list(draws)
+    with pytest.raises(ValueError, match="p must lie"):
+        T.RandomApply(flip, p=1.5)
