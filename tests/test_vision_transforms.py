@@ -198,3 +198,69 @@ def test_random_apply_and_hybrid_compose():
     assert applied == list(draws)
     with pytest.raises(ValueError, match="p must lie"):
         T.RandomApply(flip, p=1.5)
+
+
+def _imrotate_reference(img, degrees, zoom_in=False, zoom_out=False):
+    """MXNet's imrotate read literally: a grid about the centre, rotated, normalised,
+    scaled, then BilinearSampler (taps off the image read 0)."""
+    c, h, w = img.shape
+    rad = np.deg2rad(degrees)
+    hs, ws = (h - 1) / 2, (w - 1) / 2
+    scale = 1.0
+    if zoom_in or zoom_out:
+        rho, ang = np.sqrt(h * h + w * w), np.arctan(h / w)
+        mx_ = max(abs(rho * np.cos(ang + abs(rad))), abs(rho * np.cos(ang - abs(rad))))
+        my_ = max(abs(rho * np.sin(ang + abs(rad))), abs(rho * np.sin(ang - abs(rad))))
+        scale = max(mx_ / w, my_ / h) if zoom_out else min(w / mx_, h / my_)
+    out = np.zeros_like(img, dtype=np.float64)
+    for i in range(h):
+        for j in range(w):
+            xr = ((j - ws) * np.cos(rad) - (i - hs) * np.sin(rad)) / ws * scale
+            yr = ((j - ws) * np.sin(rad) + (i - hs) * np.cos(rad)) / hs * scale
+            x, y = (xr + 1) * (w - 1) / 2, (yr + 1) * (h - 1) / 2
+            x0, y0 = int(np.floor(x)), int(np.floor(y))
+            for yy, wy in ((y0, 1 - (y - y0)), (y0 + 1, y - y0)):
+                for xx, wx in ((x0, 1 - (x - x0)), (x0 + 1, x - x0)):
+                    if 0 <= yy <= h - 1 and 0 <= xx <= w - 1:
+                        out[:, i, j] += wy * wx * img[:, yy, xx]
+    return out
+
+
+@pytest.mark.parametrize("degrees, zoom", [(90, {}), (37.5, {}), (-120, {"zoom_in": True}),
+                                           (25, {"zoom_out": True})])
+def test_rotate_is_mxnets_imrotate(degrees, zoom):
+    img = np.random.default_rng(1).random((2, 5, 7)).astype("float32")
+    got = T.Rotate(degrees, **zoom)(mx.np.array(img)).asnumpy()
+    np.testing.assert_allclose(got, _imrotate_reference(img, degrees, **zoom), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_rotate_batches_angles_gradients_and_random_rotation(device):
+    from mxlite.ops import image as ops_image
+    from mxlite.test_utils import check_gradient
+    square = np.random.default_rng(2).random((2, 3, 4, 4)).astype("float32")
+    batch = mx.np.array(square, device=device)
+    np.testing.assert_allclose(T.Rotate(90)(batch).asnumpy(), np.rot90(square, axes=(2, 3)),
+                               atol=1e-6)
+    both = ops_image.rotate(batch, [0, 180]).asnumpy()
+    np.testing.assert_allclose(both[0], square[0], atol=1e-6)
+    np.testing.assert_allclose(both[1], square[1, :, ::-1, ::-1], atol=1e-6)
+    for zoom in ({}, {"zoom_in": True}, {"zoom_out": True}):
+        check_gradient(lambda a: ops_image.rotate(a, [30, -50], **zoom),
+                       np.random.default_rng(3).random((2, 2, 4, 5)), device=device)
+    np.random.seed(4)
+    got = T.RandomRotation((-40, 40))(batch).asnumpy()
+    np.random.seed(4)
+    np.random.random_sample()  # the probability draw comes first, then one angle per image
+    want = ops_image.rotate(batch, np.random.uniform(-40, 40, size=2)).asnumpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert T.RandomRotation((-40, 40), rotate_with_proba=0.0)(batch) is batch
+    for bad in (lambda: T.RandomRotation((10, -10)),
+                lambda: T.RandomRotation((-1, 1), rotate_with_proba=2),
+                lambda: T.Rotate(10, zoom_in=True, zoom_out=True)):
+        with pytest.raises(ValueError):
+            bad()
+    with pytest.raises(TypeError, match="float"):
+        T.Rotate(10)(mx.np.zeros((3, 4, 4), dtype="uint8"))
+    with pytest.raises(ValueError, match="2 angles for 3 images"):
+        ops_image.rotate(mx.np.zeros((3, 1, 4, 4)), [1, 2])

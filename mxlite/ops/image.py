@@ -29,7 +29,7 @@ import numpy as _np
 
 from ..autograd import apply, defop
 from ..ndarray import untraceable
-from . import ShapeError, to_nd
+from . import ShapeError, add_at, to_nd
 
 __all__ = ["to_tensor", "normalize", "flip_left_right", "flip_top_bottom",
            "random_flip_left_right", "random_flip_top_bottom", "random_brightness",
@@ -696,3 +696,104 @@ def random_resized_crop(data, width=None, height=None, area=(0.08, 1.0),
     cw, ch = _scale_down(src_w, src_h, width, height)
     return _crop_resize_op(data, ((src_w - cw) // 2, (src_h - ch) // 2, cw, ch),
                            (width, height), interp)
+
+
+# -- rotation (MXNet's image.imrotate, which transforms.Rotate / RandomRotation call) ----------
+def _rotation_taps(xp, shape, radians, zoom_in, zoom_out):
+    """The four bilinear taps of each output pixel of (N, C, H, W) images rotated by
+    ``radians`` (one per image) about their centre: (flat index into an image's H*W,
+    weight) pairs, each (N, H*W), a tap off the image weighing 0 (MXNet's BilinearSampler
+    over imrotate's grid). ``zoom_in`` scales so no padding shows, ``zoom_out`` so the whole
+    image stays in view."""
+    n, _, h, w = shape
+    hs, ws = (h - 1) / 2, (w - 1) / 2
+    rad = xp.asarray(radians, dtype=_np.float64).reshape(n, 1, 1)
+    yy = xp.arange(h, dtype=_np.float64).reshape(1, h, 1) - hs
+    xx = xp.arange(w, dtype=_np.float64).reshape(1, 1, w) - ws
+    cos, sin = xp.cos(rad), xp.sin(rad)
+    x_rot, y_rot = xx * cos - yy * sin, xx * sin + yy * cos
+    scale = 1.0
+    if zoom_in or zoom_out:
+        rho, corner, turn = math.hypot(h, w), math.atan2(h, w), xp.abs(rad)
+        reach_x = xp.maximum(xp.abs(rho * xp.cos(corner + turn)),
+                             xp.abs(rho * xp.cos(corner - turn)))
+        reach_y = xp.maximum(xp.abs(rho * xp.sin(corner + turn)),
+                             xp.abs(rho * xp.sin(corner - turn)))
+        scale = xp.maximum(reach_x / w, reach_y / h) if zoom_out \
+            else xp.minimum(w / reach_x, h / reach_y)
+    x_src = (x_rot * scale + ws).reshape(n, -1)
+    y_src = (y_rot * scale + hs).reshape(n, -1)
+    x0, y0 = xp.floor(x_src), xp.floor(y_src)
+    taps = []
+    for dy in (0, 1):
+        for dx in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - xp.abs(x_src - xi)) * (1 - xp.abs(y_src - yi))
+            on = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+            index = (xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)).astype(_np.int64)
+            taps.append((index, xp.where(on, weight, 0.0)))
+    return taps
+
+
+@defop("image_rotate")
+class _rotate:
+    def forward(xp, x, radians, zoom_in, zoom_out):
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, -1)
+        out = 0
+        for index, weight in _rotation_taps(xp, x.shape, radians, zoom_in, zoom_out):
+            out = out + xp.take_along_axis(flat, index[:, None, :], axis=2) \
+                * weight[:, None, :].astype(x.dtype)
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        return (ctx.call(_rotate_adjoint, g, **ctx.params),)
+
+
+@defop("image_rotate_adjoint")
+class _rotate_adjoint:
+    def forward(xp, g, radians, zoom_in, zoom_out):
+        """Each output pixel's gradient added back, bilinearly weighted, into its four taps."""
+        n, c = g.shape[:2]
+        area = g.shape[2] * g.shape[3]
+        gx = xp.zeros(n * c * area, dtype=g.dtype)
+        base = (xp.arange(n * c, dtype=_np.int64) * area).reshape(n, c, 1)
+        flat = g.reshape(n, c, -1)
+        for index, weight in _rotation_taps(xp, g.shape, radians, zoom_in, zoom_out):
+            add_at(xp, gx, (base + index[:, None, :]).reshape(-1),
+                   (flat * weight[:, None, :].astype(g.dtype)).reshape(-1))
+        return gx.reshape(g.shape)
+
+    def backward(ctx, gz):
+        return (ctx.call(_rotate, gz, **ctx.params),)
+
+
+def rotate(data, degrees, zoom_in=False, zoom_out=False):
+    """MXNet's ``image.imrotate``: (C, H, W) or (N, C, H, W) float image(s) rotated
+    counter-clockwise by ``degrees`` (one number, or one per image of a batch) about their
+    centre, bilinearly, zeros where the source falls off the image; differentiable in
+    ``data``."""
+    data = to_nd(data)
+    if zoom_in and zoom_out:
+        raise ValueError("rotate: zoom_in and zoom_out cannot both be True")
+    if data.dtype.kind != "f":  # MXNet: float32 only; any float here
+        raise TypeError(f"rotate takes float images (call it after ToTensor), got "
+                        f"{data.dtype}")
+    if data.ndim not in (3, 4):
+        raise ShapeError(f"rotate takes a (C, H, W) image or an (N, C, H, W) batch, got "
+                         f"shape {data.shape}")
+    batch = data if data.ndim == 4 else data.reshape((1,) + data.shape)
+    if min(batch.shape[2:]) < 2:
+        raise ShapeError(f"rotate needs at least 2 x 2 pixels, got shape {data.shape}")
+    angles = _np.atleast_1d(_np.asarray(degrees, dtype=_np.float64))
+    if data.ndim == 3 and angles.size != 1:
+        raise TypeError("rotate: a single image takes one angle, got "
+                        f"{angles.size}")
+    if angles.size == 1:
+        angles = _np.repeat(angles, batch.shape[0])
+    if angles.size != batch.shape[0]:
+        raise ShapeError(f"rotate: {angles.size} angles for {batch.shape[0]} images")
+    radians = tuple(float(a) for a in _np.deg2rad(angles))
+    out = apply(_rotate, (batch,), {"radians": radians, "zoom_in": bool(zoom_in),
+                                    "zoom_out": bool(zoom_out)})
+    return out if data.ndim == 4 else out.reshape(data.shape)

@@ -29,7 +29,7 @@ from ....block import Block
 __all__ = ["ToTensor", "Normalize", "Resize", "CenterCrop", "CropResize", "RandomCrop",
            "RandomResizedCrop", "RandomFlipLeftRight", "RandomFlipTopBottom",
            "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomHue",
-           "RandomColorJitter", "RandomLighting", "RandomGray"]
+           "RandomColorJitter", "RandomLighting", "RandomGray", "Rotate", "RandomRotation"]
 
 
 class _ImageTransform(Block):
@@ -383,3 +383,46 @@ class RandomGray(_ImageTransform):
             luma = img @ _np.array([0.2989, 0.587, 0.114], dtype=_np.float32)
             img = _np.repeat(luma[..., None], 3, axis=-1)
         return mnp.array(_np.ascontiguousarray(img), dtype="float32")
+
+
+class Rotate(_ImageTransform):
+    """Rotate a (C, H, W) float tensor (or an (N, C, H, W) batch) by ``rotation_degrees``
+    counter-clockwise about its centre, bilinearly, zeros where nothing maps (MXNet's
+    ``image.imrotate``; ``zoom_in`` hides the padding, ``zoom_out`` keeps the whole image);
+    use it after ``ToTensor``."""
+
+    def __init__(self, rotation_degrees, zoom_in=False, zoom_out=False):
+        super().__init__()
+        if zoom_in and zoom_out:
+            raise ValueError("Rotate: zoom_in and zoom_out cannot both be True")
+        self._args = (rotation_degrees, zoom_in, zoom_out)
+
+    def _apply(self, x):
+        return _ops.rotate(_as_array(x), *self._args)
+
+
+class RandomRotation(_ImageTransform):
+    """``Rotate`` by an angle drawn uniformly from ``angle_limits`` (one per image of a
+    batch), with probability ``rotate_with_proba``; draws from numpy's global generator."""
+
+    def __init__(self, angle_limits, zoom_in=False, zoom_out=False, rotate_with_proba=1.0):
+        super().__init__()
+        lower, upper = angle_limits
+        if lower >= upper:
+            raise ValueError(f"RandomRotation: angle_limits must be (lower, upper) with "
+                             f"lower < upper, got {angle_limits}")
+        if not 0 <= rotate_with_proba <= 1:
+            raise ValueError(f"RandomRotation: rotate_with_proba must lie in [0, 1], got "
+                             f"{rotate_with_proba}")
+        if zoom_in and zoom_out:
+            raise ValueError("RandomRotation: zoom_in and zoom_out cannot both be True")
+        self._limits, self._zoom = (lower, upper), (zoom_in, zoom_out)
+        self._p = rotate_with_proba
+
+    def _apply(self, x):
+        x = _as_array(x)
+        if _np.random.random_sample() >= self._p:
+            return x
+        angles = _np.random.uniform(*self._limits, size=x.shape[0] if x.ndim == 4 else None)
+        return _ops.rotate(x, angles, *self._zoom)
+
