@@ -39,7 +39,9 @@ def test_concurrent_default_axis_is_last():
 def test_contrib_names_are_gluon_classes():
     assert contrib.cnn.ModulatedDeformableConvolution is \
         contrib.nn.ModulatedDeformableConvolution  # MXNet 1.x's module, used by GluonCV
-    assert contrib.cnn.DeformableConvolution is contrib.nn.DeformableConvolution
+    assert contrib.cnn.DeformableConvolution is contrib.nn.DeformableConvolution \
+        is nn.DeformableConvolution  # MXNet 2.x has them in gluon.nn too
+    assert contrib.nn.ModulatedDeformableConvolution is nn.ModulatedDeformableConvolution
     assert contrib.nn.SyncBatchNorm is nn.SyncBatchNorm
     assert contrib.nn.PixelShuffle2D is nn.PixelShuffle2D
     assert contrib.data.IntervalSampler is mx.gluon.data.IntervalSampler

@@ -194,3 +194,22 @@ def test_mxnet_base_type_groups():
     assert isinstance(np.float16(1), mx.base.numeric_types)
     assert isinstance("w", mx.base.string_types)
     assert mx.current_context() is mx.current_device()
+
+
+def test_setitem_drops_leading_unit_axes_of_the_value_as_mxnet(device):
+    a = mx.np.zeros((3, 4), device=device)
+    a[1, 2] = mx.np.ones((1, 1), device=device)
+    a[0, 0] = [[5.0]]
+    a[2] = mx.np.full((1, 1, 4), 7.0, device=device)
+    want = np.zeros((3, 4))
+    want[1, 2], want[0, 0], want[2] = 1, 5, 7
+    np.testing.assert_array_equal(a.asnumpy(), want)
+    v = mx.np.array([[3.0]], device=device)
+    v.attach_grad()
+    with mx.autograd.record():
+        c = mx.np.zeros((2,), device=device) * 1
+        c[1] = v
+        (c * 2).sum().backward()
+    np.testing.assert_array_equal(v.grad.asnumpy(), [[2.0]])
+    with pytest.raises(ValueError, match="broadcast"):
+        a[0] = mx.np.ones((2, 4), device=device)

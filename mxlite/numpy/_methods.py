@@ -33,7 +33,21 @@ def _setitem(self, key, value):
     the value is on it."""
     check_inplace(self)
     raw_key = as_raw_key(key, self._device)
-    self._data[raw_key] = as_raw(value, self._device)
+    raw = as_raw(value, self._device)
+    try:
+        self._data[raw_key] = raw
+    except ValueError:
+        # MXNet drops a value's leading size-1 axes the target lacks (a[1, 2] = ones((1, 1)))
+        shape = getattr(raw, "shape", ())
+        lead = next((i for i, s in enumerate(shape) if s != 1), len(shape))
+        if not lead:
+            raise
+        if isinstance(value, ndarray):
+            value = S.reshape(value, shape[lead:])
+            raw = value._data
+        else:
+            raw = raw.reshape(shape[lead:])
+        self._data[raw_key] = raw
     S.record_assignment(self, raw_key, value)
 
 
