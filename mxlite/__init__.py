@@ -20,6 +20,7 @@ from .util import (is_np_shape, set_np_shape, np_shape, use_np_shape, is_np_arra
                    use_np_array, use_np)
 from . import io, kvstore, recordio
 from . import kvstore as kv
+from . import image  # noqa: F401
 
 _LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
            "sym": "mx.np inside a HybridBlock (MXNet 2.x's numpy-style API)",

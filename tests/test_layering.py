@@ -35,7 +35,7 @@ LAYERS = [
     ("mxlite.gluon",),
     ("mxlite.amp",),
     ("mxlite.examples", "mxlite.__main__", "mxlite.nd", "mxlite.distributed", "mxlite",
-     "mxlite.testing.mxnet_alias"),
+     "mxlite.image", "mxlite.testing.mxnet_alias"),
 ]
 
 
