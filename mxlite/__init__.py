@@ -21,6 +21,7 @@ from .util import (is_np_shape, set_np_shape, np_shape, use_np_shape, is_np_arra
 from . import io, kvstore, recordio
 from . import kvstore as kv
 from . import image  # noqa: F401
+from . import image as img  # noqa: F401  (MXNet's short name)
 
 _LEGACY = {"nd": "mx.np and mx.npx (MXNet 2.x's numpy-style API)",
            "sym": "mx.np inside a HybridBlock (MXNet 2.x's numpy-style API)",

@@ -374,3 +374,7 @@ def test_imageiter_recordio(tmp_path):
     assert [b.label[0].asnumpy().tolist() for b in it] == [[3.0]]
     with pytest.raises(ValueError):
         img_mod.ImageIter(1, (3, 4, 4), path_imgrec=rec, shuffle=True)
+
+
+def test_mx_img_is_mx_image():
+    assert mx.img is mx.image and mx.img.imresize is mx.image.imresize
