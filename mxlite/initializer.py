@@ -13,6 +13,7 @@ import re
 import numpy as _np
 
 from .ndarray import wrap
+from .ops import rnn as rnn_ops
 
 __all__ = ["InitDesc", "Initializer", "register", "create", "Uniform", "Normal", "Constant",
            "Zero", "One", "Xavier", "MSRAPrelu", "Orthogonal", "Bilinear", "LSTMBias", "RNNFused",
@@ -283,13 +284,11 @@ class RNNFused(Initializer):
     in the same order. Each piece is drawn as a parameter of its own name and matrix shape
     would be: by the piece's initializer if given, else by the global one."""
 
-    _GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
-
     def __init__(self, mode, num_layers, state_size, bidirectional=False,
                  i2h_weight_initializer=None, h2h_weight_initializer=None,
                  i2h_bias_initializer=None, h2h_bias_initializer=None):
-        if mode not in self._GATES:
-            raise ValueError(f"mode must be one of {sorted(self._GATES)}, got {mode!r}")
+        if mode not in rnn_ops.GATES:
+            raise ValueError(f"mode must be one of {sorted(rnn_ops.GATES)}, got {mode!r}")
         super().__init__(mode=mode, num_layers=num_layers, state_size=state_size,
                          bidirectional=bidirectional)
         self._mode, self._num_layers, self._hidden = mode, num_layers, state_size
@@ -300,20 +299,14 @@ class RNNFused(Initializer):
                        "h2h_bias": create(h2h_bias_initializer)}
 
     def pieces(self, input_size):
-        """``[(name, shape)]`` in the vector's order, e.g. ``('l0_i2h_weight', (4H, C))``."""
-        rows = self._GATES[self._mode] * self._hidden
-        weights, biases = [], []
-        for layer in range(self._num_layers):
-            in_size = input_size if layer == 0 else self._hidden * self._dirs
-            for prefix in ("l", "r")[:self._dirs]:
-                name = f"{prefix}{layer}_"
-                weights += [(name + "i2h_weight", (rows, in_size)),
-                            (name + "h2h_weight", (rows, self._hidden))]
-                biases += [(name + "i2h_bias", (rows,)), (name + "h2h_bias", (rows,))]
-        return weights + biases
+        """``[(name, shape)]`` in the vector's order, e.g. ``('l0_i2h_weight', (4H, C))``
+        (``npx.rnn``'s layout)."""
+        return rnn_ops.rnn_param_pieces(self._mode, self._num_layers, input_size, self._hidden,
+                                        self._dirs == 2)
 
     def size(self, input_size):
-        return sum(math.prod(shape) for _, shape in self.pieces(input_size))
+        return rnn_ops.rnn_param_size(self._mode, self._num_layers, input_size, self._hidden,
+                                      self._dirs == 2)
 
     def input_size(self, size):
         """The input size a vector of ``size`` values belongs to (the size is linear in it)."""

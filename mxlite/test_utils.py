@@ -11,7 +11,7 @@ import sys
 import numpy as _np
 
 from . import autograd, fileio
-from .device import Device, current_device, set_default_device as _set_default_device
+from .device import Device, current_device, set_default_device
 from .ndarray import ndarray, wrap
 from .util import use_np_default_dtype  # noqa: F401 - MXNet's test_utils re-exports it
 
@@ -301,11 +301,6 @@ def has_tvm_ops():
 
 def default_device():
     return current_device()
-
-
-def set_default_device(device):
-    """The device ``default_device()`` returns outside any ``with device:`` (MXNet's)."""
-    _set_default_device(device)
 
 
 default_context = default_device

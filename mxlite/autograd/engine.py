@@ -12,7 +12,7 @@ from ..base import MXNetError, DeviceMismatchError
 from ..ndarray import latest_write, ndarray, wrap, writes_after
 from . import op as _op
 from .op import apply
-from .state import Scope, state as _state
+from .state import Scope
 
 __all__ = ["backward", "grad", "set_differentiable_namespace", "sum_to"]
 
@@ -285,10 +285,11 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
             needs[node] = need
 
     grads = {}
+    wrapped = None if create_graph else set()  # nodes whose slot holds _SliceGrad / _Owned
     for h, hg in zip(heads, head_grads):
         g = _head_gradient(h, hg)
         _accumulate(grads, h._node, h._oidx, wrap(g, h._device) if create_graph else g,
-                    not create_graph)
+                    wrapped)
 
     results = {}
     scope_of, scope = None, None  # the backend whose scope is entered, and that scope
@@ -300,7 +301,7 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                 gs = grads.pop(node, None)
                 if gs is None:
                     continue
-                if not create_graph:
+                if wrapped and node in wrapped:
                     _resolve(gs)
                 op = node.op
                 if node in wanted_nodes:
@@ -346,18 +347,19 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                     for a, gi, nd in zip(inputs, in_grads, need):
                         if not nd or gi is None:
                             continue
-                        if gi.__class__ is _SliceGrad:  # made for this input's shape
-                            _accumulate(grads, a._node, a._oidx, gi, True)
-                            continue
                         data = a._data
                         if not create_graph:
                             if gi.__class__ is not be.array_type:
+                                if gi.__class__ is _SliceGrad:  # made for this input
+                                    _accumulate(grads, a._node, a._oidx, gi, wrapped)
+                                    wrapped.add(a._node)
+                                    continue
                                 gi = be.xp.asarray(gi)
                             if gi.dtype is not data.dtype and gi.dtype != data.dtype:
                                 gi = gi.astype(data.dtype)
                         if gi.shape != data.shape:
                             gi = sum_to(gi, data.shape)
-                        _accumulate(grads, a._node, a._oidx, gi, not create_graph)
+                        _accumulate(grads, a._node, a._oidx, gi, wrapped)
                     gi = in_grads = gout = raw = None  # a leaf stored next can take its gradient
                 if not retain_graph:
                     node.inputs = None
@@ -392,9 +394,10 @@ def _refuse_written(node, versions, what):
         "write before recording")
 
 
-def _accumulate(grads, node, oidx, g, raw):
-    """Add ``g`` to ``node``'s output ``oidx`` gradient; ``raw``: backend arrays (summed in
-    engine-owned buffers), else ndarrays (summed with history)."""
+def _accumulate(grads, node, oidx, g, wrapped):
+    """Add ``g`` to ``node``'s output ``oidx`` gradient. ``wrapped``: on the raw walk the set
+    of nodes whose slot holds an engine wrapper (a sum goes into an _Owned buffer and joins
+    it), None with ``create_graph`` (ndarrays summed with history)."""
     slot = grads.get(node)
     if slot is None:
         if node.op is None or node.op.nout == 1:
@@ -404,8 +407,11 @@ def _accumulate(grads, node, oidx, g, raw):
     prev = slot[oidx]
     if prev is None:
         slot[oidx] = g
+    elif wrapped is None:
+        slot[oidx] = prev + g
     else:
-        slot[oidx] = _sum(prev, g) if raw else prev + g
+        slot[oidx] = _sum(prev, g)
+        wrapped.add(node)
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):

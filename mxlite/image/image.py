@@ -404,42 +404,44 @@ class RandomOrderAug(Augmenter):
         return src
 
 
-class BrightnessJitterAug(Augmenter):
+class _BlendJitterAug(Augmenter):
+    """``_blend(src, a)`` with ``a = 1 + U(-s, s)``, ``s`` the strength kept under the
+    attribute ``_strength`` names (MXNet's public attribute)."""
+    _strength = None
+
+    def __call__(self, src):
+        s = getattr(self, self._strength)
+        alpha = 1.0 + random.uniform(-s, s)
+        return _like(type(self)._blend(_mx_np, src, alpha), src.dtype)
+
+
+class BrightnessJitterAug(_BlendJitterAug):
     """Scale by ``1 + U(-brightness, brightness)``."""
+    _strength, _blend = "brightness", staticmethod(_ops.brightness)
 
     def __init__(self, brightness):
         super().__init__(brightness=brightness)
         self.brightness = brightness
 
-    def __call__(self, src):
-        alpha = 1.0 + random.uniform(-self.brightness, self.brightness)
-        return _like(_ops.brightness(_mx_np, src, alpha), src.dtype)
 
-
-class ContrastJitterAug(Augmenter):
+class ContrastJitterAug(_BlendJitterAug):
     """Blend with the image's mean luma: ``src * a + (1 - a) * mean(gray)``,
     ``a = 1 + U(-contrast, contrast)``."""
+    _strength, _blend = "contrast", staticmethod(_ops.contrast)
 
     def __init__(self, contrast):
         super().__init__(contrast=contrast)
         self.contrast = contrast
 
-    def __call__(self, src):
-        alpha = 1.0 + random.uniform(-self.contrast, self.contrast)
-        return _like(_ops.contrast(_mx_np, src, alpha), src.dtype)
 
-
-class SaturationJitterAug(Augmenter):
+class SaturationJitterAug(_BlendJitterAug):
     """Blend each pixel with its luma: ``src * a + (1 - a) * gray``,
     ``a = 1 + U(-saturation, saturation)``."""
+    _strength, _blend = "saturation", staticmethod(_ops.saturation)
 
     def __init__(self, saturation):
         super().__init__(saturation=saturation)
         self.saturation = saturation
-
-    def __call__(self, src):
-        alpha = 1.0 + random.uniform(-self.saturation, self.saturation)
-        return _like(_ops.saturation(_mx_np, src, alpha), src.dtype)
 
 
 class HueJitterAug(Augmenter):

@@ -76,9 +76,6 @@ def _size(size, what):
     return size
 
 
-_INTERPOLATIONS = _ops.INTERPOLATIONS
-
-
 def _resize(img, width, height, interpolation):
     """Resize the H and W axes (-3, -2) of a host image or batch (float64 result, or the
     image itself when its size is already right): ``ops.image``'s OpenCV weights."""

@@ -11,7 +11,8 @@ import numpy as _np
 from ....... import numpy as mnp
 from .......ndarray import ndarray
 from ......block import Block
-from ......data.vision.transforms.image import _INTERPOLATIONS, _back, _resize
+from .......ops.image import INTERPOLATIONS
+from ......data.vision.transforms.image import Resize
 from .utils import (_check_bbox_shape, bbox_crop, bbox_random_crop_with_constraints,
                     bbox_resize, bbox_translate, BboxError)
 
@@ -142,9 +143,9 @@ class ImageBboxResize(Block):
 
     def __init__(self, width, height, interp=1):
         super().__init__()
-        if interp != -1 and interp not in _INTERPOLATIONS:
+        if interp != -1 and interp not in INTERPOLATIONS:
             raise ValueError(f"ImageBboxResize: interp {interp} is not supported: -1 (random) "
-                             f"or one of {_INTERPOLATIONS}")
+                             f"or one of {INTERPOLATIONS}")
         self._size = (int(width), int(height))
         self._interp = interp
 
@@ -154,4 +155,4 @@ class ImageBboxResize(Block):
         _hwc(img, "ImageBboxResize")
         interp = _np.random.randint(0, 6) if self._interp == -1 else self._interp
         new_bbox = bbox_resize(bbox, (img.shape[1], img.shape[0]), self._size)
-        return _back(_resize(img, *self._size, interp), img), mnp.array(new_bbox)
+        return Resize(self._size, interpolation=interp)(img), mnp.array(new_bbox)
