@@ -680,14 +680,9 @@ class ImageIter(io.DataIter):
             n = len(self.seq) // num_parts
             self.seq = self.seq[part_index * n:(part_index + 1) * n]
         self.auglist = CreateAugmenter(data_shape, **kwargs) if aug_list is None else aug_list
-        self.cur = 0
-        self._allow_read = True
         self.last_batch_handle = last_batch_handle
         self.num_image = len(self.seq) if self.seq is not None else None
-        self._cache_data = None
-        self._cache_label = None
-        self._cache_idx = None
-        self.reset()
+        self.hard_reset()
 
     def reset(self):
         """Start the next epoch (reshuffled); with 'roll_over', a cached partial batch is

@@ -15,15 +15,18 @@ __all__ = ["DeformableConvolution", "ModulatedDeformableConvolution"]
 
 
 class _DeformableConv(HybridBlock):
-    """Shared by both layers; ``modulated`` adds a mask per tap, predicted with the offsets
+    """Shared by both layers (MXNet's signature; ``op_name`` is accepted and unused);
+    ``modulated`` adds a mask per tap, predicted with the offsets
     (MXNet's: 2 * sigmoid of the offset convolution's last deformable_groups * kh * kw
     channels)."""
     modulated = False
 
-    def __init__(self, channels, kernel_size, strides, padding, dilation, groups,
-                 num_deformable_group, layout, use_bias, in_channels, activation,
-                 weight_initializer, bias_initializer, offset_weight_initializer,
-                 offset_bias_initializer, offset_use_bias, adj):
+    def __init__(self, channels, kernel_size=(1, 1), strides=(1, 1), padding=(0, 0),
+                 dilation=(1, 1), groups=1, num_deformable_group=1, layout="NCHW",
+                 use_bias=True, in_channels=0, activation=None, weight_initializer=None,
+                 bias_initializer="zeros", offset_weight_initializer="zeros",
+                 offset_bias_initializer="zeros", offset_use_bias=True, op_name=None,
+                 adj=None):
         super().__init__()
         name = type(self).__name__
         if layout not in ("NCHW", "NHWC"):
@@ -120,34 +123,10 @@ class _DeformableConv(HybridBlock):
 
 class DeformableConvolution(_DeformableConv):
     """2-D deformable convolution v1 (Dai et al., 2017): a convolution whose taps sample at
-    offsets that a second convolution predicts from the same input. ``op_name`` is
-    accepted for MXNet's signature and unused."""
-
-    def __init__(self, channels, kernel_size=(1, 1), strides=(1, 1), padding=(0, 0),
-                 dilation=(1, 1), groups=1, num_deformable_group=1, layout="NCHW",
-                 use_bias=True, in_channels=0, activation=None, weight_initializer=None,
-                 bias_initializer="zeros", offset_weight_initializer="zeros",
-                 offset_bias_initializer="zeros", offset_use_bias=True,
-                 op_name="DeformableConvolution", adj=None):
-        super().__init__(channels, kernel_size, strides, padding, dilation, groups,
-                         num_deformable_group, layout, use_bias, in_channels, activation,
-                         weight_initializer, bias_initializer, offset_weight_initializer,
-                         offset_bias_initializer, offset_use_bias, adj)
+    offsets that a second convolution predicts from the same input."""
 
 
 class ModulatedDeformableConvolution(_DeformableConv):
     """2-D deformable convolution v2 (Zhu et al., 2018): v1 plus a per-tap modulation in
-    (0, 2), predicted with the offsets, that scales each sample. ``op_name`` is accepted
-    for MXNet's signature and unused."""
+    (0, 2), predicted with the offsets, that scales each sample."""
     modulated = True
-
-    def __init__(self, channels, kernel_size=(1, 1), strides=(1, 1), padding=(0, 0),
-                 dilation=(1, 1), groups=1, num_deformable_group=1, layout="NCHW",
-                 use_bias=True, in_channels=0, activation=None, weight_initializer=None,
-                 bias_initializer="zeros", offset_weight_initializer="zeros",
-                 offset_bias_initializer="zeros", offset_use_bias=True,
-                 op_name="ModulatedDeformableConvolution", adj=None):
-        super().__init__(channels, kernel_size, strides, padding, dilation, groups,
-                         num_deformable_group, layout, use_bias, in_channels, activation,
-                         weight_initializer, bias_initializer, offset_weight_initializer,
-                         offset_bias_initializer, offset_use_bias, adj)
