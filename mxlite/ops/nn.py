@@ -68,13 +68,19 @@ class _sigmoid:
 
 
 def _sigmoid_cpu(x):
-    y = _np.multiply(x, 0.5)  # the generic formula, in one buffer
-    if y.__class__ is not _np.ndarray:  # 0-d: numpy made a scalar
-        return (_np.tanh(y) + 1) * 0.5
-    _np.tanh(y, out=y)
+    """1 / (1 + exp(-x)) in one buffer: numpy's exp is vectorized and its tanh is not, and
+    exp keeps the relative precision of tiny outputs that tanh(x / 2) rounds to zero."""
+    if x.dtype.kind != "f":
+        return (_np.tanh(_np.multiply(x, 0.5)) + 1) * 0.5
+    half = x.dtype == _np.float16  # float16's exp overflows from 11 on: work in float32
+    y = _np.negative(x, dtype=_np.float32 if half else x.dtype)
+    with _np.errstate(over="ignore"):  # exp(-x) = inf gives the right limit, 0
+        if y.__class__ is not _np.ndarray:  # 0-d: numpy made a scalar
+            return x.dtype.type(1 / (_np.exp(y) + 1))
+        _np.exp(y, out=y)
     y += 1
-    y *= 0.5
-    return y
+    _np.divide(1, y, out=y)
+    return y.astype(_np.float16) if half else y
 
 
 def _sigmoid_grad_cpu(g, y):
