@@ -8,6 +8,7 @@ import operator
 import sys
 
 from .. import storage
+from ..backend.cpu import CPU
 from ..base import MXNetError, DeviceMismatchError
 from ..ndarray import latest_write, ndarray, wrap, writes_after
 from . import op as _op
@@ -69,6 +70,14 @@ class RawContext:
         each. ``scatter(g, key=, shape=)`` makes the dense array when one is needed."""
         return _SliceGrad(g, key, shape, scatter.forward_impls[self._kind], self.xp)
 
+    def transposed_product(self, matmul, a, g):
+        """``a.T @ g`` (2-D ``a`` and ``g``), a weight's gradient. On the CPU it is kept as its
+        factors: the products one weight collects (an RNN's steps, a shared layer) are then
+        summed in one GEMM over their stacked rows. ``matmul(xp, x, y)`` multiplies."""
+        if self._kind != CPU or a.dtype != g.dtype:
+            return matmul(self.xp, a.T, g)
+        return _ProductSum(matmul, self.xp, a, g)
+
 
 class _SliceGrad:
     """A gradient that is zero outside ``key`` (see ``RawContext.slice_grad``)."""
@@ -81,6 +90,46 @@ class _SliceGrad:
         return self._scatter(self._xp, self.g, key=self.key, shape=self.shape)
 
 
+class _ProductSum:
+    """A gradient ``sum(a.T @ g)`` kept as its factors (see ``RawContext.transposed_product``).
+    Pending rows are multiplied out once they reach ``_PRODUCT_ROWS``, which bounds the memory
+    held; below it BLAS is measurably slower (bench/README.md, "Weight gradients summed in
+    one GEMM")."""
+    __slots__ = ("a", "g", "rows", "acc", "shape", "dtype", "_matmul", "_xp")
+
+    def __init__(self, matmul, xp, a, g):
+        self.a, self.g, self.rows, self.acc = [a], [g], a.shape[0], None
+        self.shape, self.dtype = (a.shape[1], g.shape[1]), a.dtype
+        self._matmul, self._xp = matmul, xp
+
+    def extend(self, other):
+        self.a += other.a
+        self.g += other.g
+        self.rows += other.rows
+        if self.rows >= _PRODUCT_ROWS:
+            self._flush()
+
+    def _flush(self):
+        xp, a, g = self._xp, self.a, self.g
+        if len(a) == 1:
+            p = self._matmul(xp, a[0].T, g[0])
+        else:
+            p = self._matmul(xp, xp.concatenate(a).T, xp.concatenate(g))
+        if self.acc is None:
+            self.acc = p
+        else:
+            self.acc += p
+        self.a, self.g, self.rows = [], [], 0
+
+    def dense(self):
+        if self.a:
+            self._flush()
+        return self.acc
+
+
+_PRODUCT_ROWS = 1024  # OpenBLAS's GEMM reaches its plateau from about 1024 summed rows
+
+
 class _Owned:
     """A summed gradient in a buffer the engine allocated and nothing else sees, so later
     contributions are added into it in place."""
@@ -91,7 +140,15 @@ class _Owned:
 
 
 def _sum(prev, g):
-    """``prev + g`` on the raw walk (``g`` plain or a _SliceGrad), as an _Owned buffer."""
+    """``prev + g`` on the raw walk (``g`` plain, a _SliceGrad or a _ProductSum), as an
+    _Owned buffer, or a _ProductSum when both are products."""
+    if g.__class__ is _ProductSum:
+        if prev.__class__ is _ProductSum:
+            prev.extend(g)
+            return prev
+        g = g.dense()
+    elif prev.__class__ is _ProductSum:
+        prev = _Owned(prev.dense())
     if prev.__class__ is _Owned:
         acc = prev
     elif prev.__class__ is _SliceGrad:
@@ -110,11 +167,12 @@ def _sum(prev, g):
 
 
 def _resolve(gs):
-    """Plain arrays in place of the walk's _SliceGrad / _Owned entries of one node."""
+    """Plain arrays in place of the walk's _SliceGrad / _ProductSum / _Owned entries of one
+    node."""
     for i, g in enumerate(gs):
         if g.__class__ is _Owned:
             gs[i] = g.a
-        elif g.__class__ is _SliceGrad:
+        elif g.__class__ is _SliceGrad or g.__class__ is _ProductSum:
             gs[i] = g.dense()
 
 
@@ -158,6 +216,9 @@ class GraphContext:
 
     def slice_grad(self, scatter, g, key, shape):
         return apply(scatter, (g,), {"key": key, "shape": shape})
+
+    def transposed_product(self, matmul, a, g):
+        return matmul(self.xp, self.xp.swapaxes(a, 0, 1), g)
 
 
 # -- the engine ----------------------------------------------------------------------------
@@ -354,6 +415,12 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                                     _accumulate(grads, a._node, a._oidx, gi, wrapped)
                                     wrapped.add(a._node)
                                     continue
+                                if gi.__class__ is _ProductSum:
+                                    if gi.shape == data.shape and gi.dtype == data.dtype:
+                                        _accumulate(grads, a._node, a._oidx, gi, wrapped)
+                                        wrapped.add(a._node)
+                                        continue
+                                    gi = gi.dense()
                                 gi = be.xp.asarray(gi)
                             if gi.dtype is not data.dtype and gi.dtype != data.dtype:
                                 gi = gi.astype(data.dtype)

@@ -42,6 +42,9 @@ class _StepContext:
     def slice_grad(self, scatter, g, key, shape):
         return self.call(scatter, g, key=key, shape=shape)
 
+    def transposed_product(self, matmul, a, g):
+        return matmul(self.xp, a.T, g)
+
 
 class Program:
     """``graph`` compiled for ``device``; call it with the source arrays (ndarrays in

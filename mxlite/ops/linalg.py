@@ -38,8 +38,9 @@ class _matmul:
         elif ctx.need[0]:
             b2 = b if b.ndim > 1 else xp.reshape(b, b.shape + (1,))
             ga = matmul_transposed(xp, g2, b2)  # summed to a's shape by the engine
-        if ctx.need[1] and a.ndim > 2 and b.ndim == 2:  # one GEMM, not one per batch entry
-            gb = _same_dtype_matmul(xp, xp.reshape(a, (-1, a.shape[-1])).T, xp.reshape(g, (-1, g.shape[-1])))
+        if ctx.need[1] and a.ndim >= 2 and b.ndim == 2:  # one GEMM, not one per batch entry
+            gb = ctx.transposed_product(_same_dtype_matmul, xp.reshape(a, (-1, a.shape[-1])),
+                                        xp.reshape(g, (-1, g.shape[-1])))
         elif ctx.need[1]:
             a2 = a if a.ndim > 1 else xp.reshape(a, (1,) + a.shape)
             gb = _same_dtype_matmul(xp, xp.swapaxes(a2, -1, -2), g2)
