@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
+from mxlite.autograd import engine
 from mxlite.ops import conv, matmul_transposed
 from mxlite.test_utils import check_gradient
 
@@ -144,32 +145,24 @@ def test_mean_is_numpys_mean_exactly(dtype):
     np.testing.assert_array_equal(a.grad.asnumpy(), np.full(x.shape, 1 / x.size))
 
 
-@pytest.mark.parametrize("steps,rows", [(3, 4), (40, 32), (1, 0)])
-def test_weight_gradient_products_summed_in_one_gemm(steps, rows):
-    """A weight used once per step gets sum(a_t.T @ g_t): kept as factors and multiplied out
-    over the stacked rows (flushed past 1024 rows); the sum is the per-step one, also next to an
-    elementwise use of the same weight."""
-    xs = RNG.standard_normal((steps, rows, 5))
-    w0 = RNG.standard_normal((5, 5))
-    w = mnp.array(w0, dtype="float64")
-    w.attach_grad()
-    with mx.autograd.record():
+@pytest.mark.parametrize("steps,rows,flushes", [(3, 4, 1), (40, 32, 3), (1, 0, 1)])
+def test_weight_gradient_products_summed_in_one_gemm(steps, rows, flushes, monkeypatch):
+    """A weight used twice per step gets sum(a_t.T @ g_t): kept as factors and multiplied out
+    over the stacked rows, early each time 1024 rows are pending (40 steps of 32 rows, two
+    products each: 2560 rows, so two early flushes and the last), whatever order the
+    elementwise use of the same weight joins the sum in."""
+    calls = []
+    flush = engine._ProductSum._flush
+    monkeypatch.setattr(engine._ProductSum, "_flush",
+                        lambda self: (calls.append(self.rows), flush(self))[1])
+
+    def unrolled(x, w):
         h = mnp.zeros((rows, 5), dtype="float64")
         for t in range(steps):
-            h = mnp.tanh(mnp.matmul(mnp.array(xs[t], dtype="float64"), w) + mnp.matmul(h, w))
-        loss = (h * h).sum() + (w * w).sum()
-    loss.backward()
+            h = mnp.tanh(mnp.matmul(x[t], w) + mnp.matmul(h, w))
+        return h * h + (w * w).sum()
 
-    def numpy_loss(wv):
-        hv = np.zeros((rows, 5))
-        for t in range(steps):
-            hv = np.tanh(xs[t] @ wv + hv @ wv)
-        return (hv * hv).sum() + (wv * wv).sum()
-
-    eps, want = 1e-6, np.zeros_like(w0)
-    for idx in np.ndindex(w0.shape):
-        d = np.zeros_like(w0)
-        d[idx] = eps
-        want[idx] = (numpy_loss(w0 + d) - numpy_loss(w0 - d)) / (2 * eps)
-    np.testing.assert_allclose(w.grad.asnumpy(), want, rtol=1e-5, atol=1e-7)
-    assert w.grad.dtype == np.float64 and w.grad.shape == (5, 5)
+    rng = np.random.default_rng(5)  # a contracting recurrence: central differences stay exact
+    check_gradient(unrolled, rng.standard_normal((steps, rows, 5)),
+                   0.3 * rng.standard_normal((5, 5)))
+    assert len(calls) == flushes

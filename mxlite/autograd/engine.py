@@ -95,11 +95,10 @@ class _ProductSum:
     Pending rows are multiplied out once they reach ``_PRODUCT_ROWS``, which bounds the memory
     held; below it BLAS is measurably slower (bench/README.md, "Weight gradients summed in
     one GEMM")."""
-    __slots__ = ("a", "g", "rows", "acc", "shape", "dtype", "_matmul", "_xp")
+    __slots__ = ("a", "g", "rows", "acc", "dtype", "_matmul", "_xp")
 
     def __init__(self, matmul, xp, a, g):
-        self.a, self.g, self.rows, self.acc = [a], [g], a.shape[0], None
-        self.shape, self.dtype = (a.shape[1], g.shape[1]), a.dtype
+        self.a, self.g, self.rows, self.acc, self.dtype = [a], [g], a.shape[0], None, a.dtype
         self._matmul, self._xp = matmul, xp
 
     def extend(self, other):
@@ -109,16 +108,19 @@ class _ProductSum:
         if self.rows >= _PRODUCT_ROWS:
             self._flush()
 
+    def add(self, x):
+        """Join a plain contribution (another op's gradient, not a product) to the sum."""
+        self.acc = x if self.acc is None else self.acc + x  # ``x`` may be shared: no +=
+
     def _flush(self):
         xp, a, g = self._xp, self.a, self.g
         if len(a) == 1:
             p = self._matmul(xp, a[0].T, g[0])
         else:
             p = self._matmul(xp, xp.concatenate(a).T, xp.concatenate(g))
-        if self.acc is None:
-            self.acc = p
-        else:
-            self.acc += p
+        if self.acc is not None:
+            p += self.acc  # ``p`` is ours, ``acc`` may not be
+        self.acc = p
         self.a, self.g, self.rows = [], [], 0
 
     def dense(self):
@@ -142,13 +144,15 @@ class _Owned:
 def _sum(prev, g):
     """``prev + g`` on the raw walk (``g`` plain, a _SliceGrad or a _ProductSum), as an
     _Owned buffer, or a _ProductSum when both are products."""
-    if g.__class__ is _ProductSum:
+    if g.__class__ is _ProductSum:  # products stay factors whatever else joins the sum
         if prev.__class__ is _ProductSum:
             prev.extend(g)
             return prev
-        g = g.dense()
-    elif prev.__class__ is _ProductSum:
-        prev = _Owned(prev.dense())
+        prev, g = g, prev
+    if prev.__class__ is _ProductSum:
+        prev.add(g.a if g.__class__ is _Owned else
+                 g.dense() if g.__class__ is _SliceGrad else g)
+        return prev
     if prev.__class__ is _Owned:
         acc = prev
     elif prev.__class__ is _SliceGrad:
@@ -218,7 +222,7 @@ class GraphContext:
         return apply(scatter, (g,), {"key": key, "shape": shape})
 
     def transposed_product(self, matmul, a, g):
-        return matmul(self.xp, self.xp.swapaxes(a, 0, 1), g)
+        return matmul(self.xp, a.T, g)
 
 
 # -- the engine ----------------------------------------------------------------------------
@@ -411,15 +415,12 @@ def _run(heads, head_grads, retain_graph, create_graph, variables, store_leaves=
                         data = a._data
                         if not create_graph:
                             if gi.__class__ is not be.array_type:
-                                if gi.__class__ is _SliceGrad:  # made for this input
+                                if gi.__class__ is _SliceGrad or (  # made for this input
+                                        gi.__class__ is _ProductSum and gi.dtype == data.dtype):
                                     _accumulate(grads, a._node, a._oidx, gi, wrapped)
                                     wrapped.add(a._node)
                                     continue
-                                if gi.__class__ is _ProductSum:
-                                    if gi.shape == data.shape and gi.dtype == data.dtype:
-                                        _accumulate(grads, a._node, a._oidx, gi, wrapped)
-                                        wrapped.add(a._node)
-                                        continue
+                                if gi.__class__ is _ProductSum:  # cast below, once dense
                                     gi = gi.dense()
                                 gi = be.xp.asarray(gi)
                             if gi.dtype is not data.dtype and gi.dtype != data.dtype:

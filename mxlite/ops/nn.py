@@ -60,7 +60,7 @@ _relu.register(CPU, forward=lambda xp, x: _relu_cpu(x),
 @defop("sigmoid", save_out=True)
 class _sigmoid:
     def forward(xp, x):
-        return (xp.tanh(x * 0.5) + 1) * 0.5  # stable for large |x|
+        return 1 / (1 + xp.exp(-x))  # exp(-x) = inf gives the limit, 0 (as the CUDA kernel)
 
     def backward(ctx, g):
         y = ctx.out
@@ -68,19 +68,18 @@ class _sigmoid:
 
 
 def _sigmoid_cpu(x):
-    """1 / (1 + exp(-x)) in one buffer: numpy's exp is vectorized and its tanh is not, and
-    exp keeps the relative precision of tiny outputs that tanh(x / 2) rounds to zero."""
-    if x.dtype.kind != "f":
-        return (_np.tanh(_np.multiply(x, 0.5)) + 1) * 0.5
-    half = x.dtype == _np.float16  # float16's exp overflows from 11 on: work in float32
-    y = _np.negative(x, dtype=_np.float32 if half else x.dtype)
-    with _np.errstate(over="ignore"):  # exp(-x) = inf gives the right limit, 0
+    """The generic formula in one buffer: numpy's exp is vectorized where its tanh is not, and
+    keeps the relative precision of tiny outputs. float16 works in float32 (its exp overflows
+    from 11 on); integers give float64, as numpy's exp does."""
+    out = x.dtype if x.dtype.kind == "f" else _np.dtype(_np.float64)
+    y = _np.negative(x, dtype=_np.float32 if out == _np.float16 else out)
+    with _np.errstate(over="ignore"):
         if y.__class__ is not _np.ndarray:  # 0-d: numpy made a scalar
-            return x.dtype.type(1 / (_np.exp(y) + 1))
+            return out.type(1 / (_np.exp(y) + 1))
         _np.exp(y, out=y)
     y += 1
     _np.divide(1, y, out=y)
-    return y.astype(_np.float16) if half else y
+    return y.astype(out, copy=False)
 
 
 def _sigmoid_grad_cpu(g, y):
