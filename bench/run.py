@@ -155,7 +155,8 @@ def worker_main(name, threads, gpu):
 
 # -- threads and machine facts -----------------------------------------------------------
 def _thread_limits(threads):
-    """Pin BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool to ``threads``."""
+    """Pin BLAS/OpenMP pools (threadpoolctl), torch's intra-op pool and mxlite's CPU threads
+    to ``threads``."""
     stack = contextlib.ExitStack()
     try:
         from threadpoolctl import threadpool_limits
@@ -167,6 +168,9 @@ def _thread_limits(threads):
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         stack.callback(torch.set_num_threads, previous)
+    if "mxlite.util" in sys.modules:
+        util = sys.modules["mxlite.util"]
+        stack.callback(util.set_num_threads, util.set_num_threads(threads))
     return stack
 
 

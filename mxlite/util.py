@@ -15,13 +15,15 @@ import warnings
 
 import numpy as _np
 
+from .backend.cpu import workers as _cpu_workers
 from .base import is_np_default_dtype, set_np_default_dtype
 from .device import gpu_memory_info, num_gpus
 
 __all__ = ["use_np", "use_np_array", "use_np_shape", "np_array", "np_shape", "is_np_array",
            "is_np_shape", "set_np", "reset_np", "set_np_shape", "get_gpu_count",
            "get_gpu_memory", "is_np_default_dtype", "set_np_default_dtype", "np_default_dtype",
-           "use_np_default_dtype", "set_flush_denorms", "dtype_from_number"]
+           "use_np_default_dtype", "set_flush_denorms", "dtype_from_number", "set_num_threads",
+           "get_num_threads"]
 
 
 def _numpy_semantics_only(active, what):
@@ -149,7 +151,8 @@ def set_flush_denorms(value):
     denormals-are-zero bits, as MXNet does, through C's fegetenv/fesetenv. MXCSR belongs to
     the calling thread: numpy's loops on CPU arrays run there and flush; threads started
     later inherit the mode, threads already running (BLAS pools, data-loader workers) keep
-    theirs. GPU arrays are untouched (a CUDA kernel's flushing is fixed when it is compiled).
+    theirs, except mxlite's own CPU threads (``set_num_threads``), which take the caller's
+    mode before their next piece of work. GPU arrays are untouched (a CUDA kernel's flushing is fixed when it is compiled).
     mxlite leaves the mode off at import (MXNet turns it on), since it would change numpy's
     results in the whole program. Elsewhere the mode cannot be read or set: it stays as it
     is, True warns, and the result is False."""
@@ -169,7 +172,23 @@ def set_flush_denorms(value):
     mxcsr.value = (mxcsr.value | _FTZ | _DAZ) if value else (mxcsr.value & ~(_FTZ | _DAZ))
     if libm.fesetenv(env) != 0:
         raise OSError("set_flush_denorms: fesetenv failed")
+    _cpu_workers.in_every_thread(lambda: libm.fesetenv(env))
     return previous
+
+
+def set_num_threads(threads):
+    """How many threads one large elementwise op on CPU arrays may use (the caller's
+    included; default ``MXLITE_CPU_THREADS``, else MXNet's ``OMP_NUM_THREADS``, else the
+    cores this process may run on); returns the previous number. BLAS products keep their
+    own pool (``OPENBLAS_NUM_THREADS``, or threadpoolctl)."""
+    previous = _cpu_workers.threads
+    _cpu_workers.set_threads(threads)
+    return previous
+
+
+def get_num_threads():
+    """The number of threads ``set_num_threads`` set."""
+    return _cpu_workers.threads
 
 
 _INT64_MAX, _UINT64_MAX = 2 ** 63 - 1, 2 ** 64 - 1

@@ -14,6 +14,7 @@ import numpy as _np
 
 from ..autograd import Op, apply, apply1, apply2, defop
 from ..backend import CPU
+from ..backend.cpu import workers
 from ..base import default_float, is_floating
 from ..ndarray import ndarray, wrap
 from . import finish_out, on_inputs_device, to_nd
@@ -144,7 +145,8 @@ def _row_op(name, forward, backward, save_out, doc, arity):
     else:
         generic, cpu = _xp_forward(forward or name, arity)
         op = Op(name, generic, backward, save_out=save_out)
-        op.register(CPU, forward=cpu)
+        op.register(CPU, forward=cpu,
+                    backward=backward and _split_backward(backward, save_out))
         op.elementwise = (arity, forward or name)
     op.doc = doc if doc or backward else f"numpy's {name}: not differentiable."
     return op
@@ -152,21 +154,141 @@ def _row_op(name, forward, backward, save_out, doc, arity):
 
 def _xp_forward(fname, arity):
     """The forward ``xp.<fname>`` as (generic, CPU): the CPU's binds numpy's function once, so
-    a call does no more than ``xp.<fname>(...)`` would; others look it up on their module."""
+    a call does no more than ``xp.<fname>(...)`` would, and splits large arrays over the CPU's
+    threads; others look it up on their module."""
     fn = getattr(_np, fname)
     if arity == 1:
         def generic(xp, x):
             return getattr(xp, fname)(x)
 
         def cpu(xp, x):
+            if x.__class__ is _HOST and x.size >= SPLIT_ELEMENTS:
+                return _split_ufunc(fn, (x,))
             return fn(x)
     else:
         def generic(xp, a, b):
             return getattr(xp, fname)(a, b)
 
         def cpu(xp, a, b):
+            if (a.__class__ is _HOST and a.size >= SPLIT_ELEMENTS) or (
+                    b.__class__ is _HOST and b.size >= SPLIT_ELEMENTS):
+                return _split_ufunc(fn, (a, b))
             return fn(a, b)
     return generic, cpu
+
+
+# -- large arrays on every CPU thread ---------------------------------------------------------
+# From ``SPLIT_ELEMENTS`` elements on, a row's CPU forward and backward run in pieces of at
+# least ``PIECE_ELEMENTS`` on the CPU's threads (``mx.util.set_num_threads``). Below, waking a
+# second thread (25-100 µs) costs about what it saves (bench/README.md, "Elementwise ops on
+# both cores"). Each element is computed by the same loop as unsplit, so results are identical.
+SPLIT_ELEMENTS = 1 << 20
+PIECE_ELEMENTS = 1 << 19
+_HOST = _np.ndarray
+_WEAK_SCALARS = (int, float, complex)
+
+
+def _pieces(size):
+    return max(workers.threads, size // PIECE_ELEMENTS)
+
+
+def _same_layout(arrays, shape):
+    """Whether every array with dimensions has ``shape`` and is C-ordered: their flat pieces
+    then line up (0-d arrays and Python scalars go to every piece whole)."""
+    for x in arrays:
+        if x.__class__ is _HOST:
+            if x.ndim and (x.shape != shape or not x.flags.c_contiguous):
+                return False
+        elif x.__class__ not in _WEAK_SCALARS:
+            return False
+    return True
+
+
+def _flat_pieces(arrays, step):
+    flat = [x.reshape(-1) if x.__class__ is _HOST and x.ndim else None for x in arrays]
+
+    def piece(i):
+        s = slice(i * step, (i + 1) * step)
+        return [x if f is None else f[s] for x, f in zip(arrays, flat)]
+    return piece
+
+
+def _split_ufunc(fn, args):
+    """``fn(*args)`` computed in pieces written straight into the result."""
+    shape = next(x.shape for x in args if x.__class__ is _HOST and x.ndim)
+    if workers.threads < 2 or fn.nout != 1 or not _same_layout(args, shape):
+        return fn(*args)
+    dtypes = tuple(x.dtype if x.__class__ is _HOST else x.__class__ for x in args)
+    try:
+        dtype = fn.resolve_dtypes(dtypes + (None,))[-1]
+    except (TypeError, ValueError):  # no loop for these operands: numpy's own call says so
+        return fn(*args)
+    out = _np.empty(shape, dtype)
+    size = out.size
+    count = _pieces(size)
+    step = -(-size // count)
+    operands = _flat_pieces(args, step)
+    flat_out = out.reshape(-1)
+
+    def piece(i):
+        fn(*operands(i), out=flat_out[i * step:(i + 1) * step])
+    workers.run(piece, count)
+    return out
+
+
+class _PieceContext:
+    """A backward formula's context cut down to one piece of its arrays."""
+    __slots__ = ("xp", "inputs", "out", "need", "params", "call")
+
+    def __init__(self, ctx, inputs, out):
+        self.xp, self.inputs, self.out = ctx.xp, inputs, out
+        self.need, self.params, self.call = ctx.need, ctx.params, ctx.call
+
+
+def _split_backward(backward, save_out):
+    """The row's ``backward`` on the CPU: large gradients are computed in pieces on the CPU's
+    threads, each piece copied into its place in the result (a pass-through gradient, such
+    as add's, stays the arriving array)."""
+    def split(ctx, g):
+        if g.__class__ is not _HOST or g.size < SPLIT_ELEMENTS or workers.threads < 2:
+            return backward(ctx, g)
+        out = ctx.out if save_out else None
+        arrays = (g, *ctx.inputs) if out is None else (g, out, *ctx.inputs)
+        if not g.flags.c_contiguous or not _same_layout(arrays, g.shape):
+            return backward(ctx, g)
+        count = _pieces(g.size)
+        step = -(-g.size // count)
+        operands = _flat_pieces(arrays, step)
+
+        def piece_grads(i):
+            pieces = operands(i)
+            if out is None:
+                return pieces[0], backward(_PieceContext(ctx, pieces[1:], None), pieces[0])
+            return pieces[0], backward(_PieceContext(ctx, pieces[2:], pieces[1]), pieces[0])
+        g0, first = piece_grads(0)
+        results = []
+        for r in first:
+            if r is None or r is g0:  # pass-through: the arriving gradient, whole
+                results.append(None if r is None else g)
+            elif r.__class__ is _HOST and r.shape == g0.shape:
+                full = _np.empty(g.shape, r.dtype)
+                full.reshape(-1)[:step] = r
+                results.append(full)
+            else:  # a formula whose pieces are not elementwise pieces of the result
+                return backward(ctx, g)
+        if all(r is None or r is g for r in results):
+            return tuple(results)
+        flat = [None if r is None or r is g else r.reshape(-1) for r in results]
+
+        def piece(i):
+            _, grads = piece_grads(i + 1)
+            s = slice((i + 1) * step, (i + 2) * step)
+            for f, r in zip(flat, grads):
+                if f is not None:
+                    _np.copyto(f[s], r)
+        workers.run(piece, count - 1)
+        return tuple(results)
+    return split
 
 
 def _public(f, op, alias):
