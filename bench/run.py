@@ -211,7 +211,15 @@ def machine_info(gpu):
 
 
 def results_path(info, gpu):
-    slug = re.sub(r"[^a-z0-9]+", "-", (info.get("gpu") if gpu else info["cpu"]).lower())
+    """One file per machine kind. A CPU's model name alone does not say which: "AMD EPYC"
+    covers cores with and without AVX-512, so OpenBLAS's kernel choice is part of the name."""
+    if gpu:
+        name = info.get("gpu")
+    else:
+        kernels = sorted({pool["architecture"] for pool in info.get("blas") or ()
+                          if pool.get("architecture")})
+        name = " ".join([info["cpu"], *kernels])
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
     return RESULTS_DIR / f"{'gpu' if gpu else 'cpu'}-{slug.strip('-')}.jsonl"
 
 
