@@ -183,7 +183,7 @@ def _xp_forward(fname, arity):
 # second thread (25-100 µs) costs about what it saves (bench/README.md, "Elementwise ops on
 # both cores"). Each element is computed by the same loop as unsplit, so results are identical.
 SPLIT_ELEMENTS = 1 << 20
-PIECE_ELEMENTS = 1 << 19
+PIECE_ELEMENTS = 1 << 18
 _HOST = _np.ndarray
 _WEAK_SCALARS = (int, float, complex)
 
