@@ -42,6 +42,7 @@ CASES = [
     ("scalars", lambda a: 2.5 * mx.np.sin(a) - 1 + a ** 2, 1),
     ("maximum, abs", lambda a, b: mx.np.maximum(a, b) + mx.np.abs(a), 2),
     ("sigmoid-like", lambda a: 1 / (1 + mx.np.exp(-a)), 1),
+    ("npx relu, sigmoid", lambda a, b: mx.npx.relu(a) * mx.npx.sigmoid(b), 2),
 ]
 
 
@@ -99,6 +100,23 @@ def test_what_cannot_be_split_is_computed_as_numpy_does(small_split, case):
         args, expected = (mx.np.array(a), mx.np.array(onp.float32(2))), a * onp.float32(2)
     got = mx.np.multiply(*args).asnumpy()
     assert got.dtype == expected.dtype and onp.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", "int32"])
+def test_npx_kernels_split_in_every_dtype_and_keep_layouts(small_split, dtype):
+    rng = onp.random.default_rng(2)
+    a = (rng.standard_normal((90, 80)) * 5).astype(dtype)
+    for threads in (1, 3):
+        mx.util.set_num_threads(threads)
+        x = mx.np.array(a, dtype=dtype)
+        got = [mx.npx.relu(x).asnumpy(), mx.npx.sigmoid(x).asnumpy()]
+        xt = mx.np.array(a.T, dtype=dtype).T  # F-ordered: computed unsplit, layout kept
+        assert mx.npx.sigmoid(xt)._data.flags.f_contiguous
+        got += [mx.npx.sigmoid(xt).asnumpy()]
+        if threads == 1:
+            want = got
+    for w, g in zip(want, got):
+        assert w.dtype == g.dtype and onp.array_equal(w, g)
 
 
 def test_a_pass_through_gradient_stays_the_arriving_array(small_split):

@@ -223,8 +223,19 @@ def _split_ufunc(fn, args):
         dtype = fn.resolve_dtypes(dtypes + (None,))[-1]
     except (TypeError, ValueError):  # no loop for these operands: numpy's own call says so
         return fn(*args)
-    out = _np.empty(shape, dtype)
+    return split_into(fn, args, _np.empty(shape, dtype))
+
+
+def split_into(fn, args, out):
+    """``fn(*args, out=out)`` for an elementwise ``fn``, in pieces on the CPU's threads when
+    ``out`` is large and ``args`` (arrays of ``out``'s shape, 0-d arrays, Python scalars)
+    line up with it in C order; returns ``out``. For CPU kernels outside the table (npx's
+    relu and sigmoid)."""
     size = out.size
+    if (size < SPLIT_ELEMENTS or workers.threads < 2 or not out.flags.c_contiguous
+            or not _same_layout(args, out.shape)):
+        fn(*args, out=out)
+        return out
     count = _pieces(size)
     step = -(-size // count)
     operands = _flat_pieces(args, step)

@@ -13,7 +13,7 @@ from ..backend import CPU
 from ..base import default_float
 from ..ndarray import wrap
 from . import add_at, on_inputs_device, same_dtype_matmul as _same_dtype_matmul, to_nd
-from .elemwise import where
+from .elemwise import split_into, where
 from .special import _erf_op, erf_forward
 
 __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "dropout", "fully_connected", "pick",
@@ -39,18 +39,24 @@ class _relu:
 def _relu_cpu(x):
     if x.dtype.kind != "f":
         return _np.maximum(x, 0)
-    y = _np.empty_like(x)
-    y.fill(0)
-    return _np.maximum(x, y, out=y)
+    return split_into(_relu_into, (x,), _np.empty_like(x))
+
+
+def _relu_into(x, out):
+    out.fill(0)
+    _np.maximum(x, out, out=out)
 
 
 def _relu_grad_cpu(g, x):
     if g.dtype.kind != "f":
         return g * (x > 0)
     y = _np.empty_like(x, dtype=g.dtype)  # x's layout: the mask is written in order
-    _np.copyto(y, x > 0)
-    y *= g
-    return y
+    return split_into(_relu_grad_into, (g, x), y)
+
+
+def _relu_grad_into(g, x, out):
+    _np.copyto(out, x > 0)
+    out *= g
 
 
 _relu.register(CPU, forward=lambda xp, x: _relu_cpu(x),
@@ -72,21 +78,30 @@ def _sigmoid_cpu(x):
     keeps the relative precision of tiny outputs. float16 works in float32 (its exp overflows
     from 11 on); integers give float64, as numpy's exp does."""
     out = x.dtype if x.dtype.kind == "f" else _np.dtype(_np.float64)
-    y = _np.negative(x, dtype=_np.float32 if out == _np.float16 else out)
-    with _np.errstate(over="ignore"):
-        if y.__class__ is not _np.ndarray:  # 0-d: numpy made a scalar
-            return out.type(1 / (_np.exp(y) + 1))
-        _np.exp(y, out=y)
-    y += 1
-    _np.divide(1, y, out=y)
+    work = _np.dtype(_np.float32) if out == _np.float16 else out
+    if x.ndim == 0:  # numpy makes scalars of 0-d results
+        with _np.errstate(over="ignore"):
+            return out.type(1 / (_np.exp(_np.negative(x, dtype=work)) + 1))
+    y = split_into(_sigmoid_into, (x,), _np.empty_like(x, dtype=work))  # x's layout
     return y.astype(out, copy=False)
 
 
+def _sigmoid_into(x, out):
+    _np.negative(x, out=out, dtype=out.dtype)  # integers negated in the float
+    with _np.errstate(over="ignore"):
+        _np.exp(out, out=out)
+    out += 1
+    _np.divide(1, out, out=out)
+
+
 def _sigmoid_grad_cpu(g, y):
-    t = _np.subtract(1, y)
-    t *= y
-    t *= g
-    return t
+    return split_into(_sigmoid_grad_into, (g, y), _np.empty_like(y))
+
+
+def _sigmoid_grad_into(g, y, out):
+    _np.subtract(1, y, out=out)
+    out *= y
+    out *= g
 
 
 _sigmoid.register(CPU, forward=lambda xp, x: _sigmoid_cpu(x),
