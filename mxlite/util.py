@@ -152,8 +152,8 @@ def set_flush_denorms(value):
     the calling thread: numpy's loops on CPU arrays run there and flush; threads started
     later inherit the mode, threads already running (BLAS pools, data-loader workers) keep
     theirs, except mxlite's own CPU threads (``set_num_threads``), which take the caller's
-    mode before their next piece of work. GPU arrays are untouched (a CUDA kernel's flushing is fixed when it is compiled).
-    mxlite leaves the mode off at import (MXNet turns it on), since it would change numpy's
+    mode before their next piece of work. GPU arrays are untouched (a CUDA kernel's flushing
+    is fixed when it is compiled). mxlite leaves the mode off at import (MXNet turns it on), since it would change numpy's
     results in the whole program. Elsewhere the mode cannot be read or set: it stays as it
     is, True warns, and the result is False."""
     libm = _libm()

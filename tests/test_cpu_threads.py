@@ -59,22 +59,22 @@ def test_split_ops_match_unsplit_bit_for_bit(small_split, name, fn, arity, shape
         assert a.dtype == b.dtype and onp.array_equal(a, b)
 
 
-def test_split_happens_and_uses_other_threads(small_split, monkeypatch):
-    seen = set()
+def test_large_ops_are_split(small_split, monkeypatch):
+    seen = []
     run = workers.run
 
     def spying_run(piece, count):
-        def watched(i):
-            seen.add(threading.get_ident())
-            piece(i)
-        return run(watched, count)
+        seen.append(count)
+        return run(piece, count)
     monkeypatch.setattr(workers, "run", spying_run)
     x = mx.np.array(onp.linspace(-3, 3, 50_000, dtype=onp.float32))
     x.attach_grad()
     with autograd.record():
         y = mx.np.tanh(x) * x
     y.backward()
-    assert seen, "no op was split"
+    # 50,000 elements in 50 pieces: tanh and multiply forward, then their backwards, which
+    # compute piece 0 first (its results' dtypes) and the other 49 on the threads
+    assert seen == [50, 50, 49, 49]
     expected = onp.tanh(x.asnumpy()) * x.asnumpy()
     assert onp.array_equal(y.asnumpy(), expected)
 
@@ -169,6 +169,18 @@ def test_pool_runs_every_piece_once_and_raises_the_first_error():
     with pytest.raises(KeyError, match="piece 7"):
         pool.run(failing, 20)
     pool.run(done.append, 1)  # still usable after an error
+
+
+def test_pool_runs_pieces_on_helper_threads():
+    pool = CpuWorkers(threads=3)
+    meet = threading.Barrier(3, timeout=30)  # broken unless three threads hold a piece at once
+    names = set()
+
+    def piece(i):
+        names.add(threading.current_thread().name)
+        meet.wait()
+    pool.run(piece, 3)
+    assert len(names) == 3 and threading.current_thread().name in names
 
 
 def test_pool_calls_nested_in_a_piece_finish():

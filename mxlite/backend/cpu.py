@@ -37,7 +37,7 @@ class CpuWorkers:
     forked child whose threads are gone, still finishes (on fewer threads)."""
 
     def __init__(self, threads=None):
-        self.threads = threads or _threads_from_environment()
+        self.set_threads(_threads_from_environment() if threads is None else threads)
         self._queue = None
         self._started = 0
         self._setup = None

@@ -161,8 +161,8 @@ def _xp_forward(fname, arity):
         def generic(xp, x):
             return getattr(xp, fname)(x)
 
-        def cpu(xp, x):
-            if x.__class__ is _HOST and x.size >= SPLIT_ELEMENTS:
+        def cpu(xp, x):  # ``x`` is always an array here (apply1)
+            if x.size >= SPLIT_ELEMENTS:
                 return _split_ufunc(fn, (x,))
             return fn(x)
     else:
@@ -188,10 +188,6 @@ _HOST = _np.ndarray
 _WEAK_SCALARS = (int, float, complex)
 
 
-def _pieces(size):
-    return max(workers.threads, size // PIECE_ELEMENTS)
-
-
 def _same_layout(arrays, shape):
     """Whether every array with dimensions has ``shape`` and is C-ordered: their flat pieces
     then line up (0-d arrays and Python scalars go to every piece whole)."""
@@ -204,13 +200,17 @@ def _same_layout(arrays, shape):
     return True
 
 
-def _flat_pieces(arrays, step):
+def _pieces_of(arrays, size):
+    """``(count, step, piece)`` for arrays of ``size`` elements that line up
+    (``_same_layout``): ``piece(i)`` is the i-th run of ``step`` flat elements of each."""
+    count = max(workers.threads, size // PIECE_ELEMENTS)
+    step = -(-size // count)
     flat = [x.reshape(-1) if x.__class__ is _HOST and x.ndim else None for x in arrays]
 
     def piece(i):
         s = slice(i * step, (i + 1) * step)
         return [x if f is None else f[s] for x, f in zip(arrays, flat)]
-    return piece
+    return count, step, piece
 
 
 def _split_ufunc(fn, args):
@@ -236,13 +236,11 @@ def split_into(fn, args, out):
             or not _same_layout(args, out.shape)):
         fn(*args, out=out)
         return out
-    count = _pieces(size)
-    step = -(-size // count)
-    operands = _flat_pieces(args, step)
-    flat_out = out.reshape(-1)
+    count, _, operands = _pieces_of((*args, out), size)
 
     def piece(i):
-        fn(*operands(i), out=flat_out[i * step:(i + 1) * step])
+        *inputs, into = operands(i)
+        fn(*inputs, out=into)
     workers.run(piece, count)
     return out
 
@@ -267,9 +265,7 @@ def _split_backward(backward, save_out):
         arrays = (g, *ctx.inputs) if out is None else (g, out, *ctx.inputs)
         if not g.flags.c_contiguous or not _same_layout(arrays, g.shape):
             return backward(ctx, g)
-        count = _pieces(g.size)
-        step = -(-g.size // count)
-        operands = _flat_pieces(arrays, step)
+        count, step, operands = _pieces_of(arrays, g.size)
 
         def piece_grads(i):
             pieces = operands(i)

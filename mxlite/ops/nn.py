@@ -79,9 +79,6 @@ def _sigmoid_cpu(x):
     from 11 on); integers give float64, as numpy's exp does."""
     out = x.dtype if x.dtype.kind == "f" else _np.dtype(_np.float64)
     work = _np.dtype(_np.float32) if out == _np.float16 else out
-    if x.ndim == 0:  # numpy makes scalars of 0-d results
-        with _np.errstate(over="ignore"):
-            return out.type(1 / (_np.exp(_np.negative(x, dtype=work)) + 1))
     y = split_into(_sigmoid_into, (x,), _np.empty_like(x, dtype=work))  # x's layout
     return y.astype(out, copy=False)
 
